@@ -1,0 +1,7 @@
+"""scikit-learn estimators: the one layer that wires data, models, objectives and solvers."""
+
+from fairmtl.estimators._base import FairMTLBase
+from fairmtl.estimators._classifier import FairMTLClassifier
+from fairmtl.estimators._regressor import FairMTLRegressor
+
+__all__ = ["FairMTLBase", "FairMTLClassifier", "FairMTLRegressor"]

@@ -1,0 +1,234 @@
+"""What the classifier and the regressor share: fit = prepare -> solve -> store."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from fairmtl.data import UNSEEN, GroupEncoder
+from fairmtl.estimators._input import (
+    MSG_GROUPS_REQUIRED,
+    check_feature_frame,
+    split_group_columns,
+)
+from fairmtl.exceptions import DataValidationError
+from fairmtl.losses import Loss
+from fairmtl.models import SHARING_SCHEMES
+from fairmtl.objectives import OBJECTIVES
+from fairmtl.solvers import SOLVER_NAMES, ExactProblem, FitResult
+
+__all__ = ["FairMTLBase", "Prepared"]
+
+MSG_ZERO_WEIGHT_GROUP = (
+    "Group {group!r} has a total sample weight of 0: its loss is undefined. Give its rows "
+    "positive weights or drop the group."
+)
+MSG_UNSEEN_INDEPENDENT = (
+    "Group(s) {names} were not seen in fit and sharing='independent' has no shared part "
+    "to predict them with. Refit with sharing='offset' or 'shared', or drop those rows."
+)
+
+
+@dataclass
+class Prepared:
+    """Validated training data and the compiled problem, reusable across knob values."""
+
+    X: np.ndarray
+    y: np.ndarray
+    tasks: np.ndarray
+    sample_weight: np.ndarray
+    encoder: GroupEncoder
+    loss: Loss
+    n_outputs: int
+    task: str
+    problem: ExactProblem
+
+
+class FairMTLBase(BaseEstimator):
+    """Shared machinery of :class:`FairMTLClassifier` and :class:`FairMTLRegressor`."""
+
+    _parameter_constraints: dict[str, list[Any]] = {
+        "sharing": [StrOptions(set(SHARING_SCHEMES))],
+        "objective": [StrOptions(set(OBJECTIVES))],
+        "loss": [str],
+        "epsilon": [Interval(numbers.Real, 0, None, closed="left"), "array-like", None],
+        "tilt": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "preference": ["array-like", Interval(numbers.Real, 0, None, closed="neither"), None],
+        "sharing_strength": [Interval(numbers.Real, 0, None, closed="left")],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "reference": [StrOptions({"pooled", "independent"})],
+        "solver": [StrOptions({"auto", *SOLVER_NAMES})],
+        "group_column": [str, list, None],
+        "max_time": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "random_state": ["random_state"],
+    }
+
+    # -- subclasses provide ------------------------------------------------------------
+    def _encode_target(self, y: np.ndarray) -> tuple[np.ndarray, Loss, int, str]:
+        raise NotImplementedError
+
+    # -- fit -----------------------------------------------------------------------------
+    def fit(self, X, y, *, groups=None, sample_weight=None):
+        """Fit the group models under the chosen sharing and objective.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numeric features; with ``group_column`` a DataFrame that also holds the
+            group column(s).
+        y : array-like of shape (n_samples,)
+            Target.
+        groups : array-like of shape (n_samples,) or (n_samples, n_columns), default=None
+            Group of each row (several columns form intersections). None: one group.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-row weights; every group loss is a weighted mean.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._validate_params()
+        prepared = self._prepare(X, y, groups, sample_weight)
+        return self._store(prepared, self._solve(prepared))
+
+    def _prepare(self, X, y, groups, sample_weight) -> Prepared:
+        X, groups = split_group_columns(X, groups, self.group_column)
+        check_feature_frame(X)
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=self._y_numeric)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        encoder = GroupEncoder(unseen="error" if self.sharing == "independent" else "shared")
+        if groups is None:
+            groups = np.full(X.shape[0], "all", dtype=object)
+        tasks = encoder.fit_transform(groups)
+        if len(tasks) != X.shape[0]:
+            raise DataValidationError(
+                f"groups has {len(tasks)} rows but X has {X.shape[0]}; they must match."
+            )
+        group_weight = np.bincount(tasks, weights=sample_weight, minlength=encoder.n_groups_)
+        if np.any(group_weight <= 0):
+            bad = encoder.labels_[np.flatnonzero(group_weight <= 0)[0]]
+            raise DataValidationError(MSG_ZERO_WEIGHT_GROUP.format(group=bad))
+        y_enc, loss, n_outputs, task = self._encode_target(y)
+        problem = ExactProblem(
+            X,
+            y_enc,
+            tasks,
+            sample_weight,
+            encoder.n_groups_,
+            loss=loss,
+            sharing=self.sharing,
+            objective=self.objective,
+            n_outputs=n_outputs,
+            task=task,
+            group_names=encoder.labels_,
+        )
+        return Prepared(X, y_enc, tasks, sample_weight, encoder, loss, n_outputs, task, problem)
+
+    def _solve(self, prepared: Prepared, **overrides: Any) -> FitResult:
+        knobs = {
+            "epsilon": self.epsilon,
+            "tilt": self.tilt,
+            "preference": self.preference,
+            "alpha": self.alpha,
+            "sharing_strength": self.sharing_strength,
+            **overrides,
+        }
+        solver = "CLARABEL" if self.solver == "auto" else self.solver
+        return prepared.problem.solve(
+            solver=solver, max_time=self.max_time, reference=self.reference, **knobs
+        )
+
+    def _store(self, prepared: Prepared, result: FitResult):
+        enc = prepared.encoder
+        self._encoder = enc
+        self.groups_ = np.asarray(enc.labels_, dtype=object)
+        self.group_sizes_ = enc.sizes_.copy()
+        self.n_groups_ = enc.n_groups_
+        self.group_coef_ = result.coef
+        self.group_intercept_ = result.intercept
+        self.has_shared_part_ = self.sharing != "independent"
+        if self.sharing == "shared":
+            self.shared_coef_, self.shared_intercept_ = result.coef[0], result.intercept[0]
+        elif self.has_shared_part_:
+            # the shared core: the unweighted mean of the group models (see models._sharing)
+            self.shared_coef_ = result.coef.mean(axis=0)
+            self.shared_intercept_ = result.intercept.mean(axis=0)
+        else:
+            self.shared_coef_ = self.shared_intercept_ = None
+        self.group_losses_ = pd.Series(
+            result.group_losses, index=pd.Index(self.groups_, name="group"), name="loss"
+        )
+        self.solver_info_ = result.solver_info
+        self._set_public_coef(result)
+        return self
+
+    def _set_public_coef(self, result: FitResult) -> None:
+        K = result.coef.shape[2]
+        if K == 1:
+            self.coef_ = result.coef[:, :, 0]
+            self.intercept_ = result.intercept[:, 0]
+        else:
+            self.coef_ = np.transpose(result.coef, (0, 2, 1))
+            self.intercept_ = result.intercept
+
+    # -- predict ---------------------------------------------------------------------
+    def _tasks_for(self, X, groups, method: str):
+        X, groups = split_group_columns(X, groups, self.group_column)
+        check_feature_frame(X)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        if groups is None:
+            if self.n_groups_ > 1:
+                raise DataValidationError(
+                    MSG_GROUPS_REQUIRED.format(n_groups=self.n_groups_, method=method)
+                )
+            return X, np.zeros(X.shape[0], dtype=np.int64)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            tasks = self._encoder.transform(groups)
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if len(tasks) != X.shape[0]:
+            raise DataValidationError(
+                f"groups has {len(tasks)} rows but X has {X.shape[0]}; they must match."
+            )
+        return X, tasks
+
+    def _raw_outputs(self, X, groups, method: str) -> np.ndarray:
+        """Decision values, shape (n, K); unseen groups use the shared part."""
+        check_is_fitted(self, "group_coef_")
+        X, tasks = self._tasks_for(X, groups, method)
+        seen = tasks != UNSEEN
+        K = self.group_coef_.shape[2]
+        out = np.empty((X.shape[0], K))
+        out[seen] = (
+            np.einsum("nd,ndk->nk", X[seen], self.group_coef_[tasks[seen]])
+            + self.group_intercept_[tasks[seen]]
+        )
+        if (~seen).any():
+            out[~seen] = X[~seen] @ self.shared_coef_ + self.shared_intercept_
+        return out
+
+    def summary(self) -> pd.DataFrame:
+        """One row per group: rows, training loss, and the fit's solver status.
+
+        Returns
+        -------
+        table : DataFrame
+            Columns ``n``, ``loss``, ``worst`` (the group with the highest loss).
+        """
+        check_is_fitted(self, "group_losses_")
+        table = pd.DataFrame({"n": self.group_sizes_, "loss": self.group_losses_})
+        table["worst"] = table["loss"] == table["loss"].max()
+        table.attrs["solver"] = {
+            k: self.solver_info_.get(k) for k in ("status", "solver", "time", "objective")
+        }
+        return table

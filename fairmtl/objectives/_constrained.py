@@ -1,0 +1,62 @@
+"""Objectives with per-group loss constraints: bounded, no_harm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cvxpy as cp
+import numpy as np
+
+from fairmtl.objectives._base import Objective, ObjectiveContext, broadcast_groups
+
+__all__ = ["Bounded", "NoHarm"]
+
+
+class Bounded(Objective):
+    """Minimise the average loss subject to ``L_g <= epsilon_g`` for every group.
+
+    ``epsilon`` is a scalar or one bound per group.
+    """
+
+    name = "bounded"
+    knobs = ("epsilon",)
+    constrains_losses = True
+
+    def build(self, L, ctx: ObjectiveContext):
+        self.bound = cp.Parameter(ctx.n_groups, name="epsilon")
+        return ctx.shares @ L, [L <= self.bound]
+
+    def _set(self, n_groups: int, **values: Any) -> None:
+        self.bound.value = broadcast_groups(values["epsilon"], n_groups, "epsilon")
+
+    def loss_bounds(self) -> np.ndarray:
+        return np.asarray(self.bound.value)
+
+
+class NoHarm(Objective):
+    """Minimise the average loss subject to ``L_g <= L_g(reference) + epsilon``.
+
+    A Pareto improvement over a reference fit (the pooled or the independent model,
+    fitted by fairmtl with the same loss and penalty). ``epsilon`` (default 0) allows a
+    slack per group.
+    """
+
+    name = "no_harm"
+    knobs = ("epsilon",)
+    needs = frozenset({"reference"})
+    constrains_losses = True
+
+    def build(self, L, ctx: ObjectiveContext):
+        self.bound = cp.Parameter(ctx.n_groups, name="reference_bound")
+        return ctx.shares @ L, [L <= self.bound]
+
+    def optional_knobs(self) -> tuple[str, ...]:
+        return ("epsilon",)
+
+    def _set(self, n_groups: int, **values: Any) -> None:
+        eps = values.get("epsilon")
+        slack = broadcast_groups(0.0 if eps is None else eps, n_groups, "epsilon")
+        self.bound.value = np.asarray(values["reference"], dtype=float) + slack
+
+    def loss_bounds(self) -> np.ndarray:
+        return np.asarray(self.bound.value)

@@ -1,0 +1,136 @@
+"""Objectives without constraints: average, balanced, minimax, tilted, chebyshev."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cvxpy as cp
+import numpy as np
+
+from fairmtl.objectives._base import (
+    MSG_KNOB_RANGE,
+    Objective,
+    ObjectiveContext,
+    broadcast_groups,
+)
+
+__all__ = ["Average", "Balanced", "Minimax", "Tilted", "Chebyshev", "Weighted"]
+
+
+class Average(Objective):
+    """Empirical risk: the sample-weighted mean loss over all rows, ``sum_g p_g L_g``."""
+
+    name = "average"
+
+    def build(self, L, ctx: ObjectiveContext):
+        return ctx.shares @ L, []
+
+
+class Balanced(Objective):
+    """Equal weight per group: ``mean_g L_g``."""
+
+    name = "balanced"
+
+    def build(self, L, ctx: ObjectiveContext):
+        return cp.sum(L) / ctx.n_groups, []
+
+
+class Weighted(Objective):
+    """``sum_g lambda_g L_g`` with non-negative weights (used for ideal points)."""
+
+    name = "weighted"
+    knobs = ("group_weights",)
+
+    def build(self, L, ctx: ObjectiveContext):
+        self.weights = cp.Parameter(ctx.n_groups, nonneg=True, name="group_weights")
+        return self.weights @ L, []
+
+    def _set(self, n_groups: int, **values: Any) -> None:
+        self.weights.value = broadcast_groups(values["group_weights"], n_groups, "group_weights")
+
+
+class Minimax(Objective):
+    """Best worst group: ``max_g L_g``; refined to the Pareto-efficient minimax model.
+
+    After the minimax solve the solver picks, among models whose objective is within
+    solver tolerance of the minimax value, the one with the lowest average loss
+    (Martinez et al. 2020, "Minimax Pareto Fairness"), so the answer is unique.
+    """
+
+    name = "minimax"
+    refine = True
+
+    def build(self, L, ctx: ObjectiveContext):
+        return cp.max(L), []
+
+    def refine_bounds(self, losses: np.ndarray) -> np.ndarray:
+        return np.full_like(losses, losses.max())
+
+
+class Tilted(Objective):
+    """Tilted risk over groups: ``(1/t) log(mean_g exp(t L_g))``.
+
+    Balanced as ``t -> 0``, minimax as ``t -> inf``. Written in epigraph form
+    ``log_sum_exp(t L) - log G <= t s`` so that ``t`` is a DPP parameter.
+    """
+
+    name = "tilted"
+    knobs = ("tilt",)
+
+    def build(self, L, ctx: ObjectiveContext):
+        self.tilt = cp.Parameter(nonneg=True, name="tilt")
+        s = cp.Variable(name="tilted_value")
+        cons = [cp.log_sum_exp(self.tilt * L) - np.log(ctx.n_groups) <= self.tilt * s]
+        return s, cons
+
+    def _set(self, n_groups: int, **values: Any) -> None:
+        tilt = float(values["tilt"])
+        if not tilt > 0:
+            raise ValueError(
+                MSG_KNOB_RANGE.format(knob="tilt", rule="> 0 (use 'balanced' for 0)", value=tilt)
+            )
+        self.tilt.value = tilt
+
+
+class Chebyshev(Objective):
+    """Weighted Chebyshev scalarisation ``max_g lambda_g (L_g - z*_g)``.
+
+    ``z*`` is the ideal point (each group's own minimum loss under the same model and
+    penalty), ``lambda`` the ``preference`` (non-negative, one per group; a scalar means
+    equal weights). Every Pareto-optimal model is the answer for some preference.
+    Refined like :class:`Minimax` to a Pareto-efficient point.
+    """
+
+    name = "chebyshev"
+    knobs = ("preference",)
+    refine = True
+    needs = frozenset({"ideal"})
+
+    def build(self, L, ctx: ObjectiveContext):
+        self.pref = cp.Parameter(ctx.n_groups, nonneg=True, name="preference")
+        self.shift = cp.Parameter(ctx.n_groups, name="preference_times_ideal")
+        return cp.max(cp.multiply(self.pref, L) - self.shift), []
+
+    def refine_bounds(self, losses: np.ndarray) -> np.ndarray:
+        lam, shift = self.pref.value, self.shift.value
+        level = np.max(lam * losses - shift)
+        # groups with zero preference are unconstrained by the guarantee
+        with np.errstate(divide="ignore"):
+            loose = 1e6 * max(1.0, float(np.max(losses)))
+            return np.where(lam > 0, (level + shift) / np.where(lam > 0, lam, 1.0), loose)
+
+    def optional_knobs(self) -> tuple[str, ...]:
+        return ("preference",)
+
+    def _set(self, n_groups: int, **values: Any) -> None:
+        pref = values.get("preference")
+        lam = broadcast_groups(1.0 if pref is None else pref, n_groups, "preference")
+        if np.any(lam < 0) or not np.any(lam > 0):
+            raise ValueError(
+                MSG_KNOB_RANGE.format(
+                    knob="preference", rule="non-negative with a positive entry", value=pref
+                )
+            )
+        lam = lam / lam.sum()
+        self.pref.value = lam
+        self.shift.value = lam * np.asarray(values["ideal"], dtype=float)

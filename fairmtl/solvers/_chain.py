@@ -1,0 +1,154 @@
+"""Solving a cvxpy problem with a chain of solvers, never silently.
+
+The default chain is CLARABEL, then CLARABEL with a shorter step (measured here: it
+rescues the epsilon-constrained and the 50-group minimax problems that CLARABEL's
+defaults fail on), then SCS, then ECOS when it is installed. A solver that raises, stops
+at a limit, or returns an inaccurate status hands over to the next with a
+:class:`~fairmtl.exceptions.SolverFallbackWarning` naming both and the reason.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import cvxpy as cp
+
+from fairmtl.exceptions import SolverFallbackWarning
+from fairmtl.solvers._status import ERROR, INACCURATE, INFEASIBLE, OPTIMAL, status_group
+
+__all__ = ["SolverStep", "default_chain", "solve_chain", "ChainResult", "SOLVER_NAMES"]
+
+MSG_FALLBACK = (
+    "Solver {failed} did not solve the problem ({reason}); falling back to {next}. "
+    "The result records both in solver_info_."
+)
+MSG_UNKNOWN_SOLVER = "Unknown solver {name!r}. Choose one of: {choices}."
+
+
+@dataclass(frozen=True)
+class SolverStep:
+    """One solver with its options."""
+
+    name: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def label(self) -> str:
+        if not self.options:
+            return self.name
+        opts = ",".join(f"{k}={v}" for k, v in self.options)
+        return f"{self.name}[{opts}]"
+
+    def kwargs(self, max_time: float | None) -> dict[str, Any]:
+        kw = dict(self.options)
+        if max_time is not None:
+            key = {"CLARABEL": "time_limit", "SCS": "time_limit_secs"}.get(self.name)
+            if key:
+                kw[key] = float(max_time)
+        return kw
+
+
+_CLARABEL = SolverStep("CLARABEL")
+_CLARABEL_SHORT = SolverStep("CLARABEL", (("max_step_fraction", 0.95),))
+_SCS = SolverStep("SCS", (("eps_abs", 1e-7), ("eps_rel", 1e-7), ("max_iters", 50_000)))
+_ECOS = SolverStep("ECOS", (("max_iters", 500),))
+SOLVER_NAMES = ("CLARABEL", "SCS", "ECOS")
+
+
+def default_chain(first: str = "CLARABEL") -> list[SolverStep]:
+    """The fallback chain starting at ``first`` (a name from ``SOLVER_NAMES``)."""
+    first = first.upper()
+    if first not in SOLVER_NAMES:
+        raise ValueError(MSG_UNKNOWN_SOLVER.format(name=first, choices=list(SOLVER_NAMES)))
+    chain = [_CLARABEL, _CLARABEL_SHORT, _SCS]
+    if "ECOS" in cp.installed_solvers():
+        chain.append(_ECOS)
+    start = next(i for i, s in enumerate(chain) if s.name == first)
+    return chain[start:]
+
+
+@dataclass
+class ChainResult:
+    """What a chain of solves gave."""
+
+    status: str
+    solver: str | None
+    iterations: int | None
+    time: float
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def fallback_from(self) -> list[str]:
+        return [a["solver"] for a in self.attempts[:-1]]
+
+
+def solve_chain(
+    problem: cp.Problem,
+    chain: list[SolverStep],
+    *,
+    max_time: float | None = None,
+    stop_on_infeasible: bool = True,
+) -> ChainResult:
+    """Solve ``problem`` with each solver of ``chain`` until one returns ``OPTIMAL``.
+
+    An infeasible verdict from an accurate interior-point solver stops the chain when
+    ``stop_on_infeasible`` (the caller then diagnoses it). If only inaccurate solutions
+    were found, the best (last) inaccurate one is kept and reported as ``INACCURATE``.
+    """
+    start = time.perf_counter()
+    attempts: list[dict[str, Any]] = []
+    kept: dict[str, Any] | None = None
+    for i, step in enumerate(chain):
+        t0 = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                # cvxpy's own "may be inaccurate" warning: we report statuses ourselves
+                warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+                problem.solve(solver=step.name, warm_start=True, **step.kwargs(max_time))
+            raw = problem.status
+            group = status_group(raw)
+            error = None
+        except (cp.error.SolverError, ValueError, ArithmeticError) as e:
+            raw, group, error = None, ERROR, f"{type(e).__name__}: {e}"
+        stats = getattr(problem, "solver_stats", None)
+        iters = getattr(stats, "num_iters", None) if group != ERROR else None
+        attempt = {
+            "solver": step.label,
+            "status": group,
+            "raw_status": raw,
+            "iterations": iters,
+            "time": time.perf_counter() - t0,
+            "error": error,
+        }
+        attempts.append(attempt)
+        if group == OPTIMAL or (group == INFEASIBLE and stop_on_infeasible):
+            return ChainResult(group, step.label, iters, time.perf_counter() - start, attempts)
+        if group == INACCURATE:
+            kept = {"values": _snapshot(problem), "attempt": attempt}
+        if i + 1 < len(chain):
+            reason = error or f"status {raw!r}"
+            warnings.warn(
+                MSG_FALLBACK.format(failed=step.label, reason=reason, next=chain[i + 1].label),
+                SolverFallbackWarning,
+                stacklevel=3,
+            )
+    if kept is not None:
+        _restore(problem, kept["values"])
+        a = kept["attempt"]
+        return ChainResult(
+            INACCURATE, a["solver"], a["iterations"], time.perf_counter() - start, attempts
+        )
+    last = attempts[-1]["status"] if attempts else ERROR
+    return ChainResult(last, None, None, time.perf_counter() - start, attempts)
+
+
+def _snapshot(problem: cp.Problem) -> dict[int, Any]:
+    return {v.id: None if v.value is None else v.value.copy() for v in problem.variables()}
+
+
+def _restore(problem: cp.Problem, values: dict[int, Any]) -> None:
+    for v in problem.variables():
+        v.value = values.get(v.id)
