@@ -1,0 +1,386 @@
+"""Bootstrap confidence intervals of per-group metrics, vectorised over replicates.
+
+One matrix of row indices holds every replicate (:func:`bootstrap_indices`); the simple
+metrics are weighted means of a per-row quantity, so each replicate's value in each group
+is a ratio of two :func:`numpy.bincount` sums over (replicate, group) keys. Metrics without
+such a form (roc_auc, r2) are computed by a loop over replicates with scikit-learn.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from fairmtl.exceptions import DataValidationError
+from fairmtl.metrics._group import OVERALL, PreparedInputs, group_metrics, prepare_inputs
+from fairmtl.metrics._registry import (
+    METRICS,
+    N_CALIBRATION_BINS,
+    calibration_bins,
+    calibration_target,
+)
+
+__all__ = ["bootstrap_group_metrics", "bootstrap_indices", "bootstrap_replicates"]
+
+MSG_N_BOOT = "n_boot must be a positive integer. Got {n_boot!r} instead."
+MSG_CONFIDENCE = "confidence must be a float in (0, 1). Got {confidence!r} instead."
+MSG_INDICES_SHAPE = (
+    "indices must be an integer matrix of shape (n_boot, {n}) with values in [0, {n}). "
+    "Got shape {shape}. Make it with bootstrap_indices(groups, n_boot, rng)."
+)
+
+VECTORISED_METRICS = frozenset(
+    {
+        "accuracy",
+        "error_rate",
+        "balanced_accuracy",
+        "brier",
+        "log_loss",
+        "selection_rate",
+        "tpr",
+        "fpr",
+        "calibration_error",
+        "mse",
+        "mae",
+    }
+)
+"""Metrics computed on all replicates at once; the others loop over replicates."""
+
+_CHUNK_ELEMENTS = 2_000_000  # replicates x rows gathered at a time (memory bound)
+
+
+def bootstrap_indices(
+    groups: Any,
+    n_boot: int,
+    rng: np.random.Generator | int | None = None,
+    *,
+    stratify_by_group: bool = True,
+) -> np.ndarray:
+    """Row indices of bootstrap resamples, one replicate per row of the result.
+
+    Parameters
+    ----------
+    groups : array-like of shape (n_samples,)
+        Group label of each row.
+    n_boot : int
+        Number of replicates.
+    rng : numpy.random.Generator, int or None, default=None
+        Source of randomness (a seed is passed to :func:`numpy.random.default_rng`).
+    stratify_by_group : bool, default=True
+        Resample within each group, so that every replicate keeps each group's size:
+        column ``j`` of the result is a row of the same group as row ``j``. When
+        ``False``, rows are drawn from all the data (group sizes vary).
+
+    Returns
+    -------
+    indices : ndarray of shape (n_boot, n_samples)
+        ``indices[b]`` are the rows of replicate ``b``; int32 when it fits, to halve the
+        memory (``n_boot * n_samples`` integers).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fairmtl.metrics import bootstrap_indices
+    >>> groups = np.array(["a", "a", "b", "b", "b"])
+    >>> idx = bootstrap_indices(groups, 3, rng=0)
+    >>> idx.shape, bool((groups[idx] == groups).all())
+    ((3, 5), True)
+    """
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 1:
+        raise DataValidationError(MSG_N_BOOT.format(n_boot=n_boot))
+    rng = np.random.default_rng(rng)
+    groups = np.asarray(groups)
+    n = len(groups)
+    dtype = np.int32 if n < np.iinfo(np.int32).max else np.int64
+    if not stratify_by_group:
+        return rng.integers(0, n, size=(n_boot, n), dtype=dtype)
+    _, codes = np.unique(groups, return_inverse=True)
+    out = np.empty((n_boot, n), dtype=dtype)
+    for g in range(codes.max() + 1 if n else 0):
+        members = np.flatnonzero(codes == g)
+        out[:, members] = members[rng.integers(0, len(members), size=(n_boot, len(members)))]
+    return out
+
+
+def _per_row_terms(inputs: PreparedInputs, name: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Write a metric as weighted means: pairs (weight per row, value per row).
+
+    The metric of a sample is ``mean_k sum(w_k * v_k) / sum(w_k)`` over the pairs ``k``
+    whose weight sum is positive (one pair for most metrics; one per class for balanced
+    accuracy). calibration_error is handled apart.
+    """
+    w = np.ones(len(inputs.y_true)) if inputs.sample_weight is None else inputs.sample_weight
+    y, yp, labels = inputs.y_true, inputs.y_pred, inputs.labels
+    if name in ("accuracy", "error_rate"):
+        correct = (yp == y).astype(float)
+        return [(w, correct if name == "accuracy" else 1.0 - correct)]
+    if name == "balanced_accuracy":
+        return [(w * (y == k), (yp == k).astype(float)) for k in labels]
+    if name in ("tpr", "fpr", "selection_rate"):
+        if len(labels) != 2:
+            return [(np.zeros_like(w), np.zeros_like(w))]  # binary only: nan
+        selected = (yp == labels[-1]).astype(float)
+        mask = {"tpr": y == labels[-1], "fpr": y != labels[-1], "selection_rate": True}[name]
+        return [(w * mask, selected)]
+    if name in ("brier", "log_loss"):
+        s = inputs.y_score
+        onehot = y[:, None] == labels[None, :]
+        if s.ndim == 1:
+            s = np.column_stack([1.0 - s, s])
+        if name == "brier":
+            sq = ((onehot - s) ** 2).sum(axis=1)
+            return [(w, sq / 2 if inputs.y_score.ndim == 1 else sq)]
+        eps = np.finfo(float).eps  # as scikit-learn's log_loss clips
+        return [(w, -np.log(np.clip(s[onehot], eps, 1 - eps)))]
+    if name == "mse":
+        return [(w, (y - yp) ** 2)]
+    if name == "mae":
+        return [(w, np.abs(y - yp))]
+    raise KeyError(name)
+
+
+def _group_sums(
+    values: np.ndarray, idx: np.ndarray, codes: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """Sums of ``values`` over the rows of each (replicate, group): shape (b, G + 1)."""
+    b = idx.shape[0]
+    keys = (np.arange(b)[:, None] * n_groups + codes[idx]).ravel()
+    sums = np.bincount(keys, weights=values[idx].ravel(), minlength=b * n_groups)
+    sums = sums.reshape(b, n_groups)
+    return np.column_stack([sums, sums.sum(axis=1)])
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def _calibration_error(
+    inputs: PreparedInputs, idx: np.ndarray, codes: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """Expected calibration error on every replicate: sum over bins of |sum w (y - p)| / sum w."""
+    w = np.ones(len(inputs.y_true)) if inputs.sample_weight is None else inputs.sample_weight
+    conf, outcome = calibration_target(inputs.y_true, inputs.y_score, inputs.labels)
+    bins, b, nb = calibration_bins(conf), idx.shape[0], N_CALIBRATION_BINS
+    keys = ((np.arange(b)[:, None] * n_groups + codes[idx]) * nb + bins[idx]).ravel()
+    gap = np.bincount(
+        keys, weights=(w * (outcome - conf))[idx].ravel(), minlength=b * n_groups * nb
+    )
+    gap = gap.reshape(b, n_groups, nb)
+    num = np.column_stack([np.abs(gap).sum(axis=2), np.abs(gap.sum(axis=1)).sum(axis=1)])
+    return _ratio(num, _group_sums(w, idx, codes, n_groups))
+
+
+def _vectorised(
+    inputs: PreparedInputs, name: str, idx: np.ndarray, codes: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """One metric on every replicate of ``idx`` in every group: shape (b, G + 1)."""
+    if name == "calibration_error":
+        return _calibration_error(inputs, idx, codes, n_groups)
+    rates = []
+    for weight, value in _per_row_terms(inputs, name):
+        num = _group_sums(weight * value, idx, codes, n_groups)
+        rates.append(_ratio(num, _group_sums(weight, idx, codes, n_groups)))
+    if len(rates) == 1:
+        return rates[0]
+    with warnings.catch_warnings():  # a group with no class present: nan, quietly
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(np.stack(rates), axis=0)
+
+
+def _looped(
+    inputs: PreparedInputs, names: list[str], idx: np.ndarray, codes: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """Metrics by a loop over replicates and groups with scikit-learn: (b, G + 1, M)."""
+    out = np.full((idx.shape[0], n_groups + 1, len(names)), np.nan)
+    s, w = inputs.y_score, inputs.sample_weight
+    for b, rows in enumerate(idx):
+        order = rows[np.argsort(codes[rows], kind="stable")]
+        bounds = np.searchsorted(codes[order], np.arange(n_groups + 1))
+        slices = [order[bounds[g] : bounds[g + 1]] for g in range(n_groups)] + [rows]
+        for g, r in enumerate(slices):
+            if len(r) == 0:
+                continue
+            for m, name in enumerate(names):
+                fn, _, needs = METRICS[name]
+                y_input = inputs.y_pred[r] if needs == "y_pred" else s[r]
+                out[b, g, m] = fn(
+                    inputs.y_true[r],
+                    y_input,
+                    labels=inputs.labels,
+                    sample_weight=None if w is None else w[r],
+                )
+    return out
+
+
+def _replicate_values(
+    inputs: PreparedInputs, indices: np.ndarray, vectorize: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Metric values of every replicate: (n_boot, G + 1, M), and the sorted group labels."""
+    uniques, codes = np.unique(inputs.groups, return_inverse=True)
+    n_groups, names = len(uniques), list(inputs.metrics)
+    out = np.empty((indices.shape[0], n_groups + 1, len(names)))
+    fast = [m for m, name in enumerate(names) if vectorize and name in VECTORISED_METRICS]
+    slow = [m for m in range(len(names)) if m not in fast]
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, indices.shape[1]))
+    for start in range(0, indices.shape[0], chunk):
+        idx = indices[start : start + chunk]
+        for m in fast:
+            out[start : start + len(idx), :, m] = _vectorised(
+                inputs, names[m], idx, codes, n_groups
+            )
+    if slow:
+        out[:, :, slow] = _looped(inputs, [names[m] for m in slow], indices, codes, n_groups)
+    return out, uniques
+
+
+def bootstrap_replicates(
+    y_true: Any,
+    *,
+    groups: Any,
+    indices: np.ndarray,
+    y_pred: Any = None,
+    y_score: Any = None,
+    metrics: Sequence[str] | str | None = None,
+    task: Literal["classification", "regression"] = "classification",
+    sample_weight: Any = None,
+    labels: Any = None,
+    vectorize: bool = True,
+) -> pd.DataFrame:
+    """Per-group metrics on each bootstrap replicate given by ``indices``.
+
+    Reusing the same ``indices`` for several models (as the frontier does) compares them
+    on the same resamples.
+
+    Parameters
+    ----------
+    y_true, groups, y_pred, y_score, metrics, task, sample_weight, labels
+        As in :func:`group_metrics`.
+    indices : ndarray of int of shape (n_boot, n_samples)
+        Rows of each replicate, from :func:`bootstrap_indices`.
+    vectorize : bool, default=True
+        Compute the metrics of :data:`VECTORISED_METRICS` on all replicates at once.
+        ``False`` loops over replicates with scikit-learn's functions (slow; a check).
+
+    Returns
+    -------
+    values : pandas.DataFrame of shape (n_boot, (n_groups + 1) * n_metrics)
+        One row per replicate; columns are a MultiIndex ``(group, metric)``, groups sorted
+        and then ``"overall"``. A metric undefined on a replicate's group is ``nan``.
+    """
+    inputs = prepare_inputs(
+        y_true,
+        groups=groups,
+        y_pred=y_pred,
+        y_score=y_score,
+        metrics=metrics,
+        task=task,
+        sample_weight=sample_weight,
+        labels=labels,
+    )
+    indices = np.asarray(indices)
+    n = len(inputs.y_true)
+    if (
+        indices.ndim != 2
+        or indices.shape[1] != n
+        or not np.issubdtype(indices.dtype, np.integer)
+        or (indices.size and (indices.min() < 0 or indices.max() >= n))
+    ):
+        raise DataValidationError(MSG_INDICES_SHAPE.format(n=n, shape=indices.shape))
+    values, uniques = _replicate_values(inputs, indices, vectorize)
+    columns = pd.MultiIndex.from_product(
+        [[*uniques.tolist(), OVERALL], list(inputs.metrics)], names=["group", "metric"]
+    )
+    return pd.DataFrame(values.reshape(len(indices), -1), columns=columns)
+
+
+def bootstrap_group_metrics(
+    y_true: Any,
+    *,
+    groups: Any,
+    y_pred: Any = None,
+    y_score: Any = None,
+    metrics: Sequence[str] | str | None = None,
+    task: Literal["classification", "regression"] = "classification",
+    sample_weight: Any = None,
+    labels: Any = None,
+    n_boot: int = 200,
+    confidence: float = 0.95,
+    random_state: np.random.Generator | int | None = None,
+    stratify_by_group: bool = True,
+    vectorize: bool = True,
+) -> pd.DataFrame:
+    """Per-group metrics with bootstrap percentile confidence intervals.
+
+    Parameters
+    ----------
+    y_true, groups, y_pred, y_score, metrics, task, sample_weight, labels
+        As in :func:`group_metrics`.
+    n_boot : int, default=200
+        Number of bootstrap replicates.
+    confidence : float, default=0.95
+        Coverage of the intervals.
+    random_state : int, numpy.random.Generator or None, default=None
+        Seed of the resampling; the same seed gives the same table.
+    stratify_by_group : bool, default=True
+        Resample within each group so that each keeps its size (see
+        :func:`bootstrap_indices`).
+    vectorize : bool, default=True
+        See :func:`bootstrap_replicates`.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        The table of :func:`group_metrics` (``group``, ``metric``, ``value``, ``n``, where
+        ``value`` is the estimate on the full data) with ``lo`` and ``hi``: the
+        ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` percentiles of the replicate
+        values (the percentile bootstrap interval).
+
+    Notes
+    -----
+    Replicates on which a metric is undefined (roc_auc on a resample with one class) are
+    left out of that metric's percentiles; when all are, ``lo`` and ``hi`` are ``nan``.
+
+    See Also
+    --------
+    bootstrap_indices : the resamples, reusable across models.
+    bootstrap_replicates : the metric value of every replicate.
+
+    Examples
+    --------
+    >>> from fairmtl.metrics import bootstrap_group_metrics
+    >>> table = bootstrap_group_metrics([0, 1, 1, 0, 1, 1], groups=list("aaabbb"),
+    ...                                 y_pred=[0, 1, 0, 0, 1, 1], metrics=["accuracy"],
+    ...                                 n_boot=50, random_state=0)
+    >>> list(table.columns)
+    ['group', 'metric', 'value', 'n', 'lo', 'hi']
+    """
+    if not isinstance(confidence, float | int) or not 0 < confidence < 1:
+        raise DataValidationError(MSG_CONFIDENCE.format(confidence=confidence))
+    common = dict(
+        groups=groups,
+        y_pred=y_pred,
+        y_score=y_score,
+        metrics=metrics,
+        task=task,
+        sample_weight=sample_weight,
+        labels=labels,
+    )
+    point = group_metrics(y_true, **common)
+    indices = bootstrap_indices(
+        np.asarray(groups), n_boot, random_state, stratify_by_group=stratify_by_group
+    )
+    reps = bootstrap_replicates(y_true, indices=indices, vectorize=vectorize, **common)
+    alpha = (1.0 - confidence) / 2
+    with warnings.catch_warnings():  # all replicates nan: nan interval, quietly
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo = np.nanquantile(reps.to_numpy(), alpha, axis=0)
+        hi = np.nanquantile(reps.to_numpy(), 1 - alpha, axis=0)
+    bounds = pd.DataFrame({"lo": lo, "hi": hi}, index=reps.columns)
+    keys = pd.MultiIndex.from_arrays([point["group"], point["metric"]])
+    point[["lo", "hi"]] = bounds.reindex(keys).to_numpy()
+    return point

@@ -1,0 +1,288 @@
+"""Per-group metrics as a tidy table, computed with fairlearn's MetricFrame."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from fairlearn.metrics import MetricFrame
+from sklearn.utils import check_array, check_consistent_length, column_or_1d
+from sklearn.utils.multiclass import unique_labels
+
+from fairmtl.exceptions import DataValidationError
+from fairmtl.metrics._registry import (
+    METRIC_NAMES_CLASSIFICATION,
+    METRIC_NAMES_REGRESSION,
+    METRICS,
+)
+
+__all__ = ["OVERALL", "group_metrics"]
+
+OVERALL = "overall"
+"""Label of the rows that describe all groups together."""
+
+MSG_UNKNOWN_METRIC = "Unknown metric {name!r} for task {task!r}. Choose from: {choices}."
+MSG_UNKNOWN_TASK = "task must be 'classification' or 'regression'. Got {task!r} instead."
+MSG_NO_PREDICTION = "Pass y_pred or y_score: metrics need predictions."
+MSG_NEEDS_SCORE = (
+    "Metric {name!r} needs predicted probabilities: pass y_score (P(y=1) for binary "
+    "problems or an (n, K) matrix of class probabilities)."
+)
+MSG_REGRESSION_NEEDS_PRED = "Regression metrics need y_pred."
+MSG_SCORE_SHAPE = (
+    "y_score has {n_cols} columns but there are {n_labels} class labels {labels}. "
+    "Pass labels= with every class, in the order of y_score's columns."
+)
+MSG_SCORE_1D_MULTICLASS = (
+    "y_score is 1-D but there are {n_labels} class labels {labels}: for multi-class "
+    "problems pass the (n, K) matrix of class probabilities."
+)
+MSG_ONE_CLASS = (
+    "Only one class label ({labels}) appears in y_true and y_pred. Pass labels= with "
+    "every class of the problem, e.g. labels=[0, 1]."
+)
+MSG_GROUP_NAMED_OVERALL = (
+    "A group is named {overall!r}, which is reserved for the rows over all groups. "
+    "Rename that group."
+)
+MSG_GROUPS_1D = "groups must be one label per row (1-D). Got shape {shape}."
+
+
+@dataclass
+class PreparedInputs:
+    """Validated arrays shared by :func:`group_metrics` and the bootstrap."""
+
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    y_score: np.ndarray | None
+    groups: np.ndarray
+    sample_weight: np.ndarray | None
+    labels: np.ndarray | None
+    metrics: tuple[str, ...]
+    task: str
+
+
+def _check_metric_names(metrics: Sequence[str] | str | None, task: str, has_score: bool):
+    allowed = METRIC_NAMES_CLASSIFICATION if task == "classification" else METRIC_NAMES_REGRESSION
+    if metrics is None:
+        return tuple(m for m in allowed if has_score or METRICS[m].needs == "y_pred")
+    names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    for name in names:
+        if name not in allowed:
+            raise DataValidationError(
+                MSG_UNKNOWN_METRIC.format(name=name, task=task, choices=", ".join(allowed))
+            )
+        if METRICS[name].needs == "y_score" and not has_score:
+            raise DataValidationError(MSG_NEEDS_SCORE.format(name=name))
+    return names
+
+
+def _check_classification(
+    y_true: np.ndarray, y_pred: Any, y_score: Any, labels: Any
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    if labels is None:
+        labels = unique_labels(y_true) if y_pred is None else unique_labels(y_true, y_pred)
+    labels = np.sort(np.asarray(labels))
+    if len(labels) < 2:
+        raise DataValidationError(MSG_ONE_CLASS.format(labels=labels.tolist()))
+    if y_score is not None:
+        y_score = check_array(y_score, ensure_2d=False, dtype=float)
+        if y_score.ndim == 2 and y_score.shape[1] == 2 and len(labels) == 2:
+            y_score = y_score[:, 1]  # a predict_proba matrix of a binary problem
+        if y_score.ndim == 1 and len(labels) > 2:
+            raise DataValidationError(
+                MSG_SCORE_1D_MULTICLASS.format(n_labels=len(labels), labels=labels.tolist())
+            )
+        if y_score.ndim == 2 and y_score.shape[1] != len(labels):
+            raise DataValidationError(
+                MSG_SCORE_SHAPE.format(
+                    n_cols=y_score.shape[1], n_labels=len(labels), labels=labels.tolist()
+                )
+            )
+    if y_pred is None:
+        # Derived as scikit-learn's classifiers predict: P(positive) > 0.5, else argmax.
+        if y_score.ndim == 1:
+            y_pred = labels[(y_score > 0.5).astype(int)]
+        else:
+            y_pred = labels[np.argmax(y_score, axis=1)]
+    return column_or_1d(y_pred), y_score, labels
+
+
+def prepare_inputs(
+    y_true: Any,
+    *,
+    groups: Any,
+    y_pred: Any = None,
+    y_score: Any = None,
+    metrics: Sequence[str] | str | None = None,
+    task: str = "classification",
+    sample_weight: Any = None,
+    labels: Any = None,
+) -> PreparedInputs:
+    """Validate and normalise the inputs of the metric functions (see :func:`group_metrics`).
+
+    Returns
+    -------
+    inputs : PreparedInputs
+    """
+    if task not in ("classification", "regression"):
+        raise DataValidationError(MSG_UNKNOWN_TASK.format(task=task))
+    if y_pred is None and y_score is None:
+        raise DataValidationError(MSG_NO_PREDICTION)
+    groups = np.asarray(groups)
+    if groups.ndim != 1:
+        raise DataValidationError(MSG_GROUPS_1D.format(shape=groups.shape))
+    if np.any(groups.astype(str) == OVERALL):
+        raise DataValidationError(MSG_GROUP_NAMED_OVERALL.format(overall=OVERALL))
+    y_true = column_or_1d(y_true)
+    arrays = [a for a in (y_true, groups, y_pred, y_score, sample_weight) if a is not None]
+    check_consistent_length(*arrays)
+    if sample_weight is not None:
+        sample_weight = column_or_1d(check_array(sample_weight, ensure_2d=False, dtype=float))
+    if task == "regression":
+        if y_pred is None:
+            raise DataValidationError(MSG_REGRESSION_NEEDS_PRED)
+        y_true = check_array(y_true, ensure_2d=False, dtype=float)
+        y_pred = column_or_1d(check_array(y_pred, ensure_2d=False, dtype=float))
+        y_score, labels = None, None
+    else:
+        y_pred, y_score, labels = _check_classification(y_true, y_pred, y_score, labels)
+    names = _check_metric_names(metrics, task, y_score is not None)
+    return PreparedInputs(y_true, y_pred, y_score, groups, sample_weight, labels, names, task)
+
+
+def _call(name: str, labels: Any, y_true, y_input, sample_weight=None) -> float:
+    """Adapter from MetricFrame's ``(y_true, y_pred, **sample_params)`` to a registry entry."""
+    return METRICS[name].function(y_true, y_input, labels=labels, sample_weight=sample_weight)
+
+
+def metric_table(inputs: PreparedInputs) -> tuple[pd.DataFrame, pd.Series]:
+    """Every metric of ``inputs`` by group and overall, with fairlearn's MetricFrame.
+
+    Metrics on labels and metrics on probabilities go through two frames: MetricFrame
+    splits its ``y_pred`` by group whatever its width, but sample parameters only when
+    they are 1-D.
+
+    Returns
+    -------
+    by_group : pandas.DataFrame
+        Index: sorted groups; columns: metrics in the order of ``inputs.metrics``.
+    overall : pandas.Series
+    """
+    by_group, overall = [], []
+    for needs, y_input in (("y_pred", inputs.y_pred), ("y_score", inputs.y_score)):
+        fns = {}
+        for name in inputs.metrics:
+            if METRICS[name].needs == needs:
+                fns[name] = partial(_call, name, inputs.labels)
+                fns[name].__name__ = name  # MetricFrame wants a named function
+        if not fns:
+            continue
+        params = None
+        if inputs.sample_weight is not None:
+            params = {name: {"sample_weight": inputs.sample_weight} for name in fns}
+        frame = MetricFrame(
+            metrics=fns,
+            y_true=inputs.y_true,
+            y_pred=y_input,
+            sensitive_features=inputs.groups,
+            sample_params=params,
+        )
+        by_group.append(frame.by_group)
+        overall.append(frame.overall)
+    names = list(inputs.metrics)
+    return pd.concat(by_group, axis=1)[names], pd.concat(overall)[names]
+
+
+def group_metrics(
+    y_true: Any,
+    *,
+    groups: Any,
+    y_pred: Any = None,
+    y_score: Any = None,
+    metrics: Sequence[str] | str | None = None,
+    task: Literal["classification", "regression"] = "classification",
+    sample_weight: Any = None,
+    labels: Any = None,
+) -> pd.DataFrame:
+    """Metrics of each group and of all groups together, as a tidy table.
+
+    Computed with :class:`fairlearn.metrics.MetricFrame` over scikit-learn's (and
+    fairlearn's) metric functions; see :data:`fairmtl.metrics.METRICS`.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels or targets.
+    groups : array-like of shape (n_samples,)
+        Group label of each row. The name ``"overall"`` is reserved.
+    y_pred : array-like of shape (n_samples,), default=None
+        Predicted labels or values. For classification, when ``None``, it is derived from
+        ``y_score`` as scikit-learn's classifiers do (P(positive) > 0.5, else argmax).
+    y_score : array-like of shape (n_samples,) or (n_samples, n_classes), default=None
+        Predicted probabilities: P(positive class) for binary problems (a two-column
+        ``predict_proba`` matrix is accepted too), or one column per class, in the order
+        of ``labels``, for multi-class problems. Needed by log_loss, brier, roc_auc and
+        calibration_error.
+    metrics : sequence of str, default=None
+        Metric names, all of the task's (:data:`METRIC_NAMES_CLASSIFICATION` or
+        :data:`METRIC_NAMES_REGRESSION`) by default, less those needing ``y_score`` when
+        it is not given.
+    task : {"classification", "regression"}, default="classification"
+    sample_weight : array-like of shape (n_samples,), default=None
+    labels : array-like, default=None
+        Every class label. Inferred from ``y_true`` and ``y_pred`` by default; sorted.
+        The positive class of a binary problem is the last (greatest) label.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Columns ``group``, ``metric``, ``value``, ``n`` (rows of the group): one row per
+        (group, metric), groups in sorted order followed by ``"overall"``.
+
+    Notes
+    -----
+    Metrics undefined for a group give ``nan`` without a warning: roc_auc with one class
+    (or, multi-class, a class absent from the group), tpr without positives, fpr without
+    negatives. tpr, fpr and selection_rate are binary notions and are ``nan`` for
+    multi-class problems. Multi-class roc_auc is one-vs-rest, macro-averaged; multi-class
+    brier is the sum of squares over classes (range [0, 2]); binary brier is the usual
+    mean squared error of P(positive). calibration_error is the expected calibration error
+    over 10 equal-width bins (see :func:`expected_calibration_error`).
+
+    See Also
+    --------
+    bootstrap_group_metrics : the same table with confidence intervals.
+    disparities : worst and best group of one metric.
+
+    Examples
+    --------
+    >>> from fairmtl.metrics import group_metrics
+    >>> table = group_metrics([0, 1, 1, 0], groups=["a", "a", "b", "b"],
+    ...                       y_pred=[0, 1, 0, 0], metrics=["accuracy"])
+    >>> table.to_dict("records")[0]
+    {'group': 'a', 'metric': 'accuracy', 'value': 1.0, 'n': 2}
+    """
+    inputs = prepare_inputs(
+        y_true,
+        groups=groups,
+        y_pred=y_pred,
+        y_score=y_score,
+        metrics=metrics,
+        task=task,
+        sample_weight=sample_weight,
+        labels=labels,
+    )
+    by_group, overall = metric_table(inputs)
+    sizes = pd.Series(inputs.groups).value_counts()
+    rows = []
+    for group in by_group.index:
+        for name in inputs.metrics:
+            rows.append((group, name, float(by_group.loc[group, name]), int(sizes[group])))
+    for name in inputs.metrics:
+        rows.append((OVERALL, name, float(overall[name]), len(inputs.y_true)))
+    return pd.DataFrame(rows, columns=["group", "metric", "value", "n"])
