@@ -1,0 +1,57 @@
+"""Tabular input: reading files, schemas, validation, group encoding and splits.
+
+Everything between a user's file or DataFrame and numeric arrays with task ids::
+
+    df = read_table("visits.csv")
+    schema = Schema(target="readmitted", groups=("hospital",)).resolve(df)
+    X, y, groups, weights, ids = schema.select(df)
+    keep = validate_target(y, task="classification", column=schema.target)
+    task_ids = GroupEncoder(min_group_size=20).fit_transform(groups[keep])
+    split = train_val_test_split(X, y, groups, random_state=0)
+    preprocessor = make_preprocessor(schema)
+
+Error messages are module constants named ``MSG_*`` in the private modules.
+"""
+
+from __future__ import annotations
+
+from fairmtl.data._atomic import atomic_target, atomic_write_bytes, atomic_write_text
+from fairmtl.data._groups import UNSEEN, GroupEncoder
+from fairmtl.data._io import DEFAULT_MAX_BYTES, read_table, write_table_atomic
+from fairmtl.data._labels import check_groups_length, group_labels
+from fairmtl.data._preprocess import ColumnValidator, make_preprocessor
+from fairmtl.data._schema import Schema, SchemaColumns
+from fairmtl.data._split import SplitResult, train_val_test_split
+from fairmtl.data._validation import (
+    NUMERIC_SHARE,
+    check_finite,
+    check_no_missing,
+    check_numeric_values,
+    infer_column_kind,
+    validate_target,
+)
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "NUMERIC_SHARE",
+    "UNSEEN",
+    "ColumnValidator",
+    "GroupEncoder",
+    "Schema",
+    "SchemaColumns",
+    "SplitResult",
+    "atomic_target",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_finite",
+    "check_groups_length",
+    "check_no_missing",
+    "check_numeric_values",
+    "group_labels",
+    "infer_column_kind",
+    "make_preprocessor",
+    "read_table",
+    "train_val_test_split",
+    "validate_target",
+    "write_table_atomic",
+]
