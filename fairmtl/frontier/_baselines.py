@@ -1,0 +1,211 @@
+"""Baselines fitted on the same splits and features as fairmtl's models.
+
+Each baseline is wrapped in :class:`Fitted`, which predicts labels and scores for
+(X, group labels) like a fairmtl estimator, so the search evaluates all alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.dummy import DummyRegressor
+from sklearn.linear_model import LogisticRegression, Ridge
+
+__all__ = ["Fitted", "fit_baselines", "FAIRLEARN_CONSTRAINT"]
+
+#: the fairlearn constraint matching each fairmtl objective
+FAIRLEARN_CONSTRAINT = {
+    "demographic_parity": "DemographicParity",
+    "equal_opportunity": "TruePositiveRateParity",
+    "equalized_odds": "EqualizedOdds",
+}
+
+
+@dataclass
+class Fitted:
+    """A fitted model with a uniform prediction interface."""
+
+    label: str
+    source: str
+    method: str
+    model: Any
+    params: dict[str, Any] = field(default_factory=dict)
+    solver_info: dict[str, Any] | None = None
+    per_group: dict[str, Any] | None = None
+
+    def predict(self, X: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        if self.per_group is not None:
+            return _per_group_call(self.per_group, X, groups, "predict")
+        if self.source == "fairmtl":
+            return self.model.predict(X, groups=groups)
+        if self.method == "ThresholdOptimizer":
+            return self.model.predict(X, sensitive_features=groups, random_state=0)
+        if self.method == "ExponentiatedGradient":
+            return self.model.predict(X, random_state=0)
+        return self.model.predict(X)
+
+    def predict_proba(self, X: np.ndarray, groups: np.ndarray) -> np.ndarray | None:
+        if self.per_group is not None:
+            return _per_group_call(self.per_group, X, groups, "predict_proba")
+        if self.source == "fairmtl":
+            return self.model.predict_proba(X, groups=groups)
+        if self.method == "ExponentiatedGradient":
+            return self.model._pmf_predict(X)
+        if self.method == "ThresholdOptimizer":
+            return None
+        if hasattr(self.model, "predict_proba"):
+            return self.model.predict_proba(X)
+        return None
+
+
+def _per_group_call(models: dict[str, Any], X, groups, method: str):
+    out = None
+    for label, model in models.items():
+        rows = np.flatnonzero(groups == label)
+        if rows.size == 0:
+            continue
+        values = getattr(model, method)(X[rows])
+        if out is None:
+            out = np.empty((len(groups),) + values.shape[1:], dtype=values.dtype)
+        out[rows] = values
+    missing = ~np.isin(groups, list(models))
+    if missing.any():
+        raise ValueError("independent baseline: groups unseen in training")
+    return out
+
+
+def _pooled(task: str, alpha: float, n_weight: float):
+    if task == "regression":
+        return Ridge(alpha=alpha * n_weight)
+    return LogisticRegression(C=1.0 / (2.0 * alpha * n_weight), max_iter=5000)
+
+
+def fit_baselines(
+    names: tuple[str, ...],
+    X: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    *,
+    task: str,
+    objective: str,
+    alpha: float,
+    n_points: int,
+    classes: np.ndarray | None,
+    random_state: int | None,
+) -> list[Fitted]:
+    """Fit the named baselines ("pooled", "independent", "fairlearn", "threshold")."""
+    fitted: list[Fitted] = []
+    n = float(len(y))
+    if "pooled" in names:
+        model = _pooled(task, alpha, n).fit(X, y)
+        fitted.append(Fitted("pooled (scikit-learn)", "baseline", "pooled", model))
+    if "independent" in names:
+        models = {}
+        for label in np.unique(groups):
+            rows = groups == label
+            if task != "regression" and len(np.unique(y[rows])) < 2:
+                # a one-class group: keep the classifier's classes aligned with the others
+                models[label] = _ConstantProba(y[rows][0], classes)
+            elif task == "regression" and rows.sum() < 2:
+                models[label] = DummyRegressor().fit(X[rows], y[rows])
+            else:
+                models[label] = _pooled(task, alpha, float(rows.sum())).fit(X[rows], y[rows])
+        fitted.append(
+            Fitted("independent (scikit-learn)", "baseline", "independent", None, per_group=models)
+        )
+    binary = task != "regression" and classes is not None and len(classes) == 2
+    if "fairlearn" in names and binary:
+        fitted += _fairlearn_grid(X, y, groups, objective, alpha, n_points)
+    if "expgrad" in names and binary:
+        fitted += _fairlearn_expgrad(X, y, groups, objective, alpha, min(n_points, 5))
+    if "threshold" in names and binary:
+        from fairlearn.postprocessing import ThresholdOptimizer
+
+        constraint = {
+            "equal_opportunity": "true_positive_rate_parity",
+            "equalized_odds": "equalized_odds",
+        }.get(objective, "demographic_parity")
+        model = ThresholdOptimizer(
+            estimator=_pooled(task, alpha, n),
+            constraints=constraint,
+            predict_method="predict_proba",
+        ).fit(X, y, sensitive_features=groups)
+        fitted.append(
+            Fitted(
+                f"ThresholdOptimizer ({constraint})",
+                "baseline",
+                "ThresholdOptimizer",
+                model,
+                {"constraints": constraint},
+            )
+        )
+    return fitted
+
+
+def _fairlearn_grid(X, y, groups, objective, alpha, n_points) -> list[Fitted]:
+    from fairlearn import reductions
+
+    name = FAIRLEARN_CONSTRAINT.get(objective, "ErrorRateParity")
+    out = []
+    # GridSearch sweeps its Lagrange multipliers itself: one fit gives grid_size models
+    grid = reductions.GridSearch(
+        _pooled("classification", alpha, float(len(y))),
+        constraints=getattr(reductions, name)(),
+        grid_size=n_points,
+    )
+    grid.fit(X, y, sensitive_features=groups)
+    for i, predictor in enumerate(grid.predictors_):
+        out.append(
+            Fitted(
+                f"fairlearn GridSearch #{i}",
+                "baseline",
+                "GridSearch",
+                predictor,
+                {"constraint": name, "grid_point": i},
+            )
+        )
+    return out
+
+
+class _ConstantProba:
+    """A one-class group's model: probability 1 for its only class."""
+
+    def __init__(self, value: Any, classes: np.ndarray | None) -> None:
+        self.value = value
+        self.classes = classes
+
+    def predict(self, X):
+        return np.full(len(X), self.value, dtype=np.asarray([self.value]).dtype)
+
+    def predict_proba(self, X):
+        proba = np.zeros((len(X), len(self.classes)))
+        proba[:, int(np.flatnonzero(self.classes == self.value)[0])] = 1.0
+        return proba
+
+
+def _fairlearn_expgrad(X, y, groups, objective, alpha, n_points) -> list[Fitted]:
+    """ExponentiatedGradient swept over its constraint's ``difference_bound``.
+
+    (``eps`` is not the fairness bound in fairlearn >= 0.5; ``difference_bound`` is.)
+    """
+    from fairlearn import reductions
+
+    name = FAIRLEARN_CONSTRAINT.get(objective, "ErrorRateParity")
+    out = []
+    for bound in np.geomspace(0.005, 0.2, n_points):
+        model = reductions.ExponentiatedGradient(
+            _pooled("classification", alpha, float(len(y))),
+            constraints=getattr(reductions, name)(difference_bound=float(bound)),
+        ).fit(X, y, sensitive_features=groups)
+        out.append(
+            Fitted(
+                f"fairlearn ExponentiatedGradient (bound {bound:.3g})",
+                "baseline",
+                "ExponentiatedGradient",
+                model,
+                {"constraint": name, "difference_bound": float(bound)},
+            )
+        )
+    return out

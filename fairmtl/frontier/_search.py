@@ -1,0 +1,455 @@
+"""FrontierSearch: sweep a trade-off, evaluate every group honestly, pick a model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.pipeline import Pipeline
+
+from fairmtl.data import group_labels, make_preprocessor, train_val_test_split
+from fairmtl.estimators._input import split_group_columns
+from fairmtl.exceptions import DataValidationError, InfeasibleError
+from fairmtl.frontier._baselines import Fitted, fit_baselines
+from fairmtl.frontier._evaluate import evaluate
+from fairmtl.frontier._parallel import fit_settings
+from fairmtl.frontier._pareto import pareto_mask, robust_pareto_frequency, select
+from fairmtl.frontier._results import build_frontier_table, build_results
+from fairmtl.frontier._sweep import expand_sweep, log_grid, preference_points
+from fairmtl.metrics import (
+    METRIC_NAMES_CLASSIFICATION,
+    METRIC_NAMES_REGRESSION,
+    METRICS,
+    bootstrap_indices,
+)
+
+__all__ = ["FrontierSearch", "DEFAULT_SWEEP"]
+
+#: the knob swept by default for each objective
+DEFAULT_SWEEP = {
+    "bounded": "epsilon",
+    "demographic_parity": "epsilon",
+    "equal_opportunity": "epsilon",
+    "equalized_odds": "epsilon",
+    "tilted": "tilt",
+    "chebyshev": "preference",
+}
+MSG_NO_GROUPS = (
+    "FrontierSearch needs groups: pass groups= to fit or set group_column on the estimator."
+)
+MSG_NOTHING_FITTED = (
+    "No model of the sweep could be fitted ({reasons}). Loosen the sweep (e.g. larger epsilon)."
+)
+
+
+class FrontierSearch(BaseEstimator):
+    """Sweep a fairness–accuracy trade-off and choose a model on held-out data.
+
+    The data are split by group x label into train, validation and test. Every setting
+    of the sweep is fitted on train; baselines are fitted on the same split and features.
+    The policy chooses on validation; everything reported is measured on test, with
+    per-group bootstrap intervals. ``best_estimator_`` is the chosen setting refitted on
+    train + validation.
+
+    Parameters
+    ----------
+    estimator : FairMTLClassifier or FairMTLRegressor, default=None
+        The model to sweep (None: ``FairMTLClassifier(objective="bounded")``).
+    sweep : dict of knob -> list or "auto", default=None
+        Knobs: "epsilon" ("auto": from the minimax loss to the average fit's worst group
+        loss, or from 0 to the average fit's score gap for rate objectives), "tilt" (log
+        grid), "preference" (spread on the simplex), "sharing_strength" (log grid),
+        "alpha". Several knobs give their product. None: the objective's natural knob.
+    n_points : int, default=20
+        Values per "auto" knob.
+    metrics : sequence of str, default=None
+        Per-group metrics to report; the first is the primary one (None: accuracy first
+        for classification, mse for regression).
+    baselines : sequence of str, default=("pooled", "independent", "fairlearn")
+        "pooled" and "independent" (scikit-learn), "fairlearn" (GridSearch with the
+        matching constraint), "expgrad" (ExponentiatedGradient, slow with many groups),
+        "threshold" (ThresholdOptimizer).
+    policy : str or callable, default="accuracy_within:0.01"
+        "accuracy_within:d", "worst_group_within:d" or "knee"; see
+        :func:`fairmtl.frontier.select`.
+    n_jobs : int, default=1
+        Parallel fits with joblib (-1: all cores).
+    client : dask.distributed.Client or str, default=None
+        Run the fits on this Dask cluster (a Client or a scheduler address).
+    random_state : int, default=0
+        Seed of the split and the bootstrap.
+    val_size, test_size : float, default=0.2
+    n_boot : int, default=200
+        Bootstrap resamples of the test set (intervals, robustness, harm).
+    small_group_threshold : int, default=30
+        Groups with fewer test rows are flagged as uncertain.
+    title : str, default=None
+
+    Attributes
+    ----------
+    results_ : dict
+        Plain, JSON-able results (the report's input; see :mod:`fairmtl.report`).
+    frontier_ : DataFrame
+        One row per fitted model x group x metric on test, with intervals.
+    pareto_ : DataFrame
+        The rows of ``frontier_`` of non-dominated models.
+    estimators_ : list
+        Every fitted model, in the order of ``results_["models"]``.
+    best_estimator_ : estimator or Pipeline
+        The chosen setting refitted on train + validation.
+    best_params_ : dict
+    split_ : SplitResult
+
+    Examples
+    --------
+    >>> from fairmtl import FairMTLClassifier, FrontierSearch
+    >>> from fairmtl.datasets import make_hospitals
+    >>> data = make_hospitals(4, n_samples=800, random_state=0)
+    >>> search = FrontierSearch(FairMTLClassifier(objective="bounded"), n_points=3,
+    ...                         baselines=("pooled",), n_boot=20).fit(
+    ...     data.data, data.target, groups=data.groups)
+    >>> len(search.results_["models"])
+    4
+    """
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        sweep=None,
+        n_points=20,
+        metrics=None,
+        baselines=("pooled", "independent", "fairlearn"),
+        policy="accuracy_within:0.01",
+        n_jobs=1,
+        client=None,
+        random_state=0,
+        val_size=0.2,
+        test_size=0.2,
+        n_boot=200,
+        small_group_threshold=30,
+        title=None,
+    ):
+        self.estimator = estimator
+        self.sweep = sweep
+        self.n_points = n_points
+        self.metrics = metrics
+        self.baselines = baselines
+        self.policy = policy
+        self.n_jobs = n_jobs
+        self.client = client
+        self.random_state = random_state
+        self.val_size = val_size
+        self.test_size = test_size
+        self.n_boot = n_boot
+        self.small_group_threshold = small_group_threshold
+        self.title = title
+
+    # -- fit: a handful of named steps ------------------------------------------------
+    def fit(self, X, y, *, groups=None, sample_weight=None, data_info=None):
+        """Fit the sweep and the baselines, evaluate them, choose a model.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Raw features; non-numeric or incomplete columns are preprocessed
+            (:func:`fairmtl.data.make_preprocessor`, fitted on the training split).
+        y : array-like of shape (n_samples,)
+        groups : array-like of shape (n_samples,) or (n_samples, n_columns), default=None
+        sample_weight : array-like of shape (n_samples,), default=None
+        data_info : dict, default=None
+            Provenance for the report: source, sha256, rows_dropped, command, experiment.
+
+        Returns
+        -------
+        self : FrontierSearch
+        """
+        from fairmtl.estimators import FairMTLClassifier
+
+        template = clone(self.estimator) if self.estimator is not None else None
+        template = template or FairMTLClassifier(objective="bounded")
+        X, groups = split_group_columns(X, groups, template.group_column)
+        template.set_params(group_column=None)
+        if groups is None:
+            raise DataValidationError(MSG_NO_GROUPS)
+        self.task_ = "classification" if is_classifier(template) else "regression"
+        labels = np.asarray(group_labels(groups), dtype=object)
+        y = np.asarray(y)
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        self.split_ = train_val_test_split(
+            X,
+            y,
+            labels,
+            val_size=self.val_size,
+            test_size=self.test_size,
+            random_state=self.random_state,
+        )
+        data = self._preprocess(X, y, labels, weights)
+        self.classes_ = np.unique(data["train"][1]) if self.task_ != "regression" else None
+        metrics = self._metric_names()
+        settings = self._settings(template, data)
+        fitted = self._fit_sweep(template, settings, data)
+        fitted += self._fit_baselines(template, data)
+        self._evaluate_all(fitted, data, metrics)
+        self._choose(fitted, metrics[0])
+        self.best_estimator_ = self._refit_best(template, X, y, labels, weights)
+        self.estimators_ = [f.model if f.per_group is None else f.per_group for f in fitted]
+        self.results_ = build_results(self, fitted, data, metrics, X, data_info or {})
+        self.frontier_ = build_frontier_table(self.results_)
+        pareto_ids = [m["id"] for m in self.results_["models"] if m["pareto"]]
+        self.pareto_ = self.frontier_[self.frontier_["model"].isin(pareto_ids)]
+        return self
+
+    # -- steps -----------------------------------------------------------------------
+    def _metric_names(self) -> list[str]:
+        if self.metrics is not None:
+            return list(self.metrics)
+        if self.task_ == "regression":
+            return list(METRIC_NAMES_REGRESSION)
+        return list(METRIC_NAMES_CLASSIFICATION)
+
+    def _preprocess(self, X, y, labels, weights) -> dict[str, Any]:
+        frame = isinstance(X, pd.DataFrame)
+        needs = frame and (
+            any(not pd.api.types.is_numeric_dtype(X[c]) for c in X.columns)
+            or bool(X.isna().to_numpy().any())
+        )
+        self.preprocessor_ = None
+        parts = {"train": self.split_.train, "val": self.split_.val, "test": self.split_.test}
+        if needs:
+            self.preprocessor_ = make_preprocessor(X).fit(X.iloc[self.split_.train])
+            transform = self.preprocessor_.transform
+        else:
+            transform = lambda A: np.asarray(A, dtype=float)  # noqa: E731
+        data: dict[str, Any] = {}
+        for name, rows in parts.items():
+            Xp = transform(X.iloc[rows] if frame else np.asarray(X)[rows])
+            w = None if weights is None else weights[rows]
+            data[name] = (np.asarray(Xp, dtype=float), y[rows], labels[rows], w)
+        self.feature_names_out_ = (
+            list(self.preprocessor_.get_feature_names_out()) if needs else None
+        )
+        return data
+
+    def _settings(self, template, data) -> list[dict[str, Any]]:
+        sweep = self.sweep
+        if sweep is None:
+            knob = DEFAULT_SWEEP.get(template.objective, "sharing_strength")
+            sweep = {knob: "auto"}
+        Xtr, ytr, gtr, wtr = data["train"]
+
+        def auto(knob: str, n: int) -> list[Any]:
+            if knob == "epsilon":
+                return self._auto_epsilon(template, Xtr, ytr, gtr, wtr, n)
+            if knob == "tilt":
+                return log_grid(0.1, 100.0, n)
+            if knob == "preference":
+                n_groups = len(np.unique(gtr))
+                return [p.tolist() for p in preference_points(n_groups, n, self.random_state)]
+            if knob == "alpha":
+                return log_grid(1e-5, 1e-1, n)
+            return log_grid(1e-3, 1e3, n)
+
+        return expand_sweep(sweep, self.n_points, auto)
+
+    def _auto_epsilon(self, template, X, y, groups, w, n: int) -> list[float]:
+        if template.objective in ("demographic_parity", "equal_opportunity", "equalized_odds"):
+            avg = (
+                clone(template)
+                .set_params(objective="average")
+                .fit(X, y, groups=groups, sample_weight=w)
+            )
+            scores = avg.decision_function(X, groups=groups)
+            means = pd.Series(scores).groupby(groups).mean()
+            gap = float((means - means.mean()).abs().max())
+            return [float(v) for v in np.linspace(0.0, gap, n)]
+        worst = {}
+        for objective in ("minimax", "average"):
+            fit = (
+                clone(template)
+                .set_params(objective=objective)
+                .fit(X, y, groups=groups, sample_weight=w)
+            )
+            worst[objective] = float(fit.group_losses_.max())
+        low, high = worst["minimax"], max(worst["average"], worst["minimax"])
+        start = low + 0.002 * (high - low) + 1e-6 * max(1.0, low)
+        return [float(v) for v in np.linspace(start, high, n)]
+
+    def _fit_sweep(self, template, settings, data) -> list[Fitted]:
+        Xtr, ytr, gtr, wtr = data["train"]
+        client = self._client()
+        with _progress(len(settings)) as advance:
+            fits = fit_settings(
+                template,
+                settings,
+                Xtr,
+                ytr,
+                gtr,
+                wtr,
+                n_jobs=self.n_jobs,
+                client=client,
+                progress=advance,
+            )
+        out, reasons = [], []
+        for setting, fit in zip(settings, fits, strict=True):
+            if isinstance(fit, InfeasibleError):
+                reasons.append(str(fit))
+                continue
+            label = f"fairmtl {template.objective} " + ", ".join(
+                f"{k}={_short(v)}" for k, v in setting.items()
+            )
+            params = {
+                "objective": template.objective,
+                "sharing": template.sharing,
+                "loss": template.loss,
+                **{k: _short(v) for k, v in setting.items()},
+            }
+            out.append(Fitted(label, "fairmtl", template.objective, fit, params, fit.solver_info_))
+        if not out:
+            raise InfeasibleError(MSG_NOTHING_FITTED.format(reasons="; ".join(reasons[:2])))
+        self.infeasible_settings_ = len(reasons)
+        return out
+
+    def _client(self):
+        if self.client is None or not isinstance(self.client, str):
+            return self.client
+        from fairmtl._optional import import_optional
+
+        distributed = import_optional("distributed", "Running a sweep on a Dask cluster")
+        return distributed.Client(self.client)
+
+    def _fit_baselines(self, template, data) -> list[Fitted]:
+        Xtr, ytr, gtr, _ = data["train"]
+        return fit_baselines(
+            tuple(self.baselines or ()),
+            Xtr,
+            ytr,
+            gtr,
+            task=self.task_,
+            objective=template.objective,
+            alpha=max(template.alpha, 1e-8),
+            n_points=self.n_points,
+            classes=self.classes_,
+            random_state=self.random_state,
+        )
+
+    def _evaluate_all(self, fitted: list[Fitted], data, metrics) -> None:
+        Xte, yte, gte, _ = data["test"]
+        Xva, yva, gva, _ = data["val"]
+        rng = np.random.default_rng(self.random_state)
+        self.boot_indices_ = bootstrap_indices(gte, self.n_boot, rng) if self.n_boot else None
+        common = dict(task=self.task_, metrics=metrics, primary=metrics[0], classes=self.classes_)
+        for f in fitted:
+            f.val = evaluate(f, Xva, yva, gva, **common) if len(yva) else None
+            f.test = evaluate(f, Xte, yte, gte, boot_indices=self.boot_indices_, **common)
+
+    def _choose(self, fitted: list[Fitted], primary: str) -> None:
+        greater = METRICS[primary].greater_is_better
+        x, yk = f"overall_{primary}", f"worst_group_{primary}"
+        test = np.array([[f.test.scores[x], f.test.scores[yk]] for f in fitted], dtype=float)
+        self.pareto_mask_ = pareto_mask(test, maximize=greater)
+        if self.boot_indices_ is not None:
+            boot = np.stack([_replicate_criteria(f, primary, greater) for f in fitted], axis=1)
+            self.pareto_frequency_ = robust_pareto_frequency(boot, greater)
+        else:
+            self.pareto_frequency_ = np.full(len(fitted), np.nan)
+        source = [f.val or f.test for f in fitted]
+        table = pd.DataFrame(
+            {"overall": [s.scores[x] for s in source], "worst": [s.scores[yk] for s in source]}
+        )
+        ours = [i for i, f in enumerate(fitted) if f.source == "fairmtl"]
+        pick = select(
+            self.policy, table.iloc[ours].reset_index(drop=True), greater_is_better=greater
+        )
+        self.best_index_ = ours[pick]
+        overall = table["overall"].to_numpy()
+        self.most_accurate_index_ = int(np.nanargmax(overall) if greater else np.nanargmin(overall))
+        self.best_params_ = {
+            k: v
+            for k, v in fitted[self.best_index_].params.items()
+            if k not in ("objective", "sharing", "loss")
+        }
+        self._fitted_settings = [f.params for f in fitted]
+
+    def _refit_best(self, template, X, y, labels, weights):
+        rows = np.concatenate([self.split_.train, self.split_.val])
+        Xr = X.iloc[rows] if isinstance(X, pd.DataFrame) else np.asarray(X)[rows]
+        best = clone(template).set_params(**_setting_values(self.best_params_))
+        wr = None if weights is None else weights[rows]
+        if self.preprocessor_ is not None:
+            pipe = Pipeline([("prep", clone(self.preprocessor_)), ("model", best)])
+            return pipe.fit(Xr, y[rows], model__groups=labels[rows], model__sample_weight=wr)
+        return best.fit(np.asarray(Xr, dtype=float), y[rows], groups=labels[rows], sample_weight=wr)
+
+    # -- outputs ---------------------------------------------------------------------
+    def to_json(self, path, *, force: bool = False):
+        """Write ``results_`` as JSON (atomic; no overwrite unless ``force``)."""
+        from fairmtl.report import save_results
+
+        return save_results(self.results_, path, force=force)
+
+    def to_html(self, path, *, force: bool = False):
+        """Write the self-contained HTML report (atomic; no overwrite unless ``force``)."""
+        from fairmtl.report import write_report
+
+        return write_report(self.results_, path, force=force)
+
+    def to_csv(self, path, *, force: bool = False):
+        """Write ``frontier_`` as CSV (atomic; no overwrite unless ``force``)."""
+        from fairmtl.data import write_table_atomic
+
+        return write_table_atomic(self.frontier_, path, force=force)
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    if isinstance(value, list | tuple | np.ndarray):
+        return "[" + ", ".join(f"{float(v):.3g}" for v in value) + "]"
+    return value
+
+
+def _setting_values(params: dict[str, Any]) -> dict[str, Any]:
+    """Undo :func:`_short` for preference vectors written as text."""
+    out = {}
+    for k, v in params.items():
+        if isinstance(v, str) and v.startswith("["):
+            v = [float(x) for x in v.strip("[]").split(",")]
+        out[k] = v
+    return out
+
+
+def _replicate_criteria(f: Fitted, primary: str, greater: bool) -> np.ndarray:
+    rep = f.test.replicates
+    overall = rep[("overall", primary)].to_numpy()
+    groups = [c for c in rep.columns if c[1] == primary and c[0] != "overall"]
+    per_group = rep[groups].to_numpy()
+    with np.errstate(all="ignore"):
+        worst = np.nanmin(per_group, axis=1) if greater else np.nanmax(per_group, axis=1)
+    return np.column_stack([overall, worst])
+
+
+class _progress:
+    """A rich progress bar on a TTY, nothing elsewhere."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+
+    def __enter__(self):
+        import sys
+
+        if not sys.stderr.isatty():
+            self._bar = None
+            return lambda n: None
+        from rich.progress import Progress
+
+        self._bar = Progress(transient=True)
+        self._bar.start()
+        task = self._bar.add_task("fitting the frontier", total=self.total)
+        return lambda n: self._bar.advance(task, n)
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()

@@ -1,0 +1,47 @@
+"""The frontier report: one self-contained HTML file built from plain results data.
+
+The report reads only a JSON-able results dict (see :class:`Results`), never fitted
+estimators, so it can be rebuilt from saved results without refitting::
+
+    from fairmtl.report import load_results, write_report
+    write_report(load_results("results.json"), "reports/frontier.html")
+"""
+
+from fairmtl.report._render import load_results, render_html, save_results, write_report
+from fairmtl.report._schema import (
+    SCHEMA_VERSION,
+    Criterion,
+    DataSummary,
+    GroupInfo,
+    GroupMetric,
+    Harm,
+    MethodSummary,
+    MetricInfo,
+    ModelResult,
+    Reproducibility,
+    Results,
+    SolverInfo,
+    Split,
+    validate_results,
+)
+
+__all__ = [
+    "render_html",
+    "write_report",
+    "load_results",
+    "save_results",
+    "validate_results",
+    "SCHEMA_VERSION",
+    "Results",
+    "Criterion",
+    "MetricInfo",
+    "ModelResult",
+    "SolverInfo",
+    "Harm",
+    "GroupMetric",
+    "GroupInfo",
+    "DataSummary",
+    "Split",
+    "MethodSummary",
+    "Reproducibility",
+]

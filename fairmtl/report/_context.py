@@ -1,0 +1,437 @@
+"""Turn a results dict into the plain data that the report's templates show.
+
+Every number is formatted here (percentages and percentage points for rates), so the
+templates only lay text out. Strings from the user's data (group names, column and file
+names) stay plain strings: the templates escape them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fairmtl.report import _svg
+from fairmtl.report._schema import criterion_infos, metric_infos
+
+__all__ = ["build_context", "fmt_value", "fmt_delta", "fmt_interval"]
+
+MAX_TABLE_ROWS = 40  # beyond this many groups, tables show the worst ones, the rest folded
+TOP_GROUPS = 30  # rows shown unfolded, and bars in the per-group chart
+HOVER_GROUPS = 8  # worst groups listed in the plot's hover card
+ROBUST_FREQUENCY = 0.5
+
+_BAD_STATUS_WORDS = ("inaccurate", "infeasible", "unbounded", "error", "fail", "max_iter", "limit")
+
+
+def _num(v: Any) -> float | None:
+    """A finite float, or None for None, NaN and infinities."""
+    if v is None or isinstance(v, bool):
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def fmt_value(v: Any, percent: bool) -> str:
+    """Format a value: ``71.2%`` for rates, three significant figures otherwise."""
+    v = _num(v)
+    if v is None:
+        return "—"
+    if percent:
+        return f"{v * 100:.1f}%"
+    if v == 0 or 0.01 <= abs(v) < 10_000:
+        return f"{v:.3g}" if abs(v) >= 1 else f"{v:.3f}"
+    return f"{v:.2e}"
+
+
+def fmt_delta(d: Any, percent: bool) -> str:
+    """Format a difference: ``+3.1 pt`` for rates, ``-0.012`` otherwise."""
+    d = _num(d)
+    if d is None:
+        return "—"
+    if percent:
+        return f"{d * 100:+.1f} pt"
+    return f"{d:+.3f}" if abs(d) >= 0.001 or d == 0 else f"{d:+.1e}"
+
+
+def fmt_interval(lo: Any, hi: Any, percent: bool) -> str:
+    lo, hi = _num(lo), _num(hi)
+    if lo is None or hi is None:
+        return ""
+    if percent:
+        return f"{lo * 100:.1f}–{hi * 100:.1f}%"
+    return f"{fmt_value(lo, False)}–{fmt_value(hi, False)}"
+
+
+def _fmt_param(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "—" if v is None else str(v)
+
+
+def _fmt_params(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={_fmt_param(v)}" for k, v in params.items())
+
+
+def _direction(delta: float | None, maximize: bool | None) -> str:
+    """'better', 'worse' or '' for a change of a metric."""
+    if delta is None or maximize is None or abs(delta) < 1e-12:
+        return ""
+    return "better" if (delta > 0) == maximize else "worse"
+
+
+def _index(results: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Mapping[str, Any]]]:
+    """(model, metric) -> group -> per-group row."""
+    index: dict[tuple[str, str], dict[str, Mapping[str, Any]]] = {}
+    for row in results["per_group"]:
+        index.setdefault((row["model"], row["metric"]), {})[row["group"]] = row
+    return index
+
+
+def _worst(
+    rows: Mapping[str, Mapping[str, Any]], maximize: bool | None
+) -> tuple[str, float] | None:
+    values = [(g, _num(r["value"])) for g, r in rows.items()]
+    values = [(g, v) for g, v in values if v is not None]
+    if not values:
+        return None
+    key = (lambda gv: gv[1]) if maximize is not False else (lambda gv: -gv[1])
+    return min(values, key=key)
+
+
+def _status_warning(info: Mapping[str, Any] | None) -> str | None:
+    if not info:
+        return None
+    status = str(info.get("status", "")).lower()
+    return info["status"] if any(w in status for w in _BAD_STATUS_WORDS) else None
+
+
+class _Builder:
+    """Holds the results and their indexes while the sections are built."""
+
+    def __init__(self, results: Mapping[str, Any]) -> None:
+        self.r = results
+        self.models = {m["id"]: m for m in results["models"]}
+        self.metrics = metric_infos(results)
+        self.criteria = criterion_infos(results)
+        self.pm = self.metrics[results["primary_metric"]]
+        self.index = _index(results)
+        self.groups = {g["name"]: g for g in results["groups"]}
+        self.chosen = self.models[results["chosen"]]
+        self.pooled = self.models.get(results["pooled"]) if results["pooled"] else None
+
+    def rows(self, model_id: str | None, metric: str) -> dict[str, Mapping[str, Any]]:
+        return self.index.get((model_id, metric), {}) if model_id else {}
+
+    def headline_figures(self, model: Mapping[str, Any]) -> dict[str, Any]:
+        name = self.pm["name"]
+        rows = self.rows(model["id"], name)
+        overall = _num(model["scores"].get("overall_" + name))
+        if overall is None:
+            pairs = [(_num(r["value"]), r["n"]) for r in rows.values()]
+            pairs = [(v, n) for v, n in pairs if v is not None and n > 0]
+            total = sum(n for _, n in pairs)
+            overall = sum(v * n for v, n in pairs) / total if total else None
+        worst = _worst(rows, self.pm["maximize"])
+        worst_value = _num(model["scores"].get("worst_group_" + name))
+        if worst_value is None and worst is not None:
+            worst_value = worst[1]
+        elif worst_value is not None and worst is not None:
+            # The criterion may leave out small groups: name the group it refers to.
+            values = {g: _num(r["value"]) for g, r in rows.items()}
+            worst = min(
+                ((g, v) for g, v in values.items() if v is not None),
+                key=lambda gv: abs(gv[1] - worst_value),
+            )
+        return {"overall": overall, "worst": worst_value, "group": worst[0] if worst else None}
+
+    def headline(self) -> dict[str, Any]:
+        pc, mx = self.pm["percent"], self.pm["maximize"]
+        best = self.models[self.r["most_accurate"]]
+        mine, theirs = self.headline_figures(self.chosen), self.headline_figures(best)
+        d_all = d_worst = None
+        if mine["overall"] is not None and theirs["overall"] is not None:
+            d_all = mine["overall"] - theirs["overall"]
+        if mine["worst"] is not None and theirs["worst"] is not None:
+            d_worst = mine["worst"] - theirs["worst"]
+        group = self.groups.get(mine["group"] or "")
+        return {
+            "label": self.chosen["label"],
+            "method": self.chosen["method"],
+            "params": _fmt_params(self.chosen["params"]),
+            "metric": _lower_first(self.pm["label"]),
+            "overall": fmt_value(mine["overall"], pc),
+            "worst": fmt_value(mine["worst"], pc),
+            "worst_group": mine["group"],
+            "worst_small": bool(group and group["small"]),
+            "same": self.chosen["id"] == best["id"],
+            "best_label": best["label"],
+            "best_worst_group": theirs["group"],
+            "delta_overall": fmt_delta(d_all, pc),
+            "delta_overall_cls": _direction(d_all, mx),
+            "delta_worst": fmt_delta(d_worst, pc),
+            "delta_worst_cls": _direction(d_worst, mx),
+            "harm_pooled": list(self.chosen["harm"]["worse_than_pooled"]),
+            "harm_own": list(self.chosen["harm"]["worse_than_own"]),
+            "status_warning": _status_warning(self.chosen["solver_info"]),
+        }
+
+    def cell(self, model_id: str | None, metric: str, group: str) -> dict[str, Any]:
+        row = self.rows(model_id, metric).get(group)
+        pc = self.metrics[metric]["percent"]
+        if row is None:
+            return {"text": "—", "ci": "", "v": None, "row": None}
+        return {
+            "text": fmt_value(row["value"], pc),
+            "ci": fmt_interval(row["lo"], row["hi"], pc),
+            "v": _num(row["value"]),
+            "row": {"value": _num(row["value"]), "lo": _num(row["lo"]), "hi": _num(row["hi"])},
+        }
+
+    def group_rows(self) -> list[dict[str, Any]]:
+        pooled_id = self.pooled["id"] if self.pooled else None
+        out = []
+        for name, g in self.groups.items():
+            cells = []
+            for metric, info in self.metrics.items():
+                mine, base = (
+                    self.cell(self.chosen["id"], metric, name),
+                    self.cell(pooled_id, metric, name),
+                )
+                d = (
+                    mine["v"] - base["v"]
+                    if mine["v"] is not None and base["v"] is not None
+                    else None
+                )
+                cells.append(
+                    {
+                        "chosen": mine,
+                        "pooled": base,
+                        "delta": fmt_delta(d, info["percent"]),
+                        "delta_v": d,
+                        "cls": _direction(d, info["maximize"]),
+                    }
+                )
+            out.append(
+                {
+                    "name": name,
+                    "small": g["small"],
+                    "n_train": g["n_train"],
+                    "n_test": g["n_test"],
+                    "base_rate": fmt_value(g["base_rate"], self.r["task"] == "classification"),
+                    "base_rate_v": _num(g["base_rate"]),
+                    "cells": cells,
+                }
+            )
+        first = list(self.metrics).index(self.pm["name"])
+        sign = -1 if self.pm["maximize"] is False else 1
+
+        def worst_first(row: dict[str, Any]) -> tuple[bool, float]:
+            v = row["cells"][first]["chosen"]["v"]
+            return (v is None, sign * v if v is not None else 0.0)
+
+        return sorted(out, key=worst_first)
+
+    def bars(self, group_rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        first = list(self.metrics).index(self.pm["name"])
+        series = ("chosen", "pooled") if self.pooled else ("chosen",)
+        picked = [r for r in group_rows if r["cells"][first]["chosen"]["v"] is not None][
+            :TOP_GROUPS
+        ]
+        rows = [{key: r["cells"][first][key]["row"] for key in series} for r in picked]
+        chart = _svg.group_bars(rows, percent=self.pm["percent"], series=series)
+        for row, src in zip(chart["rows"], picked, strict=True):
+            row.update(name=src["name"], short=_shorten(src["name"]), small=src["small"])
+            for bar in row["bars"]:
+                c = src["cells"][first][bar["key"]]
+                bar["title"] = f"{src['name']}: {bar['key']} {c['text']}" + (
+                    f" ({c['ci']})" if c["ci"] else ""
+                )
+        chart.update(shown=len(picked), total=len(self.groups), series=series)
+        return chart
+
+    def harm(self, group_rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        first = list(self.metrics).index(self.pm["name"])
+        gains = [
+            (r["name"], r["cells"][first]["delta"], r["cells"][first]["delta_v"])
+            for r in group_rows
+            if r["cells"][first]["cls"] == "better"
+        ]
+        gains.sort(key=lambda t: -abs(t[2]))
+        deltas = {r["name"]: r["cells"][first]["delta"] for r in group_rows}
+        pays = [(g, deltas.get(g, "—")) for g in self.chosen["harm"]["worse_than_pooled"]]
+        own = list(self.chosen["harm"]["worse_than_own"])
+        x, y = self.r["x_criterion"], self.r["y_criterion"]
+        info = {c["name"]: c for c in self.criteria}
+        sign = 1 if info[x]["maximize"] else -1
+        along = [m for m in self.r["models"] if m["pareto"] or m["chosen"]]
+        along.sort(
+            key=lambda m: (
+                _num(m["scores"].get(x)) is None,
+                -sign * (_num(m["scores"].get(x)) or 0),
+            )
+        )
+        frontier = [
+            {
+                "label": m["label"],
+                "chosen": m["chosen"],
+                "source": m["source"],
+                "x": fmt_value(m["scores"].get(x), info[x]["percent"]),
+                "x_v": _num(m["scores"].get(x)),
+                "y": fmt_value(m["scores"].get(y), info[y]["percent"]),
+                "y_v": _num(m["scores"].get(y)),
+                "pooled": list(m["harm"]["worse_than_pooled"]),
+                "own": list(m["harm"]["worse_than_own"]),
+            }
+            for m in along
+        ]
+        return {
+            "gains_text": [f"{g}: {d}" for g, d, _ in gains],
+            "pays_text": [f"{g}: {d}" for g, d in pays],
+            "gains": gains,
+            "pays": pays,
+            "own": own,
+            "frontier": frontier,
+            "x_label": info[x]["label"],
+            "y_label": info[y]["label"],
+            "has_pooled": self.pooled is not None,
+        }
+
+    def models_table(self) -> list[dict[str, Any]]:
+        out = []
+        for m in self.r["models"]:
+            info = m["solver_info"] or {}
+            freq = _num(m["pareto_frequency"])
+            out.append(
+                {
+                    "id": m["id"],
+                    "label": m["label"],
+                    "source": m["source"],
+                    "method": m["method"],
+                    "params": _fmt_params(m["params"]),
+                    "solver": info.get("solver", "—"),
+                    "status": info.get("status", "—"),
+                    "status_warn": _status_warning(info) is not None,
+                    "time": f"{info['time']:.2f} s" if _num(info.get("time")) is not None else "—",
+                    "time_v": _num(info.get("time")),
+                    "gap": f"{info['gap']:.1e}" if _num(info.get("gap")) is not None else "—",
+                    "gap_v": _num(info.get("gap")),
+                    "pareto": m["pareto"],
+                    "freq": f"{freq:.0%}" if freq is not None else "—",
+                    "freq_v": freq,
+                    "chosen": m["chosen"],
+                }
+            )
+        return out
+
+    def hover(self, m: Mapping[str, Any]) -> dict[str, Any]:
+        """What the plot's hover card shows for one model (all strings formatted)."""
+        rows = self.rows(m["id"], self.pm["name"])
+        pc, mx = self.pm["percent"], self.pm["maximize"]
+        ranked = sorted(
+            ((g, _num(r["value"])) for g, r in rows.items() if _num(r["value"]) is not None),
+            key=lambda gv: gv[1] if mx is not False else -gv[1],  # type: ignore[operator]
+        )
+        worst = [
+            [
+                g,
+                fmt_value(v, pc),
+                fmt_interval(rows[g]["lo"], rows[g]["hi"], pc),
+                bool(self.groups[g]["small"]),
+            ]
+            for g, v in ranked[:HOVER_GROUPS]
+        ]
+        freq = _num(m["pareto_frequency"])
+        info = m["solver_info"] or {}
+        return {
+            "id": m["id"],
+            "label": m["label"],
+            "method": m["method"],
+            "source": m["source"],
+            "params": [[k, _fmt_param(v)] for k, v in m["params"].items()],
+            "scores": [
+                {
+                    "name": c["name"],
+                    "label": c["label"],
+                    "test": fmt_value(m["scores"].get(c["name"]), c["percent"]),
+                    "val": fmt_value(m["val_scores"].get(c["name"]), c["percent"]),
+                }
+                for c in self.criteria
+            ],
+            "values": {c["name"]: _num(m["scores"].get(c["name"])) for c in self.criteria},
+            "pareto": m["pareto"],
+            "chosen": m["chosen"],
+            "robust": freq is not None and freq >= ROBUST_FREQUENCY,
+            "freq": f"{freq:.0%}" if freq is not None else None,
+            "status": info.get("status"),
+            "worst": worst,
+            "n_groups": len(rows),
+            "metric": self.pm["label"],
+            "harm": [len(m["harm"]["worse_than_pooled"]), len(m["harm"]["worse_than_own"])],
+        }
+
+    def plot(self) -> dict[str, Any]:
+        hovers = [self.hover(m) for m in self.r["models"]]
+        return _svg.frontier_figure(
+            self.criteria,
+            hovers,
+            self.r["x_criterion"],
+            self.r["y_criterion"],
+            most_accurate=self.r["most_accurate"],
+        )
+
+
+def _lower_first(label: str) -> str:
+    """'Accuracy' -> 'accuracy' for use mid-sentence; 'ROC AUC' and 'R²' stay."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
+
+
+def _shorten(text: str, width: int = 30) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
+    """Build everything the templates show from a validated results dict.
+
+    Parameters
+    ----------
+    results : dict
+        Results that passed :func:`~fairmtl.report.validate_results`.
+
+    Returns
+    -------
+    context : dict
+        Plain data: strings, numbers, lists and dicts.
+    """
+    b = _Builder(results)
+    group_rows = b.group_rows()
+    collapse = len(group_rows) > MAX_TABLE_ROWS
+    return {
+        "r": results,
+        "headline": b.headline(),
+        "plot": b.plot(),
+        "metrics": list(b.metrics.values()),
+        "pm_index": list(b.metrics).index(b.pm["name"]),
+        "group_rows": group_rows,
+        "top_rows": group_rows[:TOP_GROUPS] if collapse else group_rows,
+        "collapse": collapse,
+        "has_pooled": b.pooled is not None,
+        "pooled_label": b.pooled["label"] if b.pooled else None,
+        "bars": b.bars(group_rows),
+        "harm": b.harm(group_rows),
+        "models_table": b.models_table(),
+        "missing": {k: v for k, v in results["data"]["missing"].items() if v},
+        "versions": sorted(results["reproducibility"]["versions"].items()),
+        "sweep": [
+            (k, _fmt_param(v) if not isinstance(v, list | dict) else str(v))
+            for k, v in results["method"]["sweep"].items()
+        ],
+        "n_groups": len(results["groups"]),
+        "base_rate_label": "Base rate" if results["task"] == "classification" else "Mean target",
+        "group_base_rates": [
+            fmt_value(g["base_rate"], results["task"] == "classification")
+            for g in results["groups"]
+        ],
+        "n_small": sum(1 for g in results["groups"] if g["small"]),
+        "robust_frequency": ROBUST_FREQUENCY,
+    }

@@ -1,0 +1,222 @@
+"""Render results to one self-contained HTML file; save and load results as JSON.
+
+The page carries its style sheet and script inline, fetches nothing, and declares a
+Content-Security-Policy that allows no network access and runs only its own script
+(by hash), so even text that slipped past escaping could not run.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+import math
+import os
+import secrets
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from fairmtl.exceptions import DataValidationError, FileExistsNoForceError
+from fairmtl.report._context import build_context
+from fairmtl.report._schema import validate_results
+
+__all__ = ["render_html", "write_report", "save_results", "load_results"]
+
+MSG_FILE_EXISTS = (
+    "{path} already exists; pass force=True (or --force on the command line) to overwrite it."
+)
+MSG_BAD_JSON = "{path} is not a valid results file: {reason}."
+
+_CSP = (
+    "default-src 'none'; script-src '{script_hash}'; style-src 'unsafe-inline'; "
+    "img-src data:; base-uri 'none'; form-action 'none'"
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("fairmtl.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _static(name: str) -> str:
+    """The text of a file under ``templates/`` (the inline style sheet and script)."""
+    return (resources.files("fairmtl.report") / "templates" / name).read_text(encoding="utf-8")
+
+
+def render_html(results: Mapping[str, Any]) -> str:
+    """Render results to the text of one self-contained HTML page.
+
+    Parameters
+    ----------
+    results : dict
+        Results of a frontier search; see :class:`fairmtl.report.Results`.
+
+    Returns
+    -------
+    html : str
+        The page. It loads nothing from the network and reads well without JavaScript.
+
+    Raises
+    ------
+    DataValidationError
+        When `results` does not follow the schema; the message names the key.
+
+    See Also
+    --------
+    write_report : Render and write to a file.
+    """
+    validate_results(results)
+    script = _static("report.js")
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    context = build_context(results)
+    context.update(
+        css=Markup(_static("report.css")),
+        script=Markup(script),
+        csp=_CSP.format(script_hash=f"sha256-{digest}"),
+    )
+    return _environment().get_template("report.html.j2").render(context)
+
+
+def _atomic_write(path: str | os.PathLike[str], text: str, *, force: bool) -> Path:
+    """Write `text` to a temporary file beside `path`, then move it into place."""
+    target = Path(path)
+    if target.exists() and not force:
+        raise FileExistsNoForceError(MSG_FILE_EXISTS.format(path=target))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        # os.open with mode 0o666 lets the umask decide the permissions, as open() would.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if force:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)  # fails if the file appeared since the check above
+            except FileExistsError as e:
+                raise FileExistsNoForceError(MSG_FILE_EXISTS.format(path=target)) from e
+            except OSError:  # no hard links on this file system
+                os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def write_report(
+    results: Mapping[str, Any], path: str | os.PathLike[str], *, force: bool = False
+) -> Path:
+    """Render results and write the HTML report, atomically.
+
+    Parameters
+    ----------
+    results : dict
+        Results of a frontier search; see :class:`fairmtl.report.Results`.
+    path : str or path-like
+        Where to write the report; missing parent folders are created.
+    force : bool, default=False
+        Overwrite `path` if it exists.
+
+    Returns
+    -------
+    path : Path
+        The file written.
+
+    Raises
+    ------
+    FileExistsNoForceError
+        When `path` exists and `force` is False.
+    DataValidationError
+        When `results` does not follow the schema (nothing is written).
+    """
+    target = Path(path)
+    if target.exists() and not force:  # fail before the work of rendering
+        raise FileExistsNoForceError(MSG_FILE_EXISTS.format(path=target))
+    return _atomic_write(target, render_html(results), force=force)
+
+
+def _jsonable(obj: Any) -> Any:
+    """A copy of `obj` that JSON can hold: NaN and infinities become None."""
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "tolist") and callable(obj.tolist):
+        return _jsonable(obj.tolist())  # a numpy scalar or array
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def save_results(
+    results: Mapping[str, Any], path: str | os.PathLike[str], *, force: bool = False
+) -> Path:
+    """Save results as JSON so that the report can be rebuilt without refitting.
+
+    Parameters
+    ----------
+    results : dict
+        Results of a frontier search; validated before writing.
+    path : str or path-like
+        Where to write; missing parent folders are created.
+    force : bool, default=False
+        Overwrite `path` if it exists.
+
+    Returns
+    -------
+    path : Path
+        The file written. NaN and infinite values are written as ``null``.
+
+    Raises
+    ------
+    FileExistsNoForceError
+        When `path` exists and `force` is False.
+    DataValidationError
+        When `results` does not follow the schema (nothing is written).
+    """
+    validate_results(results)
+    text = json.dumps(_jsonable(results), indent=1, ensure_ascii=False, allow_nan=False)
+    return _atomic_write(path, text + "\n", force=force)
+
+
+def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load results saved by :func:`save_results` and check them.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A JSON results file.
+
+    Returns
+    -------
+    results : dict
+
+    Raises
+    ------
+    FileNotFoundError
+        When `path` does not exist.
+    DataValidationError
+        When the file is not JSON or does not follow the schema.
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        results = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataValidationError(MSG_BAD_JSON.format(path=path, reason=e)) from e
+    validate_results(results)
+    return results

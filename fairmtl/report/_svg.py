@@ -1,0 +1,414 @@
+"""Geometry of the report's SVG charts, as plain data for the templates.
+
+Nothing here writes markup: the functions return numbers and short strings (path data,
+tick labels), and the Jinja2 templates, with autoescape on, turn them into SVG. The
+frontier plot's axes are also handed to the page's script, which moves the markers
+when the reader switches the axes, using the same formula as :func:`_scale`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "MARKER_SHAPES",
+    "marker_path",
+    "axis",
+    "frontier_plot",
+    "frontier_figure",
+    "group_bars",
+]
+
+# Okabe & Ito's colour-blind-safe palette, split between fairmtl models and baselines
+# (its yellow is left out: too pale on white).
+FAIRMTL_COLOURS = ("#0072B2", "#009E73", "#CC79A7", "#56B4E9")
+BASELINE_COLOURS = ("#D55E00", "#E69F00", "#000000", "#CC79A7", "#56B4E9")
+MARKER_SHAPES = ("circle", "square", "triangle", "diamond", "triangle-down", "cross", "star")
+
+# Frontier plot: the SVG's size and its plotting box, in SVG units.
+PLOT_SIZE = (720, 440)
+PLOT_BOX = {"left": 78.0, "top": 18.0, "width": 618.0, "height": 352.0}
+# Per-group bar chart.
+BAR_LABEL_WIDTH = 210.0
+BAR_PLOT_WIDTH = 460.0
+BAR_ROW = 30.0
+BAR_HEIGHT = 11.0
+
+
+def marker_path(shape: str, r: float = 5.5) -> str:
+    """Return SVG path data for a marker of the given shape, centred at the origin.
+
+    Parameters
+    ----------
+    shape : str
+        One of :data:`MARKER_SHAPES`.
+    r : float, default=5.5
+        Rough radius in SVG units; the shapes are sized to look equally large.
+
+    Returns
+    -------
+    d : str
+        The ``d`` attribute of a ``<path>``.
+    """
+    if shape == "circle":
+        return f"M{-r:g},0a{r:g},{r:g} 0 1,0 {2 * r:g},0a{r:g},{r:g} 0 1,0 {-2 * r:g},0Z"
+    if shape == "square":
+        s = round(r * 0.9, 2)
+        return f"M{-s:g},{-s:g}H{s:g}V{s:g}H{-s:g}Z"
+    if shape in ("triangle", "triangle-down"):
+        s = round(r * 1.25, 2)
+        h = round(s * 0.87, 2)
+        sign = 1 if shape == "triangle" else -1
+        return f"M0,{-sign * s:g}L{h:g},{sign * s / 2:g}L{-h:g},{sign * s / 2:g}Z"
+    if shape == "diamond":
+        s = round(r * 1.3, 2)
+        return f"M0,{-s:g}L{s:g},0L0,{s:g}L{-s:g},0Z"
+    if shape == "cross":
+        a, b = round(r * 1.2, 2), round(r * 0.4, 2)
+        return (
+            f"M{-b:g},{-a:g}H{b:g}V{-b:g}H{a:g}V{b:g}H{b:g}V{a:g}H{-b:g}V{b:g}H{-a:g}"
+            f"V{-b:g}H{-b:g}Z"
+        )
+    # star: five points
+    points = []
+    for i in range(10):
+        rad = r * 1.4 if i % 2 == 0 else r * 0.6
+        ang = math.pi / 2 + i * math.pi / 5
+        points.append(f"{rad * math.cos(ang):.2f},{-rad * math.sin(ang):.2f}")
+    return "M" + "L".join(points) + "Z"
+
+
+def _nice_step(span: float, n: int) -> float:
+    """A round step (1, 2, 2.5 or 5 times a power of ten) giving about `n` ticks."""
+    raw = span / max(n, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    for limit, mult in ((1.5, 1.0), (2.25, 2.0), (3.5, 2.5), (7.5, 5.0)):
+        if raw / power < limit:
+            return mult * power
+    return 10 * power
+
+
+def _tick_label(value: float, step: float, percent: bool) -> str:
+    if percent:
+        value, step = value * 100, step * 100
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    while decimals < 6 and abs(step * 10**decimals - round(step * 10**decimals)) > 1e-6:
+        decimals += 1  # a step of 2.5 needs one decimal more than a step of 2
+    text = f"{value:.{decimals}f}"
+    if text.startswith("-") and float(text) == 0:
+        text = text[1:]
+    return text + ("%" if percent else "")
+
+
+def axis(values: Sequence[float | None], *, percent: bool, n_ticks: int = 5) -> dict[str, Any]:
+    """Return an axis for the given values: a padded domain and readable ticks.
+
+    Parameters
+    ----------
+    values : sequence of float or None
+        The values to show; None and non-finite values are ignored.
+    percent : bool
+        Label ticks as percentages.
+    n_ticks : int, default=5
+        Rough number of ticks.
+
+    Returns
+    -------
+    axis : dict
+        ``{"domain": [lo, hi], "ticks": [[value, label], ...]}``.
+    """
+    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    pad = (hi - lo) * 0.06 if hi > lo else max(abs(lo) * 0.05, 0.01)
+    lo, hi = lo - pad, hi + pad
+    step = _nice_step(hi - lo, n_ticks)
+    first = math.ceil(lo / step - 1e-9)
+    ticks = []
+    for k in range(first, first + n_ticks * 3):
+        v = k * step
+        if v > hi + 1e-12:
+            break
+        ticks.append([round(v, 12), _tick_label(v, step, percent)])
+    return {"domain": [lo, hi], "ticks": ticks}
+
+
+def _scale(value: float, domain: Sequence[float], start: float, length: float) -> float:
+    lo, hi = domain
+    return start + (value - lo) / (hi - lo) * length
+
+
+def _front(points: Sequence[tuple[int, float, float]], max_x: bool, max_y: bool) -> list[int]:
+    """Indices of the non-dominated points (both coordinates), sorted by x."""
+    signed = [(i, x if max_x else -x, y if max_y else -y) for i, x, y in points]
+    signed.sort(key=lambda p: (-p[1], -p[2]))
+    front, best_y = [], -math.inf
+    for i, _, y in signed:
+        if y > best_y:
+            front.append(i)
+            best_y = y
+    by_x = {i: x for i, x, _ in points}
+    return sorted(front, key=lambda i: by_x[i])
+
+
+def frontier_plot(
+    criteria: Sequence[Mapping[str, Any]],
+    models: Sequence[Mapping[str, Any]],
+    x: str,
+    y: str,
+) -> dict[str, Any]:
+    """Lay out the frontier plot for the axes `x` and `y`.
+
+    Parameters
+    ----------
+    criteria : sequence of dict
+        Each with ``name``, ``label``, ``maximize`` and ``percent``.
+    models : sequence of dict
+        Each with ``id`` and ``values`` (criterion name -> float or None).
+    x, y : str
+        The criteria on the horizontal and vertical axes.
+
+    Returns
+    -------
+    plot : dict
+        ``size``, ``box``, ``axes`` (criterion name -> axis, see :func:`axis`),
+        ``positions`` (model id -> ``[x, y]`` in SVG units, or None when a value is
+        missing), ``front`` (polyline points of the non-dominated models in this view),
+        ``x_ticks`` and ``y_ticks`` (``[position, label]``).
+    """
+    axes = {
+        c["name"]: axis([m["values"].get(c["name"]) for m in models], percent=c["percent"])
+        for c in criteria
+    }
+    box = PLOT_BOX
+    by_name = {c["name"]: c for c in criteria}
+    positions: dict[str, list[float] | None] = {}
+    points = []
+    for i, m in enumerate(models):
+        vx, vy = m["values"].get(x), m["values"].get(y)
+        if vx is None or vy is None or not (math.isfinite(vx) and math.isfinite(vy)):
+            positions[m["id"]] = None
+            continue
+        px = _scale(vx, axes[x]["domain"], box["left"], box["width"])
+        py = _scale(vy, axes[y]["domain"], box["top"] + box["height"], -box["height"])
+        positions[m["id"]] = [round(px, 1), round(py, 1)]
+        points.append((i, vx, vy))
+    front = _front(points, by_name[x]["maximize"], by_name[y]["maximize"])
+    line = " ".join("{:g},{:g}".format(*positions[models[i]["id"]]) for i in front)  # type: ignore[str-format]
+    x_ticks = [
+        [round(_scale(v, axes[x]["domain"], box["left"], box["width"]), 1), label]
+        for v, label in axes[x]["ticks"]
+    ]
+    y_ticks = [
+        [round(_scale(v, axes[y]["domain"], box["top"] + box["height"], -box["height"]), 1), label]
+        for v, label in axes[y]["ticks"]
+    ]
+    return {
+        "size": PLOT_SIZE,
+        "box": box,
+        "axes": axes,
+        "positions": positions,
+        "front": line,
+        "x_ticks": x_ticks,
+        "y_ticks": y_ticks,
+    }
+
+
+def _tag_anchor(pos: Sequence[float] | None) -> list[Any]:
+    """``[text-anchor, dx]`` that keep a mark's tag inside the plot (the script agrees)."""
+    if pos is None:
+        return ["middle", 0]
+    rel = (pos[0] - PLOT_BOX["left"]) / PLOT_BOX["width"]
+    return ["end", 12] if rel > 0.8 else ["start", -12] if rel < 0.2 else ["middle", 0]
+
+
+def _styles(models: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[str, str]]:
+    """(source, method) -> (shape, colour): circles for fairmtl, other shapes for baselines."""
+    out: dict[tuple[str, str], tuple[str, str]] = {}
+    n_fair = n_base = 0
+    for m in models:
+        key = (m["source"], m["method"])
+        if key in out:
+            continue
+        if m["source"] == "fairmtl":
+            out[key] = ("circle", FAIRMTL_COLOURS[n_fair % len(FAIRMTL_COLOURS)])
+            n_fair += 1
+        else:
+            shape = MARKER_SHAPES[1 + n_base % (len(MARKER_SHAPES) - 1)]
+            out[key] = (shape, BASELINE_COLOURS[n_base % len(BASELINE_COLOURS)])
+            n_base += 1
+    return out
+
+
+def frontier_figure(
+    criteria: Sequence[Mapping[str, Any]],
+    models: Sequence[Mapping[str, Any]],
+    x: str,
+    y: str,
+    *,
+    most_accurate: str,
+) -> dict[str, Any]:
+    """Everything the frontier section shows: layout, markers, legend and script data.
+
+    Parameters
+    ----------
+    criteria : sequence of dict
+        Each with ``name``, ``label``, ``maximize`` and ``percent``.
+    models : sequence of dict
+        The hover data of each model: ``id``, ``label``, ``method``, ``source``,
+        ``pareto``, ``robust``, ``chosen``, ``values`` (criterion -> float or None) and
+        ``scores`` (``{"name", "test", ...}`` with the formatted test value).
+    x, y : str
+        The default axes.
+    most_accurate : str
+        Id of the most accurate model, labelled on the plot.
+
+    Returns
+    -------
+    figure : dict
+        The layout of :func:`frontier_plot` plus ``markers``, ``legend``, ``js`` (the
+        data the page's script needs), axis labels and ``n_missing``.
+    """
+    geo = frontier_plot(criteria, models, x, y)
+    styles = _styles(models)
+    info = {c["name"]: c for c in criteria}
+    markers = []
+    for m in models:
+        shape, colour = styles[(m["source"], m["method"])]
+        text = {s["name"]: s["test"] for s in m["scores"]}
+        tag = "chosen" if m["chosen"] else None
+        if m["id"] == most_accurate:
+            tag = "chosen = most accurate" if m["chosen"] else "most accurate"
+        markers.append(
+            {
+                "id": m["id"],
+                "d": marker_path(shape),
+                "colour": colour,
+                "pos": geo["positions"][m["id"]],
+                "filled": m["pareto"],
+                "robust": m["robust"],
+                "chosen": m["chosen"],
+                "tag": tag,
+                "anchor": _tag_anchor(geo["positions"][m["id"]]),
+                "source": m["source"],
+                "title": f"{m['label']} ({m['method']}): "
+                + ", ".join(f"{info[c]['label']} {text[c]}" for c in (x, y)),
+            }
+        )
+    legend = [
+        {
+            "label": f"{method} ({'fairmtl' if source == 'fairmtl' else 'baseline'})",
+            "d": marker_path(shape),
+            "colour": colour,
+        }
+        for (source, method), (shape, colour) in styles.items()
+    ]
+    js = {
+        "box": geo["box"],
+        "x": x,
+        "y": y,
+        "models": list(models),
+        "criteria": [dict(c, **geo["axes"][c["name"]]) for c in criteria],
+    }
+    return {
+        **geo,
+        "markers": markers,
+        "legend": legend,
+        "js": js,
+        "x_label": info[x]["label"],
+        "y_label": info[y]["label"],
+        "x_max": info[x]["maximize"],
+        "y_max": info[y]["maximize"],
+        "criteria": list(criteria),
+        "n_missing": sum(1 for mk in markers if mk["pos"] is None),
+    }
+
+
+def group_bars(
+    rows: Sequence[Mapping[str, Any]], *, percent: bool, series: Sequence[str]
+) -> dict[str, Any]:
+    """Lay out a horizontal bar chart with interval whiskers, one row per group.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        Each with ``name`` and, for each key of `series`, a dict ``{"value", "lo",
+        "hi"}`` or None.
+    percent : bool
+        Label ticks as percentages.
+    series : sequence of str
+        The bars of each row, top to bottom (e.g. ``("chosen", "pooled")``).
+
+    Returns
+    -------
+    chart : dict
+        ``width``, ``height``, ``x0``, ``ticks`` (``[position, label]``), and ``rows``
+        with ``y`` (row top) and ``bars`` (``key``, ``x``, ``y``, ``w``, ``h`` and
+        ``whisker``: path data or None).
+    """
+    values: list[float | None] = [0.0]
+    for row in rows:
+        for key in series:
+            cell = row.get(key)
+            if cell:
+                values += [cell.get("value"), cell.get("lo"), cell.get("hi")]
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    lo, hi = min(finite), max(finite)
+    if percent and lo >= 0 and hi <= 1:
+        hi = 1.0
+    ax = axis([lo, hi], percent=percent)
+    ax["domain"] = [min(lo, ax["domain"][0]) if lo < 0 else 0.0, ax["domain"][1]]
+    x0 = BAR_LABEL_WIDTH
+
+    def sx(v: float) -> float:
+        return round(_scale(v, ax["domain"], x0, BAR_PLOT_WIDTH), 1)
+
+    base = sx(min(max(0.0, ax["domain"][0]), ax["domain"][1]))
+    out_rows = []
+    top = 8.0
+    for r, row in enumerate(rows):
+        y = top + r * BAR_ROW
+        bars = []
+        for k, key in enumerate(series):
+            cell = row.get(key)
+            v = cell.get("value") if cell else None
+            if v is None or not math.isfinite(v):
+                continue
+            by = y + 3 + k * (BAR_HEIGHT + 2)
+            xv = sx(v)
+            whisker = None
+            lo_v, hi_v = cell.get("lo"), cell.get("hi")
+            if (
+                lo_v is not None
+                and hi_v is not None
+                and math.isfinite(lo_v)
+                and math.isfinite(hi_v)
+            ):
+                cy = by + BAR_HEIGHT / 2
+                a, b = sx(lo_v), sx(hi_v)
+                whisker = (
+                    f"M{a:g},{cy - 3:g}V{cy + 3:g}M{a:g},{cy:g}H{b:g}M{b:g},{cy - 3:g}V{cy + 3:g}"
+                )
+            bars.append(
+                {
+                    "key": key,
+                    "x": min(base, xv),
+                    "y": by,
+                    "w": abs(xv - base),
+                    "h": BAR_HEIGHT,
+                    "whisker": whisker,
+                }
+            )
+        out_rows.append({"y": y, "label_y": y + 3 + BAR_HEIGHT + 1, "bars": bars})
+    height = top + len(rows) * BAR_ROW + 34
+    ticks = [[sx(v), label] for v, label in ax["ticks"] if ax["domain"][0] <= v <= ax["domain"][1]]
+    return {
+        "width": x0 + BAR_PLOT_WIDTH + 30,
+        "height": height,
+        "x0": x0,
+        "plot_width": BAR_PLOT_WIDTH,
+        "axis_y": top + len(rows) * BAR_ROW,
+        "ticks": ticks,
+        "rows": out_rows,
+    }
