@@ -88,6 +88,16 @@ def test_vectorised_equals_loop_regression():
     )
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_identity_replicate_is_the_point_estimate(n_classes):
+    y, score, groups, w = _data(5, n_classes=n_classes)
+    kw = dict(groups=groups, y_score=score, sample_weight=w)
+    rep = bootstrap_replicates(y, indices=np.arange(len(y))[None, :], **kw)
+    point = group_metrics(y, **kw)
+    expected = point.set_index(["group", "metric"])["value"].reindex(rep.columns)
+    np.testing.assert_array_equal(rep.iloc[0].to_numpy(), expected.to_numpy())
+
+
 def test_replicate_matches_sklearn_on_resampled_rows():
     y, score, groups, _ = _data(3)
     idx = bootstrap_indices(groups, 10, 1)

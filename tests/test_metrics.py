@@ -39,11 +39,16 @@ from fairmtl.metrics import (
 )
 from fairmtl.metrics._disparity import MSG_DIRECTION_UNKNOWN, MSG_NOT_BINARY
 from fairmtl.metrics._group import (
+    DIRECT_METRICS,
     MSG_GROUP_NAMED_OVERALL,
     MSG_NEEDS_SCORE,
     MSG_ONE_CLASS,
     MSG_SCORE_SHAPE,
     MSG_UNKNOWN_METRIC,
+    _direct_ok,
+    _tidy,
+    metric_table,
+    prepare_inputs,
 )
 
 
@@ -300,3 +305,73 @@ def test_fairness_disparities_reject_multiclass():
     with pytest.raises(DataValidationError) as e:
         fairness_disparities([0, 1, 2], [0, 1, 2], ["a", "b", "a"])
     assert str(e.value) == MSG_NOT_BINARY.format(n=3, labels=[0, 1, 2])
+
+
+def _random_case(kind: str, weighted: bool, seed: int = 8, n: int = 500) -> dict:
+    """Random inputs with a group lacking a class (binary: no negatives; multi-class: no
+    "c"), an integer-labelled group and, for regression, a group of one row."""
+    rng = np.random.default_rng(seed)
+    groups = rng.choice(["w", "x", "y", "z"], size=n, p=[0.4, 0.3, 0.2, 0.1])
+    lacking = groups == "z"
+    kw: dict = {"groups": groups}
+    if weighted:
+        kw["sample_weight"] = rng.uniform(0.2, 3.0, n)
+    if kind in ("binary", "binary_str"):
+        labels = np.array([0, 1]) if kind == "binary" else np.array(["deny", "grant"])
+        p = rng.random(n)
+        y = labels[(rng.random(n) < p).astype(int)]
+        y[lacking] = labels[1]
+        kw.update(y_true=y, y_score=p)
+        if kind == "binary_str":  # predictions of another threshold than 0.5
+            kw["y_pred"] = labels[(p > 0.35).astype(int)]
+    elif kind == "multiclass":
+        labels = np.array(["a", "b", "c"])
+        proba = rng.dirichlet([1.0, 2.0, 1.5], n)
+        y = labels[rng.integers(0, 3, n)]
+        y[lacking] = np.where(rng.random(lacking.sum()) < 0.5, "a", "b")
+        kw.update(y_true=y, y_score=proba)
+    else:
+        kw.update(groups=rng.integers(0, 4, n), task="regression")
+        kw["groups"][0] = 9  # a group of one row: r2 is nan
+        kw.update(y_true=rng.normal(size=n), y_pred=rng.normal(size=n))
+    return kw
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("kind", ["binary", "binary_str", "multiclass", "regression"])
+def test_fast_paths_equal_metricframe(kind, weighted):
+    kw = _random_case(kind, weighted)
+    inputs = prepare_inputs(**kw)
+    assert _direct_ok(inputs)  # the fast paths are the ones under test
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fast = group_metrics(**kw)
+        slow = _tidy(inputs, *metric_table(inputs, direct=False))
+    # Same groups, metrics, sizes, dtypes and nan cells; values to rounding.
+    pd.testing.assert_frame_equal(fast, slow, check_exact=False, rtol=0, atol=1e-12)
+    direct = fast["metric"].isin(DIRECT_METRICS)
+    assert direct.any()
+    # roc_auc and r2: the same function on the same rows as MetricFrame, so identical.
+    np.testing.assert_array_equal(fast.loc[~direct, "value"], slow.loc[~direct, "value"])
+    if kind != "regression":
+        assert np.isnan(_value(fast, "z", "roc_auc"))  # a class is missing in z
+    if kind.startswith("binary"):
+        assert np.isnan(_value(fast, "z", "fpr")) and not np.isnan(_value(fast, "z", "tpr"))
+    if kind == "regression":
+        assert np.isnan(_value(fast, 9, "r2")) and _value(fast, 9, "mae") >= 0
+
+
+def test_unusual_inputs_fall_back_to_metricframe():
+    y, p, groups, w = _binary_data(9)
+    w[:5] = 0.0  # zero weights: scikit-learn's 0/0 conventions, not the direct path's
+    inputs = prepare_inputs(y, groups=groups, y_score=p, sample_weight=w)
+    assert not _direct_ok(inputs)
+    pd.testing.assert_frame_equal(
+        group_metrics(y, groups=groups, y_score=p, sample_weight=w),
+        _tidy(inputs, *metric_table(inputs, direct=False)),
+    )
+    # Probabilities that do not sum to one: scikit-learn's warning, as before.
+    proba = np.random.default_rng(9).dirichlet([1.0, 1.0, 1.0], len(y)) * 0.9
+    y3 = np.random.default_rng(10).integers(0, 3, len(y))
+    with pytest.warns(UserWarning, match="do not sum to one"):
+        group_metrics(y3, groups=groups, y_score=proba, metrics=["log_loss"])

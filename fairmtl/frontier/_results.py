@@ -66,7 +66,7 @@ def build_results(search, fitted, data, metrics, X, info: dict[str, Any]) -> dic
     """Assemble the results dict described in :mod:`fairmtl.report`'s schema."""
     from fairmtl import __version__
     from fairmtl.frontier._evaluate import criteria_for
-    from fairmtl.metrics import METRICS
+    from fairmtl.metrics import METRICS, OVERALL
 
     primary = metrics[0]
     greater = METRICS[primary].greater_is_better
@@ -98,6 +98,8 @@ def build_results(search, fitted, data, metrics, X, info: dict[str, Any]) -> dic
         )
         bounds = _intervals(f, metrics)
         for row in f.test.per_group.itertuples(index=False):
+            if row.group == OVERALL:
+                continue  # overall figures are the model's scores, not a group
             lo, hi = bounds.get((row.group, row.metric), (None, None))
             per_group.append(
                 {

@@ -2,8 +2,10 @@
 
 One matrix of row indices holds every replicate (:func:`bootstrap_indices`); the simple
 metrics are weighted means of a per-row quantity, so each replicate's value in each group
-is a ratio of two :func:`numpy.bincount` sums over (replicate, group) keys. Metrics without
-such a form (roc_auc, r2) are computed by a loop over replicates with scikit-learn.
+is a ratio of two :func:`numpy.bincount` sums over (replicate, group) keys: the direct
+path of :func:`group_metrics` (:data:`DIRECT_METRICS`), run on every replicate at once.
+Metrics without such a form (roc_auc, r2) are computed by a loop over replicates with
+scikit-learn.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import numpy as np
 import pandas as pd
 
 from fairmtl.exceptions import DataValidationError
-from fairmtl.metrics._group import OVERALL, PreparedInputs, group_metrics, prepare_inputs
-from fairmtl.metrics._registry import (
-    METRICS,
-    N_CALIBRATION_BINS,
-    calibration_bins,
-    calibration_target,
+from fairmtl.metrics._group import (
+    DIRECT_METRICS,
+    OVERALL,
+    PreparedInputs,
+    direct_metric,
+    group_metrics,
+    looped_metrics,
+    prepare_inputs,
 )
 
 __all__ = ["bootstrap_group_metrics", "bootstrap_indices", "bootstrap_replicates"]
@@ -33,21 +37,7 @@ MSG_INDICES_SHAPE = (
     "Got shape {shape}. Make it with bootstrap_indices(groups, n_boot, rng)."
 )
 
-VECTORISED_METRICS = frozenset(
-    {
-        "accuracy",
-        "error_rate",
-        "balanced_accuracy",
-        "brier",
-        "log_loss",
-        "selection_rate",
-        "tpr",
-        "fpr",
-        "calibration_error",
-        "mse",
-        "mae",
-    }
-)
+VECTORISED_METRICS = DIRECT_METRICS
 """Metrics computed on all replicates at once; the others loop over replicates."""
 
 _CHUNK_ELEMENTS = 2_000_000  # replicates x rows gathered at a time (memory bound)
@@ -106,117 +96,6 @@ def bootstrap_indices(
     return out
 
 
-def _per_row_terms(inputs: PreparedInputs, name: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Write a metric as weighted means: pairs (weight per row, value per row).
-
-    The metric of a sample is ``mean_k sum(w_k * v_k) / sum(w_k)`` over the pairs ``k``
-    whose weight sum is positive (one pair for most metrics; one per class for balanced
-    accuracy). calibration_error is handled apart.
-    """
-    w = np.ones(len(inputs.y_true)) if inputs.sample_weight is None else inputs.sample_weight
-    y, yp, labels = inputs.y_true, inputs.y_pred, inputs.labels
-    if name in ("accuracy", "error_rate"):
-        correct = (yp == y).astype(float)
-        return [(w, correct if name == "accuracy" else 1.0 - correct)]
-    if name == "balanced_accuracy":
-        return [(w * (y == k), (yp == k).astype(float)) for k in labels]
-    if name in ("tpr", "fpr", "selection_rate"):
-        if len(labels) != 2:
-            return [(np.zeros_like(w), np.zeros_like(w))]  # binary only: nan
-        selected = (yp == labels[-1]).astype(float)
-        mask = {"tpr": y == labels[-1], "fpr": y != labels[-1], "selection_rate": True}[name]
-        return [(w * mask, selected)]
-    if name in ("brier", "log_loss"):
-        s = inputs.y_score
-        onehot = y[:, None] == labels[None, :]
-        if s.ndim == 1:
-            s = np.column_stack([1.0 - s, s])
-        if name == "brier":
-            sq = ((onehot - s) ** 2).sum(axis=1)
-            return [(w, sq / 2 if inputs.y_score.ndim == 1 else sq)]
-        eps = np.finfo(float).eps  # as scikit-learn's log_loss clips
-        return [(w, -np.log(np.clip(s[onehot], eps, 1 - eps)))]
-    if name == "mse":
-        return [(w, (y - yp) ** 2)]
-    if name == "mae":
-        return [(w, np.abs(y - yp))]
-    raise KeyError(name)
-
-
-def _group_sums(
-    values: np.ndarray, idx: np.ndarray, codes: np.ndarray, n_groups: int
-) -> np.ndarray:
-    """Sums of ``values`` over the rows of each (replicate, group): shape (b, G + 1)."""
-    b = idx.shape[0]
-    keys = (np.arange(b)[:, None] * n_groups + codes[idx]).ravel()
-    sums = np.bincount(keys, weights=values[idx].ravel(), minlength=b * n_groups)
-    sums = sums.reshape(b, n_groups)
-    return np.column_stack([sums, sums.sum(axis=1)])
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-
-
-def _calibration_error(
-    inputs: PreparedInputs, idx: np.ndarray, codes: np.ndarray, n_groups: int
-) -> np.ndarray:
-    """Expected calibration error on every replicate: sum over bins of |sum w (y - p)| / sum w."""
-    w = np.ones(len(inputs.y_true)) if inputs.sample_weight is None else inputs.sample_weight
-    conf, outcome = calibration_target(inputs.y_true, inputs.y_score, inputs.labels)
-    bins, b, nb = calibration_bins(conf), idx.shape[0], N_CALIBRATION_BINS
-    keys = ((np.arange(b)[:, None] * n_groups + codes[idx]) * nb + bins[idx]).ravel()
-    gap = np.bincount(
-        keys, weights=(w * (outcome - conf))[idx].ravel(), minlength=b * n_groups * nb
-    )
-    gap = gap.reshape(b, n_groups, nb)
-    num = np.column_stack([np.abs(gap).sum(axis=2), np.abs(gap.sum(axis=1)).sum(axis=1)])
-    return _ratio(num, _group_sums(w, idx, codes, n_groups))
-
-
-def _vectorised(
-    inputs: PreparedInputs, name: str, idx: np.ndarray, codes: np.ndarray, n_groups: int
-) -> np.ndarray:
-    """One metric on every replicate of ``idx`` in every group: shape (b, G + 1)."""
-    if name == "calibration_error":
-        return _calibration_error(inputs, idx, codes, n_groups)
-    rates = []
-    for weight, value in _per_row_terms(inputs, name):
-        num = _group_sums(weight * value, idx, codes, n_groups)
-        rates.append(_ratio(num, _group_sums(weight, idx, codes, n_groups)))
-    if len(rates) == 1:
-        return rates[0]
-    with warnings.catch_warnings():  # a group with no class present: nan, quietly
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(np.stack(rates), axis=0)
-
-
-def _looped(
-    inputs: PreparedInputs, names: list[str], idx: np.ndarray, codes: np.ndarray, n_groups: int
-) -> np.ndarray:
-    """Metrics by a loop over replicates and groups with scikit-learn: (b, G + 1, M)."""
-    out = np.full((idx.shape[0], n_groups + 1, len(names)), np.nan)
-    s, w = inputs.y_score, inputs.sample_weight
-    for b, rows in enumerate(idx):
-        order = rows[np.argsort(codes[rows], kind="stable")]
-        bounds = np.searchsorted(codes[order], np.arange(n_groups + 1))
-        slices = [order[bounds[g] : bounds[g + 1]] for g in range(n_groups)] + [rows]
-        for g, r in enumerate(slices):
-            if len(r) == 0:
-                continue
-            for m, name in enumerate(names):
-                fn, _, needs = METRICS[name]
-                y_input = inputs.y_pred[r] if needs == "y_pred" else s[r]
-                out[b, g, m] = fn(
-                    inputs.y_true[r],
-                    y_input,
-                    labels=inputs.labels,
-                    sample_weight=None if w is None else w[r],
-                )
-    return out
-
-
 def _replicate_values(
     inputs: PreparedInputs, indices: np.ndarray, vectorize: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -230,11 +109,11 @@ def _replicate_values(
     for start in range(0, indices.shape[0], chunk):
         idx = indices[start : start + chunk]
         for m in fast:
-            out[start : start + len(idx), :, m] = _vectorised(
+            out[start : start + len(idx), :, m] = direct_metric(
                 inputs, names[m], idx, codes, n_groups
             )
     if slow:
-        out[:, :, slow] = _looped(inputs, [names[m] for m in slow], indices, codes, n_groups)
+        out[:, :, slow] = looped_metrics(inputs, [names[m] for m in slow], indices, codes, n_groups)
     return out, uniques
 
 

@@ -1,7 +1,34 @@
-"""Per-group metrics as a tidy table, computed with fairlearn's MetricFrame."""
+"""Per-group metrics as a tidy table.
+
+Each metric takes one of two fast paths, which give the values of scikit-learn's (and
+fairlearn's) functions on each group's rows, with their ``nan`` rules:
+
+* **Direct, with numpy** (:data:`DIRECT_METRICS`): accuracy, error_rate,
+  balanced_accuracy, selection_rate, tpr, fpr, log_loss, brier, calibration_error, mse
+  and mae. Each is a weighted mean of a per-row quantity (balanced_accuracy: the mean
+  over the classes present of such means; calibration_error: a sum over bins of
+  weighted gaps), so the value of every group, and of all rows, is a ratio of
+  :func:`numpy.bincount` sums over the group codes: one pass over the rows for all
+  groups, without scikit-learn's input validation per metric and per group. Equal to
+  scikit-learn's values up to the order of summation (about 1e-15). The bootstrap uses
+  the same code on all its replicates at once.
+* **scikit-learn on each group's rows**: roc_auc and r2, which are no weighted means.
+  The registry's function (:data:`fairmtl.metrics.METRICS`) is called on each group's
+  rows, in their order, and on all rows: the calls MetricFrame makes, and the same
+  values, without MetricFrame's overhead (tens of milliseconds per frame).
+
+Both are taken only on inputs that scikit-learn's and fairlearn's functions accept
+without an error or a warning: positive sample weights, groups without missing values,
+class labels that are unique and discrete (binary or multi-class) and hold every value of
+``y_true`` and ``y_pred``, probabilities in [0, 1] whose rows sum to one. On any other
+input every metric goes through :class:`fairlearn.metrics.MetricFrame`, which raises or
+warns as the functions do; ``metric_table(inputs, direct=False)`` takes that path always
+(the reference the fast paths are tested against).
+"""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -11,16 +38,38 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame
 from sklearn.utils import check_array, check_consistent_length, column_or_1d
-from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.multiclass import type_of_target, unique_labels
 
 from fairmtl.exceptions import DataValidationError
 from fairmtl.metrics._registry import (
     METRIC_NAMES_CLASSIFICATION,
     METRIC_NAMES_REGRESSION,
     METRICS,
+    N_CALIBRATION_BINS,
+    calibration_bins,
+    calibration_target,
 )
 
-__all__ = ["OVERALL", "group_metrics"]
+__all__ = ["DIRECT_METRICS", "OVERALL", "group_metrics"]
+
+DIRECT_METRICS = frozenset(
+    {
+        "accuracy",
+        "error_rate",
+        "balanced_accuracy",
+        "brier",
+        "log_loss",
+        "selection_rate",
+        "tpr",
+        "fpr",
+        "calibration_error",
+        "mse",
+        "mae",
+    }
+)
+"""Metrics computed directly with numpy; the others (roc_auc, r2) by scikit-learn per group."""
+
+_SUM_TO_ONE_ATOL = 1e-9  # stricter than scikit-learn's "do not sum to one" warning
 
 OVERALL = "overall"
 """Label of the rows that describe all groups together."""
@@ -160,23 +209,199 @@ def _call(name: str, labels: Any, y_true, y_input, sample_weight=None) -> float:
     return METRICS[name].function(y_true, y_input, labels=labels, sample_weight=sample_weight)
 
 
-def metric_table(inputs: PreparedInputs) -> tuple[pd.DataFrame, pd.Series]:
-    """Every metric of ``inputs`` by group and overall, with fairlearn's MetricFrame.
+def _per_row_terms(inputs: PreparedInputs, name: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Write a metric as weighted means: pairs (weight per row, value per row).
+
+    The metric of a sample is ``mean_k sum(w_k * v_k) / sum(w_k)`` over the pairs ``k``
+    whose weight sum is positive (one pair for most metrics; one per class for balanced
+    accuracy). calibration_error is handled apart.
+    """
+    w = np.ones(len(inputs.y_true)) if inputs.sample_weight is None else inputs.sample_weight
+    y, yp, labels = inputs.y_true, inputs.y_pred, inputs.labels
+    if name in ("accuracy", "error_rate"):
+        correct = (yp == y).astype(float)
+        return [(w, correct if name == "accuracy" else 1.0 - correct)]
+    if name == "balanced_accuracy":
+        return [(w * (y == k), (yp == k).astype(float)) for k in labels]
+    if name in ("tpr", "fpr", "selection_rate"):
+        if len(labels) != 2:
+            return [(np.zeros_like(w), np.zeros_like(w))]  # binary only: nan
+        selected = (yp == labels[-1]).astype(float)
+        mask = {"tpr": y == labels[-1], "fpr": y != labels[-1], "selection_rate": True}[name]
+        return [(w * mask, selected)]
+    if name in ("brier", "log_loss"):
+        s = inputs.y_score
+        onehot = y[:, None] == labels[None, :]
+        if s.ndim == 1:
+            s = np.column_stack([1.0 - s, s])
+        if name == "brier":
+            sq = ((onehot - s) ** 2).sum(axis=1)
+            return [(w, sq / 2 if inputs.y_score.ndim == 1 else sq)]
+        eps = np.finfo(float).eps  # as scikit-learn's log_loss clips
+        return [(w, -np.log(np.clip(s[onehot], eps, 1 - eps)))]
+    if name == "mse":
+        return [(w, (y - yp) ** 2)]
+    if name == "mae":
+        return [(w, np.abs(y - yp))]
+    raise KeyError(name)
+
+
+def _group_sums(
+    values: np.ndarray, idx: np.ndarray, codes: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """Sums of ``values`` over the rows of each (replicate, group): shape (b, G + 1)."""
+    b = idx.shape[0]
+    keys = (np.arange(b)[:, None] * n_groups + codes[idx]).ravel()
+    sums = np.bincount(keys, weights=values[idx].ravel(), minlength=b * n_groups)
+    sums = sums.reshape(b, n_groups)
+    return np.column_stack([sums, sums.sum(axis=1)])
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def _calibration_error(
+    inputs: PreparedInputs, idx: np.ndarray, codes: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """Expected calibration error on every replicate: sum over bins of |sum w (y - p)| / sum w."""
+    w = np.ones(len(inputs.y_true)) if inputs.sample_weight is None else inputs.sample_weight
+    conf, outcome = calibration_target(inputs.y_true, inputs.y_score, inputs.labels)
+    bins, b, nb = calibration_bins(conf), idx.shape[0], N_CALIBRATION_BINS
+    keys = ((np.arange(b)[:, None] * n_groups + codes[idx]) * nb + bins[idx]).ravel()
+    gap = np.bincount(
+        keys, weights=(w * (outcome - conf))[idx].ravel(), minlength=b * n_groups * nb
+    )
+    gap = gap.reshape(b, n_groups, nb)
+    num = np.column_stack([np.abs(gap).sum(axis=2), np.abs(gap.sum(axis=1)).sum(axis=1)])
+    return _ratio(num, _group_sums(w, idx, codes, n_groups))
+
+
+def direct_metric(
+    inputs: PreparedInputs, name: str, idx: np.ndarray, codes: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """One metric of :data:`DIRECT_METRICS` on the rows ``idx`` of each group, with numpy.
+
+    Parameters
+    ----------
+    inputs : PreparedInputs
+    name : str
+    idx : ndarray of int of shape (b, n_samples)
+        Rows of each of ``b`` samples: a bootstrap replicate each, or
+        ``np.arange(n)[None, :]`` for the data itself.
+    codes : ndarray of int of shape (n_samples,)
+        Group code of each row, in ``[0, n_groups)``.
+    n_groups : int
+
+    Returns
+    -------
+    values : ndarray of shape (b, n_groups + 1)
+        Column ``g`` is group ``g``, the last column all rows; ``nan`` where undefined.
+    """
+    if name == "calibration_error":
+        return _calibration_error(inputs, idx, codes, n_groups)
+    rates = []
+    for weight, value in _per_row_terms(inputs, name):
+        num = _group_sums(weight * value, idx, codes, n_groups)
+        rates.append(_ratio(num, _group_sums(weight, idx, codes, n_groups)))
+    if len(rates) == 1:
+        return rates[0]
+    with warnings.catch_warnings():  # a group with no class present: nan, quietly
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(np.stack(rates), axis=0)
+
+
+def looped_metrics(
+    inputs: PreparedInputs, names: list[str], idx: np.ndarray, codes: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """Metrics by the registry's scikit-learn functions on each group's rows: (b, G + 1, M).
+
+    A loop over the ``b`` samples of ``idx`` (see :func:`direct_metric`) and their groups;
+    each function gets the group's rows in their order in the sample, as MetricFrame gives
+    them. A group without rows in a sample is ``nan``.
+    """
+    out = np.full((idx.shape[0], n_groups + 1, len(names)), np.nan)
+    s, w = inputs.y_score, inputs.sample_weight
+    for b, rows in enumerate(idx):
+        order = rows[np.argsort(codes[rows], kind="stable")]
+        bounds = np.searchsorted(codes[order], np.arange(n_groups + 1))
+        slices = [order[bounds[g] : bounds[g + 1]] for g in range(n_groups)] + [rows]
+        for g, r in enumerate(slices):
+            if len(r) == 0:
+                continue
+            for m, name in enumerate(names):
+                fn, _, needs = METRICS[name]
+                y_input = inputs.y_pred[r] if needs == "y_pred" else s[r]
+                out[b, g, m] = fn(
+                    inputs.y_true[r],
+                    y_input,
+                    labels=inputs.labels,
+                    sample_weight=None if w is None else w[r],
+                )
+    return out
+
+
+def _group_codes(groups: np.ndarray) -> tuple[np.ndarray, pd.Index] | None:
+    """Group code of each row and the sorted groups, as MetricFrame groups the rows.
+
+    MetricFrame puts the groups, as Python objects, in a DataFrame column and groups it
+    with sorting; :func:`pandas.factorize` with ``sort=True`` gives the same groups in the
+    same order. ``None`` when a group is missing (MetricFrame rejects that) or the groups
+    cannot be sorted.
+    """
+    try:
+        codes, uniques = pd.factorize(pd.Series(list(np.asarray(groups, dtype=object))), sort=True)
+    except TypeError:
+        return None
+    if codes.size and codes.min() < 0:
+        return None
+    return codes, uniques
+
+
+def _direct_ok(inputs: PreparedInputs) -> bool:
+    """Whether scikit-learn's functions take ``inputs`` without an error or a warning.
+
+    Only then does the direct path give their values; otherwise MetricFrame computes
+    every metric (and raises or warns as the functions do).
+    """
+    w = inputs.sample_weight
+    if w is not None and not np.all(w > 0):  # zero weights: 0/0 in scikit-learn's ways
+        return False
+    if inputs.task == "regression":
+        return True
+    labels = inputs.labels
+    try:
+        if type_of_target(labels) not in ("binary", "multiclass"):
+            return False
+        if len(np.unique(labels)) != len(labels):
+            return False
+        if not (np.isin(inputs.y_true, labels).all() and np.isin(inputs.y_pred, labels).all()):
+            return False
+    except (TypeError, ValueError):
+        return False
+    s = inputs.y_score
+    if s is not None:
+        if s.min() < 0 or s.max() > 1:
+            return False
+        if s.ndim == 2 and not np.all(np.abs(s.sum(axis=1) - 1.0) <= _SUM_TO_ONE_ATOL):
+            return False
+    return True
+
+
+def _metricframe_table(
+    inputs: PreparedInputs, names: Sequence[str]
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Metrics ``names`` by group and overall, with fairlearn's MetricFrame.
 
     Metrics on labels and metrics on probabilities go through two frames: MetricFrame
     splits its ``y_pred`` by group whatever its width, but sample parameters only when
     they are 1-D.
-
-    Returns
-    -------
-    by_group : pandas.DataFrame
-        Index: sorted groups; columns: metrics in the order of ``inputs.metrics``.
-    overall : pandas.Series
     """
     by_group, overall = [], []
     for needs, y_input in (("y_pred", inputs.y_pred), ("y_score", inputs.y_score)):
         fns = {}
-        for name in inputs.metrics:
+        for name in names:
             if METRICS[name].needs == needs:
                 fns[name] = partial(_call, name, inputs.labels)
                 fns[name].__name__ = name  # MetricFrame wants a named function
@@ -194,8 +419,44 @@ def metric_table(inputs: PreparedInputs) -> tuple[pd.DataFrame, pd.Series]:
         )
         by_group.append(frame.by_group)
         overall.append(frame.overall)
-    names = list(inputs.metrics)
+    names = list(names)
     return pd.concat(by_group, axis=1)[names], pd.concat(overall)[names]
+
+
+def metric_table(inputs: PreparedInputs, *, direct: bool = True) -> tuple[pd.DataFrame, pd.Series]:
+    """Every metric of ``inputs`` by group and overall.
+
+    Parameters
+    ----------
+    inputs : PreparedInputs
+    direct : bool, default=True
+        Compute the metrics without MetricFrame when the inputs allow it (see the module
+        docstring). ``False`` computes every metric with fairlearn's MetricFrame (slow;
+        the reference the fast paths are checked against).
+
+    Returns
+    -------
+    by_group : pandas.DataFrame
+        Index: sorted groups; columns: metrics in the order of ``inputs.metrics``.
+    overall : pandas.Series
+    """
+    names = list(inputs.metrics)
+    grouping = _group_codes(inputs.groups) if direct else None
+    if grouping is None or not _direct_ok(inputs):
+        return _metricframe_table(inputs, names)
+    codes, index = grouping
+    rows = np.arange(len(inputs.y_true))[None, :]
+    values = np.empty((len(index) + 1, len(names)))
+    looped = [m for m, name in enumerate(names) if name not in DIRECT_METRICS]
+    if looped:
+        values[:, looped] = looped_metrics(
+            inputs, [names[m] for m in looped], rows, codes, len(index)
+        )[0]
+    for m, name in enumerate(names):
+        if name in DIRECT_METRICS:
+            values[:, m] = direct_metric(inputs, name, rows, codes, len(index))[0]
+    by_group = pd.DataFrame(values[:-1], index=index, columns=names)
+    return by_group, pd.Series(values[-1], index=names)
 
 
 def group_metrics(
@@ -211,8 +472,11 @@ def group_metrics(
 ) -> pd.DataFrame:
     """Metrics of each group and of all groups together, as a tidy table.
 
-    Computed with :class:`fairlearn.metrics.MetricFrame` over scikit-learn's (and
-    fairlearn's) metric functions; see :data:`fairmtl.metrics.METRICS`.
+    The values are those of scikit-learn's (and fairlearn's) metric functions
+    (:data:`fairmtl.metrics.METRICS`) on each group's rows, as
+    :class:`fairlearn.metrics.MetricFrame` gives them: most are computed directly with
+    numpy, roc_auc and r2 by the functions on each group's rows (see the module
+    docstring).
 
     Parameters
     ----------
@@ -278,11 +542,17 @@ def group_metrics(
         labels=labels,
     )
     by_group, overall = metric_table(inputs)
+    return _tidy(inputs, by_group, overall)
+
+
+def _tidy(inputs: PreparedInputs, by_group: pd.DataFrame, overall: pd.Series) -> pd.DataFrame:
+    """The long table of :func:`group_metrics` from the output of :func:`metric_table`."""
     sizes = pd.Series(inputs.groups).value_counts()
+    values, names = by_group.to_numpy(dtype=float), list(inputs.metrics)
     rows = []
-    for group in by_group.index:
-        for name in inputs.metrics:
-            rows.append((group, name, float(by_group.loc[group, name]), int(sizes[group])))
-    for name in inputs.metrics:
+    for i, group in enumerate(by_group.index):
+        n = int(sizes[group])
+        rows.extend((group, name, float(values[i, m]), n) for m, name in enumerate(names))
+    for name in names:
         rows.append((OVERALL, name, float(overall[name]), len(inputs.y_true)))
     return pd.DataFrame(rows, columns=["group", "metric", "value", "n"])

@@ -1,8 +1,8 @@
 """Sharing schemes: how each group's linear predictor is built from parameters.
 
 Every scheme holds, for G groups, d features and K outputs, per-group coefficients
-``w_g`` (d x K) and intercepts ``b_g`` (K). The solver works on centred and scaled
-features ``(X - m) / s`` (for the solvers' sake); the schemes state their penalties on the
+``w_g`` (d x K) and intercepts ``b_g`` (K). The solver works on scaled
+features ``X / s`` (for the solvers' sake); the schemes state their penalties on the
 parameters of the ORIGINAL features, so the optimum does not depend on that scaling.
 
 Penalty conventions, with ``rho_g`` the group's share of the total sample weight
@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import cvxpy as cp
 import numpy as np
+import scipy.sparse as sp
 
 __all__ = ["Sharing", "SHARING_SCHEMES", "make_sharing", "Scaling"]
 
@@ -39,21 +40,28 @@ MSG_UNKNOWN_SHARING = "Unknown sharing {name!r}. Choose one of: {choices}."
 
 @dataclass(frozen=True)
 class Scaling:
-    """Feature centring and scaling used inside the solver: ``X' = (X - mean) / scale``."""
+    """Feature scaling used inside the solver: ``X' = (X - mean) / scale`` (mean is 0)."""
 
     mean: np.ndarray
     scale: np.ndarray
 
     @classmethod
     def fit(cls, X: np.ndarray) -> Scaling:
-        """Column means and standard deviations (1 for constant columns)."""
-        mean = X.mean(axis=0) if X.shape[0] else np.zeros(X.shape[1])
-        scale = X.std(axis=0) if X.shape[0] else np.ones(X.shape[1])
-        scale = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(mean)), scale, 1.0)
-        return cls(mean=mean, scale=scale)
+        """Column root-mean-squares (1 for all-zero columns), no centring.
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        return (X - self.mean) / self.scale
+        Centring would turn the zeros of one-hot columns into non-zeros: measured on
+        Adult, the denser problem made each interior-point iteration ~8x slower.
+        """
+        rms = np.sqrt(np.mean(X**2, axis=0)) if X.shape[0] else np.ones(X.shape[1])
+        scale = np.where(rms > 0, rms, 1.0)
+        return cls(mean=np.zeros(X.shape[1]), scale=scale)
+
+    def transform(self, X: np.ndarray):
+        """Scaled features; a scipy CSR matrix when most entries are zero."""
+        Xs = X / self.scale
+        if Xs.size and np.count_nonzero(Xs) < 0.5 * Xs.size:
+            return sp.csr_matrix(Xs)
+        return Xs
 
 
 @dataclass
