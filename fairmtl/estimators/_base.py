@@ -13,13 +13,13 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from fairmtl.data import UNSEEN, GroupEncoder
+from fairmtl.data import UNSEEN, GroupEncoder, group_labels
 from fairmtl.estimators._input import (
     MSG_GROUPS_REQUIRED,
     check_feature_frame,
     split_group_columns,
 )
-from fairmtl.exceptions import DataValidationError
+from fairmtl.exceptions import DataValidationError, UnseenGroupError
 from fairmtl.losses import Loss
 from fairmtl.models import SHARING_SCHEMES
 from fairmtl.objectives import OBJECTIVES
@@ -193,7 +193,12 @@ class FairMTLBase(BaseEstimator):
             return X, np.zeros(X.shape[0], dtype=np.int64)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            tasks = self._encoder.transform(groups)
+            try:
+                tasks = self._encoder.transform(groups)
+            except UnseenGroupError as e:
+                unseen = sorted(set(group_labels(groups)) - set(self.groups_))
+                names = ", ".join(repr(n) for n in unseen[:5])
+                raise UnseenGroupError(MSG_UNSEEN_INDEPENDENT.format(names=names)) from e
         for w in caught:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         if len(tasks) != X.shape[0]:

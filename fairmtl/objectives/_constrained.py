@@ -56,7 +56,8 @@ class NoHarm(Objective):
     def _set(self, n_groups: int, **values: Any) -> None:
         eps = values.get("epsilon")
         slack = broadcast_groups(0.0 if eps is None else eps, n_groups, "epsilon")
-        self.bound.value = np.asarray(values["reference"], dtype=float) + slack
+        self.reference_losses = np.asarray(values["reference"], dtype=float)
+        self.bound.value = self.reference_losses + slack
 
     def loss_bounds(self) -> np.ndarray:
         return np.asarray(self.bound.value)

@@ -96,7 +96,8 @@ def solve_chain(
 
     An infeasible verdict from an accurate interior-point solver stops the chain when
     ``stop_on_infeasible`` (the caller then diagnoses it). If only inaccurate solutions
-    were found, the best (last) inaccurate one is kept and reported as ``INACCURATE``.
+    were found, the first one is kept and reported as ``INACCURATE``; SCS is then not
+    tried (it is the fallback for when no interior-point solution exists at all).
     """
     start = time.perf_counter()
     attempts: list[dict[str, Any]] = []
@@ -126,8 +127,11 @@ def solve_chain(
         attempts.append(attempt)
         if group == OPTIMAL or (group == INFEASIBLE and stop_on_infeasible):
             return ChainResult(group, step.label, iters, time.perf_counter() - start, attempts)
-        if group == INACCURATE:
+        if group == INACCURATE and kept is None:
             kept = {"values": _snapshot(problem), "attempt": attempt}
+        if kept is not None and i + 1 < len(chain) and chain[i + 1].name == "SCS":
+            # a first-order solver will not sharpen an interior-point near-solution
+            break
         if i + 1 < len(chain):
             reason = error or f"status {raw!r}"
             warnings.warn(

@@ -27,8 +27,8 @@ __all__ = ["ExactProblem", "FitResult", "group_mean_losses"]
 
 MSG_INFEASIBLE = (
     "The loss bounds cannot be met by any model: group(s) {groups} stay above their bound "
-    "for every model. The smallest feasible epsilon is {min_eps:.6g} "
-    "(the minimax loss{shift_note}); pass epsilon >= that value."
+    "for every model. The smallest feasible epsilon is {min_eps:.6g}{shift_note}; "
+    "pass epsilon >= that value."
 )
 MSG_SOLVER_FAILED = (
     "Every solver failed on this problem ({attempts}). Try scaling the features, a larger "
@@ -272,7 +272,15 @@ class ExactProblem:
         saved = {v.id: v.value for v in self.problem.variables()}
         second = solve_chain(problem, chain[:2], max_time=max_time, stop_on_infeasible=False)
         info["refine_attempts"] = second.attempts
-        if second.status not in SOLUTION_PRESENT:
+        accepted = second.status in SOLUTION_PRESENT
+        if accepted and second.status != OPTIMAL:
+            # an inaccurate second stage is kept only if it provably keeps the guarantee
+            coef, intercept = self.sharing.unpack()
+            losses = group_mean_losses(
+                self.loss, self.X, self.y, self.tasks, self.w, coef, intercept, self.n_groups
+            )
+            accepted = bool(np.all(losses <= param.value + 1e-9))
+        if not accepted:
             for v in self.problem.variables():
                 v.value = saved[v.id]
             info["refined"] = False
@@ -280,8 +288,6 @@ class ExactProblem:
         info["refined"] = True
         info["refine_status"] = second.status
         info["time"] += second.time
-        if second.status != OPTIMAL:
-            info["status"] = second.status
         return info
 
     def _check(self, result) -> None:
@@ -309,8 +315,15 @@ class ExactProblem:
         delta = float(excess.max())
         blocking = [self.group_names[g] for g in np.flatnonzero(excess >= delta - 1e-6)]
         uniform = np.allclose(bounds, bounds[0])
-        min_eps = float(bounds[0] + delta) if uniform else float(helper_fit.group_losses.max())
-        shift_note = "" if uniform else f"; with per-group bounds, raise each by {delta:.6g}"
+        if self.objective_name == "no_harm":
+            # epsilon is a slack over the reference losses: the needed slack is the shift
+            slack = float(np.max(bounds - self.objective.reference_losses))
+            min_eps, shift_note = slack + delta, ", as a slack over the reference losses"
+        elif uniform:
+            min_eps, shift_note = float(bounds[0] + delta), " (the minimax loss)"
+        else:
+            min_eps = float(helper_fit.group_losses.max())
+            shift_note = f" (the minimax loss); with per-group bounds, raise each by {delta:.6g}"
         raise InfeasibleError(
             MSG_INFEASIBLE.format(
                 groups=", ".join(repr(g) for g in blocking), min_eps=min_eps, shift_note=shift_note

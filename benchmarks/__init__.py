@@ -1,0 +1,1 @@
+"""Benchmarks of fairmtl against its peers; run ``python -m benchmarks --help``."""

@@ -1,0 +1,355 @@
+"""``fairmtl fit``, ``fairmtl predict`` and ``fairmtl evaluate``: parse, call, display."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+
+from fairmtl.cli._options import (
+    AlphaOpt,
+    DataArg,
+    DropOpt,
+    EpsilonOpt,
+    FeaturesOpt,
+    ForceOpt,
+    GroupOpt,
+    IdOpt,
+    JsonOpt,
+    ModelArg,
+    NBootOpt,
+    Objective,
+    OutputOpt,
+    QuietOpt,
+    SeedOpt,
+    SepOpt,
+    SharingOpt,
+    StrengthOpt,
+    TargetOpt,
+    TaskOpt,
+    command_line,
+)
+from fairmtl.cli._ui import Ui, fmt_number, make_table
+
+__all__ = ["evaluate", "fit", "predict", "register"]
+
+#: Metrics shown in evaluate's table (JSON and CSV hold all of them).
+TABLE_METRICS = {
+    "classification": ("accuracy", "balanced_accuracy", "log_loss", "roc_auc"),
+    "regression": ("mse", "mae", "r2"),
+}
+
+
+def fit(
+    ctx: typer.Context,
+    data: DataArg,
+    target: TargetOpt,
+    group: GroupOpt,
+    output: OutputOpt,
+    objective: Annotated[
+        Objective,
+        typer.Option(
+            "--objective",
+            help="How group losses combine: minimax (best worst group), average, balanced, "
+            "bounded (needs --epsilon), ...",
+        ),
+    ] = "minimax",
+    sharing: SharingOpt = "offset",
+    epsilon: EpsilonOpt = None,
+    alpha: AlphaOpt = None,
+    sharing_strength: StrengthOpt = None,
+    task: TaskOpt = "auto",
+    drop: DropOpt = None,
+    features: FeaturesOpt = None,
+    sep: SepOpt = None,
+    id_column: IdOpt = None,
+    min_group_size: Annotated[
+        int,
+        typer.Option("--min-group-size", min=1, help="Warn about groups with fewer rows, e.g. 50."),
+    ] = 20,
+    val_size: Annotated[
+        float,
+        typer.Option(
+            "--val-size",
+            min=0.0,
+            max=0.9,
+            help="Share of each group held out for validation metrics (0: none).",
+        ),
+    ] = 0.2,
+    seed: SeedOpt = 0,
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Train a group-as-task model on a table and save it.
+
+    Rows without a target are dropped (and counted); each group's rows are split into
+    training and validation rows (stratified by label), the model is trained on the
+    training rows, and per-group metrics of both splits are shown.
+
+    \b
+    Example:
+      fairmtl fit visits.csv --target readmitted --group hospital -o model.skops
+    """
+    from fairmtl.cli._modeling import fit_table
+    from fairmtl.cli._tabular import load_training_table, split_names
+    from fairmtl.data._atomic import MSG_EXISTS_NO_FORCE
+    from fairmtl.exceptions import FileExistsNoForceError
+    from fairmtl.persistence import save_model
+
+    ui = Ui(ctx, quiet=quiet, json_mode=json)
+    if output.exists() and not force:  # before the work, not after it
+        raise FileExistsNoForceError(MSG_EXISTS_NO_FORCE.format(path=output))
+    table = load_training_table(
+        data,
+        target=target,
+        groups=split_names(group),
+        features=split_names(features) or None,
+        drop=split_names(drop),
+        id_column=id_column,
+        sep=sep,
+        task=task,
+    )
+    ui.info(
+        f"Read {len(table.frame) + table.rows_dropped:,} rows from {data}: {table.task}, "
+        f"{len(table.schema.features)} features, {table.y.size:,} rows with a target."
+    )
+    params = {
+        "objective": objective,
+        "sharing": sharing,
+        "epsilon": epsilon,
+        "alpha": alpha,
+        "sharing_strength": sharing_strength,
+        "random_state": seed,
+    }
+    with ui.status("Fitting the model..."):
+        outcome = fit_table(
+            table, val_size=val_size, seed=seed, min_group_size=min_group_size, **params
+        )
+    metadata = {
+        "task": table.task,
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": command_line(ctx),
+        "source": table.source,
+        "sha256": table.sha256,
+        "rows_dropped": table.rows_dropped,
+        "split": {"train": len(outcome.split.train), "validation": len(outcome.split.val)},
+        "params": params,
+        "metrics": outcome.metrics.to_dict("records"),
+    }
+    path = save_model(outcome.model, output, schema=table.schema, force=force, metadata=metadata)
+    ui.table(_fit_table(outcome))
+    for split, worst in outcome.worst.items():
+        ui.info(
+            f"Worst group ({split}, {outcome.headline}): {worst['group']} "
+            f"({fmt_number(worst['value'])})"
+        )
+    ui.done(f"Saved the model to {path}")
+    if json:
+        ui.print_json({"model": str(path), **{k: metadata[k] for k in metadata if k != "params"}})
+
+
+def _fit_table(outcome: Any) -> Any:
+    """Groups as rows; n, then each metric, for the training and validation rows."""
+    metrics = outcome.metrics
+    names = list(dict.fromkeys(metrics["metric"]))
+    splits = list(dict.fromkeys(metrics["split"]))
+    short = {"train": "train", "validation": "val"}
+    cells = metrics.set_index(["group", "split", "metric"])
+    columns = ["group"] + [f"n\n{short[s]}" for s in splits]
+    columns += [f"{m.replace('_', '-')}\n{short[s]}" for m in names for s in splits]
+    columns.append("worst\ngroup")
+    rows = []
+    for group in dict.fromkeys(metrics["group"]):
+        row: list[Any] = [group]
+        for split in splits:
+            n = cells["n"].get((group, split, names[0]))
+            row.append(fmt_number(None if n is None else int(n)))
+        for metric in names:
+            row += [fmt_number(cells["value"].get((group, split, metric))) for split in splits]
+        marks = [short[s] for s in splits if outcome.worst.get(s, {}).get("group") == group]
+        row.append(", ".join(marks))
+        rows.append(row)
+    caption = f"worst group: by {outcome.headline.replace('_', ' ')}"
+    return make_table("Per-group metrics", columns, rows, caption=caption)
+
+
+def predict(
+    ctx: typer.Context,
+    model: ModelArg,
+    data: DataArg,
+    output: OutputOpt,
+    id_column: IdOpt = None,
+    sep: SepOpt = None,
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Predict every row of a table with a saved model, in input order.
+
+    The output has one row per input row: the id column (or a row number), the
+    prediction, proba_<class> columns for classifiers, and the group whose model was
+    used. Rows of groups not seen in fit use the shared part of the model (group
+    "<shared>"); a model fitted with --sharing independent has none, and those rows get
+    an empty prediction (group "<none>"). Missing feature values are imputed; no row is
+    dropped.
+
+    \b
+    Example:
+      fairmtl predict model.skops new_visits.csv -o predictions.csv --id-column visit_id
+    """
+    from fairmtl.cli._modeling import predict_table
+    from fairmtl.cli._tabular import read_data
+    from fairmtl.data import write_table_atomic
+    from fairmtl.data._atomic import MSG_EXISTS_NO_FORCE
+    from fairmtl.exceptions import FileExistsNoForceError
+    from fairmtl.persistence import load_model
+
+    ui = Ui(ctx, quiet=quiet)
+    if output.exists() and not force:
+        raise FileExistsNoForceError(MSG_EXISTS_NO_FORCE.format(path=output))
+    fitted, schema, _ = load_model(model)
+    text = [
+        *schema.groups,
+        *([id_column] if id_column else []),
+        *([schema.id_column] if schema.id_column else []),
+    ]
+    frame = read_data(data, sep=sep, text_columns=text)
+    outcome = predict_table(fitted, schema, frame, id_column=id_column)
+    path = write_table_atomic(outcome.predictions, output, force=force)
+    if outcome.unseen:
+        names = ", ".join(f"{k!r} ({v})" for k, v in list(outcome.unseen.items())[:5])
+        ui.warn(
+            f"{sum(outcome.unseen.values())} row(s) belong to group(s) not seen in fit: {names}."
+            + (
+                f" {outcome.n_shared} were predicted with the shared part (group <shared>)."
+                if outcome.n_shared
+                else ""
+            )
+            + (
+                f" {outcome.n_unpredicted} have no prediction: the model (sharing="
+                "'independent') has no shared part (group <none>)."
+                if outcome.n_unpredicted
+                else ""
+            )
+        )
+    if outcome.n_imputed:
+        ui.info(f"{outcome.n_imputed} row(s) had missing feature values, imputed by the model.")
+    if outcome.extra_columns:
+        ui.info(f"Ignored column(s) the model does not use: {', '.join(outcome.extra_columns)}.")
+    ui.done(f"Wrote {len(outcome.predictions):,} predictions to {path}")
+
+
+def evaluate(
+    ctx: typer.Context,
+    model: ModelArg,
+    data: DataArg,
+    format: Annotated[
+        Literal["table", "json", "csv"],
+        typer.Option("--format", help="table (readable), json or csv (the per-group metrics)."),
+    ] = "table",
+    n_boot: NBootOpt = 200,
+    confidence: Annotated[
+        float, typer.Option("--confidence", min=0.5, max=0.999, help="Coverage of the intervals.")
+    ] = 0.95,
+    seed: SeedOpt = 0,
+    sep: SepOpt = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write the json/csv output to this file instead of stdout."
+        ),
+    ] = None,
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Per-group metrics of a saved model, with bootstrap intervals, and group gaps.
+
+    The data must hold the target. For binary classifiers, fairlearn's demographic
+    parity, equalised odds and equal opportunity differences are shown too.
+
+    \b
+    Example:
+      fairmtl evaluate model.skops test.csv --format json --n-boot 500
+    """
+    from fairmtl.cli._modeling import evaluate_table
+    from fairmtl.cli._tabular import read_data
+    from fairmtl.data import atomic_write_text
+    from fairmtl.persistence import load_model
+
+    if json:
+        format = "json"
+    ui = Ui(ctx, quiet=quiet, json_mode=format != "table")
+    fitted, schema, _ = load_model(model)
+    frame = read_data(data, sep=sep, text_columns=schema.groups)
+    with ui.status(f"Evaluating with {n_boot} bootstrap replicates..."):
+        outcome = evaluate_table(
+            fitted, schema, frame, n_boot=n_boot, confidence=confidence, random_state=seed
+        )
+    if outcome.n_unpredicted:
+        ui.warn(
+            f"{outcome.n_unpredicted} row(s) of groups not seen in fit were left out: the "
+            "model (sharing='independent') cannot predict them."
+        )
+    if outcome.unseen:
+        names = ", ".join(f"{k!r} ({v})" for k, v in list(outcome.unseen.items())[:5])
+        ui.warn(f"Rows of groups not seen in fit: {names}; evaluated under their own labels.")
+    if format == "table":
+        _show_evaluation(ui, outcome, confidence)
+        return
+    if format == "json":
+        import json as json_module
+
+        from fairmtl.cli._ui import to_jsonable
+
+        text = json_module.dumps(to_jsonable(outcome.to_dict()), indent=2, ensure_ascii=False)
+    else:
+        text = outcome.per_group.to_csv(index=False)
+    if output is None:
+        ui.print_text(text)
+    else:
+        ui.done(f"Wrote {atomic_write_text(output, text, force=force)}")
+
+
+def _show_evaluation(ui: Ui, outcome: Any, confidence: float) -> None:
+    per_group = outcome.per_group
+    names = [m for m in TABLE_METRICS[outcome.task] if m in set(per_group["metric"])]
+    cells = per_group.set_index(["group", "metric"])
+    rows = []
+    for group in dict.fromkeys(per_group["group"]):
+        n = cells["n"].get((group, names[0]))
+        row = [group, fmt_number(None if n is None else int(n))]
+        for m in names:
+            value, lo, hi = (cells[c].get((group, m)) for c in ("value", "lo", "hi"))
+            interval = f"{fmt_number(lo, 2)}-{fmt_number(hi, 2)}" if lo == lo and hi == hi else ""
+            row.append(f"{fmt_number(value)}\n{interval}")
+        rows.append(row)
+    columns = ["group", "n", *(m.replace("_", "\n") for m in names)]
+    title = f"Per-group metrics ({100 * confidence:g}% bootstrap intervals)"
+    ui.table(make_table(title, columns, rows))
+    gap_rows = [
+        [
+            d["metric"].replace("_", " "),
+            d["worst_group"],
+            fmt_number(d["worst_value"]),
+            d["best_group"],
+            fmt_number(d["best_value"]),
+            fmt_number(d["gap"]),
+        ]
+        for d in outcome.disparities
+        if d["metric"] in names
+    ]
+    columns = ["metric", "worst group", "worst", "best group", "best", "gap"]
+    ui.table(make_table("Disparities between groups", columns, gap_rows))
+    if outcome.fairness:
+        fair_rows = [[k.replace("_", " "), fmt_number(v)] for k, v in outcome.fairness.items()]
+        ui.table(make_table("Fairness (fairlearn)", ["measure", "value"], fair_rows))
+
+
+def register(app: typer.Typer) -> None:
+    """Add fit, predict and evaluate to ``app``."""
+    app.command("fit")(fit)
+    app.command("predict")(predict)
+    app.command("evaluate")(evaluate)

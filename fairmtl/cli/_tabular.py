@@ -1,0 +1,361 @@
+"""From a file (or a DataFrame) to a validated training table and a model pipeline.
+
+These functions hold the CLI's data handling; they return plain data and are tested
+without the CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from fairmtl.data import Schema, make_preprocessor, read_table, validate_target
+from fairmtl.exceptions import DataValidationError
+
+__all__ = [
+    "REGRESSION_MIN_DISTINCT",
+    "TrainingTable",
+    "build_estimator",
+    "build_pipeline",
+    "detect_task",
+    "file_sha256",
+    "load_training_table",
+    "read_data",
+    "split_names",
+]
+
+#: A numeric target with more distinct values than this is a regression target.
+REGRESSION_MIN_DISTINCT = 20
+_PARQUET = (".parquet", ".pq")
+
+Task = Literal["classification", "regression"]
+
+MSG_GROUP_IS_NUMERIC_FEATURE = (
+    "Column {column!r} is both a group column and a numeric feature. A group column is "
+    "passed to the model untouched; list it as a feature only if it is categorical "
+    "(or leave it out of --features)."
+)
+MSG_BAD_TASK = "task must be 'auto', 'classification' or 'regression'. Got {task!r}."
+MSG_REGRESSION_NOT_NUMERIC = (
+    "Target {column!r} is not numeric, so it cannot be a regression target. "
+    "Use --task classification, or pick a numeric target."
+)
+
+
+def split_names(values: Sequence[str] | str | None) -> tuple[str, ...]:
+    """Column names from repeated options, each of which may be comma-separated.
+
+    Parameters
+    ----------
+    values : sequence of str, str or None
+        ``["race", "sex"]``, ``["race,sex"]`` or ``"race,sex"``.
+
+    Returns
+    -------
+    names : tuple of str
+        Stripped, non-empty names in order.
+
+    Examples
+    --------
+    >>> split_names(["race,sex", " age "])
+    ('race', 'sex', 'age')
+    """
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        values = [values]
+    names = [part.strip() for value in values for part in str(value).split(",")]
+    return tuple(name for name in names if name)
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _is_parquet(path: Path) -> bool:
+    return any(s.lower() in _PARQUET for s in path.suffixes[-1:])
+
+
+def _as_labels(column: pd.Series) -> pd.Series:
+    """A column as text labels, missing values kept missing."""
+    return column.astype(object).where(column.isna(), column.astype(str))
+
+
+def read_data(
+    path: str | os.PathLike[str],
+    *,
+    sep: str | None = None,
+    text_columns: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Read a table, keeping group and id columns as text (``"007"`` stays ``"007"``).
+
+    Parameters
+    ----------
+    path : str or path-like
+        CSV, TSV, gzip'd CSV or Parquet (see :func:`fairmtl.data.read_table`).
+    sep : str or None, default=None
+        The delimiter of a text file; sniffed when None.
+    text_columns : sequence of str, default=()
+        Columns read as text, so that group labels are the same in every file.
+
+    Returns
+    -------
+    frame : DataFrame
+    """
+    path = Path(path)
+    if _is_parquet(path):
+        frame = read_table(path)
+    else:
+        frame = read_table(path, sep=sep, dtype=dict.fromkeys(text_columns, str) or None)
+    for column in text_columns:
+        if column in frame.columns:
+            frame[column] = _as_labels(frame[column])
+    return frame
+
+
+def detect_task(y: pd.Series, task: str = "auto") -> Task:
+    """Classification or regression: a numeric target with many values is regression.
+
+    Parameters
+    ----------
+    y : Series
+        The target (missing values are ignored).
+    task : {"auto", "classification", "regression"}, default="auto"
+        An explicit choice is returned as is (checked for regression).
+
+    Returns
+    -------
+    task : {"classification", "regression"}
+        With "auto": regression when the target is numeric and has more than
+        :data:`REGRESSION_MIN_DISTINCT` distinct values.
+    """
+    if task not in ("auto", "classification", "regression"):
+        raise DataValidationError(MSG_BAD_TASK.format(task=task))
+    values = y.dropna()
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if task == "regression":
+        if not numeric and pd.to_numeric(values, errors="coerce").isna().any():
+            raise DataValidationError(MSG_REGRESSION_NOT_NUMERIC.format(column=y.name))
+        return "regression"
+    if task == "classification":
+        return "classification"
+    return (
+        "regression" if numeric and values.nunique() > REGRESSION_MIN_DISTINCT else "classification"
+    )
+
+
+@dataclass
+class TrainingTable:
+    """A validated training table: the rows kept and their parts.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        The rows whose target is present, with their original index.
+    schema : Schema
+        Resolved on ``frame``.
+    task : {"classification", "regression"}
+    X : DataFrame
+        The raw feature columns (categorical ones as text).
+    y : Series
+        The target.
+    groups : Series or DataFrame
+        The group column(s).
+    rows_dropped : int
+        Rows left out because their target was missing.
+    source : str
+        Where the data came from (a path or a description).
+    sha256 : str or None
+        The SHA-256 of the source file.
+    """
+
+    frame: pd.DataFrame
+    schema: Schema
+    task: Task
+    X: pd.DataFrame
+    y: pd.Series
+    groups: pd.Series | pd.DataFrame
+    rows_dropped: int
+    source: str
+    sha256: str | None
+
+    @property
+    def model_input(self) -> pd.DataFrame:
+        """The features and group columns: what the fit pipeline takes."""
+        columns = list(dict.fromkeys([*self.schema.features, *self.schema.groups]))
+        return self.frame[columns]
+
+
+def load_training_table(
+    data: str | os.PathLike[str] | pd.DataFrame,
+    *,
+    target: str,
+    groups: Sequence[str],
+    features: Sequence[str] | None = None,
+    drop: Sequence[str] = (),
+    id_column: str | None = None,
+    sep: str | None = None,
+    task: str = "auto",
+    source: str | None = None,
+) -> TrainingTable:
+    """Read and validate training data: schema, task, and rows with a target.
+
+    Parameters
+    ----------
+    data : path or DataFrame
+        The file to read (see :func:`read_data`) or a table (not modified).
+    target : str
+        The column to predict.
+    groups : sequence of str
+        The group column(s); several give intersection groups.
+    features : sequence of str or None, default=None
+        The features; None: every other column.
+    drop : sequence of str, default=()
+        Columns to ignore.
+    id_column : str or None, default=None
+        A row identifier, not a feature.
+    sep : str or None, default=None
+        The delimiter of a text file.
+    task : {"auto", "classification", "regression"}, default="auto"
+        See :func:`detect_task`.
+    source : str or None, default=None
+        Description of the data for reports; the path by default.
+
+    Returns
+    -------
+    table : TrainingTable
+
+    Raises
+    ------
+    DataValidationError
+        For a missing column (with the closest name), no usable row, a target with one
+        class, or any of :func:`fairmtl.data.read_table`'s errors.
+    """
+    groups = tuple(groups)
+    text_columns = [*groups, *([id_column] if id_column else [])]
+    sha256 = None
+    if isinstance(data, pd.DataFrame):
+        frame = data.copy()  # the caller's table is not modified
+        for column in text_columns:
+            if column in frame.columns:
+                frame[column] = _as_labels(frame[column])
+        source = source or "DataFrame"
+    else:
+        frame = read_data(data, sep=sep, text_columns=text_columns)
+        sha256 = file_sha256(data)
+        source = source or str(data)
+    schema = Schema(
+        target=target,
+        groups=groups,
+        features=tuple(features) if features else None,
+        drop=tuple(drop),
+        id_column=id_column,
+    )
+    schema = schema.resolve(frame)
+    y = frame[schema.target]
+    kind = detect_task(y, task)
+    keep = validate_target(y, task=kind, column=schema.target)
+    rows_dropped = int((~keep).sum())
+    frame = frame[keep]
+    if kind == "classification":
+        frame = frame.assign(**{schema.target: _integral_labels(frame[schema.target])})
+    parts = schema.select(frame)
+    return TrainingTable(
+        frame=frame,
+        schema=schema,
+        task=kind,
+        X=parts.X,
+        y=parts.y,
+        groups=parts.groups,
+        rows_dropped=rows_dropped,
+        source=source,
+        sha256=sha256,
+    )
+
+
+def _integral_labels(y: pd.Series) -> pd.Series:
+    """Float class labels that are whole numbers (1.0, read so because of a missing value)
+    as integers, so that classes and output columns read ``1``, not ``1.0``."""
+    if pd.api.types.is_float_dtype(y) and np.all(np.mod(y.to_numpy(), 1) == 0):
+        return y.astype(np.int64)
+    return y
+
+
+def build_estimator(
+    task: Task, *, group_column: str | list[str] | None = None, **params: Any
+) -> Any:
+    """A FairMTLClassifier or FairMTLRegressor with the given parameters.
+
+    Parameters
+    ----------
+    task : {"classification", "regression"}
+    group_column : str, list of str or None, default=None
+        The group column(s) of the DataFrame the estimator will receive.
+    **params
+        Estimator parameters; None values are left at the estimator's default.
+
+    Returns
+    -------
+    estimator : FairMTLClassifier or FairMTLRegressor
+    """
+    from fairmtl.estimators import FairMTLClassifier, FairMTLRegressor
+
+    cls = FairMTLClassifier if task == "classification" else FairMTLRegressor
+    chosen = {k: v for k, v in params.items() if v is not None}
+    return cls(group_column=group_column, **chosen)
+
+
+def build_pipeline(schema: Schema, task: Task, **params: Any) -> Any:
+    """``Pipeline([("prep", ColumnTransformer), ("model", FairMTL estimator)])``.
+
+    The ColumnTransformer preprocesses the features (:func:`make_preprocessor`) and
+    passes the group column(s) through untouched, as a pandas DataFrame, so that the
+    estimator finds them by name (``group_column``).
+
+    Parameters
+    ----------
+    schema : Schema
+        Resolved on the training data.
+    task : {"classification", "regression"}
+    **params
+        Estimator parameters (see :func:`build_estimator`).
+
+    Returns
+    -------
+    pipeline : sklearn.pipeline.Pipeline
+        Unfitted; it takes a DataFrame with the feature and group columns.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    for column in schema.groups:
+        if column in schema.numeric_features:
+            raise DataValidationError(MSG_GROUP_IS_NUMERIC_FEATURE.format(column=column))
+    features = make_preprocessor(schema)
+    prep = ColumnTransformer(
+        [*features.transformers, ("groups", "passthrough", list(schema.groups))],
+        remainder="drop",
+        verbose_feature_names_out=False,
+    ).set_output(transform="pandas")
+    group_column: str | list[str] = (
+        schema.groups[0] if len(schema.groups) == 1 else list(schema.groups)
+    )
+    model = build_estimator(task, group_column=group_column, **params)
+    return Pipeline([("prep", prep), ("model", model)])
+
+
+def model_classes(model: Any) -> np.ndarray | None:
+    """The class labels of a fitted classifier (or pipeline), None for a regressor."""
+    return getattr(model, "classes_", None)

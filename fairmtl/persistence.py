@@ -1,0 +1,471 @@
+"""Saving and loading fitted models safely, with the schema of the data they expect.
+
+A model file is a skops archive (:mod:`skops.io`): a zip of JSON and ``.npy`` files, never
+a pickle. It holds a small dict: the fitted model, the :class:`~fairmtl.data.Schema` of its
+training data (target, group columns, feature columns and their kinds), the fairmtl
+version that wrote it and free-form metadata::
+
+    save_model(pipeline, "model.skops", schema=schema, metadata={"task": "classification"})
+    model, schema, metadata = load_model("model.skops")
+    check_schema(new_data, schema)
+
+Loading first lists the types the file would create (:func:`skops.io.get_untrusted_types`,
+which reads the file's JSON without building anything) and refuses the file, naming the
+types, unless each one is on :data:`ALLOWED_TYPES`: fairmtl's own estimators and the
+scikit-learn, numpy and scipy types a fitted model is made of. A pickle, a corrupt zip
+or a file that names anything else (``os.system``, ``builtins.eval``) is refused before
+any of its content runs.
+
+pandas objects cannot be stored in a skops file; the fitted attributes that are pandas
+Series, DataFrames or Indexes (``group_losses_``, ``group_sizes_``) are stored as plain
+arrays (:class:`PandasState`) and rebuilt on load.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+import warnings
+import zipfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fairmtl.data import Schema, atomic_write_bytes
+from fairmtl.data._validation import did_you_mean
+from fairmtl.exceptions import DataValidationError, DataWarning
+
+__all__ = [
+    "ALLOWED_TYPES",
+    "MODEL_FORMAT",
+    "PandasState",
+    "check_schema",
+    "load_model",
+    "save_model",
+]
+
+#: The ``format`` entry of every model file fairmtl writes.
+MODEL_FORMAT = "fairmtl-model"
+#: The layout version of the model file; bumped when the layout changes.
+FORMAT_VERSION = 1
+#: The only types, beyond those skops trusts by default (scikit-learn's estimators,
+#: numpy arrays, Python containers), that a model file may create. Each is named in
+#: full, as :func:`skops.io.get_untrusted_types` lists it; anything else is refused.
+ALLOWED_TYPES: frozenset[str] = frozenset(
+    {
+        "fairmtl.estimators._classifier.FairMTLClassifier",
+        "fairmtl.estimators._regressor.FairMTLRegressor",
+        "fairmtl.data._groups.GroupEncoder",
+        "fairmtl.data._preprocess.ColumnValidator",
+        "fairmtl.persistence.PandasState",
+        "numpy.dtype",
+    }
+)
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_MAGIC = b"\x80"
+
+MSG_MODEL_NOT_FOUND = "Model file {path} does not exist. Check the path (relative to {cwd})."
+MSG_MODEL_IS_DIR = "Model path {path} is a directory, not a model file."
+MSG_PICKLE_REFUSED = (
+    "Model file {path} is a pickle, not a skops file. fairmtl never loads pickles: "
+    "unpickling can run any code. Save the model with fairmtl.persistence.save_model "
+    "(or `fairmtl fit ... -o model.skops`)."
+)
+MSG_NOT_SKOPS = (
+    "Model file {path} is not a skops model file (it is not a zip archive). Give the file "
+    "written by `fairmtl fit -o model.skops` or fairmtl.persistence.save_model."
+)
+MSG_CORRUPT = (
+    "Model file {path} is damaged or was not written by skops ({reason}). Save the model "
+    "again with fairmtl.persistence.save_model."
+)
+MSG_UNTRUSTED = (
+    "Model file {path} refused: it would create objects of types that a fairmtl model "
+    "never needs: {types}. Nothing from the file was run. Only load model files from a "
+    "source you trust, and save them with fairmtl.persistence.save_model."
+)
+MSG_NOT_A_FAIRMTL_MODEL = (
+    "Model file {path} is a skops file but not a fairmtl model file ({reason}). Save the "
+    "model with fairmtl.persistence.save_model."
+)
+MSG_NEWER_FORMAT = (
+    "Model file {path} has format version {version}, newer than this fairmtl ({ours}) "
+    "reads. Upgrade fairmtl (pip install -U fairmtl)."
+)
+MSG_OTHER_VERSION = (
+    "Model file {path} was written by fairmtl {saved}; this is fairmtl {current}. "
+    "Predictions may differ; refit the model with this version if they matter."
+)
+MSG_SCHEMA_NOT_RESOLVED = (
+    "save_model needs a resolved schema, with the feature columns and their kinds: "
+    "pass Schema(...).resolve(training_data)."
+)
+MSG_SCHEMA_TYPE = "schema must be a fairmtl.data.Schema or its to_dict(). Got {type}."
+MSG_METADATA_NOT_JSON = (
+    "metadata must be a dict of JSON values (str, numbers, lists, dicts): {reason}."
+)
+MSG_UNSAVABLE_TYPES = (
+    "This model holds objects of types that fairmtl will not load back from a file: "
+    "{types}. Save a model made of fairmtl and scikit-learn estimators."
+)
+MSG_EXTRA_COLUMNS = (
+    "The data has column(s) {columns} that the model does not use (it was trained on "
+    "features {features}). Remove them, or allow extra columns."
+)
+
+
+class PandasState:
+    """A pandas Series, DataFrame or Index as plain arrays, for storage in a skops file.
+
+    Parameters
+    ----------
+    obj : Series, DataFrame or Index
+        The object to store.
+
+    Attributes
+    ----------
+    kind : {"series", "frame", "index"}
+    values : list of ndarray
+        One array per column (a single one for a Series or an Index).
+    dtypes : list of str
+        The pandas dtype of each array.
+    index : ndarray or None
+        The index labels (None for an Index).
+    names : list
+        The column names (frame), or ``[name]`` (series, index).
+    index_name : str or None
+    """
+
+    def __init__(self, obj: pd.Series | pd.DataFrame | pd.Index) -> None:
+        if isinstance(obj, pd.DataFrame):
+            self.kind = "frame"
+            columns = [obj.iloc[:, i] for i in range(obj.shape[1])]
+            self.names = [_plain(c) for c in obj.columns]
+        elif isinstance(obj, pd.Series):
+            self.kind, columns, self.names = "series", [obj], [_plain(obj.name)]
+        else:
+            self.kind, columns, self.names = "index", [obj], [_plain(obj.name)]
+        self.values = [_as_array(c) for c in columns]
+        self.dtypes = [str(c.dtype) for c in columns]
+        index = None if self.kind == "index" else obj.index
+        self.index = None if index is None else _as_array(index)
+        self.index_name = None if index is None else _plain(index.name)
+
+    def restore(self) -> pd.Series | pd.DataFrame | pd.Index:
+        """Rebuild the pandas object.
+
+        Returns
+        -------
+        obj : Series, DataFrame or Index
+        """
+        columns = [_typed(v, d) for v, d in zip(self.values, self.dtypes, strict=True)]
+        if self.kind == "index":
+            return pd.Index(columns[0], name=self.names[0])
+        index = pd.Index(self.index, name=self.index_name)
+        if self.kind == "series":
+            return pd.Series(columns[0], index=index, name=self.names[0])
+        return pd.DataFrame(
+            dict(zip(range(len(columns)), columns, strict=True)), index=index
+        ).set_axis(self.names, axis=1)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _as_array(values: pd.Series | pd.Index) -> np.ndarray:
+    if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object:
+        return np.array([_plain(v) for v in values], dtype=object)
+    return np.asarray(values.to_numpy())
+
+
+def _typed(values: np.ndarray, dtype: str) -> Any:
+    try:
+        return pd.array(values, dtype=dtype) if dtype != "object" else values
+    except (TypeError, ValueError):
+        return values
+
+
+def _check_schema_arg(schema: Schema | Mapping[str, Any]) -> Schema:
+    if isinstance(schema, Mapping):
+        schema = Schema.from_dict(schema)
+    if not isinstance(schema, Schema):
+        raise DataValidationError(MSG_SCHEMA_TYPE.format(type=type(schema).__name__))
+    if not schema.is_resolved:
+        raise DataValidationError(MSG_SCHEMA_NOT_RESOLVED)
+    return schema
+
+
+def _json_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    if metadata is None:
+        return {}
+    try:
+        text = json.dumps(dict(metadata), default=_json_default, allow_nan=True)
+    except (TypeError, ValueError) as e:
+        raise DataValidationError(MSG_METADATA_NOT_JSON.format(reason=e)) from e
+    return json.loads(text)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _walk(obj: Any, convert: Callable[[Any], Any], seen: set[int]) -> Any:
+    """Replace, in place where possible, every value for which ``convert`` gives a new one.
+
+    Descends into dicts, lists, tuples and the ``__dict__`` of objects from fairmtl and
+    scikit-learn (estimators and their helpers), which is where fitted state lives.
+    """
+    new = convert(obj)
+    if new is not obj:
+        return new
+    if id(obj) in seen:
+        return obj
+    seen.add(id(obj))
+    if isinstance(obj, dict):
+        for key, value in list(obj.items()):
+            obj[key] = _walk(value, convert, seen)
+    elif isinstance(obj, list):
+        obj[:] = [_walk(v, convert, seen) for v in obj]
+    elif isinstance(obj, tuple):
+        items = [_walk(v, convert, seen) for v in obj]
+        if any(a is not b for a, b in zip(items, obj, strict=True)):
+            return type(obj)(*items) if hasattr(obj, "_fields") else tuple(items)
+    elif _holds_state(obj):
+        for key, value in list(vars(obj).items()):
+            setattr(obj, key, _walk(value, convert, seen))
+    return obj
+
+
+def _holds_state(obj: Any) -> bool:
+    module = type(obj).__module__ or ""
+    return hasattr(obj, "__dict__") and module.split(".")[0] in ("fairmtl", "sklearn")
+
+
+def _to_state(value: Any) -> Any:
+    if isinstance(value, pd.Series | pd.DataFrame | pd.Index):
+        return PandasState(value)
+    return value
+
+
+def _from_state(value: Any) -> Any:
+    return value.restore() if isinstance(value, PandasState) else value
+
+
+def save_model(
+    model: Any,
+    path: str | os.PathLike[str],
+    *,
+    schema: Schema | Mapping[str, Any],
+    force: bool = False,
+    metadata: Mapping[str, Any] | None = None,
+) -> Path:
+    """Save a fitted model with its schema to a skops file, atomically.
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted fairmtl estimator or a Pipeline around one. It is not modified (a copy
+        is converted for storage).
+    path : str or path-like
+        The file to write (``.skops`` by convention); parent folders are created.
+    schema : Schema or dict
+        The resolved schema of the training data (see :meth:`Schema.resolve`).
+    force : bool, default=False
+        Overwrite an existing file.
+    metadata : dict or None, default=None
+        JSON-able facts to keep with the model (task, source file, metrics).
+
+    Returns
+    -------
+    path : Path
+        The file written.
+
+    Raises
+    ------
+    FileExistsNoForceError
+        When ``path`` exists and ``force`` is False.
+    DataValidationError
+        For an unresolved schema, metadata that is not JSON-able, or a model holding
+        types :func:`load_model` would refuse (nothing is written then).
+    """
+    import skops.io as sio
+
+    schema = _check_schema_arg(schema)
+    from fairmtl import __version__
+
+    # The model is copied because its pandas attributes are swapped for PandasState.
+    stored = _walk(copy.deepcopy(model), _to_state, set())
+    payload = {
+        "format": MODEL_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "fairmtl_version": __version__,
+        "schema": schema.to_dict(),
+        "metadata": _json_metadata(metadata),
+        "model": stored,
+    }
+    data = sio.dumps(payload, compression=zipfile.ZIP_DEFLATED)
+    refused = sorted(set(sio.get_untrusted_types(data=data)) - ALLOWED_TYPES)
+    if refused:
+        raise DataValidationError(MSG_UNSAVABLE_TYPES.format(types=", ".join(refused)))
+    return atomic_write_bytes(path, data, force=force)
+
+
+def _read_checked(path: Path) -> bytes:
+    if not path.exists():
+        raise DataValidationError(MSG_MODEL_NOT_FOUND.format(path=path, cwd=Path.cwd()))
+    if path.is_dir():
+        raise DataValidationError(MSG_MODEL_IS_DIR.format(path=path))
+    data = path.read_bytes()
+    if data.startswith(_PICKLE_MAGIC):
+        raise DataValidationError(MSG_PICKLE_REFUSED.format(path=path))
+    if not data.startswith(_ZIP_MAGIC) or not zipfile.is_zipfile(io.BytesIO(data)):
+        raise DataValidationError(MSG_NOT_SKOPS.format(path=path))
+    return data
+
+
+def load_model(path: str | os.PathLike[str]) -> tuple[Any, Schema, dict[str, Any]]:
+    """Load a model file written by :func:`save_model`, refusing anything unsafe.
+
+    The file's type list is checked against :data:`ALLOWED_TYPES` before anything is
+    built: a file that names any other type, a pickle and a damaged file are refused
+    without running any of their content.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model file.
+
+    Returns
+    -------
+    model : estimator
+        The fitted model.
+    schema : Schema
+        The schema of its training data.
+    metadata : dict
+        The metadata saved with it, plus ``fairmtl_version`` (the version that wrote it).
+
+    Raises
+    ------
+    DataValidationError
+        For a missing file, a pickle, a file that is not a skops zip or is damaged, one
+        that names types outside the allow-list (:data:`MSG_UNTRUSTED`), or a skops
+        file that is not a fairmtl model file.
+
+    Examples
+    --------
+    >>> model, schema, metadata = load_model("model.skops")  # doctest: +SKIP
+    """
+    import skops.io as sio
+
+    path = Path(path)
+    data = _read_checked(path)
+    try:
+        found = sio.get_untrusted_types(data=data)
+    except Exception as e:  # any failure to read the archive's JSON: the file is damaged
+        reason = f"{type(e).__name__}: {e}".strip()
+        raise DataValidationError(MSG_CORRUPT.format(path=path, reason=reason)) from e
+    refused = sorted(set(found) - ALLOWED_TYPES)
+    if refused:
+        raise DataValidationError(MSG_UNTRUSTED.format(path=path, types=", ".join(refused)))
+    try:
+        payload = sio.loads(data, trusted=sorted(found))
+    except Exception as e:  # a file that passed the audit but cannot be built
+        reason = f"{type(e).__name__}: {e}".strip()
+        raise DataValidationError(MSG_CORRUPT.format(path=path, reason=reason)) from e
+    return _unpack(payload, path)
+
+
+def _unpack(payload: Any, path: Path) -> tuple[Any, Schema, dict[str, Any]]:
+    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+        reason = "no 'format' entry" if isinstance(payload, dict) else type(payload).__name__
+        raise DataValidationError(MSG_NOT_A_FAIRMTL_MODEL.format(path=path, reason=reason))
+    missing = [k for k in ("model", "schema", "format_version") if k not in payload]
+    if missing:
+        reason = f"missing {', '.join(missing)}"
+        raise DataValidationError(MSG_NOT_A_FAIRMTL_MODEL.format(path=path, reason=reason))
+    version = payload["format_version"]
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise DataValidationError(
+            MSG_NEWER_FORMAT.format(path=path, version=version, ours=FORMAT_VERSION)
+        )
+    from fairmtl import __version__
+
+    saved = payload.get("fairmtl_version")
+    if saved != __version__:
+        warnings.warn(
+            MSG_OTHER_VERSION.format(path=path, saved=saved, current=__version__),
+            DataWarning,
+            stacklevel=3,
+        )
+    schema = Schema.from_dict(payload["schema"])
+    metadata = dict(payload.get("metadata") or {})
+    metadata["fairmtl_version"] = saved
+    model = _walk(payload["model"], _from_state, set())
+    return model, schema, metadata
+
+
+def check_schema(
+    df: pd.DataFrame,
+    schema: Schema,
+    *,
+    require_target: bool = False,
+    allow_extra: bool = True,
+) -> list[str]:
+    """Check that new data matches the schema a model was trained with.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The new data.
+    schema : Schema
+        The resolved schema saved with the model.
+    require_target : bool, default=False
+        Also require the target column (to evaluate).
+    allow_extra : bool, default=True
+        Accept columns the model does not use (they are ignored); when False they are
+        refused, named in the message.
+
+    Returns
+    -------
+    extra : list of str
+        The columns of ``df`` the model does not use, in table order.
+
+    Raises
+    ------
+    DataValidationError
+        For a missing feature or group column (named, with the closest available name),
+        a feature numeric in training that is not numeric now, or extra columns with
+        ``allow_extra=False``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from fairmtl.data import Schema
+    >>> train = pd.DataFrame({"age": [30, 40], "site": ["a", "b"], "y": [0, 1]})
+    >>> schema = Schema(target="y", groups="site").resolve(train)
+    >>> check_schema(pd.DataFrame({"age": [1], "site": ["a"], "note": ["x"]}), schema)
+    ['note']
+    """
+    schema.check_frame(df, require_target=require_target)
+    used = {schema.target, *schema.groups, *(schema.features or ()), *schema.drop}
+    used |= {c for c in (schema.id_column, schema.weight_column) if c is not None}
+    extra = [str(c) for c in df.columns if c not in used]
+    if extra and not allow_extra:
+        features = ", ".join(repr(f) for f in schema.features or ())
+        hint = did_you_mean(extra[0], schema.features or ())
+        raise DataValidationError(
+            MSG_EXTRA_COLUMNS.format(columns=", ".join(map(repr, extra)), features=features) + hint
+        )
+    return extra
