@@ -34,12 +34,14 @@ class FairMTLClassifier(ClassifierMixin, FairMTLBase):
     sharing : {"offset", "shared", "independent", "lowrank"}, default="offset"
         How group models share parameters; see :mod:`fairmtl.models`.
     objective : str, default="minimax"
-        One of "average", "balanced", "minimax", "tilted", "bounded", "no_harm",
-        "chebyshev", "demographic_parity", "equal_opportunity", "equalized_odds".
+        One of "average", "balanced", "minimax", "tilted", "bounded", "gap" (a local
+        convex-concave solve; see :mod:`fairmtl.objectives`), "no_harm", "chebyshev",
+        "demographic_parity", "equal_opportunity", "equalized_odds".
     loss : {"logistic", "hinge"}, default="logistic"
         Logistic loss (multinomial for 3+ classes) or hinge loss (Crammer-Singer for 3+).
     epsilon : float or array-like of shape (n_groups,), default=None
-        Loss bound for "bounded", slack for "no_harm", allowed gap for the rate objectives.
+        Loss bound for "bounded", slack for "no_harm", allowed gap above the average
+        loss for "gap", allowed gap of mean scores for the rate objectives.
     tilt : float, default=None
         Temperature of "tilted" (> 0).
     preference : array-like of shape (n_groups,), default=None

@@ -30,7 +30,7 @@ class FairMTLRegressor(RegressorMixin, FairMTLBase):
     ----------
     sharing : {"offset", "shared", "independent", "lowrank"}, default="offset"
     objective : str, default="minimax"
-        One of "average", "balanced", "minimax", "tilted", "bounded", "no_harm",
+        One of "average", "balanced", "minimax", "tilted", "bounded", "gap", "no_harm",
         "chebyshev".
     loss : {"squared", "huber"}, default="squared"
     epsilon, tilt, preference, sharing_strength, alpha, reference, solver, group_column, \

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fairmtl.objectives._base import Objective, ObjectiveContext
 from fairmtl.objectives._constrained import Bounded, NoHarm
+from fairmtl.objectives._gap import Gap
 from fairmtl.objectives._rates import DemographicParity, EqualizedOdds, EqualOpportunity
 from fairmtl.objectives._scalar import Average, Balanced, Chebyshev, Minimax, Tilted, Weighted
 
@@ -21,6 +22,7 @@ __all__ = [
     "Minimax",
     "Tilted",
     "Bounded",
+    "Gap",
     "NoHarm",
     "Chebyshev",
     "DemographicParity",
@@ -37,6 +39,7 @@ OBJECTIVES: dict[str, type[Objective]] = {
         Minimax,
         Tilted,
         Bounded,
+        Gap,
         NoHarm,
         Chebyshev,
         DemographicParity,

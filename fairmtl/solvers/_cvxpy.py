@@ -39,6 +39,14 @@ MSG_UNBOUNDED = (
     "penalty). Use alpha > 0."
 )
 
+#: convex-concave procedure (gap objective): iterations and relative stopping tolerance
+CCP_MAX_ITER, CCP_TOL = 30, 1e-7
+MSG_GAP_INFEASIBLE = (
+    "No model was found with every group's loss within epsilon of the average loss "
+    "(the convex-concave procedure, a local method, ended with a largest gap of {gap:.6g}). "
+    "Pass epsilon >= that gap."
+)
+
 #: relative slack of the lexicographic (second) stage
 REFINE_TOL = 1e-6
 
@@ -238,6 +246,8 @@ class ExactProblem:
             extra["reference"] = self.reference_losses(reference, alpha, sharing_strength, solver)
         self.objective.set_values(self.n_groups, **knobs, **extra)
         chain = default_chain(solver)
+        if "linearization" in self.objective.needs:
+            return self._solve_convex_concave(alpha, sharing_strength, solver, chain, max_time)
         first = solve_chain(self.problem, chain, max_time=max_time)
         if first.status == INFEASIBLE:
             self._raise_infeasible(solver)
@@ -252,6 +262,57 @@ class ExactProblem:
         )
         info["objective"] = objective_value
         info["extra"] = {k: np.asarray(v).tolist() for k, v in extra.items()}
+        return FitResult(coef, intercept, losses, info)
+
+    def _group_outputs(self, coef: np.ndarray, intercept: np.ndarray) -> list[np.ndarray]:
+        """Numpy model outputs on each group's rows, in the order of the cvxpy blocks."""
+        out = []
+        for g in range(self.n_groups):
+            rows = np.flatnonzero(self.tasks == g)
+            z = self.X[rows] @ coef[g] + intercept[g]
+            out.append(z[:, 0] if self.n_outputs == 1 else z)
+        return out
+
+    def _solve_convex_concave(self, alpha, strength, solver, chain, max_time) -> FitResult:
+        """Convex-concave procedure for ``gap`` (see fairmtl.objectives._gap)."""
+        start = self._helper("gap-start", self.sharing_name, "minimax")
+        fit = start.solve(alpha=alpha, sharing_strength=strength, solver=solver)
+        coef, intercept = fit.coef, fit.intercept
+        targets = [self.y[self.tasks == g] for g in range(self.n_groups)]
+        previous, attempts, total_time, n_iter = np.inf, [], 0.0, 0
+        rho = 1.0
+        while n_iter < CCP_MAX_ITER:
+            n_iter += 1
+            self.objective.rho.value = rho
+            self.objective.linearize(self._group_outputs(coef, intercept), targets, self.loss)
+            result = solve_chain(self.problem, chain, max_time=max_time)
+            attempts += result.attempts
+            total_time += result.time
+            self._check(result)
+            coef, intercept = self.sharing.unpack()
+            value = float(self.problem.value)
+            slack = float(self.objective.slack.value)
+            if slack <= 1e-9 and abs(previous - value) <= CCP_TOL * max(1.0, abs(value)):
+                break
+            previous = value
+            rho = min(rho * 10.0, 1e6)
+        if float(self.objective.slack.value) > 1e-7:
+            losses = group_mean_losses(
+                self.loss, self.X, self.y, self.tasks, self.w, coef, intercept, self.n_groups
+            )
+            gap_now = float(np.max(losses - self.shares @ losses))
+            raise InfeasibleError(MSG_GAP_INFEASIBLE.format(gap=gap_now), min_feasible=gap_now)
+        losses = group_mean_losses(
+            self.loss, self.X, self.y, self.tasks, self.w, coef, intercept, self.n_groups
+        )
+        info = _info(result, stage="main")
+        info.update(
+            method="convex-concave",
+            ccp_iterations=n_iter,
+            attempts=attempts,
+            time=total_time + fit.solver_info["time"],
+            objective=value,
+        )
         return FitResult(coef, intercept, losses, info)
 
     def _refine(self, chain, max_time, info: dict) -> dict:
