@@ -8,7 +8,6 @@ separate fits or from scikit-learn, never from the fit under test.
 from __future__ import annotations
 
 import re
-import time
 import warnings
 
 import numpy as np
