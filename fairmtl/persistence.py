@@ -11,14 +11,14 @@ version that wrote it and free-form metadata::
 
 Loading first lists the types the file would create (:func:`skops.io.get_untrusted_types`,
 which reads the file's JSON without building anything) and refuses the file, naming the
-types, unless each one is on :data:`ALLOWED_TYPES`: fairmtl's own estimators and the
-scikit-learn, numpy and scipy types a fitted model is made of. A pickle, a corrupt zip
-or a file that names anything else (``os.system``, ``builtins.eval``) is refused before
-any of its content runs.
+types, unless each one is trusted by skops by default (scikit-learn's estimators, numpy
+arrays, Python containers) or on :data:`ALLOWED_TYPES` (fairmtl's own estimators and
+helpers). A pickle, a damaged zip or a file that names anything else (``os.system``,
+``builtins.eval``) is refused before any of its content runs.
 
-pandas objects cannot be stored in a skops file; the fitted attributes that are pandas
-Series, DataFrames or Indexes (``group_losses_``, ``group_sizes_``) are stored as plain
-arrays (:class:`PandasState`) and rebuilt on load.
+pandas objects cannot be stored in a skops file; fitted attributes that are pandas
+Series or DataFrames (``group_losses_``, ``group_sizes_``) are stored as plain arrays
+(:class:`PandasState`) and rebuilt on load.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ import numpy as np
 import pandas as pd
 
 from fairmtl.data import Schema, atomic_write_bytes
-from fairmtl.data._validation import did_you_mean
 from fairmtl.exceptions import DataValidationError, DataWarning
 
 __all__ = [
@@ -66,6 +65,7 @@ ALLOWED_TYPES: frozenset[str] = frozenset(
         "numpy.dtype",
     }
 )
+_STATE_PACKAGES = ("fairmtl", "sklearn")
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_MAGIC = b"\x80"
 
@@ -120,58 +120,48 @@ MSG_EXTRA_COLUMNS = (
 
 
 class PandasState:
-    """A pandas Series, DataFrame or Index as plain arrays, for storage in a skops file.
+    """A pandas Series or DataFrame as plain arrays, for storage in a skops file.
 
     Parameters
     ----------
-    obj : Series, DataFrame or Index
-        The object to store.
+    obj : Series or DataFrame
+        The object to store; :meth:`restore` rebuilds it.
 
     Attributes
     ----------
-    kind : {"series", "frame", "index"}
-    values : list of ndarray
-        One array per column (a single one for a Series or an Index).
+    columns : list of ndarray
+        The values, one array per column (one for a Series); object arrays for text.
     dtypes : list of str
-        The pandas dtype of each array.
-    index : ndarray or None
-        The index labels (None for an Index).
+        The pandas dtype of each column.
     names : list
-        The column names (frame), or ``[name]`` (series, index).
-    index_name : str or None
+        The column names (``[name]`` for a Series).
+    index : ndarray
+    index_name : hashable
+    is_frame : bool
     """
 
-    def __init__(self, obj: pd.Series | pd.DataFrame | pd.Index) -> None:
-        if isinstance(obj, pd.DataFrame):
-            self.kind = "frame"
-            columns = [obj.iloc[:, i] for i in range(obj.shape[1])]
-            self.names = [_plain(c) for c in obj.columns]
-        elif isinstance(obj, pd.Series):
-            self.kind, columns, self.names = "series", [obj], [_plain(obj.name)]
-        else:
-            self.kind, columns, self.names = "index", [obj], [_plain(obj.name)]
-        self.values = [_as_array(c) for c in columns]
-        self.dtypes = [str(c.dtype) for c in columns]
-        index = None if self.kind == "index" else obj.index
-        self.index = None if index is None else _as_array(index)
-        self.index_name = None if index is None else _plain(index.name)
+    def __init__(self, obj: pd.Series | pd.DataFrame) -> None:
+        self.is_frame = isinstance(obj, pd.DataFrame)
+        parts = [obj.iloc[:, i] for i in range(obj.shape[1])] if self.is_frame else [obj]
+        self.names = [_plain(c) for c in obj.columns] if self.is_frame else [_plain(obj.name)]
+        self.columns = [_as_array(part) for part in parts]
+        self.dtypes = [str(part.dtype) for part in parts]
+        self.index = _as_array(obj.index)
+        self.index_name = _plain(obj.index.name)
 
-    def restore(self) -> pd.Series | pd.DataFrame | pd.Index:
+    def restore(self) -> pd.Series | pd.DataFrame:
         """Rebuild the pandas object.
 
         Returns
         -------
-        obj : Series, DataFrame or Index
+        obj : Series or DataFrame
         """
-        columns = [_typed(v, d) for v, d in zip(self.values, self.dtypes, strict=True)]
-        if self.kind == "index":
-            return pd.Index(columns[0], name=self.names[0])
         index = pd.Index(self.index, name=self.index_name)
-        if self.kind == "series":
-            return pd.Series(columns[0], index=index, name=self.names[0])
-        return pd.DataFrame(
-            dict(zip(range(len(columns)), columns, strict=True)), index=index
-        ).set_axis(self.names, axis=1)
+        parts = [_typed(v, d) for v, d in zip(self.columns, self.dtypes, strict=True)]
+        if not self.is_frame:
+            return pd.Series(parts[0], index=index, name=self.names[0])
+        frame = pd.DataFrame(dict(enumerate(parts)), index=index)
+        return frame.set_axis(self.names, axis=1)
 
 
 def _plain(value: Any) -> Any:
@@ -186,7 +176,7 @@ def _as_array(values: pd.Series | pd.Index) -> np.ndarray:
 
 def _typed(values: np.ndarray, dtype: str) -> Any:
     try:
-        return pd.array(values, dtype=dtype) if dtype != "object" else values
+        return values if dtype == "object" else pd.array(values, dtype=dtype)
     except (TypeError, ValueError):
         return values
 
@@ -222,41 +212,39 @@ def _json_default(value: Any) -> Any:
 
 
 def _walk(obj: Any, convert: Callable[[Any], Any], seen: set[int]) -> Any:
-    """Replace, in place where possible, every value for which ``convert`` gives a new one.
+    """Replace every value for which ``convert`` gives a new one, in place where possible.
 
-    Descends into dicts, lists, tuples and the ``__dict__`` of objects from fairmtl and
-    scikit-learn (estimators and their helpers), which is where fitted state lives.
+    Descends into dicts, lists, tuples and the ``__dict__`` of fairmtl and scikit-learn
+    objects (estimators and their helpers), which is where fitted state lives.
     """
     new = convert(obj)
-    if new is not obj:
+    if new is not obj or id(obj) in seen:
         return new
-    if id(obj) in seen:
-        return obj
     seen.add(id(obj))
-    if isinstance(obj, dict):
-        for key, value in list(obj.items()):
-            obj[key] = _walk(value, convert, seen)
-    elif isinstance(obj, list):
-        obj[:] = [_walk(v, convert, seen) for v in obj]
-    elif isinstance(obj, tuple):
+    if isinstance(obj, tuple):
         items = [_walk(v, convert, seen) for v in obj]
         if any(a is not b for a, b in zip(items, obj, strict=True)):
             return type(obj)(*items) if hasattr(obj, "_fields") else tuple(items)
-    elif _holds_state(obj):
+        return obj
+    if isinstance(obj, list):
+        entries: Any = enumerate(list(obj))
+    elif isinstance(obj, dict):
+        entries = list(obj.items())
+    elif hasattr(obj, "__dict__") and type(obj).__module__.split(".")[0] in _STATE_PACKAGES:
         for key, value in list(vars(obj).items()):
-            setattr(obj, key, _walk(value, convert, seen))
+            if (changed := _walk(value, convert, seen)) is not value:
+                setattr(obj, key, changed)
+        return obj
+    else:
+        return obj
+    for key, value in entries:
+        if (changed := _walk(value, convert, seen)) is not value:
+            obj[key] = changed
     return obj
 
 
-def _holds_state(obj: Any) -> bool:
-    module = type(obj).__module__ or ""
-    return hasattr(obj, "__dict__") and module.split(".")[0] in ("fairmtl", "sklearn")
-
-
 def _to_state(value: Any) -> Any:
-    if isinstance(value, pd.Series | pd.DataFrame | pd.Index):
-        return PandasState(value)
-    return value
+    return PandasState(value) if isinstance(value, pd.Series | pd.DataFrame) else value
 
 
 def _from_state(value: Any) -> Any:
@@ -464,8 +452,7 @@ def check_schema(
     extra = [str(c) for c in df.columns if c not in used]
     if extra and not allow_extra:
         features = ", ".join(repr(f) for f in schema.features or ())
-        hint = did_you_mean(extra[0], schema.features or ())
         raise DataValidationError(
-            MSG_EXTRA_COLUMNS.format(columns=", ".join(map(repr, extra)), features=features) + hint
+            MSG_EXTRA_COLUMNS.format(columns=", ".join(map(repr, extra)), features=features)
         )
     return extra

@@ -9,7 +9,9 @@ as yellow lines, once each; other libraries' warnings only with ``--debug``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import os
 import traceback
 import warnings
@@ -78,6 +80,26 @@ def _is_parameter_error(error: Exception) -> bool:
     return isinstance(error, InvalidParameterError)
 
 
+#: Libraries whose log messages (advice meant for their own users) are shown only with
+#: --debug: fairlearn's grid search logs tuning hints for every baseline fit.
+QUIET_LOGGERS = ("fairlearn",)
+
+
+@contextlib.contextmanager
+def _library_logs(debug: bool):
+    """Silence the log warnings of :data:`QUIET_LOGGERS` while a command runs."""
+    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    if not debug:
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 class FairMTLGroup(TyperGroup):
     """The top-level group: takes ``--debug`` from anywhere and turns errors into lines."""
 
@@ -92,7 +114,7 @@ class FairMTLGroup(TyperGroup):
     def invoke(self, ctx: typer.Context) -> Any:
         from fairmtl.exceptions import FairMTLError, FairMTLWarning
 
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _library_logs(_is_debug(ctx)):
             warnings.simplefilter("default")
             warnings.simplefilter("always", FairMTLWarning)
             warnings.showwarning = functools.partial(_show_warning, ctx)

@@ -219,21 +219,7 @@ def predict(
     outcome = predict_table(fitted, schema, frame, id_column=id_column)
     path = write_table_atomic(outcome.predictions, output, force=force)
     if outcome.unseen:
-        names = ", ".join(f"{k!r} ({v})" for k, v in list(outcome.unseen.items())[:5])
-        ui.warn(
-            f"{sum(outcome.unseen.values())} row(s) belong to group(s) not seen in fit: {names}."
-            + (
-                f" {outcome.n_shared} were predicted with the shared part (group <shared>)."
-                if outcome.n_shared
-                else ""
-            )
-            + (
-                f" {outcome.n_unpredicted} have no prediction: the model (sharing="
-                "'independent') has no shared part (group <none>)."
-                if outcome.n_unpredicted
-                else ""
-            )
-        )
+        ui.warn(outcome.unseen_message())
     if outcome.n_imputed:
         ui.info(f"{outcome.n_imputed} row(s) had missing feature values, imputed by the model.")
     if outcome.extra_columns:
@@ -274,7 +260,7 @@ def evaluate(
     Example:
       fairmtl evaluate model.skops test.csv --format json --n-boot 500
     """
-    from fairmtl.cli._modeling import evaluate_table
+    from fairmtl.cli._evaluation import evaluate_table
     from fairmtl.cli._tabular import read_data
     from fairmtl.data import atomic_write_text
     from fairmtl.persistence import load_model

@@ -1,4 +1,4 @@
-"""Fitting a model on a table, predicting for new rows, and evaluating per group.
+"""Fitting a model on a table and predicting new rows, whatever their group.
 
 Plain functions that return data; the typer commands in :mod:`fairmtl.cli._commands`
 only display it.
@@ -19,13 +19,13 @@ from fairmtl.exceptions import DataValidationError, DataWarning
 from fairmtl.persistence import check_schema
 
 __all__ = [
-    "EvaluateOutcome",
     "FitOutcome",
     "PredictOutcome",
+    "Predicted",
     "SHARED_GROUP",
     "UNPREDICTED_GROUP",
-    "evaluate_table",
     "fit_table",
+    "predict_rows",
     "predict_table",
 ]
 
@@ -41,9 +41,11 @@ FIT_METRICS = {"classification": ("accuracy", "log_loss"), "regression": ("mse",
 MSG_ID_COLUMN_MISSING = (
     "Id column {column!r} is not in the data.{hint} Available columns: {available}."
 )
-MSG_NOTHING_TO_EVALUATE = (
-    "No row can be evaluated: every row belongs to a group not seen in fit and the model "
-    "(sharing='independent') has no shared part. Evaluate on data from the training groups."
+MSG_UNSEEN_ROWS = "{count} row(s) belong to group(s) not seen in fit: {names}."
+MSG_UNSEEN_SHARED = " {count} were predicted with the shared part (group {label})."
+MSG_UNSEEN_UNPREDICTED = (
+    " {count} have no prediction: the model (sharing='independent') has no shared part "
+    "(group {label}). Refit with --sharing offset to predict them."
 )
 _UNSEEN_WARNING = r".*not seen in fit.*"
 
@@ -191,9 +193,21 @@ class PredictOutcome:
     n_imputed: int
     extra_columns: list[str]
 
+    def unseen_message(self) -> str:
+        """One line on the rows of unseen groups and how they were predicted."""
+        names = ", ".join(f"{k!r} ({v})" for k, v in list(self.unseen.items())[:5])
+        text = MSG_UNSEEN_ROWS.format(count=sum(self.unseen.values()), names=names)
+        if self.n_shared:
+            text += MSG_UNSEEN_SHARED.format(count=self.n_shared, label=SHARED_GROUP)
+        if self.n_unpredicted:
+            text += MSG_UNSEEN_UNPREDICTED.format(count=self.n_unpredicted, label=UNPREDICTED_GROUP)
+        return text
+
 
 @dataclass
-class _Predicted:
+class Predicted:
+    """Predictions for the rows a model can predict (``usable``), with their groups."""
+
     labels: np.ndarray
     seen: np.ndarray
     usable: np.ndarray
@@ -206,7 +220,7 @@ def _estimator(model: Any) -> Any:
     return model.steps[-1][1] if hasattr(model, "steps") else model
 
 
-def _predict_rows(model: Any, schema: Schema, df: pd.DataFrame) -> _Predicted:
+def predict_rows(model: Any, schema: Schema, df: pd.DataFrame) -> Predicted:
     groups = df[list(schema.groups)].copy()  # missing groups are relabelled in a copy
     for column in groups.columns:
         groups[column] = groups[column].astype(object).where(groups[column].notna(), MISSING_GROUP)
@@ -226,7 +240,7 @@ def _predict_rows(model: Any, schema: Schema, df: pd.DataFrame) -> _Predicted:
             warnings.filterwarnings("ignore", message=_UNSEEN_WARNING, category=DataWarning)
             y_pred = model.predict(X)
             proba = _scores(model, X) if classes is not None else None
-    return _Predicted(labels, seen, usable, y_pred, proba, classes)
+    return Predicted(labels, seen, usable, y_pred, proba, classes)
 
 
 def _id_values(df: pd.DataFrame, id_column: str | None) -> tuple[str, pd.Series]:
@@ -277,7 +291,7 @@ def predict_table(
         id_column = schema.id_column
     id_name, ids = _id_values(df, id_column)
     extra = [c for c in extra if c != id_column]
-    found = _predict_rows(model, schema, df)
+    found = predict_rows(model, schema, df)
     n = len(df)
     out = pd.DataFrame({id_name: ids.to_numpy()})
     prediction = np.full(n, None, dtype=object)
@@ -302,123 +316,4 @@ def predict_table(
         n_unpredicted=int((~found.usable).sum()),
         n_imputed=n_imputed,
         extra_columns=extra,
-    )
-
-
-@dataclass
-class EvaluateOutcome:
-    """Per-group metrics with intervals, and how far apart the groups are.
-
-    Attributes
-    ----------
-    per_group : DataFrame
-        Columns ``group``, ``metric``, ``value``, ``lo``, ``hi``, ``n``.
-    disparities : list of dict
-        One per metric: worst and best group, gap and ratio.
-    fairness : dict or None
-        fairlearn's demographic parity / equalised odds / equal opportunity
-        differences and ratios (binary classification only).
-    task : {"classification", "regression"}
-    n_rows : int
-        Rows evaluated.
-    rows_dropped : int
-        Rows without a target.
-    n_unpredicted : int
-        Rows left out: unseen group and no shared part.
-    unseen : dict of str to int
-    """
-
-    per_group: pd.DataFrame
-    disparities: list[dict[str, Any]]
-    fairness: dict[str, float] | None
-    task: Task
-    n_rows: int
-    rows_dropped: int
-    n_unpredicted: int
-    unseen: dict[str, int]
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of the outcome."""
-        return {
-            "task": self.task,
-            "n_rows": self.n_rows,
-            "rows_dropped": self.rows_dropped,
-            "rows_not_predicted": self.n_unpredicted,
-            "unseen_groups": self.unseen,
-            "per_group": self.per_group.to_dict("records"),
-            "disparities": self.disparities,
-            "fairness": self.fairness,
-        }
-
-
-def evaluate_table(
-    model: Any,
-    schema: Schema,
-    df: pd.DataFrame,
-    *,
-    n_boot: int = 200,
-    confidence: float = 0.95,
-    random_state: int = 0,
-) -> EvaluateOutcome:
-    """Metrics of each group with bootstrap intervals, and the gaps between groups.
-
-    Parameters
-    ----------
-    model : Pipeline
-        A fitted pipeline (loaded with ``load_model``).
-    schema : Schema
-        Its schema; the data must hold the target.
-    df : DataFrame
-        Labelled rows.
-    n_boot : int, default=200
-        Bootstrap replicates.
-    confidence : float, default=0.95
-        Coverage of the intervals.
-    random_state : int, default=0
-        Seed of the bootstrap.
-
-    Returns
-    -------
-    outcome : EvaluateOutcome
-    """
-    from fairmtl.data import validate_target
-    from fairmtl.metrics import bootstrap_group_metrics, disparities, fairness_disparities
-
-    check_schema(df, schema, require_target=True)
-    classes = getattr(model, "classes_", None)
-    task: Task = "classification" if classes is not None else "regression"
-    keep = validate_target(df[schema.target], task=task, column=schema.target)
-    rows = df[keep]
-    found = _predict_rows(model, schema, rows)
-    if not found.usable.any():
-        raise DataValidationError(MSG_NOTHING_TO_EVALUATE)
-    y_true = rows[schema.target].to_numpy()[found.usable]
-    if classes is not None:
-        y_true = np.asarray(y_true, dtype=np.asarray(classes).dtype)
-    labels = found.labels[found.usable]
-    per_group = bootstrap_group_metrics(
-        y_true,
-        groups=labels,
-        y_pred=found.y_pred,
-        y_score=found.proba,
-        task=task,
-        labels=classes,
-        n_boot=n_boot,
-        confidence=confidence,
-        random_state=random_state,
-    )
-    gaps = [disparities(per_group, m) for m in per_group["metric"].unique()]
-    fairness = None
-    if classes is not None and len(classes) == 2:
-        fairness = fairness_disparities(y_true, found.y_pred, labels)
-    unseen_labels = pd.Series(found.labels[~found.seen])
-    return EvaluateOutcome(
-        per_group=per_group,
-        disparities=gaps,
-        fairness=fairness,
-        task=task,
-        n_rows=int(found.usable.sum()),
-        rows_dropped=int((~keep).sum()),
-        n_unpredicted=int((~found.usable).sum()),
-        unseen={str(k): int(v) for k, v in unseen_labels.value_counts(sort=False).items()},
     )

@@ -30,6 +30,7 @@ Objective = Literal[
     "minimax",
     "tilted",
     "bounded",
+    "gap",
     "no_harm",
     "chebyshev",
     "demographic_parity",
