@@ -1,140 +1,799 @@
-"""Convex suite: exact minimax / bounded fits against scikit-learn and cvxpy called directly.
+"""Convex suite: fairmtl's exact path against scikit-learn, fairlearn and cvxpy called directly.
 
-Every comparison is a ratio measured in the same run on the same preprocessed data.
+Every method of a dataset is fitted on the same training rows and preprocessed features
+(``fairmtl.data.make_preprocessor``: one-hot categories, standardised numbers) and
+evaluated on the same held-out rows. The penalty is the same everywhere: ``ALPHA *
+||w||^2`` on the mean loss, which is scikit-learn's ``LogisticRegression(C=1 / (2 * ALPHA *
+n))`` and ``Ridge(alpha=ALPHA * n)`` (``n`` the rows of the fit, a group's rows for the
+per-group models); intercepts are not penalised.
+
+Each method's time is the median of several fits, and its ratio is that median over the
+median of the pooled scikit-learn fit (``LogisticRegression`` or ``Ridge``) on the same
+data, timed in the same run: before the other methods and again after them.
+
+Datasets: Adult (race x sex, its own train and test files), COMPAS (race), German credit
+(sex), Census-Income KDD (race x sex; 50k and, in the full run, 200k training rows), and
+``make_hospitals`` (classification: 10 / 100 / 500 hospitals and 10k to 1M training rows;
+regression: 10 hospitals, for Ridge).
 """
 
 from __future__ import annotations
 
-import time
+import traceback
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import cvxpy as cp
 import numpy as np
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import train_test_split
 
-from fairmtl import FairMTLClassifier
+from benchmarks._common import measure
+from fairmtl import FairMTLClassifier, FairMTLRegressor
 from fairmtl.data import make_preprocessor
-from fairmtl.datasets import load_adult, load_census_kdd
+from fairmtl.datasets import load_adult, load_census_kdd, load_compas, load_german, make_hospitals
+from fairmtl.metrics import fairness_disparities, group_metrics
+
+__all__ = ["ALPHA", "Split", "run"]
 
 ALPHA = 1e-4
+SEED = 0
+#: rows of the largest fit that each kind of method is run on (above: recorded as skipped)
+EXACT_MAX_ROWS = 200_000
+DIRECT_MAX_ROWS = 100_000
+FAIRLEARN_MAX_ROWS = 100_000
+#: fairlearn's reductions and the textbook cvxpy program on at most this many groups
+FAIRLEARN_MAX_GROUPS = 100
+DIRECT_MAX_GROUPS = 100
+#: bounded objective: epsilon halfway between the minimax and the pooled model's worst loss
+BOUNDED_MIX = 0.5
+#: BoundedGroupLoss: upper bound as a share of the pooled model's worst-group training loss
+BGL_SHARE = 0.9
+CONSTRAINTS = ("DemographicParity", "EqualizedOdds", "ErrorRateParity", "BoundedGroupLoss")
+SHORT = {
+    "DemographicParity": "DP",
+    "EqualizedOdds": "EO",
+    "ErrorRateParity": "ERP",
+    "BoundedGroupLoss": "BGL",
+}
 
 
-def _median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)), out
+# -- data --------------------------------------------------------------------------------
+@dataclass
+class Split:
+    """Preprocessed training and test arrays of one dataset, with its groups."""
+
+    key: str
+    label: str
+    task: str
+    X: np.ndarray
+    y: np.ndarray
+    g: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    g_test: np.ndarray
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_groups(self) -> int:
+        return len(np.unique(self.g))
+
+    def describe(self) -> dict[str, Any]:
+        sizes = np.unique(self.g, return_counts=True)[1]
+        return {
+            "dataset": self.label,
+            "dataset_key": self.key,
+            "task": self.task,
+            "n_train": int(len(self.y)),
+            "n_test": int(len(self.y_test)),
+            "n_features": int(self.X.shape[1]),
+            "n_groups": int(self.n_groups),
+            "smallest_group": int(sizes.min()),
+            **self.params,
+        }
 
 
-def _data(name: str, n_samples: int | None):
-    if name == "adult":
-        bunch = load_adult()
-        if n_samples:
-            bunch.data = bunch.data.sample(n_samples, random_state=0)
+def _preprocess(X_train, X_test) -> tuple[np.ndarray, np.ndarray]:
+    pre = make_preprocessor(X_train).fit(X_train)
+    return (
+        np.ascontiguousarray(pre.transform(X_train), dtype=float),
+        np.ascontiguousarray(pre.transform(X_test), dtype=float),
+    )
+
+
+def _stratified(X, y, g, test_size: float):
+    """Split stratified by group and label, by group where a cell is too small."""
+    keys = [np.char.add(np.asarray(g, str), np.asarray(y, str)), np.asarray(g, str), None]
+    for strata in keys:
+        try:
+            return train_test_split(
+                X, y, g, test_size=test_size, random_state=SEED, stratify=strata
+            )
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def _from_bunch(key: str, label: str, bunch, test_size: float = 0.3) -> Split:
+    X, y, g = bunch.data, bunch.target.to_numpy(), bunch.groups.to_numpy()
+    Xa, Xb, ya, yb, ga, gb = _stratified(X, y, g, test_size)
+    Xa, Xb = _preprocess(Xa, Xb)
+    return Split(key, label, "classification", Xa, ya, ga, Xb, yb, gb)
+
+
+def load_split(key: str, **params: Any) -> Split:
+    """One dataset, split and preprocessed; ``params`` for KDD and the hospitals."""
+    if key == "adult":
+        tr, te = load_adult(split="train"), load_adult(split="test")
+        Xa, Xb = _preprocess(tr.data, te.data)
+        return Split(
+            key,
+            "Adult (race x sex)",
+            "classification",
+            Xa,
+            tr.target.to_numpy(),
+            tr.groups.to_numpy(),
+            Xb,
+            te.target.to_numpy(),
+            te.groups.to_numpy(),
+        )
+    if key == "compas":
+        return _from_bunch(key, "COMPAS (race)", load_compas())
+    if key == "german":
+        return _from_bunch(key, "German credit (sex)", load_german())
+    if key == "census_kdd":
+        n = int(params["n_train"])
+        tr = load_census_kdd(split="train", n_samples=n, random_state=SEED)
+        te = load_census_kdd(split="test", n_samples=min(n, 50_000), random_state=SEED)
+        Xa, Xb = _preprocess(tr.data, te.data)
+        return Split(
+            f"census_kdd_{n}",
+            f"Census KDD (race x sex), {n:,} rows",
+            "classification",
+            Xa,
+            tr.target.to_numpy(),
+            tr.groups.to_numpy(),
+            Xb,
+            te.target.to_numpy(),
+            te.groups.to_numpy(),
+            {"n_rows": n},
+        )
+    if key == "hospitals":
+        h, n = int(params["n_hospitals"]), int(params["n_train"])
+        task = params.get("task", "classification")
+        n_features = int(params.get("n_features", 8))
+        data = make_hospitals(
+            h, n_samples=n + n // 4, n_features=n_features, task=task, random_state=SEED
+        )
+        X, y, g = data.data, data.target.to_numpy(), data.groups.to_numpy()
+        strata = g if task == "regression" else None
+        Xa, Xb, ya, yb, ga, gb = (
+            train_test_split(X, y, g, test_size=0.2, random_state=SEED, stratify=strata)
+            if strata is not None
+            else _stratified(X, y, g, 0.2)
+        )
+        Xa, Xb = _preprocess(Xa, Xb)
+        kind = "regression" if task == "regression" else "classification"
+        label = f"make_hospitals {kind}, {h} hospitals, {len(ya):,} rows"
+        return Split(
+            f"hospitals_{kind}_{h}_{n}",
+            label,
+            task,
+            Xa,
+            ya,
+            ga,
+            Xb,
+            yb,
+            gb,
+            {"family": f"hospitals-{kind}", "n_hospitals": h, "n_rows": len(ya)},
+        )
+    raise ValueError(f"unknown dataset {key!r}")
+
+
+# -- fitted models with one interface -----------------------------------------------------
+@dataclass
+class Fit:
+    """A fitted method: labels, P(y = 1) (or None), and what its solver said."""
+
+    predict: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    proba: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    status: str = "ok"
+    gap: float | None = None
+    note: str = ""
+    attempts: list[str] = field(default_factory=list)
+
+
+def _lr(n: int) -> LogisticRegression:
+    return LogisticRegression(C=1.0 / (2.0 * ALPHA * n), max_iter=5000)
+
+
+def _ridge(n: int) -> Ridge:
+    return Ridge(alpha=ALPHA * n)
+
+
+def _pooled(s: Split) -> Fit:
+    if s.task == "regression":
+        m = _ridge(len(s.y)).fit(s.X, s.y)
+        return Fit(lambda X, g: m.predict(X), status="closed form")
+    m = _lr(len(s.y)).fit(s.X, s.y)
+    return Fit(lambda X, g: m.predict(X), lambda X, g: m.predict_proba(X)[:, 1], status="lbfgs")
+
+
+def _per_group(s: Split) -> Fit:
+    models: dict[Any, Any] = {}
+    for label in np.unique(s.g):
+        rows = s.g == label
+        yg = s.y[rows]
+        if s.task == "regression":
+            models[label] = _ridge(int(rows.sum())).fit(s.X[rows], yg)
+        elif len(np.unique(yg)) < 2:
+            models[label] = float(yg[0])  # a one-class group: predict its class
+        else:
+            models[label] = _lr(int(rows.sum())).fit(s.X[rows], yg)
+
+    def call(X, g, proba: bool):
+        out = np.empty(len(X))
+        for label in np.unique(g):
+            rows = g == label
+            m = models[label]
+            if isinstance(m, float):
+                out[rows] = m
+            elif proba:
+                out[rows] = m.predict_proba(X[rows])[:, 1]
+            else:
+                out[rows] = m.predict(X[rows])
+        return out
+
+    proba = None if s.task == "regression" else (lambda X, g: call(X, g, True))
+    return Fit(lambda X, g: call(X, g, False), proba, status="per group")
+
+
+def _fairmtl(sharing: str, objective: str, **kw: Any) -> Callable[[Split, dict], Fit]:
+    def fit(s: Split, ctx: dict) -> Fit:
+        cls = FairMTLRegressor if s.task == "regression" else FairMTLClassifier
+        extra = dict(kw)
+        if objective == "bounded":
+            extra["epsilon"] = ctx["epsilon"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = cls(sharing, objective=objective, alpha=ALPHA, **extra).fit(s.X, s.y, groups=s.g)
+        ctx[f"{sharing}-{objective}-losses"] = m.group_losses_.to_numpy()
+        info = m.solver_info_
+        status = str(info.get("status"))
+        attempts = [
+            f"{a.get('solver')}: {a.get('status')} ({a.get('time', 0):.2f} s)"
+            for a in list(info.get("attempts") or []) + list(info.get("refine_attempts") or [])
+        ]
+        proba = None
+        if s.task != "regression":
+
+            def proba(X, g, m=m):
+                return m.predict_proba(X, groups=g)[:, 1]
+
+        gap = info.get("gap")
+        return Fit(
+            lambda X, g: m.predict(X, groups=g),
+            proba,
+            status=status,
+            gap=gap,
+            note=f"{len(attempts)} solver calls" if len(attempts) > 1 else "",
+            attempts=attempts,
+        )
+
+    return fit
+
+
+def _direct(objective: str) -> Callable[[Split, dict], Fit]:
+    """The textbook program, written as a cvxpy user would: one loss term per group."""
+
+    def fit(s: Split, ctx: dict) -> Fit:
+        d = s.X.shape[1]
+        w, b, t = cp.Variable(d), cp.Variable(), cp.Variable()
+        ys = np.where(s.y == 1, 1.0, -1.0) if s.task != "regression" else s.y
+        losses, shares = [], []
+        for label in np.unique(s.g):
+            rows = s.g == label
+            z = s.X[rows] @ w + b
+            if s.task == "regression":
+                losses.append(cp.sum_squares(ys[rows] - z) / rows.sum())
+            else:
+                losses.append(cp.sum(cp.logistic(-cp.multiply(ys[rows], z))) / rows.sum())
+            shares.append(rows.mean())
+        penalty = ALPHA * cp.sum_squares(w)
+        if objective == "minimax":
+            problem = cp.Problem(cp.Minimize(t + penalty), [L <= t for L in losses])
+        else:
+            average = sum(p * L for p, L in zip(shares, losses, strict=True))
+            problem = cp.Problem(
+                cp.Minimize(average + penalty), [L <= ctx["epsilon"] for L in losses]
+            )
+        try:
+            problem.solve(solver="CLARABEL")
+        except cp.SolverError as e:
+            return Fit(_nan_predict, status=f"failed: {str(e)[:80]}")
+        if w.value is None:
+            return Fit(_nan_predict, status=str(problem.status))
+        wv, bv = w.value.copy(), float(b.value)
+        if s.task == "regression":
+            return Fit(lambda X, g: X @ wv + bv, status=str(problem.status))
+
+        def proba(X, g):
+            return 1.0 / (1.0 + np.exp(-(X @ wv + bv)))
+
+        return Fit(lambda X, g: (proba(X, g) > 0.5).astype(int), proba, status=str(problem.status))
+
+    return fit
+
+
+def _nan_predict(X, g):
+    return np.full(len(X), np.nan)
+
+
+def _constraint(name: str, s: Split, ctx: dict):
+    from fairlearn import reductions
+
+    if name != "BoundedGroupLoss":
+        return getattr(reductions, name)()
+    if s.task == "regression":
+        loss = reductions.SquareLoss(float(s.y.min()), float(s.y.max()))
     else:
-        bunch = load_census_kdd(n_samples=n_samples, random_state=0)
-    X = bunch.data
-    y = bunch.target.loc[X.index].to_numpy()
-    g = bunch.groups.loc[X.index].to_numpy()
-    Xn = make_preprocessor(X).fit_transform(X)
-    return np.asarray(Xn, dtype=float), y, g
+        loss = reductions.ZeroOneLoss()
+    return reductions.BoundedGroupLoss(loss, upper_bound=BGL_SHARE * ctx["pooled_worst"])
 
 
-def _cvxpy_direct_minimax(X, y, g) -> float:
-    """The textbook formulation, as a user would write it: min t s.t. L_g <= t."""
-    w, b, t = cp.Variable(X.shape[1]), cp.Variable(), cp.Variable()
-    ys = np.where(y == 1, 1.0, -1.0)
-    cons = []
-    for label in np.unique(g):
-        rows = g == label
-        loss = cp.sum(cp.logistic(-cp.multiply(ys[rows], X[rows] @ w + b))) / rows.sum()
-        cons.append(loss <= t)
-    problem = cp.Problem(cp.Minimize(t + ALPHA * cp.sum_squares(w)), cons)
-    problem.solve(solver="CLARABEL")
-    return float(problem.value)
+def _fairlearn(
+    kind: str, name: str, grid_size: int = 10, max_iter: int = 50
+) -> Callable[[Split, dict], Fit]:
+    def fit(s: Split, ctx: dict) -> Fit:
+        from fairlearn import reductions
+
+        base = _ridge(len(s.y)) if s.task == "regression" else _lr(len(s.y))
+        constraint = _constraint(name, s, ctx)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if kind == "ExponentiatedGradient":
+                m = reductions.ExponentiatedGradient(
+                    base, constraints=constraint, max_iter=max_iter
+                )
+            else:
+                m = reductions.GridSearch(base, constraints=constraint, grid_size=grid_size)
+            m.fit(s.X, s.y, sensitive_features=s.g)
+        if kind == "ExponentiatedGradient":
+            predict = lambda X, g: m.predict(X, random_state=SEED)  # noqa: E731
+            proba = None if s.task == "regression" else _mixture_proba(m)
+            note = f"randomised mixture of {int((m.weights_ > 0).sum())} models"
+        else:
+            predict = lambda X, g: m.predict(X)  # noqa: E731
+            proba = None if s.task == "regression" else (lambda X, g: m.predict_proba(X)[:, 1])
+            note = f"grid of {grid_size}"
+        return Fit(predict, proba, status="ok", note=note)
+
+    return fit
 
 
-def run(datasets: list[tuple[str, int | None]], repeats: int) -> list[dict[str, Any]]:
-    """Time each method on each dataset; ratios are against scikit-learn's pooled fit."""
-    rows: list[dict[str, Any]] = []
-    for name, n in datasets:
-        rows += _one_dataset(name, n, repeats)
+def _mixture_proba(m) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """ExponentiatedGradient's expected P(y = 1): its models' probabilities, mixed by weight.
+
+    (``_pmf_predict`` mixes the models' hard labels, whose log loss is meaningless.)
+    """
+
+    def proba(X, g):
+        out = np.zeros(len(X))
+        for t, weight in m.weights_.items():
+            if weight > 0:
+                model = m.predictors_[t]
+                if hasattr(model, "predict_proba"):
+                    out += weight * model.predict_proba(X)[:, 1]
+                else:
+                    out += weight * np.asarray(model.predict(X), dtype=float)
+        return out
+
+    return proba
+
+
+def _threshold(constraint: str) -> Callable[[Split, dict], Fit]:
+    def fit(s: Split, ctx: dict) -> Fit:
+        from fairlearn.postprocessing import ThresholdOptimizer
+
+        m = ThresholdOptimizer(
+            estimator=_lr(len(s.y)), constraints=constraint, predict_method="predict_proba"
+        ).fit(s.X, s.y, sensitive_features=s.g)
+        return Fit(
+            lambda X, g: m.predict(X, sensitive_features=g, random_state=SEED),
+            None,
+            status="ok",
+            note="randomised thresholds, no probabilities",
+        )
+
+    return fit
+
+
+# -- the methods and where they run -------------------------------------------------------
+@dataclass
+class Method:
+    name: str
+    family: str
+    fit: Callable[[Split, dict], Fit]
+    #: the largest data the method is run on, and whether it runs on regression data
+    max_rows: int | None = None
+    max_groups: int | None = None
+    regression: bool = True
+    classification: bool = True
+    #: the most timed runs (expensive methods run once)
+    max_runs: int | None = None
+
+
+def _methods(plan: dict[str, Any]) -> list[Method]:
+    """The methods of one dataset, in the order they run (later ones use earlier fits)."""
+    grid = plan["grid_size"]
+    ms = [
+        Method("scikit-learn per-group", "scikit-learn", lambda s, c: _per_group(s)),
+        Method(
+            "fairmtl shared average",
+            "fairmtl",
+            _fairmtl("shared", "average"),
+            max_rows=EXACT_MAX_ROWS,
+        ),
+        Method(
+            "fairmtl shared minimax",
+            "fairmtl",
+            _fairmtl("shared", "minimax"),
+            max_rows=EXACT_MAX_ROWS,
+        ),
+        Method(
+            "fairmtl offset minimax",
+            "fairmtl",
+            _fairmtl("offset", "minimax"),
+            max_rows=EXACT_MAX_ROWS,
+            max_groups=100,
+        ),
+        Method(
+            "fairmtl shared bounded",
+            "fairmtl",
+            _fairmtl("shared", "bounded"),
+            max_rows=EXACT_MAX_ROWS,
+        ),
+        Method(
+            "cvxpy direct minimax (CLARABEL)",
+            "cvxpy",
+            _direct("minimax"),
+            max_rows=DIRECT_MAX_ROWS,
+            max_groups=DIRECT_MAX_GROUPS,
+            max_runs=1,
+        ),
+        Method(
+            "cvxpy direct bounded (CLARABEL)",
+            "cvxpy",
+            _direct("bounded"),
+            max_rows=DIRECT_MAX_ROWS,
+            max_groups=DIRECT_MAX_GROUPS,
+            max_runs=1,
+        ),
+    ]
+    for constraint in plan["threshold"]:
+        ms.append(
+            Method(
+                f"fairlearn ThresholdOptimizer ({constraint})",
+                "fairlearn",
+                _threshold(constraint),
+                regression=False,
+            )
+        )
+    for name in plan["grid"]:
+        ms.append(
+            Method(
+                f"fairlearn GridSearch ({SHORT[name]})",
+                "fairlearn",
+                _fairlearn("GridSearch", name, grid),
+                max_rows=FAIRLEARN_MAX_ROWS,
+                max_groups=FAIRLEARN_MAX_GROUPS,
+                max_runs=plan.get("grid_max_runs"),
+                regression=name == "BoundedGroupLoss",
+            )
+        )
+    for name in plan["expgrad"]:
+        ms.append(
+            Method(
+                f"fairlearn ExponentiatedGradient ({SHORT[name]})",
+                "fairlearn",
+                _fairlearn("ExponentiatedGradient", name, max_iter=plan.get("eg_max_iter", 50)),
+                max_rows=FAIRLEARN_MAX_ROWS,
+                max_groups=FAIRLEARN_MAX_GROUPS,
+                regression=name == "BoundedGroupLoss",
+                max_runs=1,
+            )
+        )
+    core = set(plan["core"])
+    return [m for m in ms if m.family == "fairlearn" or m.name in core]
+
+
+def _skip_reason(m: Method, s: Split) -> str | None:
+    if m.max_rows is not None and len(s.y) > m.max_rows:
+        return f"over {m.max_rows:,} rows: not run (see the dual suite for large data)"
+    if m.max_groups is not None and s.n_groups > m.max_groups:
+        return f"over {m.max_groups} groups: not run"
+    return None
+
+
+# -- evaluation ---------------------------------------------------------------------------
+def _worst_loss(y, proba_or_pred, g, task: str) -> float:
+    metric = "mse" if task == "regression" else "log_loss"
+    kw = {"y_pred": proba_or_pred} if task == "regression" else {"y_score": proba_or_pred}
+    table = group_metrics(y, groups=g, metrics=[metric], task=task, **kw)
+    per_group = table[(table["group"] != "overall") & (table["metric"] == metric)]
+    return float(per_group["value"].max())
+
+
+def evaluate(fit: Fit, s: Split) -> dict[str, Any]:
+    """Held-out metrics (and the worst-group training loss) of one fitted method."""
+    pred = fit.predict(s.X_test, s.g_test)
+    if np.isnan(pred).any():
+        return {}
+    if s.task == "regression":
+        table = group_metrics(
+            s.y_test, groups=s.g_test, y_pred=pred, metrics=["mse"], task="regression"
+        )
+        groups = table[table["group"] != "overall"]["value"]
+        overall = float(table[table["group"] == "overall"]["value"].iloc[0])
+        return {
+            "mse": overall,
+            "worst_group_mse": float(groups.max()),
+            "worst_group_loss_train": _worst_loss(s.y, fit.predict(s.X, s.g), s.g, "regression"),
+        }
+    pred = pred.astype(s.y_test.dtype)
+    table = group_metrics(s.y_test, groups=s.g_test, y_pred=pred, metrics=["accuracy"])
+    per_group = table[table["group"] != "overall"]["value"]
+    out: dict[str, Any] = {
+        "accuracy": float(table[table["group"] == "overall"]["value"].iloc[0]),
+        "worst_group_accuracy": float(per_group.min()),
+    }
+    if fit.proba is not None:
+        out["worst_group_loss"] = _worst_loss(
+            s.y_test, np.clip(fit.proba(s.X_test, s.g_test), 0.0, 1.0), s.g_test, "classification"
+        )
+        out["worst_group_loss_train"] = _worst_loss(
+            s.y, np.clip(fit.proba(s.X, s.g), 0.0, 1.0), s.g, "classification"
+        )
+    d = fairness_disparities(s.y_test, pred, s.g_test)
+    out["dp_diff"] = d["demographic_parity_difference"]
+    out["eo_diff"] = d["equalized_odds_difference"]
+    return out
+
+
+# -- running ------------------------------------------------------------------------------
+def run_split(
+    s: Split,
+    plan: dict[str, Any],
+    repeats: int,
+    budget_s: float,
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Every method of ``plan`` on one dataset; one row each (skipped and failed too)."""
+    info = s.describe()
+    ctx: dict[str, Any] = {}
+    base = measure(lambda: _pooled(s), repeats, budget_s=budget_s)
+    base_fit = base.result
+    pooled_label = (
+        "scikit-learn Ridge pooled"
+        if s.task == "regression"
+        else ("scikit-learn LogisticRegression pooled")
+    )
+    pooled_row = {**info, "method": pooled_label, "library": "scikit-learn", **base.as_row()}
+    pooled_row.update(status=base_fit.status, **evaluate(base_fit, s))
+    ctx["pooled_worst"] = _pooled_worst_train(base_fit, s)
+    ctx["pooled_worst_loss"] = pooled_row.get("worst_group_loss_train")
+    log(f"  {pooled_label}: {base.seconds:.2f} s")
+    rows = [pooled_row]
+    for m in _methods(plan):
+        row: dict[str, Any] = {**info, "method": m.name, "library": m.family}
+        if (s.task == "regression" and not m.regression) or (
+            s.task != "regression" and not m.classification
+        ):
+            continue
+        reason = _skip_reason(m, s)
+        if m.name.endswith("bounded") and (
+            "shared-minimax-losses" not in ctx or ctx["pooled_worst_loss"] is None
+        ):
+            reason = reason or "needs the minimax fit, which did not run"
+        if reason is None and m.name.endswith("bounded (CLARABEL)") and "epsilon" not in ctx:
+            reason = "needs the fairmtl bounded epsilon, which was not set"
+        if reason is not None:
+            rows.append({**row, "skipped": reason, "status": "skipped"})
+            continue
+        if m.name == "fairmtl shared bounded":
+            ctx["epsilon"] = _bounded_epsilon(ctx)
+            row["epsilon"] = ctx["epsilon"]
+        elif m.name.startswith("cvxpy direct bounded"):
+            row["epsilon"] = ctx["epsilon"]
+        runs = min(repeats, m.max_runs or repeats, plan.get("max_runs") or repeats)
+        try:
+            meas = measure(lambda m=m: m.fit(s, ctx), runs, budget_s=budget_s)
+        except Exception as e:  # a method that fails is a result, not a crash
+            rows.append({**row, "status": "error", "error": _error(e)})
+            log(f"  {m.name}: error {type(e).__name__}: {e}")
+            continue
+        fit: Fit = meas.result
+        row.update(meas.as_row(), status=fit.status, gap=fit.gap)
+        if fit.note:
+            row["note"] = fit.note
+        if fit.attempts:
+            row["solver_calls"] = fit.attempts
+        try:
+            row.update(evaluate(fit, s))
+        except Exception as e:
+            row["error"] = f"evaluation: {_error(e)}"
+        rows.append(row)
+        log(f"  {m.name}: {meas.seconds:.2f} s ({meas.runs} run(s)), {fit.status}")
+    # time the baseline again after the others, so that load drifts hit both alike
+    again = measure(lambda: _pooled(s), repeats, budget_s=budget_s, memory=False)
+    times = base.times + again.times
+    pooled_row.update(
+        seconds=float(np.median(times)),
+        cpu_seconds=float(np.median([base.cpu_seconds, again.cpu_seconds])),
+        runs=len(times),
+        times=times,
+    )
+    for r in rows:
+        if r.get("seconds") is not None:
+            r["ratio"] = r["seconds"] / pooled_row["seconds"]
+            r["cpu_ratio"] = r["cpu_seconds"] / max(pooled_row["cpu_seconds"], 1e-9)
     return rows
 
 
-def _one_dataset(name: str, n: int | None, repeats: int) -> list[dict[str, Any]]:
-    rows = []
-    X, y, g = _data(name, n)
-    label = f"{name} ({len(y):,} rows x {X.shape[1]} features, {len(np.unique(g))} groups)"
-    C = 1.0 / (2 * ALPHA * len(y))
-    base, _ = _median_time(lambda: LogisticRegression(C=C, max_iter=5000).fit(X, y), repeats)
-    methods: dict[str, Callable[[], Any]] = {
-        "fairmtl shared average": lambda: FairMTLClassifier(
-            "shared", objective="average", alpha=ALPHA
-        ).fit(X, y, groups=g),
-        "fairmtl offset minimax": lambda: FairMTLClassifier(
-            "offset", objective="minimax", alpha=ALPHA
-        ).fit(X, y, groups=g),
-        "fairmtl shared minimax": lambda: FairMTLClassifier(
-            "shared", objective="minimax", alpha=ALPHA
-        ).fit(X, y, groups=g),
+def _pooled_worst_train(fit: Fit, s: Split) -> float:
+    """The pooled model's worst-group training loss of BoundedGroupLoss's kind."""
+    pred = fit.predict(s.X, s.g)
+    worst = 0.0
+    for label in np.unique(s.g):
+        rows = s.g == label
+        if s.task == "regression":
+            worst = max(worst, float(np.mean((pred[rows] - s.y[rows]) ** 2)))
+        else:
+            worst = max(worst, float(np.mean(pred[rows] != s.y[rows])))
+    return worst
+
+
+def _bounded_epsilon(ctx: dict) -> float:
+    """Halfway between the minimax and the pooled model's worst-group training loss."""
+    lo = float(ctx["shared-minimax-losses"].max())
+    hi = float(ctx["pooled_worst_loss"])
+    return lo + BOUNDED_MIX * max(hi - lo, 0.0)
+
+
+def _error(e: BaseException) -> str:
+    last = traceback.format_exception_only(type(e), e)[-1].strip()
+    return last[:300]
+
+
+# -- plans --------------------------------------------------------------------------------
+#: the scikit-learn, fairmtl and cvxpy methods, in the order they run
+CORE = (
+    "scikit-learn per-group",
+    "fairmtl shared average",
+    "fairmtl shared minimax",
+    "fairmtl offset minimax",
+    "fairmtl shared bounded",
+    "cvxpy direct minimax (CLARABEL)",
+    "cvxpy direct bounded (CLARABEL)",
+)
+CORE_QUICK = (
+    "scikit-learn per-group",
+    "fairmtl shared minimax",
+    "fairmtl shared bounded",
+    "cvxpy direct minimax (CLARABEL)",
+)
+CORE_SCALING = (
+    "scikit-learn per-group",
+    "fairmtl shared minimax",
+    "cvxpy direct minimax (CLARABEL)",
+)
+#: quick mode's scaling points (hospitals, training rows); the full run's are below
+QUICK_SCALING = ((10, 1_000), (10, 3_000), (10, 10_000), (30, 3_000), (100, 3_000))
+FULL_SCALING = tuple((h, n) for h in (10, 100, 500) for n in (10_000, 100_000, 1_000_000)) + (
+    (10, 30_000),
+    (10, 300_000),
+)
+
+
+def _plan(core=CORE, threshold=(), grid=(), expgrad=(), grid_size=20, **extra) -> dict[str, Any]:
+    return {
+        "core": tuple(core),
+        "threshold": list(threshold),
+        "grid": list(grid),
+        "expgrad": list(expgrad),
+        "grid_size": grid_size,
+        **extra,
     }
-    rows.append(
-        {
-            "dataset": label,
-            "method": "scikit-learn LogisticRegression (pooled)",
-            "seconds": base,
-            "ratio": 1.0,
-            "status": "lbfgs",
-        }
-    )
-    minimax_loss = None
-    for method, fn in methods.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            seconds, fit = _median_time(fn, repeats)
-        if method == "fairmtl shared minimax":
-            minimax_loss = float(fit.group_losses_.max())
-        rows.append(
-            {
-                "dataset": label,
-                "method": method,
-                "seconds": seconds,
-                "ratio": seconds / base,
-                "status": fit.solver_info_["status"],
-            }
-        )
-    average = FairMTLClassifier("shared", objective="average", alpha=ALPHA).fit(X, y, groups=g)
-    eps = 0.5 * (minimax_loss + float(average.group_losses_.max()))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        seconds, fit = _median_time(
-            lambda: FairMTLClassifier("shared", objective="bounded", epsilon=eps, alpha=ALPHA).fit(
-                X, y, groups=g
+
+
+def plan(quick: bool, smoke: bool = False) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """``(dataset key, dataset params, method plan)`` for each dataset of the run."""
+    dp, eo = "demographic_parity", "equalized_odds"
+    if smoke:
+        tiny = _plan(threshold=[dp], grid=["DemographicParity"], grid_size=3, eg_max_iter=3)
+        return [
+            ("hospitals", {"n_hospitals": 3, "n_train": 300}, tiny),
+            ("hospitals", {"n_hospitals": 3, "n_train": 600}, _plan(CORE_SCALING)),
+            (
+                "hospitals",
+                {"n_hospitals": 3, "n_train": 300, "task": "regression"},
+                {**tiny, "expgrad": ["BoundedGroupLoss"]},
             ),
-            repeats,
-        )
-    rows.append(
-        {
-            "dataset": label,
-            "method": f"fairmtl shared bounded (eps={eps:.4f})",
-            "seconds": seconds,
-            "ratio": seconds / base,
-            "status": fit.solver_info_["status"],
-        }
-    )
-    seconds, _ = _median_time(lambda: _cvxpy_direct_minimax(X, y, g), 1)
-    rows.append(
-        {
-            "dataset": label,
-            "method": "cvxpy direct minimax (CLARABEL, 1 run)",
-            "seconds": seconds,
-            "ratio": seconds / base,
-            "status": "-",
-        }
-    )
+        ]
+    if quick:
+        scaling = _plan(CORE_SCALING, max_runs=1)
+        out = [
+            (
+                "adult",
+                {},
+                _plan(CORE_QUICK, [dp], ["DemographicParity"], grid_size=5, grid_max_runs=1),
+            ),
+            (
+                "compas",
+                {},
+                _plan(
+                    CORE_QUICK + ("cvxpy direct bounded (CLARABEL)",),
+                    [dp],
+                    ["DemographicParity"],
+                    ["DemographicParity"],
+                    grid_size=10,
+                ),
+            ),
+            (
+                "german",
+                {},
+                _plan(
+                    CORE,
+                    [dp, eo],
+                    ["DemographicParity", "BoundedGroupLoss"],
+                    ["DemographicParity"],
+                    grid_size=10,
+                ),
+            ),
+            (
+                "hospitals",
+                {"n_hospitals": 10, "n_train": 10_000, "task": "regression"},
+                _plan(CORE_QUICK, grid=["BoundedGroupLoss"], expgrad=["BoundedGroupLoss"]),
+            ),
+        ]
+        for h, n in QUICK_SCALING:
+            out.append(("hospitals", {"n_hospitals": h, "n_train": n}, scaling))
+        return out
+    full = _plan(CORE, [dp, eo], CONSTRAINTS, CONSTRAINTS)
+    lean = _plan(CORE_SCALING, [dp], expgrad=["DemographicParity"])
+    out = [
+        ("adult", {}, full),
+        ("compas", {}, full),
+        ("german", {}, full),
+        ("census_kdd", {"n_train": 50_000}, {**full, "expgrad": ["DemographicParity"]}),
+        ("census_kdd", {"n_train": 200_000}, _plan(CORE_QUICK, [dp], max_runs=1)),
+        ("hospitals", {"n_hospitals": 10, "n_train": 100_000, "task": "regression"}, full),
+    ]
+    for h, n in FULL_SCALING:
+        out.append(("hospitals", {"n_hospitals": h, "n_train": n}, lean))
+    return out
+
+
+def run(
+    quick: bool = False,
+    repeats: int = 3,
+    *,
+    smoke: bool = False,
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Run the convex suite; one row per (dataset, method), skipped and failed included."""
+    budget = 1.0 if smoke else (30.0 if quick else 240.0)
+    repeats = 1 if smoke else repeats
+    rows: list[dict[str, Any]] = []
+    for key, params, method_plan in plan(quick, smoke):
+        try:
+            s = load_split(key, **params)
+        except Exception as e:
+            rows.append({"dataset": f"{key} {params}", "method": "(data)", "error": _error(e)})
+            log(f"{key} {params}: data error {e}")
+            continue
+        log(f"{s.label}: {len(s.y):,} rows x {s.X.shape[1]} features, {s.n_groups} groups")
+        rows += run_split(s, method_plan, repeats, budget, log)
     return rows

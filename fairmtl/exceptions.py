@@ -18,6 +18,7 @@ __all__ = [
     "FileExistsNoForceError",
     "FairMTLWarning",
     "SolverFallbackWarning",
+    "SolverInaccurateWarning",
     "SmallGroupWarning",
     "DataWarning",
 ]
@@ -82,6 +83,11 @@ class FairMTLWarning(UserWarning):
 
 class SolverFallbackWarning(FairMTLWarning):
     """A solver failed and another one was used; the message names both and the reason."""
+
+
+class SolverInaccurateWarning(FairMTLWarning):
+    """The kept solution is not certified optimal (an inaccurate status, or a solver that
+    stopped at its time or iteration limit); ``solver_info_`` records each attempt."""
 
 
 class SmallGroupWarning(FairMTLWarning):

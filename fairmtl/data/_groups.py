@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from fairmtl.data._labels import MSG_EMPTY_GROUPS, encode, listing, to_frame
+from fairmtl.data._labels import MSG_EMPTY_GROUPS, SHOW, encode, listing, to_frame
 from fairmtl.exceptions import (
     DataValidationError,
     DataWarning,
@@ -164,7 +164,8 @@ class GroupEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         small = sizes[sizes < self.min_group_size]
         if small.empty:
             return sizes, []
-        details = ", ".join(f"{label!r} ({n} rows)" for label, n in small.items())
+        details = ", ".join(f"{label!r} ({n} rows)" for label, n in small.head(SHOW).items())
+        details += f" and {len(small) - SHOW} more" if len(small) > SHOW else ""
         message = MSG_SMALL_GROUPS.format(
             count=len(small), min_size=self.min_group_size, details=details
         )

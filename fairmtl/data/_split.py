@@ -14,7 +14,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.multiclass import type_of_target
 
-from fairmtl.data._labels import check_groups_length, group_labels
+from fairmtl.data._labels import SHOW, check_groups_length, group_labels
 from fairmtl.exceptions import DataValidationError, SmallGroupWarning
 
 __all__ = ["SplitResult", "train_val_test_split"]
@@ -212,7 +212,9 @@ def train_val_test_split(
         for name, chosen in (("train", train), ("val", val), ("test", test)):
             parts[name].append(chosen)
     if too_small:
-        details = ", ".join(f"{label!r} ({n} rows)" for label, n in too_small.items())
+        shown = list(too_small.items())[:SHOW]
+        details = ", ".join(f"{label!r} ({n} rows)" for label, n in shown)
+        details += f" and {len(too_small) - SHOW} more" if len(too_small) > SHOW else ""
         warnings.warn(
             MSG_TOO_SMALL.format(
                 count=len(too_small), min_per_split=min_per_split, details=details

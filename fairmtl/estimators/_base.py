@@ -18,6 +18,8 @@ from fairmtl.estimators._input import (
     MSG_GROUPS_REQUIRED,
     check_feature_frame,
     split_group_columns,
+    warn_huge_features,
+    warn_one_class_groups,
 )
 from fairmtl.exceptions import DataValidationError, UnseenGroupError
 from fairmtl.losses import Loss
@@ -30,6 +32,10 @@ __all__ = ["FairMTLBase", "Prepared"]
 MSG_ZERO_WEIGHT_GROUP = (
     "Group {group!r} has a total sample weight of 0: its loss is undefined. Give its rows "
     "positive weights or drop the group."
+)
+MSG_PARETO_LINEAR = (
+    "objective='pareto' (MGDA's min-norm direction) is a training rule of the neural path; "
+    "use model='mlp', or 'minimax'/'chebyshev' for the exact linear path."
 )
 MSG_UNSEEN_INDEPENDENT = (
     "Group(s) {names} were not seen in fit and sharing='independent' has no shared part "
@@ -57,7 +63,7 @@ class FairMTLBase(BaseEstimator):
 
     _parameter_constraints: dict[str, list[Any]] = {
         "sharing": [StrOptions(set(SHARING_SCHEMES))],
-        "objective": [StrOptions(set(OBJECTIVES))],
+        "objective": [StrOptions(set(OBJECTIVES) | {"pareto"})],
         "loss": [str],
         "epsilon": [Interval(numbers.Real, 0, None, closed="left"), "array-like", None],
         "tilt": [Interval(numbers.Real, 0, None, closed="neither"), None],
@@ -69,6 +75,26 @@ class FairMTLBase(BaseEstimator):
         "group_column": [str, list, None],
         "max_time": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "random_state": ["random_state"],
+        # the neural path (model="mlp"); see fairmtl.solvers._torch
+        "model": [StrOptions({"linear", "mlp"})],
+        "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
+        "heads": [StrOptions({"auto", "shared", "per_group", "offset"})],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "early_stopping": [
+            "boolean",
+            StrOptions({"worst_group_loss", "balanced_loss", "average_loss"}),
+            callable,
+        ],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "direction": [StrOptions({"auto", "weights", "group_dro", "cvxpy", "min_norm"})],
+        "categorical_features": ["array-like", None],
+        "device": [str],
+        "verbose": ["verbose"],
     }
 
     # -- subclasses provide ------------------------------------------------------------
@@ -97,13 +123,50 @@ class FairMTLBase(BaseEstimator):
             The fitted estimator.
         """
         self._validate_params()
+        if self.model == "linear" and self.objective == "pareto":
+            raise ValueError(MSG_PARETO_LINEAR)
         prepared = self._prepare(X, y, groups, sample_weight)
+        if self.model == "mlp":
+            return self._fit_neural(prepared)
         return self._store(prepared, self._solve(prepared))
+
+    def _fit_neural(self, prepared: Prepared):
+        """Train the network (fairmtl.solvers._torch) and store it as plain arrays."""
+        from fairmtl.solvers._torch import config_from_params, fit_network
+
+        config = config_from_params(
+            self.get_params(),
+            feature_names=getattr(self, "feature_names_in_", None),
+            group_names=prepared.encoder.labels_,
+        )
+        fit = fit_network(
+            prepared.X,
+            prepared.y,
+            prepared.tasks,
+            prepared.sample_weight,
+            prepared.encoder.n_groups_,
+            loss_name=prepared.loss.name,
+            n_outputs=prepared.n_outputs,
+            config=config,
+        )
+        enc = self._encoder = prepared.encoder
+        self.groups_ = np.asarray(enc.labels_, dtype=object)
+        self.group_sizes_, self.n_groups_ = enc.sizes_.copy(), enc.n_groups_
+        self.has_shared_part_ = self.sharing != "independent"
+        self.network_spec_, self.network_state_ = fit.spec, fit.state
+        self.history_ = pd.DataFrame(fit.history)
+        self.n_iter_ = fit.solver_info["n_epochs"]
+        self.group_losses_ = pd.Series(
+            fit.group_losses, index=pd.Index(self.groups_, name="group"), name="loss"
+        )
+        self.solver_info_ = fit.solver_info
+        return self
 
     def _prepare(self, X, y, groups, sample_weight) -> Prepared:
         X, groups = split_group_columns(X, groups, self.group_column)
         check_feature_frame(X)
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=self._y_numeric)
+        warn_huge_features(X, getattr(self, "feature_names_in_", None))
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         encoder = GroupEncoder(unseen="error" if self.sharing == "independent" else "shared")
         if groups is None:
@@ -118,6 +181,9 @@ class FairMTLBase(BaseEstimator):
             bad = encoder.labels_[np.flatnonzero(group_weight <= 0)[0]]
             raise DataValidationError(MSG_ZERO_WEIGHT_GROUP.format(group=bad))
         y_enc, loss, n_outputs, task = self._encode_target(y)
+        if task != "regression" and getattr(self, "model", "linear") == "linear":
+            strength = self.sharing_strength
+            warn_one_class_groups(y_enc, tasks, encoder.labels_, self.sharing, strength)
         problem = ExactProblem(
             X,
             y_enc,
@@ -209,6 +275,12 @@ class FairMTLBase(BaseEstimator):
 
     def _raw_outputs(self, X, groups, method: str) -> np.ndarray:
         """Decision values, shape (n, K); unseen groups use the shared part."""
+        if getattr(self, "model", "linear") == "mlp":
+            from fairmtl.solvers._torch import network_outputs
+
+            check_is_fitted(self, "network_state_")
+            X, tasks = self._tasks_for(X, groups, method)
+            return network_outputs(self.network_spec_, self.network_state_, X, tasks, self.device)
         check_is_fitted(self, "group_coef_")
         X, tasks = self._tasks_for(X, groups, method)
         seen = tasks != UNSEEN

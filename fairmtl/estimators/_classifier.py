@@ -61,7 +61,51 @@ class FairMTLClassifier(ClassifierMixin, FairMTLBase):
     max_time : float, default=None
         Time limit per solver call, in seconds.
     random_state : int, RandomState instance or None, default=None
-        Unused by the exact path (deterministic); kept for API symmetry.
+        Unused by the exact path (deterministic). Seeds the neural path: on CPU the same
+        seed gives identical predictions.
+    model : {"linear", "mlp"}, default="linear"
+        "linear": the exact convex path. "mlp": a torch network (needs
+        ``pip install "fairmtl[torch]"``) trained with per-step direction programs; the
+        objective may then also be "pareto" (MGDA) but not "no_harm" or a rate objective.
+    hidden_layer_sizes : array-like of int, default=(64, 64)
+        Widths of the shared trunk's ReLU layers (``()``: a linear model). "mlp" only.
+    heads : {"auto", "shared", "per_group", "offset"}, default="auto"
+        Output heads on the trunk: one for all groups, one per group, or a shared head plus
+        per-group offsets penalised by ``sharing_strength``. "auto" follows ``sharing``
+        (shared -> "shared", offset -> "offset", independent/lowrank -> "per_group").
+    dropout : float, default=0.0
+        Dropout after each hidden layer.
+    weight_decay : float, default=1e-4
+        L2 penalty ``weight_decay * ||W||^2`` on the network's weights (not biases), on
+        standardised features; part of every group's objective.
+    max_epochs : int, default=200
+        An epoch is ``ceil(n_train / batch_size)`` steps.
+    batch_size : int, default=256
+        Rows per step, drawn equally from every group (``batch_size // n_groups`` each);
+        at least the training size means full-batch steps.
+    learning_rate : float, default=1e-3
+        Adam's initial step, decayed on a cosine schedule over ``max_epochs``.
+    early_stopping : bool or {"worst_group_loss", "balanced_loss", "average_loss"} or \
+callable, default=True
+        Hold out ``validation_fraction`` of each group, keep the best checkpoint by this
+        validation metric (True: worst-group loss; a callable maps the per-group losses to
+        a score, lower is better) and stop after ``n_iter_no_change`` epochs without gain.
+    validation_fraction : float, default=0.2
+    n_iter_no_change : int, default=20
+        Larger than scikit-learn's 0.1 and 10: the worst-group validation loss rests on
+        the smallest group's rows and is noisier than an average (measured on
+        make_hospitals: patience 10 stopped at epoch 15-20, well before the best model).
+    direction : {"auto", "weights", "group_dro", "cvxpy", "min_norm"}, default="auto"
+        How a step combines the group gradients: "minimax" uses online Group DRO weights
+        ("auto") or a proximal-linear cvxpy program ("cvxpy"); "chebyshev" a cvxpy
+        preference program with common-descent constraints; "pareto" the min-norm point;
+        the other objectives fixed or Lagrangian weights.
+    categorical_features : array-like of int or str, default=None
+        Integer-coded columns to embed instead of standardise. "mlp" only.
+    device : str, default="auto"
+        Torch device; "auto" picks CUDA, then MPS, then CPU.
+    verbose : int, default=0
+        > 0: a progress bar with live per-group losses (on a terminal or notebook only).
 
     Attributes
     ----------
@@ -80,7 +124,15 @@ class FairMTLClassifier(ClassifierMixin, FairMTLBase):
     group_losses_ : Series
         Training loss per group.
     solver_info_ : dict
-        status, solver, fallback_from, iterations, time, objective, gap, attempts.
+        status, solver, fallback_from, iterations, time, objective, gap, attempts. With
+        model="mlp": status "inaccurate" (no certificate), n_epochs, best_epoch, stopped,
+        direction and the seconds spent in its program.
+    network_spec_, network_state_ : dict
+        model="mlp" only: the network's shape and its weights as numpy arrays.
+    history_ : DataFrame
+        model="mlp" only: one row per epoch (training objective, validation score, lr).
+    n_iter_ : int
+        model="mlp" only: epochs run.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when X has string column names.
@@ -120,6 +172,21 @@ class FairMTLClassifier(ClassifierMixin, FairMTLBase):
         group_column=None,
         max_time=None,
         random_state=None,
+        model="linear",
+        hidden_layer_sizes=(64, 64),
+        heads="auto",
+        dropout=0.0,
+        weight_decay=1e-4,
+        max_epochs=200,
+        batch_size=256,
+        learning_rate=1e-3,
+        early_stopping=True,
+        validation_fraction=0.2,
+        n_iter_no_change=20,
+        direction="auto",
+        categorical_features=None,
+        device="auto",
+        verbose=0,
     ):
         self.sharing = sharing
         self.objective = objective
@@ -134,6 +201,21 @@ class FairMTLClassifier(ClassifierMixin, FairMTLBase):
         self.group_column = group_column
         self.max_time = max_time
         self.random_state = random_state
+        self.model = model
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.heads = heads
+        self.dropout = dropout
+        self.weight_decay = weight_decay
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.direction = direction
+        self.categorical_features = categorical_features
+        self.device = device
+        self.verbose = verbose
 
     def _encode_target(self, y):
         if self.loss not in ("logistic", "hinge"):

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from fairmtl.exceptions import DataValidationError
+from fairmtl.data._validation import plain
+from fairmtl.exceptions import DataValidationError, DataWarning
 
-__all__ = ["split_group_columns", "check_feature_frame"]
+__all__ = [
+    "split_group_columns",
+    "check_feature_frame",
+    "warn_huge_features",
+    "warn_one_class_groups",
+]
+
+#: features with values larger than this in magnitude draw a DataWarning
+HUGE_FEATURE = 1e8
 
 MSG_GROUP_COLUMN_NEEDS_FRAME = (
     "group_column={column!r} needs X as a pandas DataFrame with that column; got {kind}. "
@@ -24,6 +34,22 @@ MSG_GROUPS_REQUIRED = (
 MSG_FEATURE_NOT_NUMERIC = (
     "Feature column {column!r} is not numeric (e.g. {value!r} at row {row!r}). Encode it "
     "first, e.g. Pipeline([('prep', fairmtl.data.make_preprocessor(...)), ('model', ...)])."
+)
+MSG_DUPLICATE_FEATURES = (
+    "X has duplicated column names: {names}. Rename them so that every column name is unique."
+)
+MSG_HUGE_FEATURES = (
+    "Feature column(s) {columns} hold values as large as {value:.3g}. alpha and "
+    "sharing_strength penalise coefficients in the features' own units, so the fit depends "
+    "on those units, and such magnitudes strain the solver's accuracy. Standardise the "
+    "features, e.g. Pipeline([('prep', fairmtl.data.make_preprocessor(X)), ('model', ...)])."
+)
+MSG_ONE_CLASS_GROUP = (
+    "Group(s) {groups} have a single class in the training data. With sharing={sharing!r} "
+    "a group's intercept is not penalised and its loss has no finite optimum: the fit "
+    "raises that intercept until the solver stops, so the model predicts that class with "
+    "probability ~1 for every row of the group. Use sharing='offset' (sharing_strength > 0) "
+    "or 'shared' to borrow strength from the other groups, or collect rows of other classes."
 )
 MSG_FEATURE_NOT_FINITE = (
     "Feature column {column!r} has {count} {what} value(s) (first at row {row!r}). Impute "
@@ -65,12 +91,17 @@ def check_feature_frame(X: Any) -> None:
     """Name the culprit column when a DataFrame holds non-numeric or non-finite features."""
     if not isinstance(X, pd.DataFrame):
         return
+    duplicated = X.columns[X.columns.duplicated()].unique().tolist()
+    if duplicated:
+        raise DataValidationError(
+            MSG_DUPLICATE_FEATURES.format(names=", ".join(map(repr, duplicated[:20])))
+        )
     for column in X.columns:
         values = X[column]
         if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
             bad = pd.to_numeric(values, errors="coerce").isna() & values.notna()
             if bad.any():
-                row = values.index[np.flatnonzero(bad.to_numpy())[0]]
+                row = plain(values.index[np.flatnonzero(bad.to_numpy())[0]])
                 raise DataValidationError(
                     MSG_FEATURE_NOT_NUMERIC.format(column=column, value=values[row], row=row)
                 )
@@ -78,9 +109,38 @@ def check_feature_frame(X: Any) -> None:
         array = np.asarray(values, dtype=float)
         for what, mask in (("missing (NaN)", np.isnan(array)), ("infinite", np.isinf(array))):
             if mask.any():
-                row = values.index[np.flatnonzero(mask)[0]]
+                row = plain(values.index[np.flatnonzero(mask)[0]])
                 raise DataValidationError(
                     MSG_FEATURE_NOT_FINITE.format(
                         column=column, count=int(mask.sum()), what=what, row=row
                     )
                 )
+
+
+def warn_huge_features(X: np.ndarray, names: Any = None) -> None:
+    """Warn (DataWarning) about feature columns with values beyond ``HUGE_FEATURE``."""
+    if X.size == 0:
+        return
+    peak = np.abs(X).max(axis=0)
+    huge = np.flatnonzero(peak > HUGE_FEATURE)
+    if huge.size:
+        columns = ", ".join(repr(str(names[j]) if names is not None else f"x{j}") for j in huge)
+        warnings.warn(
+            MSG_HUGE_FEATURES.format(columns=columns, value=float(peak[huge].max())),
+            DataWarning,
+            stacklevel=4,
+        )
+
+
+def warn_one_class_groups(y, tasks, labels, sharing: str, strength: float) -> None:
+    """Warn (DataWarning) about single-class groups whose intercept is unpenalised."""
+    if not (sharing in ("independent", "lowrank") or (sharing == "offset" and strength == 0)):
+        return
+    n_classes = pd.Series(np.asarray(y)).groupby(np.asarray(tasks)).nunique()
+    single = n_classes.index[n_classes.to_numpy() == 1].tolist()
+    if single:
+        names = ", ".join(repr(str(labels[g])) for g in single[:5])
+        names += f" and {len(single) - 5} more" if len(single) > 5 else ""
+        warnings.warn(
+            MSG_ONE_CLASS_GROUP.format(groups=names, sharing=sharing), DataWarning, stacklevel=4
+        )

@@ -34,7 +34,9 @@ class FairMTLRegressor(RegressorMixin, FairMTLBase):
         "chebyshev".
     loss : {"squared", "huber"}, default="squared"
     epsilon, tilt, preference, sharing_strength, alpha, reference, solver, group_column, \
-max_time, random_state
+max_time, random_state, model, hidden_layer_sizes, heads, dropout, weight_decay, \
+max_epochs, batch_size, learning_rate, early_stopping, validation_fraction, \
+n_iter_no_change, direction, categorical_features, device, verbose
         As in :class:`FairMTLClassifier`. With ``loss="squared"`` and the average
         objective, ``alpha`` matches scikit-learn's ``Ridge(alpha=alpha * n_samples)``.
 
@@ -42,7 +44,7 @@ max_time, random_state
     ----------
     groups_, group_sizes_, n_groups_, coef_, intercept_, group_coef_, group_intercept_, \
 shared_coef_, shared_intercept_, group_losses_, solver_info_, n_features_in_, \
-feature_names_in_
+feature_names_in_, network_spec_, network_state_, history_, n_iter_
         As in :class:`FairMTLClassifier`; ``coef_`` has shape (n_groups, n_features).
 
     See Also
@@ -78,6 +80,21 @@ feature_names_in_
         group_column=None,
         max_time=None,
         random_state=None,
+        model="linear",
+        hidden_layer_sizes=(64, 64),
+        heads="auto",
+        dropout=0.0,
+        weight_decay=1e-4,
+        max_epochs=200,
+        batch_size=256,
+        learning_rate=1e-3,
+        early_stopping=True,
+        validation_fraction=0.2,
+        n_iter_no_change=20,
+        direction="auto",
+        categorical_features=None,
+        device="auto",
+        verbose=0,
     ):
         self.sharing = sharing
         self.objective = objective
@@ -92,6 +109,21 @@ feature_names_in_
         self.group_column = group_column
         self.max_time = max_time
         self.random_state = random_state
+        self.model = model
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.heads = heads
+        self.dropout = dropout
+        self.weight_decay = weight_decay
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.direction = direction
+        self.categorical_features = categorical_features
+        self.device = device
+        self.verbose = verbose
 
     def _encode_target(self, y):
         if self.loss not in ("squared", "huber"):

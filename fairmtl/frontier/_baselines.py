@@ -34,6 +34,8 @@ class Fitted:
     params: dict[str, Any] = field(default_factory=dict)
     solver_info: dict[str, Any] | None = None
     per_group: dict[str, Any] | None = None
+    setting: dict[str, Any] | None = None
+    """The exact knob values of a fairmtl fit (``params`` holds them rounded for display)."""
 
     def predict(self, X: np.ndarray, groups: np.ndarray) -> np.ndarray:
         if self.per_group is not None:
@@ -94,8 +96,19 @@ def fit_baselines(
     n_points: int,
     classes: np.ndarray | None,
     random_state: int | None,
+    n_expgrad: int | None = None,
 ) -> list[Fitted]:
-    """Fit the named baselines ("pooled", "independent", "fairlearn", "threshold")."""
+    """Fit the named baselines on the same training data as the sweep.
+
+    Parameters
+    ----------
+    names : tuple of str
+        Among "pooled", "independent", "fairlearn" (GridSearch, ``n_points`` models),
+        "expgrad" (ExponentiatedGradient over ``n_expgrad`` bounds) and "threshold".
+    n_expgrad : int, default=None
+        ExponentiatedGradient fits (None: ``min(n_points, 5)``: each takes minutes on
+        Adult with 10 groups).
+    """
     fitted: list[Fitted] = []
     n = float(len(y))
     if "pooled" in names:
@@ -119,7 +132,8 @@ def fit_baselines(
     if "fairlearn" in names and binary:
         fitted += _fairlearn_grid(X, y, groups, objective, alpha, n_points)
     if "expgrad" in names and binary:
-        fitted += _fairlearn_expgrad(X, y, groups, objective, alpha, min(n_points, 5))
+        n = min(n_points, 5) if n_expgrad is None else n_expgrad
+        fitted += _fairlearn_expgrad(X, y, groups, objective, alpha, n)
     if "threshold" in names and binary:
         from fairlearn.postprocessing import ThresholdOptimizer
 

@@ -13,11 +13,10 @@ from fairmtl.metrics import (
     OVERALL,
     VECTORISED_METRICS,
     bootstrap_replicates,
-    fairness_disparities,
     group_metrics,
 )
 
-__all__ = ["Evaluation", "evaluate", "criteria_for"]
+__all__ = ["Evaluation", "evaluate", "criteria_for", "fairness_gaps"]
 
 
 @dataclass
@@ -54,6 +53,40 @@ def criteria_for(task: str, primary: str, binary: bool) -> list[dict[str, Any]]:
             },
         ]
     return out
+
+
+def fairness_gaps(
+    y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray, pos_label: Any
+) -> dict[str, float]:
+    """Demographic parity and equalised odds differences between groups, in numpy.
+
+    The values of :func:`fairlearn.metrics.demographic_parity_difference` and
+    :func:`fairlearn.metrics.equalized_odds_difference` (between groups, worst case, no
+    sample weights), including fairlearn's rule that a group without positives
+    (negatives) has a true (false) positive rate of 0. One :func:`numpy.bincount` pass
+    instead of three MetricFrames: fairlearn's functions cost about 0.5 s per call with
+    30 groups, which dominated a search's evaluation. Tested against fairlearn's.
+    """
+    codes = np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
+    t = (np.asarray(y_true) == pos_label).astype(float)
+    p = (np.asarray(y_pred) == pos_label).astype(float)
+    k = int(codes.max()) + 1 if codes.size else 0
+    n = np.bincount(codes, minlength=k).astype(float)
+    pos = np.bincount(codes, weights=t, minlength=k)
+    neg = n - pos
+    selection = np.bincount(codes, weights=p, minlength=k) / n
+    tp = np.bincount(codes, weights=t * p, minlength=k)
+    fp = np.bincount(codes, weights=(1.0 - t) * p, minlength=k)
+    tpr = np.divide(tp, pos, out=np.zeros(k), where=pos > 0)
+    fpr = np.divide(fp, neg, out=np.zeros(k), where=neg > 0)
+
+    def spread(v: np.ndarray) -> float:
+        return float(v.max() - v.min()) if v.size else float("nan")
+
+    return {
+        "demographic_parity_difference": spread(selection),
+        "equalized_odds_difference": max(spread(tpr), spread(fpr)),
+    }
 
 
 def _worst(values: pd.Series, greater: bool) -> float | None:
@@ -105,9 +138,7 @@ def evaluate(
         else:
             scores["worst_group_log_loss"] = None
     if binary:
-        fair = fairness_disparities(y, y_pred, groups, pos_label=classes[1])
-        scores["demographic_parity_difference"] = float(fair["demographic_parity_difference"])
-        scores["equalized_odds_difference"] = float(fair["equalized_odds_difference"])
+        scores.update(fairness_gaps(y, y_pred, groups, pos_label=classes[1]))
     replicates = None
     if boot_indices is not None:
         # intervals for the metrics computed on all resamples at once (roc_auc and r2

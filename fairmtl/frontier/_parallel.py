@@ -1,8 +1,15 @@
 """Running the fits of a sweep: sequentially, with joblib, or on a Dask cluster.
 
-The settings are cut into contiguous chunks; each chunk compiles the convex problem
-once and re-solves it for each of its settings (DPP). A solve depends only on the data
-and the setting, so the results are the same whatever the chunking or the backend.
+The settings are cut into contiguous chunks of at most :data:`CHUNK_SIZE`; each chunk
+compiles the convex problem once and re-solves it for each of its settings (DPP), which
+saves most of the cost of a solve when there are many groups (measured: 30 groups, 1,800
+rows, 2.6 s for a fresh compile and solve, 0.6-0.9 s for a re-solve).
+
+A re-solve is not bit-identical to a fresh solve: the solver object is reused
+(``warm_start=True`` lets cvxpy update CLARABEL's data in place), and the result moves
+by ~1e-8. The chunks therefore depend on the number of settings only, never on
+``n_jobs`` or the cluster, and every backend runs the same chunks in the same order
+within a chunk: the results are bit-identical whatever the backend.
 """
 
 from __future__ import annotations
@@ -15,7 +22,10 @@ from sklearn.base import clone
 
 from fairmtl.exceptions import InfeasibleError
 
-__all__ = ["fit_settings"]
+__all__ = ["CHUNK_SIZE", "fit_settings"]
+
+CHUNK_SIZE = 4
+"""Most settings solved on one compiled problem (one parallel task)."""
 
 _FITTED_INPUT_ATTRS = ("classes_", "n_features_in_", "feature_names_in_")
 
@@ -41,8 +51,9 @@ def _fit_chunk(template, settings, X, y, groups, sample_weight, on_fit=None) -> 
     return out
 
 
-def _chunks(items: list, n: int) -> list[list]:
-    n = max(1, min(n, len(items)))
+def _chunks(items: list, size: int = CHUNK_SIZE) -> list[list]:
+    """Contiguous chunks of about equal length, at most ``size``: a function of len(items)."""
+    n = -(-len(items) // size)
     bounds = np.linspace(0, len(items), n + 1).round().astype(int)
     return [items[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
@@ -59,31 +70,48 @@ def fit_settings(
     client=None,
     progress=None,
 ) -> list[Any]:
-    """Fit ``template`` once per setting; returns estimators (or InfeasibleError) in order."""
+    """Fit ``template`` once per setting; returns estimators (or InfeasibleError) in order.
+
+    ``progress(n)`` is called as fits finish: after each fit when sequential, after each
+    chunk when parallel.
+    """
     if not settings:
         return []
+    advance = progress if progress is not None else (lambda n: None)
+    chunks = _chunks(settings)
     if client is not None:
-        n_workers = max(1, sum(client.nthreads().values()))
-        chunks = _chunks(settings, n_workers)
-        data = client.scatter([X, y, groups, sample_weight], broadcast=True)
-        futures = [
-            client.submit(_fit_chunk, template, chunk, *data, pure=False) for chunk in chunks
-        ]
-        results = client.gather(futures)
+        results = _on_dask(client, template, chunks, X, y, groups, sample_weight, advance)
     else:
         from joblib import effective_n_jobs
 
-        n = effective_n_jobs(n_jobs)
+        n = min(effective_n_jobs(n_jobs), len(chunks))
         if n == 1:
-            chunks = [settings]
-            results = [_fit_chunk(template, settings, X, y, groups, sample_weight, progress)]
-            return results[0]
+            results = [
+                _fit_chunk(template, chunk, X, y, groups, sample_weight, advance)
+                for chunk in chunks
+            ]
         else:
-            chunks = _chunks(settings, n)
-            results = Parallel(n_jobs=n)(
+            results = []
+            # return_as="generator" yields each chunk in order as soon as it is done
+            for chunk_fits in Parallel(n_jobs=n, return_as="generator")(
                 delayed(_fit_chunk)(template, chunk, X, y, groups, sample_weight)
                 for chunk in chunks
-            )
-    if progress is not None:
-        progress(len(settings))
+            ):
+                results.append(chunk_fits)
+                advance(len(chunk_fits))
     return [fit for chunk in results for fit in chunk]
+
+
+def _on_dask(client, template, chunks, X, y, groups, sample_weight, advance) -> list[list]:
+    """One task per chunk on the cluster; results in chunk order whatever finishes first."""
+    from fairmtl._optional import import_optional
+
+    distributed = import_optional("distributed", "Running a sweep on a Dask cluster")
+    data = client.scatter([X, y, groups, sample_weight], broadcast=True)
+    futures = [client.submit(_fit_chunk, template, chunk, *data, pure=False) for chunk in chunks]
+    position = {future.key: i for i, future in enumerate(futures)}
+    results: list[list] = [[] for _ in chunks]
+    for future in distributed.as_completed(futures, loop=client.loop):
+        results[position[future.key]] = future.result()
+        advance(len(chunks[position[future.key]]))
+    return results

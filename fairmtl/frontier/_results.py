@@ -117,7 +117,7 @@ def build_results(search, fitted, data, metrics, X, info: dict[str, Any]) -> dic
         "title": search.title or "fairmtl frontier report",
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "task": search.task_,
-        "target": str(info.get("target", "target")),
+        "target": str(info.get("target", getattr(search, "target_name_", "target"))),
         "primary_metric": primary,
         "criteria": criteria,
         "x_criterion": criteria[0]["name"],
@@ -137,8 +137,7 @@ def build_results(search, fitted, data, metrics, X, info: dict[str, Any]) -> dic
             "loss": fitted[0].params.get("loss", ""),
             "sweep": {k: str(v) for k, v in (search.sweep or {"default": "auto"}).items()},
             "notes": [
-                "Models are chosen on the validation split; every figure shown is on the "
-                "test split, which was not used to fit or choose.",
+                _choice_note(fitted),
                 f"Intervals: {search.n_boot} stratified bootstrap resamples of the test set.",
             ],
         },
@@ -150,6 +149,18 @@ def build_results(search, fitted, data, metrics, X, info: dict[str, Any]) -> dic
             "experiment": info.get("experiment"),
         },
     }
+
+
+def _choice_note(fitted) -> str:
+    if all(f.val is not None for f in fitted):
+        return (
+            "Models are chosen on the validation split; every figure shown is on the "
+            "test split, which was not used to fit or choose."
+        )
+    return (
+        "There was no validation split (val_size=0): the model was chosen on the test "
+        "split, so the chosen model's test figures are optimistic."
+    )
 
 
 def _solver_summary(info: dict[str, Any] | None) -> dict[str, Any] | None:

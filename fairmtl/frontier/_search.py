@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import warnings
 from typing import Any
 
 import numpy as np
@@ -9,9 +12,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.pipeline import Pipeline
 
-from fairmtl.data import group_labels, make_preprocessor, train_val_test_split
+from fairmtl.data import group_labels, make_preprocessor, train_val_test_split, validate_target
 from fairmtl.estimators._input import split_group_columns
-from fairmtl.exceptions import DataValidationError, InfeasibleError
+from fairmtl.exceptions import DataValidationError, FairMTLWarning, InfeasibleError
 from fairmtl.frontier._baselines import Fitted, fit_baselines
 from fairmtl.frontier._evaluate import evaluate
 from fairmtl.frontier._parallel import fit_settings
@@ -38,6 +41,12 @@ DEFAULT_SWEEP = {
 }
 MSG_NO_GROUPS = (
     "FrontierSearch needs groups: pass groups= to fit or set group_column on the estimator."
+)
+#: relative margin above the smallest feasible bound when a refit's bound is infeasible
+REFIT_EPSILON_MARGIN = 1e-4
+MSG_REFIT_EPSILON = (
+    "The chosen epsilon={old:.6g} is infeasible on train + validation; best_estimator_ is "
+    "refitted with the smallest feasible bound, epsilon={new:.6g}."
 )
 MSG_NOTHING_FITTED = (
     "No model of the sweep could be fitted ({reasons}). Loosen the sweep (e.g. larger epsilon)."
@@ -96,10 +105,26 @@ class FrontierSearch(BaseEstimator):
     pareto_ : DataFrame
         The rows of ``frontier_`` of non-dominated models.
     estimators_ : list
-        Every fitted model, in the order of ``results_["models"]``.
+        Every fitted model, in the order of ``results_["models"]`` (the independent
+        baseline is a dict of group -> model).
+    settings_ : list of dict
+        The knob values of every setting of the sweep, exactly (infeasible ones included).
     best_estimator_ : estimator or Pipeline
-        The chosen setting refitted on train + validation.
+        The chosen setting refitted on train + validation; a Pipeline (preprocessor, model)
+        when the features needed preprocessing. Predict with ``groups=``.
     best_params_ : dict
+        The chosen setting's knob values, exactly as fitted.
+    best_refit_params_ : dict
+        The knob values of ``best_estimator_``: ``best_params_``, unless the chosen loss
+        bound was infeasible on train + validation and had to be raised (with a warning).
+    best_index_ : int
+        Position of the chosen model in ``estimators_``.
+    pareto_mask_ : ndarray of bool
+        Non-dominated models on test (overall and worst-group primary metric).
+    pareto_frequency_ : ndarray of float
+        Share of test bootstrap resamples in which each model is non-dominated.
+    infeasible_settings_ : int
+        Settings of the sweep without a feasible model (left out).
     split_ : SplitResult
 
     Examples
@@ -176,8 +201,17 @@ class FrontierSearch(BaseEstimator):
             raise DataValidationError(MSG_NO_GROUPS)
         self.task_ = "classification" if is_classifier(template) else "regression"
         labels = np.asarray(group_labels(groups), dtype=object)
+        self.target_name_ = str(getattr(y, "name", None) or "target")
         y = np.asarray(y)
         weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        # rows without a target are dropped with a DataWarning giving the count (issue 9)
+        keep = validate_target(y, task=self.task_, column=self.target_name_)
+        if not keep.all():
+            X = X[keep] if isinstance(X, pd.DataFrame) else np.asarray(X)[keep]
+            y, labels = y[keep], labels[keep]
+            weights = None if weights is None else weights[keep]
+            data_info = dict(data_info or {})
+            data_info["rows_dropped"] = int(data_info.get("rows_dropped", 0)) + int((~keep).sum())
         self.split_ = train_val_test_split(
             X,
             y,
@@ -189,8 +223,8 @@ class FrontierSearch(BaseEstimator):
         data = self._preprocess(X, y, labels, weights)
         self.classes_ = np.unique(data["train"][1]) if self.task_ != "regression" else None
         metrics = self._metric_names()
-        settings = self._settings(template, data)
-        fitted = self._fit_sweep(template, settings, data)
+        self.settings_ = self._settings(template, data)
+        fitted = self._fit_sweep(template, self.settings_, data)
         fitted += self._fit_baselines(template, data)
         self._evaluate_all(fitted, data, metrics)
         self._choose(fitted, metrics[0])
@@ -279,8 +313,7 @@ class FrontierSearch(BaseEstimator):
 
     def _fit_sweep(self, template, settings, data) -> list[Fitted]:
         Xtr, ytr, gtr, wtr = data["train"]
-        client = self._client()
-        with _progress(len(settings)) as advance:
+        with self._dask_client() as client, _progress(len(settings)) as advance:
             fits = fit_settings(
                 template,
                 settings,
@@ -306,19 +339,36 @@ class FrontierSearch(BaseEstimator):
                 "loss": template.loss,
                 **{k: _short(v) for k, v in setting.items()},
             }
-            out.append(Fitted(label, "fairmtl", template.objective, fit, params, fit.solver_info_))
+            out.append(
+                Fitted(
+                    label,
+                    "fairmtl",
+                    template.objective,
+                    fit,
+                    params,
+                    fit.solver_info_,
+                    setting=dict(setting),
+                )
+            )
         if not out:
             raise InfeasibleError(MSG_NOTHING_FITTED.format(reasons="; ".join(reasons[:2])))
         self.infeasible_settings_ = len(reasons)
         return out
 
-    def _client(self):
+    @contextlib.contextmanager
+    def _dask_client(self):
+        """The Client to run on: the one given, or one opened (and closed) for an address."""
         if self.client is None or not isinstance(self.client, str):
-            return self.client
+            yield self.client
+            return
         from fairmtl._optional import import_optional
 
         distributed = import_optional("distributed", "Running a sweep on a Dask cluster")
-        return distributed.Client(self.client)
+        client = distributed.Client(self.client, set_as_default=False)
+        try:
+            yield client
+        finally:
+            client.close()
 
     def _fit_baselines(self, template, data) -> list[Fitted]:
         Xtr, ytr, gtr, _ = data["train"]
@@ -366,22 +416,44 @@ class FrontierSearch(BaseEstimator):
         self.best_index_ = ours[pick]
         overall = table["overall"].to_numpy()
         self.most_accurate_index_ = int(np.nanargmax(overall) if greater else np.nanargmin(overall))
-        self.best_params_ = {
-            k: v
-            for k, v in fitted[self.best_index_].params.items()
-            if k not in ("objective", "sharing", "loss")
-        }
-        self._fitted_settings = [f.params for f in fitted]
+        self.best_params_ = dict(fitted[self.best_index_].setting)
 
     def _refit_best(self, template, X, y, labels, weights):
+        """The chosen setting on train + validation.
+
+        A loss bound feasible on train may not be on train + validation; it is then
+        raised to the smallest feasible bound, with a warning (``best_refit_params_``).
+        """
         rows = np.concatenate([self.split_.train, self.split_.val])
         Xr = X.iloc[rows] if isinstance(X, pd.DataFrame) else np.asarray(X)[rows]
-        best = clone(template).set_params(**_setting_values(self.best_params_))
         wr = None if weights is None else weights[rows]
-        if self.preprocessor_ is not None:
-            pipe = Pipeline([("prep", clone(self.preprocessor_)), ("model", best)])
-            return pipe.fit(Xr, y[rows], model__groups=labels[rows], model__sample_weight=wr)
-        return best.fit(np.asarray(Xr, dtype=float), y[rows], groups=labels[rows], sample_weight=wr)
+        params = dict(self.best_params_)
+        for attempt in range(2):
+            best = clone(template).set_params(**params)
+            try:
+                if self.preprocessor_ is not None:
+                    pipe = Pipeline([("prep", clone(self.preprocessor_)), ("model", best)])
+                    fitted = pipe.fit(
+                        Xr, y[rows], model__groups=labels[rows], model__sample_weight=wr
+                    )
+                else:
+                    Xn = np.asarray(Xr, dtype=float)
+                    fitted = best.fit(Xn, y[rows], groups=labels[rows], sample_weight=wr)
+            except InfeasibleError as e:
+                bound = getattr(e, "min_feasible", None)
+                if attempt or "epsilon" not in params or bound is None:
+                    raise
+                eps = float(bound) + REFIT_EPSILON_MARGIN * max(1.0, abs(float(bound)))
+                warnings.warn(
+                    MSG_REFIT_EPSILON.format(old=params["epsilon"], new=eps),
+                    FairMTLWarning,
+                    stacklevel=3,
+                )
+                params["epsilon"] = eps
+                continue
+            self.best_refit_params_ = params
+            return fitted
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- outputs ---------------------------------------------------------------------
     def to_json(self, path, *, force: bool = False):
@@ -411,16 +483,6 @@ def _short(value: Any) -> Any:
     return value
 
 
-def _setting_values(params: dict[str, Any]) -> dict[str, Any]:
-    """Undo :func:`_short` for preference vectors written as text."""
-    out = {}
-    for k, v in params.items():
-        if isinstance(v, str) and v.startswith("["):
-            v = [float(x) for x in v.strip("[]").split(",")]
-        out[k] = v
-    return out
-
-
 def _replicate_criteria(f: Fitted, primary: str, greater: bool) -> np.ndarray:
     rep = f.test.replicates
     overall = rep[("overall", primary)].to_numpy()
@@ -432,20 +494,42 @@ def _replicate_criteria(f: Fitted, primary: str, greater: bool) -> np.ndarray:
 
 
 class _progress:
-    """A rich progress bar on a TTY, nothing elsewhere."""
+    """A rich progress bar (fits done / total, elapsed, ETA) on a TTY, nothing elsewhere.
 
-    def __init__(self, total: int) -> None:
+    Transient: it disappears when the sweep is done. ``stream`` defaults to stderr.
+    """
+
+    def __init__(self, total: int, stream=None) -> None:
         self.total = total
+        self.stream = stream
 
     def __enter__(self):
-        import sys
-
-        if not sys.stderr.isatty():
+        stream = self.stream if self.stream is not None else sys.stderr
+        isatty = getattr(stream, "isatty", None)
+        if not (callable(isatty) and isatty()):
             self._bar = None
             return lambda n: None
-        from rich.progress import Progress
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
-        self._bar = Progress(transient=True)
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("fits"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(file=stream, force_terminal=True),
+            transient=True,
+        )
         self._bar.start()
         task = self._bar.add_task("fitting the frontier", total=self.total)
         return lambda n: self._bar.advance(task, n)

@@ -21,24 +21,57 @@ MSG_SWEEP_KNOB = (
 def preference_points(n_groups: int, n_points: int, seed: int = 0) -> list[np.ndarray]:
     """Preference vectors spread on the simplex.
 
-    For 2 or 3 groups a regular grid (vertices included); for more groups a scrambled
-    Sobol set mapped to the simplex (uniform spacings), plus the equal-weight centre.
+    For 2 groups, evenly spaced weights; for 3 groups, the points of the smallest regular
+    grid with at least ``n_points`` points (vertices included), thinned by farthest-point
+    selection from the vertices when the grid has more; for more groups, the
+    equal-weight centre and a scrambled Sobol set mapped to the simplex (uniform
+    spacings). Every vector is positive and sums to 1.
+
+    Examples
+    --------
+    >>> from fairmtl.frontier import preference_points
+    >>> [p.round(2).tolist() for p in preference_points(2, 3)]
+    [[0.02, 0.98], [0.5, 0.5], [0.98, 0.02]]
     """
+    if n_points < 1:
+        return []
+    if n_groups == 1 or n_points == 1:
+        return [np.full(n_groups, 1.0 / n_groups)]
     if n_groups == 2:
         return [np.array([a, 1 - a]) for a in np.linspace(0.02, 0.98, n_points)]
     if n_groups == 3:
         m = 1
         while (m + 1) * (m + 2) // 2 < n_points:
             m += 1
-        grid = [
-            np.array([i, j, m - i - j]) / m + 1e-2 for i in range(m + 1) for j in range(m + 1 - i)
-        ]
-        return [g / g.sum() for g in grid][:n_points]
+        grid = np.array(
+            [[i, j, m - i - j] for i in range(m + 1) for j in range(m + 1 - i)], dtype=float
+        )
+        grid = (grid / m + 1e-2) / (1.0 + 3e-2)
+        keep = _farthest_points(grid, n_points)
+        return [grid[i] for i in keep]
     points = [np.full(n_groups, 1.0 / n_groups)]
-    u = qmc.Sobol(d=n_groups, scramble=True, seed=seed).random(max(n_points - 1, 1))
-    e = -np.log(np.clip(u, 1e-12, 1.0))
+    sobol = qmc.Sobol(d=n_groups, scramble=True, seed=seed)
+    # a power of 2 keeps Sobol's balance (and scipy quiet); the first n_points - 1 are used
+    u = sobol.random_base2(max(0, int(np.ceil(np.log2(max(n_points - 1, 1))))))
+    e = -np.log(np.clip(u[: n_points - 1], 1e-12, 1.0))
     points += [row / row.sum() for row in e]
     return points[:n_points]
+
+
+def _farthest_points(points: np.ndarray, n: int) -> list[int]:
+    """``n`` row indices spread out: vertices first, then each farthest from those chosen.
+
+    Ties go to the lowest index; the indices are returned in grid order.
+    """
+    if n >= len(points):
+        return list(range(len(points)))
+    chosen = [int(np.argmax(points[:, k])) for k in range(points.shape[1])][:n]
+    dist = np.min(np.linalg.norm(points[:, None, :] - points[chosen][None], axis=-1), axis=1)
+    while len(chosen) < n:
+        nxt = int(np.argmax(dist))
+        chosen.append(nxt)
+        dist = np.minimum(dist, np.linalg.norm(points - points[nxt], axis=1))
+    return sorted(chosen)
 
 
 def expand_sweep(

@@ -2,6 +2,13 @@
 
 from fairmtl.solvers._chain import SOLVER_NAMES, SolverStep, default_chain, solve_chain
 from fairmtl.solvers._cvxpy import ExactProblem, FitResult, group_mean_losses
+from fairmtl.solvers._directions import (
+    DIRECTION_OBJECTIVES,
+    Direction,
+    PreferenceProgram,
+    make_direction,
+    min_norm_weights,
+)
 from fairmtl.solvers._status import (
     ERROR,
     INACCURATE,
@@ -27,4 +34,24 @@ __all__ = [
     "group_mean_losses",
     "solve_chain",
     "status_group",
+    "DIRECTION_OBJECTIVES",
+    "Direction",
+    "PreferenceProgram",
+    "make_direction",
+    "min_norm_weights",
+    "TrainConfig",
+    "NeuralFit",
+    "fit_network",
+    "network_outputs",
 ]
+
+# The torch path loads on first use: importing fairmtl must not import torch.
+_TORCH_NAMES = frozenset({"TrainConfig", "NeuralFit", "fit_network", "network_outputs"})
+
+
+def __getattr__(name: str):
+    if name in _TORCH_NAMES:
+        from fairmtl.solvers import _torch
+
+        return getattr(_torch, name)
+    raise AttributeError(f"module 'fairmtl.solvers' has no attribute {name!r}")

@@ -43,13 +43,17 @@ class SolverStep:
         return f"{self.name}[{opts}]"
 
     def kwargs(self, max_time: float | None) -> dict[str, Any]:
-        kw = dict(self.options)
+        kw = {**_RESET.get(self.name, {}), **dict(self.options)}
         if max_time is not None:
             key = {"CLARABEL": "time_limit", "SCS": "time_limit_secs"}.get(self.name)
             if key:
                 kw[key] = float(max_time)
         return kw
 
+
+#: Clarabel's defaults, always passed: on a warm start cvxpy updates its cached Clarabel
+#: solver, which keeps the options of the previous call (a fallback step's) unless given
+_RESET = {"CLARABEL": {"max_iter": 200, "max_step_fraction": 0.99, "time_limit": float("inf")}}
 
 _CLARABEL = SolverStep("CLARABEL")
 _CLARABEL_SHORT = SolverStep("CLARABEL", (("max_step_fraction", 0.95),))
@@ -91,6 +95,7 @@ def solve_chain(
     *,
     max_time: float | None = None,
     stop_on_infeasible: bool = True,
+    ignore_dpp: bool = False,
 ) -> ChainResult:
     """Solve ``problem`` with each solver of ``chain`` until one returns ``OPTIMAL``.
 
@@ -98,6 +103,8 @@ def solve_chain(
     ``stop_on_infeasible`` (the caller then diagnoses it). If only inaccurate solutions
     were found, the first one is kept and reported as ``INACCURATE``; SCS is then not
     tried (it is the fallback for when no interior-point solution exists at all).
+    Each attempt records ``limit``: whether the solver stopped at its time or iteration
+    limit. ``ignore_dpp`` compiles without DPP (see ``ExactProblem``: many groups).
     """
     start = time.perf_counter()
     attempts: list[dict[str, Any]] = []
@@ -108,7 +115,12 @@ def solve_chain(
             with warnings.catch_warnings():
                 # cvxpy's own "may be inaccurate" warning: we report statuses ourselves
                 warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-                problem.solve(solver=step.name, warm_start=True, **step.kwargs(max_time))
+                problem.solve(
+                    solver=step.name,
+                    warm_start=True,
+                    ignore_dpp=ignore_dpp,
+                    **step.kwargs(max_time),
+                )
             raw = problem.status
             group = status_group(raw)
             error = None
@@ -123,6 +135,7 @@ def solve_chain(
             "iterations": iters,
             "time": time.perf_counter() - t0,
             "error": error,
+            "limit": error is None and _hit_limit(problem),
         }
         attempts.append(attempt)
         if group == OPTIMAL or (group == INFEASIBLE and stop_on_infeasible):
@@ -147,6 +160,19 @@ def solve_chain(
         )
     last = attempts[-1]["status"] if attempts else ERROR
     return ChainResult(last, None, None, time.perf_counter() - start, attempts)
+
+
+def _hit_limit(problem: cp.Problem) -> bool:
+    """Whether the last solve stopped at a time or iteration limit.
+
+    CLARABEL says so with cvxpy's ``user_limit``; SCS returns ``optimal_inaccurate`` and
+    says "reached max_iters / time_limit_secs" only in its own status text.
+    """
+    if problem.status == cp.USER_LIMIT:
+        return True
+    extra = getattr(problem.solver_stats, "extra_stats", None)
+    info = extra.get("info") if isinstance(extra, dict) else None
+    return isinstance(info, dict) and "reached" in str(info.get("status", ""))
 
 
 def _snapshot(problem: cp.Problem) -> dict[int, Any]:

@@ -1,0 +1,203 @@
+"""Frontier suite: a 20-point fairmtl frontier on Adult (race x sex) against fairlearn.
+
+One run, one split, one preprocessing, one evaluation for every method:
+
+* fairmtl: :class:`fairmtl.FrontierSearch` with ``objective="demographic_parity"``
+  (the convex form of the constraint fairlearn's reductions use here) sweeping epsilon
+  over 20 points; its time is the whole ``fit`` (the automatic epsilon range, 20 fits,
+  evaluation and the refit of the chosen model on train + validation).
+* fairlearn GridSearch with DemographicParity, ``grid_size=20`` (20 models).
+* fairlearn ExponentiatedGradient with DemographicParity, swept over
+  ``difference_bound`` (3 bounds with ``quick``, 20 otherwise; minutes per fit).
+
+Every model is scored on the same test split by the search's own evaluation; each
+method's hypervolume is that of its points in (overall accuracy, worst-group accuracy)
+with reference (0, 0) and in (overall accuracy, demographic parity difference) with
+reference (0, 1): the worst value of each criterion, so no tuning of the reference.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+
+from fairmtl import FairMTLClassifier, FrontierSearch
+from fairmtl.datasets import load_adult
+from fairmtl.frontier import hypervolume
+from fairmtl.frontier._baselines import fit_baselines
+from fairmtl.frontier._evaluate import evaluate
+
+N_POINTS = 20
+ALPHA = 1e-4
+OBJECTIVE = "demographic_parity"
+#: hypervolume criteria: (x, y), directions and the reference point (their worst values)
+HV_CRITERIA = {
+    "accuracy_worst": (("overall_accuracy", "worst_group_accuracy"), (True, True), (0.0, 0.0)),
+    "accuracy_dp": (
+        ("overall_accuracy", "demographic_parity_difference"),
+        (True, False),
+        (0.0, 1.0),
+    ),
+}
+
+
+def _hypervolumes(scores: list[dict[str, float]]) -> dict[str, float]:
+    out = {}
+    for name, (keys, maximize, reference) in HV_CRITERIA.items():
+        points = np.array([[s[k] for k in keys] for s in scores], dtype=float)
+        out[name] = hypervolume(points, reference, maximize=list(maximize))
+    return out
+
+
+def _baseline(name: str, n_expgrad: int, data: dict[str, Any], classes) -> tuple[float, list]:
+    Xtr, ytr, gtr, _ = data["train"]
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # GridSearch's advice on grids for 10 groups
+        fitted = fit_baselines(
+            (name,),
+            Xtr,
+            ytr,
+            gtr,
+            task="classification",
+            objective=OBJECTIVE,
+            alpha=ALPHA,
+            n_points=N_POINTS,
+            classes=classes,
+            random_state=0,
+            n_expgrad=n_expgrad,
+        )
+    return time.perf_counter() - t0, fitted
+
+
+def _test_scores(fitted: list, data: dict[str, Any], classes) -> list[dict[str, float]]:
+    Xte, yte, gte, _ = data["test"]
+    kw = dict(task="classification", metrics=["accuracy"], primary="accuracy", classes=classes)
+    return [evaluate(f, Xte, yte, gte, **kw).scores for f in fitted]
+
+
+def _split_arrays(search: FrontierSearch, X, y, groups) -> dict[str, Any]:
+    """The search's own train and test arrays (same rows, same fitted preprocessing)."""
+    y, groups = np.asarray(y), np.asarray(groups, dtype=object)
+    out = {}
+    for part in ("train", "test"):
+        rows = getattr(search.split_, part)
+        Xp = np.asarray(search.preprocessor_.transform(X.iloc[rows]), dtype=float)
+        out[part] = (Xp, y[rows], groups[rows], None)
+    return out
+
+
+def run(quick: bool) -> list[dict[str, Any]]:
+    """Time and hypervolume of each method; one row per method (fairmtl first).
+
+    Parameters
+    ----------
+    quick : bool
+        ExponentiatedGradient on 3 bounds instead of 20 (each fit takes minutes).
+
+    Returns
+    -------
+    rows : list of dict
+        ``suite``, ``dataset``, ``method``, ``models``, ``seconds``,
+        ``seconds_per_model``, ``time_ratio`` (seconds / fairmtl's seconds),
+        ``hv_accuracy_worst``, ``hv_accuracy_dp`` and ``fairmtl_hv_ratio_accuracy_worst``,
+        ``fairmtl_hv_ratio_accuracy_dp`` (fairmtl's hypervolume / this method's: >= 1
+        when fairmtl's frontier is at least as good), ``best_worst_group_accuracy``,
+        ``best_dp_difference`` and ``status``.
+    """
+    bunch = load_adult()  # the train file: 32,561 rows; groups race x sex (10)
+    X, y, groups = bunch.data, bunch.target, bunch.groups
+    n_groups = groups.nunique()
+    dataset = f"adult race x sex ({len(y):,} rows, {n_groups} groups; 60/20/20 split)"
+
+    search = FrontierSearch(
+        FairMTLClassifier("shared", objective=OBJECTIVE, alpha=ALPHA),
+        sweep={"epsilon": "auto"},
+        n_points=N_POINTS,
+        metrics=("accuracy",),
+        baselines=(),
+        n_boot=0,
+        n_jobs=1,
+        random_state=0,
+    )
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, y, groups=groups)
+    fairmtl_seconds = time.perf_counter() - t0
+    ours = [m for m in search.results_["models"] if m["source"] == "fairmtl"]
+    statuses = sorted({m["solver_info"]["status"] for m in ours})
+    methods = [
+        (
+            f"fairmtl FrontierSearch ({OBJECTIVE}, {N_POINTS} points)",
+            fairmtl_seconds,
+            [m["scores"] for m in ours],
+            "solver: " + ", ".join(statuses),
+        )
+    ]
+    data = _split_arrays(search, X, y, groups)
+    classes = search.classes_
+    n_expgrad = 3 if quick else N_POINTS
+    for name, label in (
+        ("fairlearn", f"fairlearn GridSearch (DemographicParity, grid_size={N_POINTS})"),
+        ("expgrad", f"fairlearn ExponentiatedGradient (DemographicParity, {n_expgrad} bounds)"),
+    ):
+        seconds, fitted = _baseline(name, n_expgrad, data, classes)
+        methods.append((label, seconds, _test_scores(fitted, data, classes), "ok"))
+
+    rows = []
+    ref = _hypervolumes(methods[0][2])
+    for label, seconds, scores, status in methods:
+        hv = _hypervolumes(scores)
+        rows.append(
+            {
+                "suite": "frontier",
+                "dataset": dataset,
+                "method": label,
+                "models": len(scores),
+                "seconds": seconds,
+                "seconds_per_model": seconds / len(scores),
+                "time_ratio": seconds / fairmtl_seconds,
+                "hv_accuracy_worst": hv["accuracy_worst"],
+                "hv_accuracy_dp": hv["accuracy_dp"],
+                "fairmtl_hv_ratio_accuracy_worst": _ratio(
+                    ref["accuracy_worst"], hv["accuracy_worst"]
+                ),
+                "fairmtl_hv_ratio_accuracy_dp": _ratio(ref["accuracy_dp"], hv["accuracy_dp"]),
+                "best_worst_group_accuracy": max(s["worst_group_accuracy"] for s in scores),
+                "best_dp_difference": min(s["demographic_parity_difference"] for s in scores),
+                "status": status,
+            }
+        )
+    print(table(rows))
+    return rows
+
+
+def _ratio(a: float, b: float) -> float:
+    return float("inf") if b == 0 else a / b
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """A Markdown table of the rows of :func:`run`."""
+    lines = [
+        "| method | models | seconds | s / model | time vs fairmtl | HV acc x worst-group "
+        "| HV acc x DP | fairmtl HV ratio (worst-group, DP) |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['method']} | {r['models']} | {r['seconds']:.1f} | "
+            f"{r['seconds_per_model']:.1f} | {r['time_ratio']:.2f}x | "
+            f"{r['hv_accuracy_worst']:.4f} | {r['hv_accuracy_dp']:.4f} | "
+            f"{r['fairmtl_hv_ratio_accuracy_worst']:.3f}, {r['fairmtl_hv_ratio_accuracy_dp']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m benchmarks._frontier [--full]
+    import sys
+
+    run(quick="--full" not in sys.argv)

@@ -1,0 +1,395 @@
+"""The dual path's master problem: a level method over group weights, in cvxpy.
+
+Every objective the dual path solves has a dual function of one shape,
+
+    q(y) = min_theta (a + b * y) . L(theta) + R(theta) + c . y - h(y),   y in Y,
+
+with ``Y`` the simplex (minimax, tilted, chebyshev) or ``{y >= 0, sum y <= cap}``
+(loss bounds), and ``h`` zero or ``(1/tilt) sum_g y_g log(G y_g)`` (tilted). Any point
+``theta_k`` met by the oracle gives a *cut*: since ``q`` is a minimum over theta,
+``q(y) <= (a + b y) . L_k + R_k + c . y - h(y)`` for every ``y``, whatever the oracle's
+accuracy. The cutting-plane model ``q_hat`` (the minimum of the cuts) is a concave upper
+model of ``q``:
+
+- ``max q_hat`` (a linear program, or an exponential-cone program for tilted) is an
+  upper bound on the dual optimum; its multipliers ``mu`` over the cuts are the weights
+  of the **primal recovery** ``theta_bar = sum_k mu_k theta_k``, whose objective is at
+  most ``max q_hat`` by convexity;
+- the next weights are the projection of the current ones onto the level set
+  ``{q_hat >= level}`` (the proximal step of the level method of Lemarechal, Nemirovski
+  and Nesterov, 1995), which keeps the iterates stable where plain cutting planes zig-zag.
+
+Both programs are built once with ``cp.Parameter``s (DPP) and re-solved each round. The
+bundle has a fixed capacity; when it is full, unused cuts are dropped and, if every cut
+is in use, they are merged into one aggregate cut (still valid by convexity).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import cvxpy as cp
+import numpy as np
+
+__all__ = ["Cut", "DualForm", "LevelMaster", "LevelResult", "OraclePoint", "run_level"]
+
+#: the level sits this share of the way from the best lower bound to the model's maximum
+#: (1 - 1 / (2 + sqrt 2), the optimal constant of Lemarechal, Nemirovski and Nesterov)
+LEVEL_SHARE = 0.71
+
+
+@dataclass
+class DualForm:
+    """The objective-specific pieces of ``q``; see the module docstring.
+
+    Attributes
+    ----------
+    a, b : ndarray of shape (n_groups,)
+        Group weights ``a + b * y`` given to the oracle.
+    c : ndarray of shape (n_groups,)
+        Linear term of ``q``.
+    simplex : bool
+        ``Y`` is the simplex; otherwise ``{y >= 0, sum y <= cap}``.
+    primal : callable
+        ``primal(L, R)``: the primal objective at a point with group losses ``L`` and
+        penalty ``R`` (``inf`` when the point violates the constraints).
+    cap : float
+    inv_tilt : float
+        ``1 / tilt`` for tilted, else 0.
+    bounds : ndarray or None
+        Loss bounds ``L <= bounds`` of a constrained form.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+    simplex: bool
+    primal: Callable[[np.ndarray, float], float]
+    cap: float = 1.0
+    inv_tilt: float = 0.0
+    bounds: np.ndarray | None = None
+
+    def weights(self, y: np.ndarray) -> np.ndarray:
+        return self.a + self.b * y
+
+    def entropy(self, y: np.ndarray) -> float:
+        if not self.inv_tilt:
+            return 0.0
+        pos = y[y > 0]
+        return float(self.inv_tilt * np.sum(pos * np.log(len(y) * pos)))
+
+    def dual_value(self, oracle_value: float, y: np.ndarray) -> float:
+        """``q``-value from the oracle's value at weights ``weights(y)``."""
+        return oracle_value + float(self.c @ y) - self.entropy(y)
+
+    def clean(self, y: np.ndarray) -> np.ndarray:
+        """Project a master solution exactly into ``Y``, zeroing negligible weights."""
+        y = np.maximum(np.asarray(y, dtype=float), 0.0)
+        y[y < 1e-9 * max(float(y.sum()), 1e-300)] = 0.0
+        if self.simplex:
+            return y / y.sum() if y.sum() > 0 else np.full(len(y), 1.0 / len(y))
+        total = y.sum()
+        return y * (self.cap / total) if total > self.cap else y
+
+
+@dataclass
+class Cut:
+    """What one oracle point (or an aggregate of points) says: losses, penalty, point."""
+
+    losses: np.ndarray
+    penalty: float
+    point: Any
+    born: int = 0
+
+
+@dataclass
+class LevelMaster:
+    """Cutting-plane model, its maximum and the level projection (see module docstring).
+
+    Parameters
+    ----------
+    n : int
+        Dimension of ``y`` (the number of groups).
+    simplex : bool
+    entropy : bool
+        Whether ``h`` is the tilted entropy term.
+    capacity : int
+        Most cuts held at once.
+    combine : callable
+        ``combine(points, weights)``: the convex combination of points.
+    solver : str
+        cvxpy solver of the master programs.
+    """
+
+    n: int
+    simplex: bool
+    entropy: bool
+    capacity: int
+    combine: Callable[[list, np.ndarray], Any]
+    solver: str = "CLARABEL"
+    cuts: list[Cut] = field(default_factory=list)
+    solves: int = 0
+    time: float = 0.0
+
+    def __post_init__(self) -> None:
+        n, m = self.n, self.capacity
+        self._y = cp.Variable(n, nonneg=True, name="group_weights")
+        self._t = cp.Variable(name="model_value")
+        self._A = cp.Parameter((m, n), name="cut_slopes")
+        self._a0 = cp.Parameter(m, name="cut_offsets")
+        self._cap = cp.Parameter(nonneg=True, name="weight_cap")
+        self._center = cp.Parameter(n, name="center")
+        self._level = cp.Parameter(name="level")
+        h = 0
+        if self.entropy:
+            self._inv_tilt = cp.Parameter(nonneg=True, name="inverse_tilt")
+            h = self._inv_tilt * (np.log(n) * cp.sum(self._y) - cp.sum(cp.entr(self._y)))
+        self._cut_cons = self._t <= self._a0 + self._A @ self._y
+        domain = [cp.sum(self._y) == 1] if self.simplex else [cp.sum(self._y) <= self._cap]
+        self._lp = cp.Problem(cp.Maximize(self._t - h), [self._cut_cons, *domain])
+        self._qp = cp.Problem(
+            cp.Minimize(cp.sum_squares(self._y - self._center)),
+            [self._cut_cons, *domain, self._t - h >= self._level],
+        )
+        self._mu: np.ndarray | None = None
+        self._born = 0
+
+    # -- the bundle ------------------------------------------------------------------
+    def add(self, losses: np.ndarray, penalty: float, point: Any) -> None:
+        if len(self.cuts) >= self.capacity:
+            self._make_room()
+        self._born += 1
+        self.cuts.append(Cut(np.asarray(losses, float), float(penalty), point, self._born))
+        self._mu = None
+
+    def _make_room(self) -> None:
+        mu = self._mu if self._mu is not None else np.zeros(len(self.cuts))
+        newest = max(c.born for c in self.cuts)
+        unused = [i for i, c in enumerate(self.cuts) if mu[i] <= 1e-9 and c.born != newest]
+        if unused:
+            # the oldest unused half goes (at least one)
+            unused.sort(key=lambda i: self.cuts[i].born)
+            drop = set(unused[: max(1, len(unused) // 2)])
+            self.cuts = [c for i, c in enumerate(self.cuts) if i not in drop]
+            return
+        keep = int(np.argmax([c.born for c in self.cuts]))
+        w = mu / mu.sum()
+        merged = Cut(
+            losses=np.tensordot(w, np.stack([c.losses for c in self.cuts]), axes=1),
+            penalty=float(w @ np.array([c.penalty for c in self.cuts])),
+            point=self.combine([c.point for c in self.cuts], w),
+            born=0,
+        )
+        self.cuts = [merged, self.cuts[keep]]
+
+    def _set(self, form: DualForm) -> None:
+        m, k = self.capacity, len(self.cuts)
+        L = np.stack([c.losses for c in self.cuts])
+        R = np.array([c.penalty for c in self.cuts])
+        slopes = L * form.b + form.c
+        offsets = L @ form.a + R
+        span = float(np.abs(offsets).max() + np.abs(slopes).max() * max(form.cap, 1.0))
+        A = np.zeros((m, self.n))
+        a0 = np.full(m, 10.0 * (1.0 + span))  # inactive slots never bind
+        A[:k], a0[:k] = slopes, offsets
+        self._A.value, self._a0.value = A, a0
+        self._cap.value = float(form.cap)
+        if self.entropy:
+            self._inv_tilt.value = float(form.inv_tilt)
+
+    # -- the two programs ---------------------------------------------------------------
+    def model_max(self, form: DualForm) -> tuple[float, np.ndarray, np.ndarray] | None:
+        """``(max q_hat, its maximiser, cut multipliers mu)``, or None if the solve failed."""
+        self._set(form)
+        if not self._solve(self._lp):
+            return None
+        k = len(self.cuts)
+        mu = np.maximum(np.asarray(self._cut_cons.dual_value, float)[:k], 0.0)
+        if mu.sum() <= 0:
+            return None
+        mu = mu / mu.sum()
+        self._mu = mu
+        return float(self._lp.value), np.asarray(self._y.value, float), mu
+
+    def project(self, form: DualForm, center: np.ndarray, level: float) -> np.ndarray | None:
+        """The point of ``{q_hat >= level}`` nearest to ``center``, or None on failure."""
+        self._set(form)
+        self._center.value = np.asarray(center, float)
+        self._level.value = float(level)
+        if not self._solve(self._qp):
+            return None
+        return np.asarray(self._y.value, float)
+
+    def recover(self, mu: np.ndarray) -> Any:
+        """The primal recovery ``sum_k mu_k point_k``."""
+        return self.combine([c.point for c in self.cuts], mu)
+
+    def _solve(self, problem: cp.Problem) -> bool:
+        t0 = time.perf_counter()
+        attempts: list[dict[str, Any]] = [{}]
+        if self.solver == "CLARABEL":
+            attempts.append({"max_step_fraction": 0.9})
+        ok = False
+        for options in attempts:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    problem.solve(solver=self.solver, **options)
+            except (cp.error.SolverError, ValueError, ArithmeticError):
+                continue
+            if problem.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) and self._y.value is not None:
+                ok = True
+                break
+        self.solves += 1
+        self.time += time.perf_counter() - t0
+        return ok
+
+
+# -- the level loop, shared by the linear dual path and the reduction --------------------
+
+
+@dataclass
+class OraclePoint:
+    """One oracle answer: group losses, penalty, oracle value, its error bound, the point."""
+
+    losses: np.ndarray
+    penalty: float
+    value: float
+    error: float
+    point: Any
+
+
+@dataclass
+class LevelResult:
+    """Outcome of :func:`run_level`: bounds, the best primal point and the best weights."""
+
+    lower: float
+    upper: float
+    point: Any
+    losses: np.ndarray | None
+    penalty: float
+    weights: np.ndarray
+    rounds: int
+    converged: bool
+    model_gap: float
+
+    @property
+    def gap(self) -> float:
+        return self.upper - self.lower
+
+
+#: absolute gap under which any problem counts as solved (floating-point noise)
+ABS_GAP = 1e-10
+
+
+def gap_closed(upper: float, lower: float, tol: float) -> bool:
+    gap = upper - lower
+    return bool(gap <= tol * max(abs(upper), abs(lower)) or gap <= ABS_GAP)
+
+
+def run_level(
+    master: LevelMaster,
+    form: DualForm,
+    oracle: Callable[[np.ndarray, float], OraclePoint],
+    evaluate: Callable[[Any], tuple[np.ndarray, float]],
+    y0: np.ndarray | None,
+    *,
+    tol: float,
+    max_rounds: int,
+    deadline: float = np.inf,
+    certified: bool = True,
+    repair: Callable[[Any, np.ndarray, float], tuple[Any, np.ndarray, float]] | None = None,
+    incumbent: tuple[Any, np.ndarray, float] | None = None,
+    on_point: Callable[[Any, np.ndarray, float], None] | None = None,
+    stop: Callable[[float, float], bool] | None = None,
+    first: OraclePoint | None = None,
+) -> LevelResult:
+    """Maximise ``q`` by the level method until the certified gap is below ``tol``.
+
+    ``oracle(weights, target)`` answers with an error bound aimed at ``target``;
+    ``evaluate(point)`` gives the losses and penalty of a recovered point; ``repair``
+    makes a recovered point feasible for a constrained form. The lower bound is
+    ``max_k q(y_k) - error_k`` (without the error when not ``certified``), the upper
+    bound the best primal objective met (oracle points and recoveries). ``y0=None``
+    starts at the maximiser of the model of the cuts already held. ``first`` is the
+    oracle's answer at ``y0`` when the caller already has it.
+    """
+    if y0 is None:
+        found = master.model_max(form) if master.cuts else None
+        y0 = found[1] if found is not None else np.zeros(master.n)
+    y = form.clean(y0)
+    lower, best_y = -np.inf, y
+    best: list[Any] = [None, None, 0.0]
+    upper = np.inf
+
+    def consider(point, losses, penalty) -> None:
+        nonlocal upper
+        if on_point is not None:
+            on_point(point, losses, penalty)
+        value = form.primal(losses, penalty)
+        if not np.isfinite(value) and repair is not None:
+            point, losses, penalty = repair(point, losses, penalty)
+            value = form.primal(losses, penalty)
+        if value < upper:
+            upper, best[:] = value, [point, losses, penalty]
+
+    if incumbent is not None:
+        consider(*incumbent)
+    model_gap, rounds, converged = np.inf, 0, False
+    for rounds in range(1, max_rounds + 1):
+        scale = max(
+            abs(upper) if np.isfinite(upper) else 0.0, abs(lower) if np.isfinite(lower) else 0.0
+        )
+        gap_now = min(model_gap, upper - lower if np.isfinite(upper - lower) else np.inf)
+        if np.isfinite(gap_now):
+            target = max(0.05 * gap_now, 0.05 * tol * scale, 1e-13)
+        else:
+            target = tol
+        if first is not None and rounds == 1:
+            answer = first
+        else:
+            answer = oracle(form.weights(y), target)
+        import os
+        if os.environ.get("DUALDEBUG"):
+            print(f"round {rounds} ev {getattr(answer, 'ev', 0)} lb {lower:.8f} ub {upper:.8f} mgap {model_gap:.2e} target {target:.1e} err {answer.error:.1e} nnz {(y > 0).sum()} y {np.round(y, 3)}")
+        q = form.dual_value(answer.value, y) - (answer.error if certified else 0.0)
+        if q > lower:
+            lower, best_y = q, y
+        master.add(answer.losses, answer.penalty, answer.point)
+        consider(answer.point, answer.losses, answer.penalty)
+        if gap_closed(upper, lower, tol):
+            converged = True
+            break
+        if time.perf_counter() > deadline or (stop is not None and stop(lower, upper)):
+            break
+        found = master.model_max(form)
+        if found is None:
+            break
+        model_max, _, mu = found
+        model_gap = max(model_max - lower, 0.0)
+        if model_gap <= 10 * tol * max(abs(model_max), abs(lower)) or rounds % 5 == 0:
+            point = master.recover(mu)
+            consider(point, *evaluate(point))
+            if gap_closed(upper, lower, tol):
+                converged = True
+                break
+        level = lower + LEVEL_SHARE * (model_max - lower)
+        projected = master.project(form, y, level)
+        if projected is None:
+            break
+        y = form.clean(projected)
+    return LevelResult(
+        lower=lower,
+        upper=upper,
+        point=best[0],
+        losses=best[1],
+        penalty=best[2],
+        weights=best_y,
+        rounds=rounds,
+        converged=converged,
+        model_gap=model_gap,
+    )

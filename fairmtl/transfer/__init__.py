@@ -1,0 +1,68 @@
+"""Which groups help each other: transfer diagnostics and alignment-aware sharing.
+
+Diagnostics (issue 11, after Wu, Zhang & Re, ICLR 2020):
+
+- :func:`gain_from_sharing`: each group's held-out loss under pooled sharing against
+  its own independent model, with paired bootstrap intervals (who gains, who is hurt);
+- :func:`task_affinity` and :func:`cluster_groups`: pairwise task affinity (cosine of
+  per-group fits or of group gradients at the shared solution, principal-angle and
+  covariance-alignment scores of the groups' features) and a clustering of groups;
+- :func:`transfer_test`: a chosen group's held-out change when each other group joins its
+  training data (leave-one-in; all groups at once by a batched Newton method);
+- :func:`transfer_summary`: all of it as plain data, with a one-line reading.
+
+Alignment-aware training:
+
+- :class:`ClusteredMTL`: one FairMTL model per cluster of aligned groups, with the
+  cluster count chosen on validation data;
+- :func:`svd_task_weights`: per-group weights from the spectrum of the stacked per-group
+  models (or data), to use as sample weights of a pooled fit.
+
+The alignment scores themselves (:func:`subspace_affinity`,
+:func:`covariance_alignment`) work on plain matrices.
+"""
+
+from fairmtl.transfer._affinity import (
+    AFFINITY_MEASURES,
+    CLUSTER_METHODS,
+    cluster_groups,
+    group_gradients,
+    leaf_order,
+    task_affinity,
+)
+from fairmtl.transfer._alignment import (
+    covariance_alignment,
+    subspace_affinity,
+    top_eigenpairs,
+)
+from fairmtl.transfer._clustered import ClusteredMTL
+from fairmtl.transfer._gain import VERDICTS, gain_from_sharing
+from fairmtl.transfer._leave_one_in import transfer_test
+from fairmtl.transfer._reweight import svd_task_weights
+from fairmtl.transfer._summary import (
+    SUMMARY_VERSION,
+    group_alignment,
+    reading,
+    transfer_summary,
+)
+
+__all__ = [
+    "AFFINITY_MEASURES",
+    "CLUSTER_METHODS",
+    "SUMMARY_VERSION",
+    "VERDICTS",
+    "ClusteredMTL",
+    "cluster_groups",
+    "covariance_alignment",
+    "gain_from_sharing",
+    "group_alignment",
+    "group_gradients",
+    "leaf_order",
+    "reading",
+    "subspace_affinity",
+    "svd_task_weights",
+    "task_affinity",
+    "top_eigenpairs",
+    "transfer_summary",
+    "transfer_test",
+]

@@ -1,0 +1,346 @@
+"""ClusteredMTL: groups share within clusters of aligned groups, the count chosen on validation."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, is_classifier
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils import get_tags
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from fairmtl.data import group_labels, train_val_test_split
+from fairmtl.estimators import FairMTLClassifier, FairMTLRegressor
+from fairmtl.exceptions import DataValidationError
+from fairmtl.transfer._affinity import AFFINITY_MEASURES, CLUSTER_METHODS, cluster_groups
+from fairmtl.transfer._affinity import task_affinity as _task_affinity
+from fairmtl.transfer._common import Data, check_data, default_estimator, fit_variant, row_losses
+
+__all__ = ["ClusteredMTL", "MSG_CLUSTERED_UNSEEN", "fit_per_cluster", "per_cluster_losses"]
+
+MSG_CLUSTERED_UNSEEN = (
+    "Group(s) {names} were not seen in fit; ClusteredMTL predicts them with the model of "
+    "the largest cluster ({cluster})."
+)
+
+
+def _template_has(name: str):
+    """Whether the template (fitted one first) offers ``name``; unknown before fit: yes."""
+
+    def check(self) -> bool:
+        template = getattr(self, "estimator_", self.estimator)
+        return template is None or hasattr(template, name)
+
+    return check
+
+
+def fit_per_cluster(
+    template: Any, clusters: pd.Series, data: Data, weight=None, **params: Any
+) -> list[Any]:
+    """One clone of ``template`` (with ``params``) per cluster, fitted on its groups' rows."""
+    models = []
+    for c in range(int(clusters.max()) + 1):
+        members = clusters.index[clusters.to_numpy() == c].to_numpy(dtype=str)
+        rows = np.flatnonzero(np.isin(data.groups, members))
+        w = None if weight is None else weight[rows]
+        models.append(fit_variant(template, data.take(rows), w, **params))
+    return models
+
+
+def per_cluster_losses(models: list[Any], clusters: pd.Series, data: Data) -> np.ndarray:
+    """Held-out loss of each row (:func:`row_losses`) under its group's cluster model."""
+    out = np.empty(len(data.y))
+    cluster_of = clusters.reindex(data.groups).to_numpy()
+    for c, model in enumerate(models):
+        rows = np.flatnonzero(cluster_of == c)
+        if rows.size:
+            out[rows] = row_losses(model, data.take(rows))
+    return out
+
+
+class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
+    """Clustered multi-task learning: one FairMTL model per cluster of aligned groups.
+
+    Groups are clustered by :func:`task_affinity` (hierarchical clustering, so that the
+    clusterings for different counts are nested); each cluster gets its own FairMTL model
+    built from the template ``estimator`` (its ``sharing`` acts within the cluster: with
+    ``"offset"`` a cluster's groups keep offsets around the cluster's core). One cluster
+    is global sharing; one cluster per group is the independent fit. The number of
+    clusters is the one with the lowest validation loss (mean group loss by default) among
+    ``1 .. max_clusters``; the models are then refitted on all the rows, keeping the
+    clusters found on the training part. With a fixed ``n_clusters`` the clusters come
+    from all the rows.
+
+    Parameters
+    ----------
+    estimator : FairMTLClassifier or FairMTLRegressor, default=None
+        Template of every cluster's model. None: ``sharing="offset"``,
+        ``objective="average"``, ``sharing_strength=0.01``, suited to ``y``.
+    n_clusters : int or "auto", default="auto"
+        A fixed count, or "auto" to choose it on validation data.
+    max_clusters : int, default=6
+        Largest count tried by "auto" (capped at the number of groups).
+    affinity : {"coefficient", "gradient", "subspace", "covariance"}, default="coefficient"
+        Measure of :func:`task_affinity` the clusters come from.
+    method : {"average", "complete", "single", "weighted", "spectral"}, default="average"
+        Clustering of :func:`cluster_groups`.
+    selection : {"balanced", "worst", "average"}, default="balanced"
+        Validation criterion: the mean of the group losses, the worst group's mean loss,
+        or the mean loss over rows. On the planted-cluster benchmark "balanced" chose
+        counts with a better *held-out worst-group* loss than "worst" itself: one small
+        group's validation loss is too noisy to choose by.
+    val_size : float in (0, 1), default=0.25
+        Share of each group's rows held out to choose the count.
+    random_state : int or None, default=None
+        Seed of the validation split (and of spectral clustering).
+
+    Attributes
+    ----------
+    estimator_ : FairMTLClassifier or FairMTLRegressor
+        The template used.
+    n_clusters_ : int
+    clusters_ : pandas.Series of int
+        Cluster id of each group seen in fit.
+    estimators_ : list of fitted estimators
+        ``estimators_[c]`` is cluster c's model, refitted on all rows of its groups.
+    affinity_ : pandas.DataFrame
+        The affinity matrix (training part) the clusters come from.
+    validation_ : pandas.DataFrame
+        One row per count tried: ``n_clusters``, ``average``, ``balanced``, ``worst``
+        (validation losses) and ``chosen``.
+    groups_ : ndarray of str
+        Group labels seen in fit, sorted.
+    group_losses_ : pandas.Series
+        Training loss per group, from its cluster's model.
+    classes_ : ndarray
+        Class labels (classification only).
+
+    See Also
+    --------
+    task_affinity, cluster_groups : the clustering step alone.
+
+    Examples
+    --------
+    >>> from fairmtl.datasets import make_hospitals
+    >>> from fairmtl.transfer import ClusteredMTL
+    >>> data = make_hospitals(6, n_samples=900, n_clusters=2, task="regression",
+    ...                       random_state=0)
+    >>> model = ClusteredMTL(max_clusters=3, random_state=0).fit(
+    ...     data.data, data.target, groups=data.groups)
+    >>> 1 <= model.n_clusters_ <= 3, model.predict(data.data, groups=data.groups).shape
+    (True, (900,))
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {
+        "estimator": [FairMTLClassifier, FairMTLRegressor, None],
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "max_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "affinity": [StrOptions(set(AFFINITY_MEASURES))],
+        "method": [StrOptions(set(CLUSTER_METHODS))],
+        "selection": [StrOptions({"worst", "average", "balanced"})],
+        "val_size": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        n_clusters="auto",
+        max_clusters=6,
+        affinity="coefficient",
+        method="average",
+        selection="balanced",
+        val_size=0.25,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.n_clusters = n_clusters
+        self.max_clusters = max_clusters
+        self.affinity = affinity
+        self.method = method
+        self.selection = selection
+        self.val_size = val_size
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        template = getattr(self, "estimator_", self.estimator)
+        if template is not None:  # a classifier or a regressor, as its template is
+            tags.estimator_type = get_tags(template).estimator_type
+        return tags
+
+    # -- fit -----------------------------------------------------------------------
+    def fit(self, X, y, *, groups, sample_weight=None):
+        """Cluster the groups, choose the count on validation data, refit per cluster.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        groups : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        data = check_data(X, y, groups)
+        weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        self.estimator_ = default_estimator(data.y, self.estimator)
+        if self.n_clusters == "auto":
+            train_rows, val_rows = self._split(data)
+        else:  # nothing to choose: cluster on every row
+            train_rows, val_rows = np.arange(len(data.y)), np.array([], dtype=np.int64)
+        train = data.take(train_rows)
+        w_train = None if weight is None else weight[train_rows]
+        self.affinity_ = _task_affinity(
+            train.X,
+            train.y,
+            groups=train.groups,
+            measure=self.affinity,
+            estimator=self.estimator_,
+            sample_weight=w_train,
+        )
+        candidates = self._candidates(len(self.affinity_))
+        labelings = {
+            k: cluster_groups(self.affinity_, k, method=self.method, random_state=self.random_state)
+            for k in candidates
+        }
+        if len(candidates) == 1:
+            chosen = candidates[0]
+            self.validation_ = pd.DataFrame({"n_clusters": [chosen], "chosen": [True]})
+        else:
+            chosen = self._choose(labelings, train, data.take(val_rows), w_train)
+        self.n_clusters_ = int(chosen)
+        self.clusters_ = labelings[chosen]
+        self.groups_ = self.clusters_.index.to_numpy(dtype=str)
+        self.estimators_ = self._fit_clusters(self.clusters_, data, weight)
+        self._store_losses()
+        if is_classifier(self.estimator_):
+            self.classes_ = self.estimators_[0].classes_
+        return self
+
+    def _split(self, data: Data) -> tuple[np.ndarray, np.ndarray]:
+        split = train_val_test_split(
+            data.X,
+            data.y,
+            data.groups,
+            val_size=self.val_size,
+            test_size=0.0,
+            random_state=self.random_state,
+            min_per_split=2,
+        )
+        return split.train, split.val
+
+    def _candidates(self, n_groups: int) -> list[int]:
+        if self.n_clusters != "auto":
+            if self.n_clusters > n_groups:
+                raise DataValidationError(
+                    f"n_clusters={self.n_clusters} exceeds the {n_groups} groups."
+                )
+            return [int(self.n_clusters)]
+        return list(range(1, min(self.max_clusters, n_groups) + 1))
+
+    def _fit_clusters(self, clusters: pd.Series, data: Data, weight) -> list[Any]:
+        return fit_per_cluster(self.estimator_, clusters, data, weight)
+
+    def _choose(self, labelings: dict[int, pd.Series], train: Data, val: Data, w_train) -> int:
+        names = np.unique(val.groups)
+        codes = np.searchsorted(names, val.groups)
+        counts = np.bincount(codes, minlength=len(names)).astype(float)
+        records = []
+        for k, clusters in labelings.items():
+            models = self._fit_clusters(clusters, train, w_train)
+            losses = per_cluster_losses(models, clusters, val)
+            per_group = np.bincount(codes, weights=losses, minlength=len(names)) / counts
+            records.append(
+                {
+                    "n_clusters": k,
+                    "average": float(losses.mean()),
+                    "balanced": float(per_group.mean()),
+                    "worst": float(per_group.max()),
+                }
+            )
+        table = pd.DataFrame(records)
+        best = int(table[self.selection].to_numpy().argmin())  # ties: the fewest clusters
+        table["chosen"] = np.arange(len(table)) == best
+        self.validation_ = table
+        return int(table["n_clusters"].iloc[best])
+
+    def _store_losses(self) -> None:
+        parts = [model.group_losses_ for model in self.estimators_]
+        losses = pd.concat(parts).sort_index()
+        self.group_losses_ = losses.rename("loss")
+
+    # -- predict -----------------------------------------------------------------------
+    def _route(self, X, groups):
+        check_is_fitted(self, "estimators_")
+        X = check_array(X, dtype=np.float64)
+        labels = np.asarray(group_labels(groups), dtype=object).astype(str)
+        cluster_of = self.clusters_.reindex(labels).to_numpy()
+        unseen = np.isnan(cluster_of.astype(float))
+        if unseen.any():
+            sizes = [m.group_sizes_.sum() for m in self.estimators_]
+            largest = int(np.argmax(sizes))
+            names = ", ".join(repr(n) for n in np.unique(labels[unseen])[:5])
+            warnings.warn(
+                MSG_CLUSTERED_UNSEEN.format(names=names, cluster=largest),
+                UserWarning,
+                stacklevel=3,
+            )
+            cluster_of = np.where(unseen, largest, cluster_of)
+        return X, labels, cluster_of.astype(np.int64)
+
+    def _gather(self, method: str, X, groups) -> np.ndarray:
+        X, labels, cluster_of = self._route(X, groups)
+        out = None
+        for c, model in enumerate(self.estimators_):
+            rows = np.flatnonzero(cluster_of == c)
+            if not rows.size:
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # unseen groups: warned once above
+                part = np.asarray(getattr(model, method)(X[rows], groups=labels[rows]))
+            if out is None:
+                out = np.empty((len(labels), *part.shape[1:]), dtype=part.dtype)
+            out[rows] = part
+        return out
+
+    def predict(self, X, *, groups):
+        """Prediction of each row by its group's cluster model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        groups : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        return self._gather("predict", X, groups)
+
+    @available_if(_template_has("predict_proba"))
+    def predict_proba(self, X, *, groups):
+        """Class probabilities of each row by its group's cluster model (logistic loss)."""
+        return self._gather("predict_proba", X, groups)
+
+    @available_if(_template_has("decision_function"))
+    def decision_function(self, X, *, groups):
+        """Decision values of each row by its group's cluster model (classification)."""
+        return self._gather("decision_function", X, groups)
+
+    def score(self, X, y, sample_weight=None, *, groups):
+        """Accuracy (classification) or R^2 (regression) on ``(X, y)``."""
+        y_pred = self.predict(X, groups=groups)
+        if is_classifier(self.estimator_):
+            return accuracy_score(y, y_pred, sample_weight=sample_weight)
+        return r2_score(y, y_pred, sample_weight=sample_weight)

@@ -1,0 +1,142 @@
+"""Is fairmtl's frontier as good as the baselines'? Measured on test data, same split.
+
+Two criteria pairs, each with its worst possible value as the hypervolume reference:
+(overall accuracy, worst-group accuracy) from (0, 0), and (overall accuracy, demographic
+parity difference) from (0, 1).
+
+The frontier compared is a ``demographic_parity`` sweep of epsilon (the constraint that
+fairlearn's baselines get here too) with weakly coupled group models
+(``sharing_strength=0.01``), with ``alpha=1e-3`` for every model (fairmtl's and the
+scikit-learn / fairlearn baselines', which take the same penalty). The default search (``bounded`` loss constraints, coupling 1)
+does not reach the demographic parity hypervolume of fairlearn's GridSearch on the
+hospitals: it never trades accuracy for parity. That shortfall is kept below as a strict
+expected failure, run with the slow tests.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from fairmtl import FairMTLClassifier, FrontierSearch
+from fairmtl.datasets import load_adult, make_hospitals
+from fairmtl.frontier import hypervolume, pareto_mask
+
+CRITERIA = {
+    "accuracy_worst": (("overall_accuracy", "worst_group_accuracy"), [True, True], (0.0, 0.0)),
+    "accuracy_dp": (
+        ("overall_accuracy", "demographic_parity_difference"),
+        [True, False],
+        (0.0, 1.0),
+    ),
+}
+
+
+def _points(models, keys):
+    return np.array([[m["scores"][k] for k in keys] for m in models], dtype=float)
+
+
+def _by_method(results):
+    ours = [m for m in results["models"] if m["source"] == "fairmtl"]
+    baselines = {}
+    for m in results["models"]:
+        if m["source"] == "baseline":
+            baselines.setdefault(m["method"], []).append(m)
+    return ours, baselines
+
+
+def _search(estimator, baselines, n_points):
+    return FrontierSearch(
+        estimator,
+        n_points=n_points,
+        metrics=("accuracy",),
+        baselines=baselines,
+        n_boot=0,
+        random_state=0,
+    )
+
+
+def _fit(search, X, y, groups):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # GridSearch's advice on grids for many groups
+        return search.fit(X, y, groups=groups)
+
+
+def _check_quality(results, against):
+    """Not dominated by any baseline point; hypervolume >= that of each method in ``against``."""
+    ours, baselines = _by_method(results)
+    report = {}
+    for name, (keys, maximize, reference) in CRITERIA.items():
+        mine = _points(ours, keys)
+        front = mine[pareto_mask(mine, maximize=maximize)]
+        for method, models in baselines.items():
+            theirs = _points(models, keys)
+            for point, model in zip(theirs, models, strict=True):
+                # no point of fairmtl's frontier is dominated by this baseline point
+                mask = pareto_mask(np.vstack([point, front]), maximize=maximize)
+                assert mask[1:].all(), f"{model['label']} dominates fairmtl's frontier on {name}"
+            if method in against:
+                hv_ours = hypervolume(mine, reference, maximize=maximize)
+                hv_theirs = hypervolume(theirs, reference, maximize=maximize)
+                report[(name, method)] = (hv_ours, hv_theirs)
+                assert hv_ours >= hv_theirs, (
+                    f"{name}: fairmtl {hv_ours:.4f} < {method} {hv_theirs:.4f}"
+                )
+    return report
+
+
+def test_hospitals_frontier_beats_gridsearch_and_is_not_dominated():
+    data = make_hospitals(30, n_samples=2000, random_state=0)
+    search = _fit(
+        _search(
+            FairMTLClassifier(objective="demographic_parity", sharing_strength=0.01, alpha=1e-3),
+            ("pooled", "independent", "fairlearn"),
+            n_points=5,
+        ),
+        data.data,
+        data.target,
+        data.groups,
+    )
+    report = _check_quality(search.results_, against={"GridSearch", "pooled", "independent"})
+    assert set(report) == {
+        (c, m) for c in CRITERIA for m in ("GridSearch", "pooled", "independent")
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="the default bounded-loss sweep (sharing_strength=1) does not trade accuracy "
+    "for demographic parity: GridSearch(ErrorRateParity) reaches a larger DP hypervolume",
+)
+def test_hospitals_default_bounded_sweep_reaches_gridsearch_dp_hypervolume():
+    data = make_hospitals(30, n_samples=2000, random_state=0)
+    search = _fit(
+        _search(
+            FairMTLClassifier(objective="bounded", alpha=1e-3), ("pooled", "fairlearn"), n_points=5
+        ),
+        data.data,
+        data.target,
+        data.groups,
+    )
+    _check_quality(search.results_, against={"GridSearch"})
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_adult_frontier_beats_expgrad_and_gridsearch():
+    """Adult race x sex (10 groups): minutes per ExponentiatedGradient fit."""
+    bunch = load_adult()
+    search = _fit(
+        _search(
+            FairMTLClassifier("shared", objective="demographic_parity"),
+            ("pooled", "fairlearn", "expgrad"),
+            n_points=10,
+        ),
+        bunch.data,
+        bunch.target,
+        bunch.groups,
+    )
+    _check_quality(search.results_, against={"ExponentiatedGradient", "GridSearch"})
