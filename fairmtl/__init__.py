@@ -12,13 +12,20 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["FairMTLClassifier", "FairMTLRegressor", "FrontierSearch", "__version__"]
+__all__ = [
+    "FairMTLClassifier",
+    "FairMTLReduction",
+    "FairMTLRegressor",
+    "FrontierSearch",
+    "__version__",
+]
 
 # Public names load lazily so that `import fairmtl.datasets` or the CLI's --help
 # do not pay for cvxpy and scikit-learn imports they do not need.
 _LAZY = {
     "FairMTLClassifier": "fairmtl.estimators",
     "FairMTLRegressor": "fairmtl.estimators",
+    "FairMTLReduction": "fairmtl.estimators",
     "FrontierSearch": "fairmtl.frontier",
 }
 

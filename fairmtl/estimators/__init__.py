@@ -2,6 +2,7 @@
 
 from fairmtl.estimators._base import FairMTLBase
 from fairmtl.estimators._classifier import FairMTLClassifier
+from fairmtl.estimators._reduction import FairMTLReduction
 from fairmtl.estimators._regressor import FairMTLRegressor
 
-__all__ = ["FairMTLBase", "FairMTLClassifier", "FairMTLRegressor"]
+__all__ = ["FairMTLBase", "FairMTLClassifier", "FairMTLReduction", "FairMTLRegressor"]

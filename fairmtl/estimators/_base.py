@@ -25,7 +25,7 @@ from fairmtl.exceptions import DataValidationError, UnseenGroupError
 from fairmtl.losses import Loss
 from fairmtl.models import SHARING_SCHEMES
 from fairmtl.objectives import OBJECTIVES
-from fairmtl.solvers import SOLVER_NAMES, ExactProblem, FitResult
+from fairmtl.solvers import SOLVER_NAMES, DualProblem, ExactProblem, FitResult, dual_unsupported
 
 __all__ = ["FairMTLBase", "Prepared"]
 
@@ -41,6 +41,8 @@ MSG_UNSEEN_INDEPENDENT = (
     "Group(s) {names} were not seen in fit and sharing='independent' has no shared part "
     "to predict them with. Refit with sharing='offset' or 'shared', or drop those rows."
 )
+#: solver="auto" uses the dual path from this many rows x features x groups (when it can)
+DUAL_AUTO_SIZE = 5_000_000
 
 
 @dataclass
@@ -55,7 +57,7 @@ class Prepared:
     loss: Loss
     n_outputs: int
     task: str
-    problem: ExactProblem
+    problem: ExactProblem | DualProblem
 
 
 class FairMTLBase(BaseEstimator):
@@ -71,7 +73,7 @@ class FairMTLBase(BaseEstimator):
         "sharing_strength": [Interval(numbers.Real, 0, None, closed="left")],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "reference": [StrOptions({"pooled", "independent"})],
-        "solver": [StrOptions({"auto", *SOLVER_NAMES})],
+        "solver": [StrOptions({"auto", "dual", *SOLVER_NAMES})],
         "group_column": [str, list, None],
         "max_time": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "random_state": ["random_state"],
@@ -184,7 +186,7 @@ class FairMTLBase(BaseEstimator):
         if task != "regression" and getattr(self, "model", "linear") == "linear":
             strength = self.sharing_strength
             warn_one_class_groups(y_enc, tasks, encoder.labels_, self.sharing, strength)
-        problem = ExactProblem(
+        problem = self._problem_class(X.shape, encoder.n_groups_, loss, n_outputs)(
             X,
             y_enc,
             tasks,
@@ -199,6 +201,16 @@ class FairMTLBase(BaseEstimator):
         )
         return Prepared(X, y_enc, tasks, sample_weight, encoder, loss, n_outputs, task, problem)
 
+    def _problem_class(self, shape, n_groups: int, loss: Loss, n_outputs: int) -> type:
+        """The exact path, or the dual path (by name, or for large problems it can solve)."""
+        why = dual_unsupported(loss, self.sharing, self.objective, n_outputs, self.alpha)
+        if self.solver == "dual":
+            if why:
+                raise ValueError(why)
+            return DualProblem
+        large = shape[0] * shape[1] * n_groups >= DUAL_AUTO_SIZE
+        return DualProblem if self.solver == "auto" and large and not why else ExactProblem
+
     def _solve(self, prepared: Prepared, **overrides: Any) -> FitResult:
         knobs = {
             "epsilon": self.epsilon,
@@ -208,7 +220,7 @@ class FairMTLBase(BaseEstimator):
             "sharing_strength": self.sharing_strength,
             **overrides,
         }
-        solver = "CLARABEL" if self.solver == "auto" else self.solver
+        solver = "CLARABEL" if self.solver in ("auto", "dual") else self.solver
         return prepared.problem.solve(
             solver=solver, max_time=self.max_time, reference=self.reference, **knobs
         )

@@ -1,4 +1,4 @@
-"""Solvers: status names, the fallback chain, and the exact cvxpy path."""
+"""Solvers: status names, the fallback chain, the exact cvxpy path and the dual path."""
 
 from fairmtl.solvers._chain import SOLVER_NAMES, SolverStep, default_chain, solve_chain
 from fairmtl.solvers._cvxpy import ExactProblem, FitResult, group_mean_losses
@@ -9,6 +9,7 @@ from fairmtl.solvers._directions import (
     make_direction,
     min_norm_weights,
 )
+from fairmtl.solvers._dual import DualProblem, dual_unsupported
 from fairmtl.solvers._status import (
     ERROR,
     INACCURATE,
@@ -20,6 +21,7 @@ from fairmtl.solvers._status import (
 )
 
 __all__ = [
+    "DualProblem",
     "ERROR",
     "ExactProblem",
     "FitResult",
@@ -31,6 +33,7 @@ __all__ = [
     "SolverStep",
     "UNBOUNDED",
     "default_chain",
+    "dual_unsupported",
     "group_mean_losses",
     "solve_chain",
     "status_group",

@@ -16,6 +16,7 @@ from typing import Any
 
 import cvxpy as cp
 import numpy as np
+import scipy.sparse as sp
 
 from fairmtl.exceptions import InfeasibleError, SolverFailedError, SolverInaccurateWarning
 from fairmtl.losses import Loss
@@ -159,16 +160,26 @@ class ExactProblem:
         self.alpha = cp.Parameter(nonneg=True, name="alpha")
         self.strength = cp.Parameter(nonneg=True, name="sharing_strength")
         ctx = ObjectiveContext(n_groups=self.n_groups, shares=self.shares, task=self.task)
-        group_losses = []
+        # One expression over all rows, sorted by group: the group losses are a sparse
+        # averaging matrix times the per-row losses. (One expression per group made the
+        # compile grow with the number of groups: 6.6 GB at 300 groups.)
+        order = np.argsort(self.tasks, kind="stable")
+        tasks = self.tasks[order]
+        z = self.sharing.outputs_all(Xs[order], tasks)
+        w = self.w[order]
+        per_row = self.loss.cvxpy(z, self.y[order])
+        group_weight = np.bincount(tasks, weights=w, minlength=self.n_groups)
+        averaging = sp.csr_matrix(
+            (w / group_weight[tasks], (tasks, np.arange(len(tasks)))),
+            shape=(self.n_groups, len(tasks)),
+        )
+        self.L = averaging @ per_row
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(tasks, minlength=self.n_groups))])
         for g in range(self.n_groups):
-            rows = np.flatnonzero(self.tasks == g)
-            z = self.sharing.outputs(g, Xs[rows])
-            wg = self.w[rows] / self.w[rows].sum()
-            group_losses.append(wg @ self.loss.cvxpy(z, self.y[rows]))
-            ctx.outputs.append(z)
-            ctx.targets.append(self.y[rows])
-            ctx.row_weights.append(wg)
-        self.L = cp.hstack(group_losses)
+            a, b = bounds[g], bounds[g + 1]
+            ctx.outputs.append(z[a:b])
+            ctx.targets.append(self.y[order][a:b])
+            ctx.row_weights.append(w[a:b] / w[a:b].sum())
         value, cons = self.objective.build(self.L, ctx)
         self.penalty = self.sharing.penalty(self.alpha, self.strength, self.shares)
         self.constraints = cons + self.sharing.constraints()

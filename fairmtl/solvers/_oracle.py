@@ -5,21 +5,8 @@ Given group weights ``lam``, :meth:`LinearOracle.solve` minimises
 from :meth:`fairmtl.losses.Loss.gradient`, warm-started), where ``R`` is the sharing
 scheme's penalty exactly as in :mod:`fairmtl.models._sharing`. The weights enter as
 per-row weights ``lam_g * w_i / W_g``. The data is held once, rows sorted by group.
-
-Every answer carries a **certified bound** on its suboptimality ``f(theta) - min f``:
-
-- the intercepts are the only directions that ``R`` does not penalise (for ``offset``
-  with ``sharing_strength > 0``: their common shift). They are set by an exact,
-  bracketed 1-D minimisation per free direction ``j``; with ``t*`` bracketed in an
-  interval of width ``delta_j``, convexity gives ``phi_j(t) - min phi_j <= |phi_j'(t)| delta_j``;
-- in the other coordinates ``u`` the penalty makes ``f`` strongly convex with the
-  penalty's own Hessian ``H`` (``2 alpha`` on a shared model, ``2 alpha rho_g`` per group,
-  ``2 (alpha diag(rho) + s C)`` for ``offset``), so the partial minimum over the free
-  directions ``g(u)`` obeys ``g(u) - min g <= 1/2 ||grad g(u)||^2_{H^-1}``, where the
-  gradient is exact up to a term bounded from ``delta_j`` and the loss's curvature bound.
-
-The sum is rigorous up to floating-point rounding. It needs ``alpha > 0``, a smooth loss
-with one output (logistic, squared, huber) and a scheme among shared, independent, offset.
+Every answer carries a certified bound on its suboptimality
+(:mod:`fairmtl.solvers._certificate`).
 """
 
 from __future__ import annotations
@@ -29,26 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import minimize
-from scipy.special import expit
 
 from fairmtl.losses import Loss
+from fairmtl.solvers._certificate import CURVATURE_BOUND, Penalty, shift_error, solve_shifts
+from fairmtl.solvers._precondition import Coordinates
 
-__all__ = ["GroupedData", "LinearOracle", "OracleResult", "Penalty", "CURVATURE_BOUND"]
-
-#: upper bound of the second derivative of each supported loss in its output
-CURVATURE_BOUND = {"logistic": 0.25, "squared": 2.0, "huber": 2.0}
+__all__ = ["GroupedData", "LinearOracle", "OracleResult"]
 #: dense inputs with fewer non-zeros than this share are held as CSR
 SPARSE_SHARE = 0.25
 _CHUNK = 65_536
-
-
-def _curvature(loss: Loss, z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    if loss.name == "logistic":
-        p = expit(y * z)
-        return p * (1.0 - p)
-    if loss.name == "squared":
-        return np.full_like(z, 2.0)
-    return np.where(np.abs(z - y) <= 1.0, 2.0, 0.0)  # huber with delta = 1
 
 
 def _loss_and_gradient(loss: Loss, z: np.ndarray, y: np.ndarray):
@@ -97,7 +73,7 @@ class GroupedData:
         self.shares = group_weight / group_weight.sum()
         self.rw = w / group_weight[self.task]  # sums to 1 within each group
         self.n, self.d = X.shape
-        self.mean, self.scale = _conditioning(X)
+        self.group_mean, self.group_sq = self._moments()
         self.colmax = _column_max(X)
 
     def rows(self, start: int, stop: int):
@@ -113,30 +89,17 @@ class GroupedData:
     def group_rows(self, g: int):
         return self.rows(self.starts[g], self.starts[g + 1])
 
-
-def _conditioning(X) -> tuple[np.ndarray, np.ndarray]:
-    """Column means (dense columns only) and spreads, for the oracle's reparametrisation."""
-    n, d = X.shape
-    if n == 0:
-        return np.zeros(d), np.ones(d)
-    if sp.issparse(X):
-        nnz = np.diff(X.tocsc().indptr)
-        mean = np.asarray(X.mean(axis=0)).ravel()
-        sq = np.asarray(X.multiply(X).mean(axis=0)).ravel()
-    else:
-        nnz, s1, s2 = np.zeros(d), np.zeros(d), np.zeros(d)
-        for a in range(0, n, _CHUNK):
-            block = X[a : a + _CHUNK]
-            nnz += np.count_nonzero(block, axis=0)
-            s1 += block.sum(axis=0)
-            s2 += np.einsum("ij,ij->j", block, block)
-        mean, sq = s1 / n, s2 / n
-    dense = nnz > 0.5 * n
-    centre = np.where(dense, mean, 0.0)
-    var = np.maximum(sq - 2 * centre * mean + centre**2, 0.0)
-    spread = np.sqrt(var)
-    scale = np.where(spread > 1e-12 * np.maximum(1.0, np.abs(centre)), spread, 1.0)
-    return centre, scale
+    def _moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted mean and second moment of each group's features (for conditioning)."""
+        mean = np.zeros((self.n_groups, self.d))
+        sq = np.zeros((self.n_groups, self.d))
+        for g in range(self.n_groups):
+            for a in range(self.starts[g], self.starts[g + 1], _CHUNK):
+                b = min(a + _CHUNK, self.starts[g + 1])
+                Xs, rw = self.rows(a, b), self.rw[a:b]
+                mean[g] += Xs.T @ rw
+                sq[g] += (Xs.multiply(Xs) if sp.issparse(Xs) else Xs * Xs).T @ rw
+        return mean, sq
 
 
 def _column_max(X) -> np.ndarray:
@@ -148,60 +111,6 @@ def _column_max(X) -> np.ndarray:
     for a in range(0, X.shape[0], _CHUNK):
         out = np.maximum(out, np.abs(X[a : a + _CHUNK]).max(axis=0))
     return out
-
-
-class Penalty:
-    """The sharing scheme's penalty on original-space parameters, and its curvature.
-
-    Parameters are ``w`` of shape (P, d) and ``b`` of shape (P,), with P = 1 for
-    ``shared`` and P = n_groups otherwise.
-    """
-
-    def __init__(self, sharing: str, alpha: float, strength: float, shares: np.ndarray):
-        self.sharing, self.alpha, self.strength = sharing, float(alpha), float(strength)
-        self.rho = np.asarray(shares, dtype=float)
-        G = len(self.rho)
-        self.coupled = sharing == "offset" and self.strength > 0 and G > 1
-        #: one free intercept direction in total, or one per group
-        self.single_free = sharing == "shared" or self.coupled
-        if sharing == "shared":
-            self.mu_min = 2 * self.alpha
-        elif not self.coupled:
-            self.mu_min = 2 * self.alpha * float(self.rho.min())
-        else:
-            C = np.eye(G) - 1.0 / G
-            M = 2 * (self.alpha * np.diag(self.rho) + self.strength * C)
-            vals, vecs = np.linalg.eigh(M)
-            self.M_inv = (vecs / vals) @ vecs.T
-            self.mu_min = float(min(vals.min(), 2 * self.strength))
-
-    def value_grad(self, w: np.ndarray, b: np.ndarray):
-        """Penalty value and its gradients in ``w`` and ``b``."""
-        a = self.alpha
-        if self.sharing == "shared":
-            return a * float(w[0] @ w[0]), 2 * a * w, np.zeros_like(b)
-        sq = np.einsum("gd,gd->g", w, w)
-        value = a * float(self.rho @ sq)
-        gw = 2 * a * self.rho[:, None] * w
-        gb = np.zeros_like(b)
-        if self.sharing == "offset" and self.strength > 0:
-            s = self.strength
-            dw, db = w - w.mean(axis=0), b - b.mean()
-            value += s * (float(np.sum(dw * dw)) + float(db @ db))
-            gw = gw + 2 * s * dw
-            gb = 2 * s * db
-        return value, gw, gb
-
-    def dual_norm_sq(self, gw: np.ndarray, gb: np.ndarray) -> float:
-        """``||g_u||^2_{H^-1}`` over the strongly convex coordinates ``u``."""
-        if self.sharing == "shared":
-            return float(gw[0] @ gw[0]) / (2 * self.alpha)
-        if not self.coupled:
-            return float(np.einsum("gd,gd->g", gw, gw) @ (1.0 / (2 * self.alpha * self.rho)))
-        gdev = gb - gb.mean()
-        return float(np.einsum("gd,gh,hd->", gw, self.M_inv, gw)) + float(gdev @ gdev) / (
-            2 * self.strength
-        )
 
 
 @dataclass
@@ -300,11 +209,13 @@ class LinearOracle:
         data, pen = self.data, self.penalty
         lam = np.asarray(lam, dtype=float)
         coef, intercept = self.zero() if start is None else (start[0].copy(), start[1].copy())
-        segs = [
-            (p, Xs, data.y[a:b], lam[data.task[a:b]] * data.rw[a:b])
+        segs = [  # transposes made once: each .T of a sparse matrix builds an object
+            (p, Xs, Xs.T, data.y[a:b], lam[data.task[a:b]] * data.rw[a:b])
             for p, Xs, a, b in self._segments(lam)
         ]
         total = float(lam.sum()) + 1.0
+        curvature = CURVATURE_BOUND[self.loss.name]
+        coords = Coordinates(data.group_mean, data.group_sq, lam, pen, curvature)
         if self._error_per_gtol2 is None:
             gtol = np.sqrt(pen.mu_min * target / max(1, coef.size))
         else:  # learnt from earlier calls: the error bound grows like gtol ** 2
@@ -313,11 +224,11 @@ class LinearOracle:
         ftol = max(0.01 * target / total, 1e-16)
         evaluations, result = 0, None
         for _ in range(4):
-            x0 = self._to_scaled(coef, intercept)
+            x0 = coords.to_x(coef, intercept)
             opt = minimize(
                 self._value_grad,
                 x0,
-                args=(segs,),
+                args=(segs, coords),
                 jac=True,
                 method="L-BFGS-B",
                 options={
@@ -328,7 +239,7 @@ class LinearOracle:
                 },
             )
             evaluations += int(opt.nfev)
-            coef, intercept = self._from_scaled(opt.x)
+            coef, intercept = coords.from_x(opt.x)
             result = self._certify(lam, coef, intercept, evaluations, certify)
             if 0 < result.error < np.inf:
                 self._error_per_gtol2 = result.error / gtol**2
@@ -342,34 +253,20 @@ class LinearOracle:
             gtol, ftol = gtol * shrink, max(ftol * shrink**2, 1e-16)
         return result
 
-    def _to_scaled(self, coef, intercept) -> np.ndarray:
-        m, s = self.data.mean, self.data.scale
-        W = coef * s
-        bs = intercept + coef @ m
-        return np.concatenate([W, bs[:, None]], axis=1).ravel()
-
-    def _from_scaled(self, x: np.ndarray):
-        d, m, s = self.data.d, self.data.mean, self.data.scale
-        th = x.reshape(self.n_blocks, d + 1)
-        w = th[:, :d] / s
-        return w, th[:, d] - w @ m
-
-    def _value_grad(self, x: np.ndarray, segs):
+    def _value_grad(self, x: np.ndarray, segs, coords: Coordinates):
         loss = self.loss
-        w, b = self._from_scaled(x)
+        w, b = coords.from_x(x)
         value, gw, gb = self.penalty.value_grad(w, b)
         gw, gb = gw.copy(), gb.copy()
-        for p, Xs, ys, cs in segs:
+        for p, Xs, XsT, ys, cs in segs:
             z = Xs @ w[p]
             z += b[p]
             ell, dz = _loss_and_gradient(loss, z, ys)
             value += float(cs @ ell)
             r = cs * dz
-            gw[p] += Xs.T @ r
+            gw[p] += XsT @ r
             gb[p] += r.sum()
-        m, s = self.data.mean, self.data.scale
-        gW = (gw - gb[:, None] * m) / s
-        return value, np.concatenate([gW, gb[:, None]], axis=1).ravel()
+        return value, coords.gradient(gw, gb)
 
     def _certify(self, lam, coef, intercept, evaluations: int, certify: bool) -> OracleResult:
         """Exact intercepts, group losses, value and the certified error bound."""
@@ -398,87 +295,9 @@ class LinearOracle:
                 gb = gb + np.bincount(data.task, weights=r, minlength=G)
             weight = np.bincount(pid, weights=c, minlength=n_prob)
             phi = np.bincount(pid, weights=c * ell, minlength=n_prob)
-            shift_err, spread = _shift_error(loss, width, d1, weight, phi)
+            shift_err, spread = shift_error(loss, width, d1, weight, phi)
             xnorm = np.sqrt(float(data.colmax @ data.colmax) + 1.0)
             e_norm = spread * xnorm / np.sqrt(pen.mu_min)
             dual = np.sqrt(max(pen.dual_norm_sq(gw, gb), 0.0))
             error = shift_err + 0.5 * (dual + e_norm) ** 2
         return OracleResult(coef, intercept, losses, pvalue, value, float(error), evaluations)
-
-
-def _shift_error(loss: Loss, width, d1, weight, phi) -> tuple[float, float]:
-    """Value error of the free directions, and a bound on the gradient error they cause.
-
-    A bracketed direction contributes ``|phi'| * width`` (convexity) and a gradient error
-    of at most ``curvature_bound * width * weight`` per row-weight unit. A direction whose
-    minimum is at infinity (one class only, logistic loss) contributes ``phi`` itself
-    (losses are non-negative) and a gradient error of at most ``|phi'|``.
-    """
-    used = weight > 0
-    if np.any(used & np.isnan(width)):
-        return np.inf, np.inf
-    at_inf = np.isinf(width)
-    finite_width = np.where(at_inf, 0.0, width)
-    value = np.where(used, np.where(at_inf, phi, np.abs(d1) * finite_width), 0.0)
-    curv = CURVATURE_BOUND[loss.name]
-    grad = np.where(used, np.where(at_inf, np.abs(d1), curv * finite_width * weight), 0.0)
-    return float(value.sum()), float(np.sqrt(np.sum(grad**2)))
-
-
-def solve_shifts(loss: Loss, z, y, c, pid, n_prob: int, max_iter: int = 100):
-    """Minimise ``phi_j(t) = sum_{pid_i = j} c_i loss(z_i + t, y_i)`` for every ``j``.
-
-    Safeguarded Newton with a bracket. Returns the shifts, the width of an interval
-    proven to hold each minimiser (``inf`` when the infimum is at infinity: logistic
-    loss with one class only, where the shift is pushed until the loss is negligible)
-    and ``phi_j'`` at the returned shift.
-    """
-    weight = np.bincount(pid, weights=c, minlength=n_prob)
-    t = np.zeros(n_prob)
-    width = np.zeros(n_prob)
-    d1_out = np.zeros(n_prob)
-    todo = weight > 0
-    if loss.name == "logistic":
-        pos = np.bincount(pid, weights=(c > 0) & (y > 0), minlength=n_prob)
-        neg = np.bincount(pid, weights=(c > 0) & (y < 0), minlength=n_prob)
-        one_class = todo & ((pos == 0) | (neg == 0))
-        if one_class.any():
-            # the infimum is at +-infinity: push every row's margin above 40
-            sign = np.where(pos > 0, 1.0, -1.0)
-            margin = np.full(n_prob, np.inf)
-            rows = (c > 0) & one_class[pid]
-            np.minimum.at(margin, pid[rows], (sign[pid] * z)[rows])
-            t = np.where(one_class, sign * np.maximum(40.0 - margin, 0.0), t)
-            width = np.where(one_class, np.inf, width)
-            todo = todo & ~one_class
-    lo = np.full(n_prob, -np.inf)
-    hi = np.full(n_prob, np.inf)
-    step_out = np.ones(n_prob)
-    for it in range(max_iter):
-        zz = z + t[pid]
-        d1 = np.bincount(pid, weights=c * loss.gradient(zz, y), minlength=n_prob)
-        d1_out = np.where(todo | ~np.isfinite(width), d1, d1_out)
-        if not todo.any():
-            break
-        lo = np.where(todo & (d1 <= 0), np.maximum(lo, t), lo)
-        hi = np.where(todo & (d1 >= 0), np.minimum(hi, t), hi)
-        tiny = 1e-10 * (1.0 + np.abs(t))
-        done = todo & ((hi - lo) <= 2 * tiny)
-        width = np.where(done, hi - lo, width)
-        todo = todo & ~done
-        if not todo.any() or it == max_iter - 1:
-            break
-        d2 = np.bincount(pid, weights=c * _curvature(loss, zz, y), minlength=n_prob)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = np.where(d2 > 0, -d1 / d2, -np.sign(d1) * step_out)
-        step = np.where(np.abs(step) < tiny, -np.sign(d1) * 1.5 * tiny, step)
-        new = t + step
-        bracketed = np.isfinite(lo) & np.isfinite(hi)
-        outside = ~((new > lo) & (new < hi)) | ~np.isfinite(new)
-        expand = np.where(d1 < 0, t + step_out, t - step_out)
-        new = np.where(outside, np.where(bracketed, 0.5 * (lo + hi), expand), new)
-        step_out = np.where(outside & ~bracketed, 2 * step_out, step_out)
-        t = np.where(todo, new, t)
-    # not bracketed in time: no bound (nan), unlike a proven infimum at infinity (inf)
-    width = np.where(todo, np.where(np.isfinite(hi - lo), hi - lo, np.nan), width)
-    return t, width, d1_out
