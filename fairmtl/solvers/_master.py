@@ -353,12 +353,6 @@ def run_level(
             answer = first
         else:
             answer = oracle(form.weights(y), target)
-        import os
-
-        if os.environ.get("DUALDEBUG"):
-            print(
-                f"round {rounds} ev {getattr(answer, 'ev', 0)} lb {lower:.8f} ub {upper:.8f} mgap {model_gap:.2e} target {target:.1e} err {answer.error:.1e} nnz {(y > 0).sum()} y {np.round(y, 3)}"
-            )
         q = form.dual_value(answer.value, y) - (answer.error if certified else 0.0)
         if q > lower:
             lower, best_y = q, y

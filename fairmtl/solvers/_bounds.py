@@ -1,0 +1,155 @@
+"""Loss bounds on the dual path: ``min rho . L + R`` subject to ``L_g <= bound_g``.
+
+Used by ``bounded``, ``no_harm`` and the refinement stage of ``minimax`` and
+``chebyshev``. Three phases:
+
+0. the unconstrained fit (multipliers 0); if it meets every bound it is the answer;
+1. a **strictly feasible** point: from the points known, or by minimising
+   ``max_g (L_g - bound_g) + R`` until one is found. Its slack ``s`` caps the multipliers
+   (``sum y <= (F(theta_s) - lower) / s`` holds at the optimum, by Slater's argument), and
+   it repairs infeasible primal recoveries by mixing (losses are convex);
+2. the level method over multipliers in that capped set.
+
+When no strictly feasible point exists with the problem's penalty, the bounds are
+checked as on the exact path: ``min max_g (L_g - bound_g)`` with a ridge of 1e-8; a
+positive value raises :class:`~fairmtl.exceptions.InfeasibleError` naming the groups at
+the maximum and the smallest feasible epsilon.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fairmtl.exceptions import InfeasibleError
+from fairmtl.solvers._cvxpy import MSG_INFEASIBLE
+from fairmtl.solvers._dualrun import DualRun, closed, fixed_fit, linear_combine, shifted_primal
+from fairmtl.solvers._master import DualForm, LevelResult, OraclePoint
+
+__all__ = ["solve_bounded", "DIAGNOSE_ALPHA"]
+
+#: ridge of the infeasibility diagnosis, as on the exact path
+DIAGNOSE_ALPHA = 1e-8
+
+
+def solve_bounded(
+    run: DualRun, shares, bounds, seeds, group_names, *, reference=None
+) -> LevelResult:
+    """Phases 0 to 2 of the module docstring; ``seeds`` are known ``(point, L, R)``."""
+    G, rho = len(shares), shares
+
+    def primal(losses, penalty):
+        return float(rho @ losses) + penalty if np.all(losses <= bounds) else np.inf
+
+    point0, answer0 = fixed_fit(run.oracle, rho, run.warm, run.tol, run=run)
+    run.warm = point0
+    lower0 = answer0.value - answer0.error
+    if np.all(answer0.losses <= bounds):
+        return LevelResult(
+            lower0, answer0.value, point0, answer0.losses, answer0.penalty,
+            np.zeros(G), 1, True, 0.0,
+        )  # fmt: skip
+    candidates = [*seeds, (point0, answer0.losses, answer0.penalty)]
+    slater = _most_slack(candidates, bounds)
+    if slater is None:
+        slater = _phase_one(run, bounds)
+    if slater is None:
+        slater = _diagnose(run, bounds, group_names, reference)
+    slack = float(np.min(bounds - slater[1]))
+    cap = 1.1 * (primal(slater[1], slater[2]) - lower0) / slack + 1e-9
+    form = DualForm(rho, np.ones(G), -bounds, False, primal, cap=cap, bounds=bounds)
+
+    def repair(point, losses, penalty):
+        return _mix(run, (point, losses, penalty), slater, bounds)
+
+    first = OraclePoint(answer0.losses, answer0.penalty, answer0.value, answer0.error, point0)
+    result = run.level(form, np.zeros(G), repair=repair, incumbent=slater, first=first)
+    result.lower = max(result.lower, lower0)
+    result.converged = result.converged or closed(result, run.tol)
+    return result
+
+
+def _most_slack(candidates, bounds):
+    best, best_slack = None, 0.0
+    for point, losses, penalty in candidates:
+        slack = float(np.min(bounds - losses))
+        if slack > best_slack:
+            best, best_slack = (point, losses, penalty), slack
+    return best
+
+
+def _phase_one(run: DualRun, bounds):
+    """Look for a strictly feasible point: minimise ``max_g (L_g - bound_g) + R``."""
+    G = len(bounds)
+    best: list[Any] = [None, 0.0]
+
+    def on_point(point, losses, penalty):
+        slack = float(np.min(bounds - losses))
+        if slack > best[1]:
+            best[:] = [(point, losses, penalty), slack]
+
+    def stop(lower, upper):
+        # stop once the best slack is about as large as the phase can still improve it
+        return best[0] is not None and upper - lower <= best[1]
+
+    form = DualForm(np.zeros(G), np.ones(G), -bounds, True, shifted_primal(bounds))
+    run.level(form, np.full(G, 1.0 / G), on_point=on_point, stop=stop)
+    return best[0]
+
+
+def _diagnose(run: DualRun, bounds, group_names, reference):
+    """Decide feasibility as the exact path does; a strictly feasible point, or raise."""
+    G, oracle = len(bounds), run.oracle
+    alpha, strength = oracle.penalty.alpha, oracle.penalty.strength
+    oracle.set_penalty(DIAGNOSE_ALPHA, 0.0)
+    form = DualForm(np.zeros(G), np.ones(G), -bounds, True, shifted_primal(bounds))
+    master = run.master(True)
+    master.cuts.clear()  # cuts of another penalty are not valid here
+    held = len(run.cuts)
+    result = run.level(
+        form, np.full(G, 1.0 / G), master=master, certified=False,
+        max_rounds=min(run.max_rounds, 150),
+    )  # fmt: skip
+    del run.cuts[held:]  # nor are these cuts valid for the problem's own penalty
+    oracle.set_penalty(alpha, strength)
+    excess = result.losses - bounds
+    delta = float(excess.max())
+    if delta < 0:
+        return (result.point, *run.evaluate(result.point))
+    near = max(1e-6, run.tol * max(1.0, float(np.max(np.abs(bounds)))))
+    blocking = [group_names[g] for g in np.flatnonzero(excess >= delta - near)]
+    if reference is not None:
+        slack = float(np.max(bounds - reference))
+        min_eps, note = slack + delta, ", as a slack over the reference losses"
+    elif np.allclose(bounds, bounds[0]):
+        min_eps, note = float(bounds[0] + delta), " (the minimax loss)"
+    else:
+        min_eps = float(result.losses.max())
+        note = f" (the minimax loss); with per-group bounds, raise each by {delta:.6g}"
+    raise InfeasibleError(
+        MSG_INFEASIBLE.format(
+            groups=", ".join(repr(g) for g in blocking), min_eps=min_eps, shift_note=note
+        ),
+        groups=blocking,
+        min_feasible=min_eps,
+    )
+
+
+def _mix(run: DualRun, candidate, slater, bounds):
+    """Move a point towards the strictly feasible one until every bound holds."""
+    point, losses, _ = candidate
+    point_s, losses_s, _ = slater
+    over = losses - bounds
+    if np.all(over <= 0):
+        return candidate
+    viol = over > 0
+    tau = float(np.max(over[viol] / np.maximum(losses[viol] - losses_s[viol], 1e-300)))
+    tau = min(1.0, tau * (1 + 1e-6) + 1e-12)
+    while tau < 1.0:
+        mixed = linear_combine([point, point_s], np.array([1 - tau, tau]))
+        new_losses, new_penalty = run.evaluate(mixed)
+        if np.all(new_losses <= bounds):
+            return mixed, new_losses, new_penalty
+        tau = min(1.0, 2 * tau)
+    return slater
