@@ -21,7 +21,12 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from fairmtl.cli import _commands_datasets, _commands_frontier, _commands_model
+from fairmtl.cli import (
+    _commands_datasets,
+    _commands_frontier,
+    _commands_model,
+    _commands_transfer,
+)
 from fairmtl.cli._options import ARGV_KEY, DEBUG_KEY
 from fairmtl.cli._ui import current_ui, error_line, stderr_console
 
@@ -189,6 +194,7 @@ def _main(
 _commands_model.register(app)
 _commands_frontier.register(app)
 _commands_datasets.register(app)
+_commands_transfer.register(app)
 
 
 def main() -> None:

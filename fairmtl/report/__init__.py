@@ -7,9 +7,17 @@ estimators, so it can be rebuilt from saved results without refitting::
     write_report(load_results("results.json"), "reports/frontier.html")
 """
 
-from fairmtl.report._render import load_results, render_html, save_results, write_report
+from fairmtl.report._render import (
+    load_results,
+    render_html,
+    render_transfer_html,
+    save_results,
+    write_report,
+    write_transfer_report,
+)
 from fairmtl.report._schema import (
     SCHEMA_VERSION,
+    TRANSFER_VERSION,
     Criterion,
     DataSummary,
     GroupInfo,
@@ -22,7 +30,12 @@ from fairmtl.report._schema import (
     Results,
     SolverInfo,
     Split,
+    TransferAffinity,
+    TransferGain,
+    TransferGroup,
+    TransferSummary,
     validate_results,
+    validate_transfer,
 )
 
 __all__ = [
@@ -31,7 +44,15 @@ __all__ = [
     "load_results",
     "save_results",
     "validate_results",
+    "render_transfer_html",
+    "write_transfer_report",
+    "validate_transfer",
     "SCHEMA_VERSION",
+    "TRANSFER_VERSION",
+    "TransferSummary",
+    "TransferGroup",
+    "TransferGain",
+    "TransferAffinity",
     "Results",
     "Criterion",
     "MetricInfo",

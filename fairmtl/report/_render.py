@@ -23,10 +23,17 @@ import jinja2
 from markupsafe import Markup
 
 from fairmtl.exceptions import DataValidationError, FileExistsNoForceError
-from fairmtl.report._context import build_context
-from fairmtl.report._schema import validate_results
+from fairmtl.report._context import build_context, transfer_context
+from fairmtl.report._schema import validate_results, validate_transfer
 
-__all__ = ["render_html", "write_report", "save_results", "load_results"]
+__all__ = [
+    "render_html",
+    "write_report",
+    "save_results",
+    "load_results",
+    "render_transfer_html",
+    "write_transfer_report",
+]
 
 MSG_FILE_EXISTS = (
     "{path} already exists; pass force=True (or --force on the command line) to overwrite it."
@@ -79,15 +86,63 @@ def render_html(results: Mapping[str, Any]) -> str:
     write_report : Render and write to a file.
     """
     validate_results(results)
+    context = build_context(results)
+    context.update(_page_assets())
+    return _environment().get_template("report.html.j2").render(context)
+
+
+def _page_assets() -> dict[str, Any]:
+    """The inline style sheet and script, and the CSP that allows that script by hash."""
     script = _static("report.js")
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
-    context = build_context(results)
-    context.update(
-        css=Markup(_static("report.css")),
-        script=Markup(script),
-        csp=_CSP.format(script_hash=f"sha256-{digest}"),
-    )
-    return _environment().get_template("report.html.j2").render(context)
+    return {
+        "css": Markup(_static("report.css")),
+        "script": Markup(script),
+        "csp": _CSP.format(script_hash=f"sha256-{digest}"),
+    }
+
+
+def render_transfer_html(
+    summary: Mapping[str, Any], *, title: str | None = None, source: str | None = None
+) -> str:
+    """Render a transfer summary alone to one self-contained HTML page.
+
+    The page shows the one-line reading, the gain-from-sharing chart with intervals,
+    the affinity heatmap and a per-group table, under the same rules as the frontier
+    report: nothing fetched, a strict Content-Security-Policy.
+
+    Parameters
+    ----------
+    summary : dict
+        The output of :func:`fairmtl.transfer.transfer_summary` (or the same loaded
+        from JSON); see :class:`fairmtl.report.TransferSummary`.
+    title : str or None, default=None
+        The page title; "Which groups help each other" by default.
+    source : str or None, default=None
+        Where the data came from, shown under the title.
+
+    Returns
+    -------
+    html : str
+
+    Raises
+    ------
+    DataValidationError
+        When `summary` does not follow the schema; the message names the key.
+    """
+    from fairmtl import __version__
+
+    validate_transfer(summary, "")
+    context: dict[str, Any] = {
+        "t": transfer_context(summary),
+        "title": title or "Which groups help each other",
+        "source": source,
+        "task": summary["task"],
+        "version": summary["version"],
+        "fairmtl_version": __version__,
+    }
+    context.update(_page_assets())
+    return _environment().get_template("transfer.html.j2").render(context)
 
 
 def _atomic_write(path: str | os.PathLike[str], text: str, *, force: bool) -> Path:
@@ -148,6 +203,46 @@ def write_report(
     if target.exists() and not force:  # fail before the work of rendering
         raise FileExistsNoForceError(MSG_FILE_EXISTS.format(path=target))
     return _atomic_write(target, render_html(results), force=force)
+
+
+def write_transfer_report(
+    summary: Mapping[str, Any],
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    title: str | None = None,
+    source: str | None = None,
+) -> Path:
+    """Render a transfer summary (see :func:`render_transfer_html`) and write it, atomically.
+
+    Parameters
+    ----------
+    summary : dict
+        The output of :func:`fairmtl.transfer.transfer_summary`.
+    path : str or path-like
+        Where to write the page; missing parent folders are created.
+    force : bool, default=False
+        Overwrite `path` if it exists.
+    title, source : str or None, default=None
+        See :func:`render_transfer_html`.
+
+    Returns
+    -------
+    path : Path
+        The file written.
+
+    Raises
+    ------
+    FileExistsNoForceError
+        When `path` exists and `force` is False.
+    DataValidationError
+        When `summary` does not follow the schema (nothing is written).
+    """
+    target = Path(path)
+    if target.exists() and not force:
+        raise FileExistsNoForceError(MSG_FILE_EXISTS.format(path=target))
+    html = render_transfer_html(summary, title=title, source=source)
+    return _atomic_write(target, html, force=force)
 
 
 def _jsonable(obj: Any) -> Any:

@@ -44,13 +44,22 @@ __all__ = [
     "MethodSummary",
     "Reproducibility",
     "Results",
+    "TRANSFER_VERSION",
+    "TransferGain",
+    "TransferGroup",
+    "TransferAffinity",
+    "TransferSummary",
     "validate_results",
+    "validate_transfer",
     "metric_infos",
     "criterion_infos",
 ]
 
 SCHEMA_VERSION = 1
 """The version of the results format that this fairmtl writes and reads."""
+TRANSFER_VERSION = 1
+"""The version of the transfer summary this fairmtl reads (its ``version`` key; equal to
+:data:`fairmtl.transfer.SUMMARY_VERSION`, not imported here to keep the report light)."""
 
 MSG_NOT_A_DICT = "The results must be a dict (a JSON object); got {got}."
 MSG_MISSING_KEY = (
@@ -65,6 +74,14 @@ MSG_SCHEMA_VERSION = (
 MSG_UNKNOWN_REF = "The results key {path!r} names {kind} {value!r}, which is not in {where}."
 MSG_DUPLICATE = "The results key {path!r} repeats {kind} {value!r}; each must be unique."
 MSG_EMPTY = "The results key {path!r} is empty; a report needs at least one {kind}."
+MSG_TRANSFER_VERSION = (
+    "The transfer summary has version {got!r}, but this fairmtl reads version {expected}. "
+    "Re-create it with fairmtl.transfer.transfer_summary (or fairmtl transfer)."
+)
+MSG_TRANSFER_SHAPE = (
+    "The results key {path!r} must be a square matrix with one row and one column per "
+    "label ({n}); got {got}."
+)
 
 
 class Criterion(TypedDict):
@@ -197,6 +214,65 @@ class Reproducibility(TypedDict):
     experiment: str | None
 
 
+class TransferGain(TypedDict):
+    """One group's held-out loss under one pooled scheme against its own model."""
+
+    independent: float | None
+    pooled: float | None
+    gain: float | None
+    """``independent - pooled``: above 0 when pooling helps the group."""
+    lo: float | None
+    hi: float | None
+    verdict: str
+    """``"gains"``, ``"hurt"`` or ``"unclear"`` (where the interval lies against 0)."""
+
+
+class TransferGroup(TypedDict):
+    """One group of a transfer summary."""
+
+    group: str
+    n_train: int
+    n_test: int
+    cluster: int
+    alignment: float | None
+    misaligned: bool
+    gain: dict[str, TransferGain]
+    """Scheme -> gain from sharing."""
+
+
+class TransferAffinity(TypedDict):
+    """Pairwise task affinity, rows and columns in ``labels`` order."""
+
+    measure: str
+    range: list[float | None]
+    labels: list[str]
+    matrix: list[list[float | None]]
+    clusters: dict[str, int]
+    n_clusters: int
+    silhouette: NotRequired[Any]
+    """Cluster count -> silhouette score (integer keys in memory, strings in JSON)."""
+
+
+class TransferSummary(TypedDict):
+    """Which groups help each other: :func:`fairmtl.transfer.transfer_summary`."""
+
+    version: int
+    task: Literal["classification", "regression"]
+    loss: str
+    confidence: float
+    n_boot: int
+    reference: str
+    """The scheme the reading and the gain chart refer to."""
+    schemes: list[str]
+    groups: list[TransferGroup]
+    affinity: TransferAffinity
+    hurt: dict[str, list[str]]
+    gains: dict[str, list[str]]
+    misaligned: list[str]
+    misaligned_rule: NotRequired[str]
+    reading: str
+
+
 class Results(TypedDict):
     """The whole results dict, the only input of the report."""
 
@@ -223,6 +299,8 @@ class Results(TypedDict):
     reproducibility: Reproducibility
     metrics: NotRequired[list[MetricInfo]]
     """Optional: labels and directions of per-group metrics; guessed when absent."""
+    transfer: NotRequired[TransferSummary | None]
+    """Optional: which groups help each other (a transfer summary); shown when present."""
 
 
 # ---------------------------------------------------------------------------
@@ -354,6 +432,82 @@ def _check_references(results: Mapping[str, Any]) -> None:
         known(row["group"], group_names, f"per_group[{i}].group", "group", "'groups'")
 
 
+def _check_transfer_references(summary: Mapping[str, Any], path: str) -> None:
+    """What the types of a transfer summary cannot say: unique groups, a square matrix."""
+    if summary["version"] != TRANSFER_VERSION:
+        raise DataValidationError(
+            MSG_TRANSFER_VERSION.format(got=summary["version"], expected=TRANSFER_VERSION)
+        )
+    prefix = f"{path}." if path else ""
+    if not summary["groups"]:
+        raise DataValidationError(MSG_EMPTY.format(path=prefix + "groups", kind="group"))
+    names: set[str] = set()
+    for i, row in enumerate(summary["groups"]):
+        if row["group"] in names:
+            raise DataValidationError(
+                MSG_DUPLICATE.format(
+                    path=f"{prefix}groups[{i}].group", kind="group", value=row["group"]
+                )
+            )
+        names.add(row["group"])
+    schemes = set(summary["schemes"])
+    if summary["reference"] not in schemes:
+        raise DataValidationError(
+            MSG_UNKNOWN_REF.format(
+                path=prefix + "reference",
+                kind="scheme",
+                value=summary["reference"],
+                where=f"'{prefix}schemes'",
+            )
+        )
+    affinity = summary["affinity"]
+    labels = list(affinity["labels"])
+    for i, label in enumerate(labels):
+        if label not in names:
+            raise DataValidationError(
+                MSG_UNKNOWN_REF.format(
+                    path=f"{prefix}affinity.labels[{i}]",
+                    kind="group",
+                    value=label,
+                    where=f"'{prefix}groups'",
+                )
+            )
+    if len(set(labels)) != len(labels):
+        raise DataValidationError(
+            MSG_DUPLICATE.format(path=f"{prefix}affinity.labels", kind="group", value=labels)
+        )
+    matrix = affinity["matrix"]
+    shape = [len(row) for row in matrix]
+    if len(matrix) != len(labels) or any(n != len(labels) for n in shape):
+        got = f"{len(matrix)} rows of lengths {sorted(set(shape))}"
+        raise DataValidationError(
+            MSG_TRANSFER_SHAPE.format(path=f"{prefix}affinity.matrix", n=len(labels), got=got)
+        )
+
+
+def validate_transfer(summary: Any, path: str = "transfer") -> None:
+    """Check that a transfer summary follows the schema the report reads.
+
+    Parameters
+    ----------
+    summary : dict
+        The output of :func:`fairmtl.transfer.transfer_summary` (see
+        :class:`TransferSummary`), or the same loaded from JSON.
+    path : str, default="transfer"
+        How error messages name the summary (``transfer.groups[2].gain``); ``""`` for a
+        summary on its own.
+
+    Raises
+    ------
+    DataValidationError
+        When a key is missing or has a bad value; the message names the key by its path.
+    """
+    if not isinstance(summary, Mapping):
+        raise _bad(path or "summary", "a dict (JSON object)", summary)
+    _check(summary, TransferSummary, path)
+    _check_transfer_references(summary, path)
+
+
 def validate_results(results: Any) -> None:
     """Check that a results dict follows the schema the report reads.
 
@@ -383,6 +537,8 @@ def validate_results(results: Any) -> None:
         raise DataValidationError(MSG_SCHEMA_VERSION.format(got=version, expected=SCHEMA_VERSION))
     _check(results, Results, "")
     _check_references(results)
+    if results.get("transfer") is not None:
+        _check_transfer_references(results["transfer"], "transfer")
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,155 @@
+"""``fairmtl transfer``: which groups help each other. Parse, call, display.
+
+Reads the table as the other commands do (:func:`fairmtl.cli._tabular.load_training_table`),
+turns the features into numbers with :func:`fairmtl.data.make_preprocessor`, runs
+:func:`fairmtl.transfer.transfer_summary`, prints its one-line reading and writes the
+HTML page (:func:`fairmtl.report.write_transfer_report`) with the summary as JSON beside it.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fairmtl.cli._options import (
+    DataArg,
+    DropOpt,
+    FeaturesOpt,
+    ForceOpt,
+    GroupOpt,
+    IdOpt,
+    JsonOpt,
+    NBootOpt,
+    QuietOpt,
+    SeedOpt,
+    SepOpt,
+    TargetOpt,
+    TaskOpt,
+)
+from fairmtl.cli._ui import Ui, to_jsonable
+
+__all__ = ["register", "transfer"]
+
+TransferReportOpt = Annotated[
+    Path,
+    typer.Option(
+        "--output",
+        "-o",
+        help="The HTML page to write (the JSON summary goes beside it, with .json), "
+        "e.g. -o reports/transfer.html.",
+        show_default=False,
+    ),
+]
+
+
+def _check_outputs(paths: list[Path], force: bool) -> None:
+    """Refuse existing outputs before the fits, not after them."""
+    from fairmtl.data._atomic import MSG_EXISTS_NO_FORCE
+    from fairmtl.exceptions import FileExistsNoForceError
+
+    for path in paths:
+        if path.exists() and not force:
+            raise FileExistsNoForceError(MSG_EXISTS_NO_FORCE.format(path=path))
+
+
+def _features(table: Any) -> Any:
+    """The table's features as numbers: imputed, scaled and one-hot encoded.
+
+    The preprocessor is fitted on all rows (it sees no target): the diagnostics compare
+    models fitted on the same numbers, so this does not favour one of them.
+    """
+    from fairmtl.data import make_preprocessor
+
+    return make_preprocessor(table.schema).fit_transform(table.X)
+
+
+def transfer(
+    ctx: typer.Context,
+    data: DataArg,
+    target: TargetOpt,
+    group: GroupOpt,
+    output: TransferReportOpt,
+    seed: SeedOpt = 0,
+    n_boot: NBootOpt = 200,
+    task: TaskOpt = "auto",
+    drop: DropOpt = None,
+    features: FeaturesOpt = None,
+    sep: SepOpt = None,
+    id_column: IdOpt = None,
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Which groups help each other: gain from sharing, task affinity and a reading.
+
+    Compares each group's held-out loss under pooled models (offset, shared, and
+    pooled within clusters of aligned groups) with its own model, with bootstrap
+    intervals; measures how much each pair of groups agree; prints a one-line reading
+    and writes an HTML page (-o) with the summary as JSON beside it.
+
+    \b
+    Example:
+      fairmtl transfer visits.csv --target readmitted --group hospital -o reports/transfer.html
+    """
+    from fairmtl.cli._tabular import build_estimator, load_training_table, split_names
+    from fairmtl.data import atomic_write_text
+    from fairmtl.report import write_transfer_report
+    from fairmtl.transfer import transfer_summary
+    from fairmtl.transfer._common import DEFAULT_SHARING_STRENGTH
+
+    ui = Ui(ctx, quiet=quiet, json_mode=json)
+    json_path = output.with_suffix(".json")
+    _check_outputs([output, json_path], force)
+    table = load_training_table(
+        data,
+        target=target,
+        groups=split_names(group),
+        features=split_names(features) or None,
+        drop=split_names(drop),
+        id_column=id_column,
+        sep=sep,
+        task=task,
+    )
+    estimator = build_estimator(
+        table.task,
+        sharing="offset",
+        objective="average",
+        sharing_strength=DEFAULT_SHARING_STRENGTH,
+        random_state=seed,
+    )
+    with ui.status("Fitting pooled and per-group models..."):
+        summary = transfer_summary(
+            _features(table),
+            table.y.to_numpy(),
+            groups=table.groups,
+            estimator=estimator,
+            n_boot=n_boot,
+            random_state=seed,
+        )
+    html = write_transfer_report(summary, output, force=force, source=table.source)
+    text = jsonlib.dumps(to_jsonable(summary), indent=1, ensure_ascii=False, allow_nan=False)
+    json_written = atomic_write_text(json_path, text + "\n", force=force)
+    ui.done(f"Wrote the report to {html}")
+    ui.done(f"Wrote the summary to {json_written}")
+    if json:
+        ui.print_json(
+            {
+                "report": str(html),
+                "summary": str(json_written),
+                "reading": summary["reading"],
+                "hurt": summary["hurt"].get(summary["reference"], []),
+                "misaligned": summary["misaligned"],
+                "n_clusters": summary["affinity"]["n_clusters"],
+                "rows_dropped": table.rows_dropped,
+            }
+        )
+    else:
+        ui.print_text(summary["reading"])
+
+
+def register(app: typer.Typer) -> None:
+    """Add transfer to ``app``."""
+    app.command("transfer")(transfer)
