@@ -55,6 +55,18 @@ BOUNDED_MIX = 0.5
 #: BoundedGroupLoss: upper bound as a share of the pooled model's worst-group training loss
 BGL_SHARE = 0.9
 CONSTRAINTS = ("DemographicParity", "EqualizedOdds", "ErrorRateParity", "BoundedGroupLoss")
+#: method names
+EXACT_AVERAGE = "fairmtl shared average (exact)"
+EXACT_MINIMAX = "fairmtl shared minimax (exact)"
+EXACT_OFFSET = "fairmtl offset minimax (exact)"
+EXACT_BOUNDED = "fairmtl shared bounded (exact)"
+AUTO_MINIMAX = "fairmtl shared minimax (solver=auto)"
+AUTO_BOUNDED = "fairmtl shared bounded (solver=auto)"
+DIRECT_MINIMAX = "cvxpy direct minimax (CLARABEL)"
+DIRECT_BOUNDED = "cvxpy direct bounded (CLARABEL)"
+#: an exact-path row is the solver="auto" row when auto took the exact path
+AUTO_TWIN = {EXACT_MINIMAX: AUTO_MINIMAX, EXACT_BOUNDED: AUTO_BOUNDED}
+REUSED_NOTE = "the solver=auto fit: auto took the exact path here"
 SHORT = {
     "DemographicParity": "DP",
     "EqualizedOdds": "EO",
@@ -206,6 +218,7 @@ class Fit:
     gap: float | None = None
     note: str = ""
     attempts: list[str] = field(default_factory=list)
+    path: str | None = None
 
 
 def _lr(n: int) -> LogisticRegression:
@@ -253,18 +266,24 @@ def _per_group(s: Split) -> Fit:
     return Fit(lambda X, g: call(X, g, False), proba, status="per group")
 
 
-def _fairmtl(sharing: str, objective: str, **kw: Any) -> Callable[[Split, dict], Fit]:
+def _fairmtl(
+    sharing: str, objective: str, solver: str = "CLARABEL"
+) -> Callable[[Split, dict], Fit]:
+    """A fairmtl estimator; ``CLARABEL`` forces the exact path, ``auto`` lets fairmtl choose."""
+
     def fit(s: Split, ctx: dict) -> Fit:
         cls = FairMTLRegressor if s.task == "regression" else FairMTLClassifier
-        extra = dict(kw)
+        extra: dict[str, Any] = {"solver": solver}
         if objective == "bounded":
             extra["epsilon"] = ctx["epsilon"]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             m = cls(sharing, objective=objective, alpha=ALPHA, **extra).fit(s.X, s.y, groups=s.g)
-        ctx[f"{sharing}-{objective}-losses"] = m.group_losses_.to_numpy()
+        ctx[f"{sharing}-{objective}-{solver}-losses"] = m.group_losses_.to_numpy()
         info = m.solver_info_
         status = str(info.get("status"))
+        if solver == "auto":
+            status += f", {info.get('path', '?')} path"
         attempts = [
             f"{a.get('solver')}: {a.get('status')} ({a.get('time', 0):.2f} s)"
             for a in list(info.get("attempts") or []) + list(info.get("refine_attempts") or [])
@@ -283,6 +302,7 @@ def _fairmtl(sharing: str, objective: str, **kw: Any) -> Callable[[Split, dict],
             gap=gap,
             note=f"{len(attempts)} solver calls" if len(attempts) > 1 else "",
             attempts=attempts,
+            path=str(info.get("path", "exact")),
         )
 
     return fit
@@ -431,49 +451,18 @@ class Method:
 def _methods(plan: dict[str, Any]) -> list[Method]:
     """The methods of one dataset, in the order they run (later ones use earlier fits)."""
     grid = plan["grid_size"]
+    exact = {"max_rows": EXACT_MAX_ROWS}
+    direct = {"max_rows": DIRECT_MAX_ROWS, "max_groups": DIRECT_MAX_GROUPS, "max_runs": 1}
     ms = [
         Method("scikit-learn per-group", "scikit-learn", lambda s, c: _per_group(s)),
-        Method(
-            "fairmtl shared average",
-            "fairmtl",
-            _fairmtl("shared", "average"),
-            max_rows=EXACT_MAX_ROWS,
-        ),
-        Method(
-            "fairmtl shared minimax",
-            "fairmtl",
-            _fairmtl("shared", "minimax"),
-            max_rows=EXACT_MAX_ROWS,
-        ),
-        Method(
-            "fairmtl offset minimax",
-            "fairmtl",
-            _fairmtl("offset", "minimax"),
-            max_rows=EXACT_MAX_ROWS,
-            max_groups=100,
-        ),
-        Method(
-            "fairmtl shared bounded",
-            "fairmtl",
-            _fairmtl("shared", "bounded"),
-            max_rows=EXACT_MAX_ROWS,
-        ),
-        Method(
-            "cvxpy direct minimax (CLARABEL)",
-            "cvxpy",
-            _direct("minimax"),
-            max_rows=DIRECT_MAX_ROWS,
-            max_groups=DIRECT_MAX_GROUPS,
-            max_runs=1,
-        ),
-        Method(
-            "cvxpy direct bounded (CLARABEL)",
-            "cvxpy",
-            _direct("bounded"),
-            max_rows=DIRECT_MAX_ROWS,
-            max_groups=DIRECT_MAX_GROUPS,
-            max_runs=1,
-        ),
+        Method(EXACT_AVERAGE, "fairmtl", _fairmtl("shared", "average"), **exact),
+        Method(AUTO_MINIMAX, "fairmtl", _fairmtl("shared", "minimax", "auto")),
+        Method(EXACT_MINIMAX, "fairmtl", _fairmtl("shared", "minimax"), **exact),
+        Method(EXACT_OFFSET, "fairmtl", _fairmtl("offset", "minimax"), **exact, max_groups=100),
+        Method(AUTO_BOUNDED, "fairmtl", _fairmtl("shared", "bounded", "auto")),
+        Method(EXACT_BOUNDED, "fairmtl", _fairmtl("shared", "bounded"), **exact),
+        Method(DIRECT_MINIMAX, "cvxpy", _direct("minimax"), **direct),
+        Method(DIRECT_BOUNDED, "cvxpy", _direct("bounded"), **direct),
     ]
     for constraint in plan["threshold"]:
         ms.append(
@@ -589,6 +578,7 @@ def run_split(
     ctx["pooled_worst_loss"] = pooled_row.get("worst_group_loss_train")
     log(f"  {pooled_label}: {base.seconds:.2f} s")
     rows = [pooled_row]
+    done: dict[str, dict[str, Any]] = {}
     for m in _methods(plan):
         row: dict[str, Any] = {**info, "method": m.name, "library": m.family}
         if (s.task == "regression" and not m.regression) or (
@@ -596,20 +586,23 @@ def run_split(
         ):
             continue
         reason = _skip_reason(m, s)
-        if m.name.endswith("bounded") and (
-            "shared-minimax-losses" not in ctx or ctx["pooled_worst_loss"] is None
-        ):
-            reason = reason or "needs the minimax fit, which did not run"
-        if reason is None and m.name.endswith("bounded (CLARABEL)") and "epsilon" not in ctx:
-            reason = "needs the fairmtl bounded epsilon, which was not set"
+        if reason is None and "bounded" in m.name and "epsilon" not in ctx:
+            eps = _bounded_epsilon(ctx)
+            if eps is None:
+                reason = "needs a minimax fit and the pooled loss, which are missing"
+            else:
+                ctx["epsilon"] = eps
         if reason is not None:
             rows.append({**row, "skipped": reason, "status": "skipped"})
             continue
-        if m.name == "fairmtl shared bounded":
-            ctx["epsilon"] = _bounded_epsilon(ctx)
+        if "bounded" in m.name:
             row["epsilon"] = ctx["epsilon"]
-        elif m.name.startswith("cvxpy direct bounded"):
-            row["epsilon"] = ctx["epsilon"]
+        twin = done.get(AUTO_TWIN.get(m.name, ""))
+        if twin is not None and twin.get("path") == "exact" and twin.get("seconds") is not None:
+            # solver="auto" already took the exact path on these data: the same fit
+            rows.append({**twin, **row, "note": REUSED_NOTE, "reused": True})
+            log(f"  {m.name}: the solver=auto fit (exact path)")
+            continue
         runs = min(repeats, m.max_runs or repeats, plan.get("max_runs") or repeats)
         try:
             meas = measure(lambda m=m: m.fit(s, ctx), runs, budget_s=budget_s)
@@ -623,11 +616,14 @@ def run_split(
             row["note"] = fit.note
         if fit.attempts:
             row["solver_calls"] = fit.attempts
+        if fit.path:
+            row["path"] = fit.path
         try:
             row.update(evaluate(fit, s))
         except Exception as e:
             row["error"] = f"evaluation: {_error(e)}"
         rows.append(row)
+        done[m.name] = row
         log(f"  {m.name}: {meas.seconds:.2f} s ({meas.runs} run(s)), {fit.status}")
     # time the baseline again after the others, so that load drifts hit both alike
     again = measure(lambda: _pooled(s), repeats, budget_s=budget_s, memory=False)
@@ -658,10 +654,14 @@ def _pooled_worst_train(fit: Fit, s: Split) -> float:
     return worst
 
 
-def _bounded_epsilon(ctx: dict) -> float:
+def _bounded_epsilon(ctx: dict) -> float | None:
     """Halfway between the minimax and the pooled model's worst-group training loss."""
-    lo = float(ctx["shared-minimax-losses"].max())
-    hi = float(ctx["pooled_worst_loss"])
+    minimax = ctx.get("shared-minimax-CLARABEL-losses")
+    if minimax is None:
+        minimax = ctx.get("shared-minimax-auto-losses")
+    if minimax is None or ctx.get("pooled_worst_loss") is None:
+        return None
+    lo, hi = float(minimax.max()), float(ctx["pooled_worst_loss"])
     return lo + BOUNDED_MIX * max(hi - lo, 0.0)
 
 
@@ -674,24 +674,24 @@ def _error(e: BaseException) -> str:
 #: the scikit-learn, fairmtl and cvxpy methods, in the order they run
 CORE = (
     "scikit-learn per-group",
-    "fairmtl shared average",
-    "fairmtl shared minimax",
-    "fairmtl offset minimax",
-    "fairmtl shared bounded",
-    "cvxpy direct minimax (CLARABEL)",
-    "cvxpy direct bounded (CLARABEL)",
+    EXACT_AVERAGE,
+    EXACT_MINIMAX,
+    AUTO_MINIMAX,
+    EXACT_OFFSET,
+    EXACT_BOUNDED,
+    AUTO_BOUNDED,
+    DIRECT_MINIMAX,
+    DIRECT_BOUNDED,
 )
 CORE_QUICK = (
     "scikit-learn per-group",
-    "fairmtl shared minimax",
-    "fairmtl shared bounded",
-    "cvxpy direct minimax (CLARABEL)",
+    EXACT_MINIMAX,
+    AUTO_MINIMAX,
+    EXACT_BOUNDED,
+    AUTO_BOUNDED,
+    DIRECT_MINIMAX,
 )
-CORE_SCALING = (
-    "scikit-learn per-group",
-    "fairmtl shared minimax",
-    "cvxpy direct minimax (CLARABEL)",
-)
+CORE_SCALING = ("scikit-learn per-group", EXACT_MINIMAX, AUTO_MINIMAX, DIRECT_MINIMAX)
 #: quick mode's scaling points (hospitals, training rows); the full run's are below
 QUICK_SCALING = ((10, 1_000), (10, 3_000), (10, 10_000), (30, 3_000), (100, 3_000))
 FULL_SCALING = tuple((h, n) for h in (10, 100, 500) for n in (10_000, 100_000, 1_000_000)) + (
@@ -738,7 +738,7 @@ def plan(quick: bool, smoke: bool = False) -> list[tuple[str, dict[str, Any], di
                 "compas",
                 {},
                 _plan(
-                    CORE_QUICK + ("cvxpy direct bounded (CLARABEL)",),
+                    CORE_QUICK + (DIRECT_BOUNDED,),
                     [dp],
                     ["DemographicParity"],
                     ["DemographicParity"],
@@ -761,8 +761,9 @@ def plan(quick: bool, smoke: bool = False) -> list[tuple[str, dict[str, Any], di
                 ("hospitals", {"n_hospitals": h, "n_train": n}, _plan(CORE_SCALING, max_runs=1))
             )
         return out
-    full = _plan(CORE, [dp, eo], CONSTRAINTS, CONSTRAINTS)
-    lean = _plan(CORE_SCALING, [dp], expgrad=["DemographicParity"])
+    # GridSearch's 20 models are one timed fit; every ExponentiatedGradient fit runs once
+    full = _plan(CORE, [dp, eo], CONSTRAINTS, CONSTRAINTS, grid_max_runs=1)
+    lean = _plan(CORE_SCALING, [dp], expgrad=["DemographicParity"], max_runs=1)
     out = [
         ("adult", {}, full),
         ("compas", {}, full),

@@ -285,7 +285,9 @@ class DualProblem:
         slack = np.maximum(REFINE_TOL * np.maximum(1.0, np.abs(level)), max(stage1.gap, 0.0))
         bounds = level + slack
         seed = (stage1.point, stage1.losses, stage1.penalty)
-        second = solve_bounded(run, self.shares, bounds, [seed], self.group_names)
+        second = solve_bounded(
+            run, self.shares, bounds, [seed], self.group_names, direction=stage1.weights
+        )
         fit["refined"] = second.point is not None
         if fit["refined"]:
             fit["point"], fit["losses"] = second.point, second.losses

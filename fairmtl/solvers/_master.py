@@ -62,6 +62,9 @@ class DualForm:
         ``1 / tilt`` for tilted, else 0.
     bounds : ndarray or None
         Loss bounds ``L <= bounds`` of a constrained form.
+    cap_rule : callable or None
+        ``cap_rule(lower)``: a valid cap given a lower bound on the optimum; the cap
+        shrinks as the lower bound rises (Slater's bound).
     """
 
     a: np.ndarray
@@ -72,6 +75,7 @@ class DualForm:
     cap: float = 1.0
     inv_tilt: float = 0.0
     bounds: np.ndarray | None = None
+    cap_rule: Callable[[float], float] | None = None
 
     def weights(self, y: np.ndarray) -> np.ndarray:
         return self.a + self.b * y
@@ -356,6 +360,8 @@ def run_level(
         q = form.dual_value(answer.value, y) - (answer.error if certified else 0.0)
         if q > lower:
             lower, best_y = q, y
+            if form.cap_rule is not None:
+                form.cap = min(form.cap, form.cap_rule(lower))
         master.add(answer.losses, answer.penalty, answer.point)
         consider(answer.point, answer.losses, answer.penalty)
         if gap_closed(upper, lower, tol):

@@ -57,13 +57,14 @@ class GroupedData:
         tasks = np.asarray(tasks)
         sorted_already = bool(np.all(tasks[1:] >= tasks[:-1]))
         order = None if sorted_already else np.argsort(tasks, kind="stable")
-        if sp.issparse(X):
-            X = sp.csr_matrix(X if order is None else X[order])
-        else:
-            # a copy only when the rows must be reordered; the caller's X is never changed
-            X = np.asarray(X) if order is None else np.asarray(X)[order]
+        if not sp.issparse(X):
+            X = np.asarray(X)
             if X.size and np.count_nonzero(X) < SPARSE_SHARE * X.size:
-                X = sp.csr_matrix(X)
+                X = sp.csr_matrix(X)  # before reordering: no dense copy is made
+        if sp.issparse(X):
+            X = sp.csr_matrix(X if order is None else sp.csr_matrix(X)[order])
+        elif order is not None:
+            X = X[order]  # a copy only when the rows must be reordered
         take = (lambda a: np.asarray(a)) if order is None else (lambda a: np.asarray(a)[order])
         self.X, self.y = X, take(y).astype(float)
         self.task = take(tasks).astype(np.int64)
