@@ -196,7 +196,7 @@ def headline(results: dict[str, Any]) -> list[str]:
         pooled = _row(rows, "adult", "scikit-learn LogisticRegression pooled") or {}
         sentences = []
         if exact and exact.get("ratio") is not None and not exact.get("reused"):
-            sentences.append(_minimax_sentence(exact, "fairmtl's exact minimax fit (CLARABEL)"))
+            sentences.append(_minimax_sentence(exact, "fairmtl's minimax fit on its exact path"))
         if auto and auto.get("ratio") is not None:
             sentences.append(
                 _minimax_sentence(auto, f"with solver='auto' ({auto.get('path')} path) it")
@@ -267,8 +267,15 @@ def headline(results: dict[str, Any]) -> list[str]:
 
 def _machine_line(run: dict[str, Any]) -> str:
     m = run["machine"]
+    load = ""
+    if m.get("load_average_start") and m.get("load_average_end"):
+        load = (
+            f", 1-minute load average {m['load_average_start'][0]} at the start and "
+            f"{m['load_average_end'][0]} at the end (shared machine: compare ratios)"
+        )
     return (
-        f"{m['cpu']}, {m['cores']} cores, Python {m['python']}; `{run['command']}` on {m['date']}"
+        f"{m['cpu']}, {m['cores']} cores, Python {m['python']}; `{run['command']}` "
+        f"on {m['date']}{load}"
     )
 
 
@@ -448,7 +455,7 @@ def results_markdown(results: dict[str, Any], plots: dict[str, str]) -> str:
         out.append("")
         out.append(machine_markdown(run["machine"]))
         out.append(
-            f"- This run took {run['wall_seconds'] / 60:.1f} min wall time and "
+            f"- This run (all of its suites) took {run['wall_seconds'] / 60:.1f} min wall time and "
             f"{run['cpu_seconds'] / 60:.1f} min CPU time"
             + (f" ({run['mode']} mode)." if run.get("mode") else ".")
         )
