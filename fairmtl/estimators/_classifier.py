@@ -54,8 +54,10 @@ class FairMTLClassifier(ClassifierMixin, FairMTLBase):
         on group models (``rho_g``: group's share of the weight). Intercepts are not penalised.
     reference : {"pooled", "independent"}, default="pooled"
         The reference fit of "no_harm".
-    solver : {"auto", "CLARABEL", "SCS", "ECOS"}, default="auto"
-        First solver of the fallback chain ("auto": CLARABEL).
+    solver : {"auto", "CLARABEL", "SCS", "ECOS", "dual"}, default="auto"
+        First solver of the exact path's fallback chain, or "dual" (a cvxpy master over
+        group weights with a certified gap, for large data); "auto" uses the dual path
+        above a problem size it supports, else CLARABEL.
     group_column : str or list of str, default=None
         Take the groups from these columns of a DataFrame X (they are not features).
     max_time : float, default=None
