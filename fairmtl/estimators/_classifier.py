@@ -151,8 +151,9 @@ callable, default=True
     >>> data = make_hospitals(5, n_samples=600, random_state=0)
     >>> clf = FairMTLClassifier(objective="minimax").fit(
     ...     data.data, data.target, groups=data.groups)
-    >>> clf.group_losses_.max() <= FairMTLClassifier(objective="average").fit(
-    ...     data.data, data.target, groups=data.groups).group_losses_.max() + 1e-6
+    >>> average = FairMTLClassifier(objective="average").fit(
+    ...     data.data, data.target, groups=data.groups)
+    >>> bool(clf.group_losses_.max() <= average.group_losses_.max() + 1e-6)
     True
     """
 
