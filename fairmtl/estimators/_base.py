@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from fairmtl.data import UNSEEN, GroupEncoder, group_labels
+from fairmtl.data import UNSEEN, GroupEncoder, check_groups_length, group_labels
 from fairmtl.estimators._input import (
     MSG_GROUPS_REQUIRED,
     check_feature_frame,
@@ -173,11 +173,8 @@ class FairMTLBase(BaseEstimator):
         encoder = GroupEncoder(unseen="error" if self.sharing == "independent" else "shared")
         if groups is None:
             groups = np.full(X.shape[0], "all", dtype=object)
+        check_groups_length(groups, X.shape[0])
         tasks = encoder.fit_transform(groups)
-        if len(tasks) != X.shape[0]:
-            raise DataValidationError(
-                f"groups has {len(tasks)} rows but X has {X.shape[0]}; they must match."
-            )
         group_weight = np.bincount(tasks, weights=sample_weight, minlength=encoder.n_groups_)
         if np.any(group_weight <= 0):
             bad = encoder.labels_[np.flatnonzero(group_weight <= 0)[0]]
@@ -269,6 +266,7 @@ class FairMTLBase(BaseEstimator):
                     MSG_GROUPS_REQUIRED.format(n_groups=self.n_groups_, method=method)
                 )
             return X, np.zeros(X.shape[0], dtype=np.int64)
+        check_groups_length(groups, X.shape[0])
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -279,10 +277,6 @@ class FairMTLBase(BaseEstimator):
                 raise UnseenGroupError(MSG_UNSEEN_INDEPENDENT.format(names=names)) from e
         for w in caught:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        if len(tasks) != X.shape[0]:
-            raise DataValidationError(
-                f"groups has {len(tasks)} rows but X has {X.shape[0]}; they must match."
-            )
         return X, tasks
 
     def _raw_outputs(self, X, groups, method: str) -> np.ndarray:
