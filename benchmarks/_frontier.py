@@ -71,7 +71,6 @@ def _baseline(
             alpha=ALPHA,
             n_points=n_points,
             classes=classes,
-            random_state=0,
             n_expgrad=n_expgrad,
         )
     return time.perf_counter() - t0, time.process_time() - c0, fitted

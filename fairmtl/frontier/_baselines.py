@@ -95,7 +95,6 @@ def fit_baselines(
     alpha: float,
     n_points: int,
     classes: np.ndarray | None,
-    random_state: int | None,
     n_expgrad: int | None = None,
 ) -> list[Fitted]:
     """Fit the named baselines on the same training data as the sweep.

@@ -382,7 +382,6 @@ class FrontierSearch(BaseEstimator):
             alpha=max(template.alpha, 1e-8),
             n_points=self.n_points,
             classes=self.classes_,
-            random_state=self.random_state,
         )
 
     def _evaluate_all(self, fitted: list[Fitted], data, metrics) -> None:
