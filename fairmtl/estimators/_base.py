@@ -167,7 +167,7 @@ class FairMTLBase(BaseEstimator):
     def _prepare(self, X, y, groups, sample_weight) -> Prepared:
         X, groups = split_group_columns(X, groups, self.group_column)
         check_feature_frame(X)
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=self._y_numeric)
+        X, y = validate_data(self, X, y, dtype=self._fit_dtype(), y_numeric=self._y_numeric)
         warn_huge_features(X, getattr(self, "feature_names_in_", None))
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         encoder = GroupEncoder(unseen="error" if self.sharing == "independent" else "shared")
@@ -183,7 +183,10 @@ class FairMTLBase(BaseEstimator):
         if task != "regression" and getattr(self, "model", "linear") == "linear":
             strength = self.sharing_strength
             warn_one_class_groups(y_enc, tasks, encoder.labels_, self.sharing, strength)
-        problem = self._problem_class(X.shape, encoder.n_groups_, loss, n_outputs)(
+        problem_class = self._problem_class(X.shape, encoder.n_groups_, loss, n_outputs)
+        if problem_class is ExactProblem:
+            X = X.astype(np.float64, copy=False)  # the exact path solves in float64
+        problem = problem_class(
             X,
             y_enc,
             tasks,
@@ -197,6 +200,13 @@ class FairMTLBase(BaseEstimator):
             group_names=encoder.labels_,
         )
         return Prepared(X, y_enc, tasks, sample_weight, encoder, loss, n_outputs, task, problem)
+
+    def _fit_dtype(self):
+        """float64, or float32 kept as given where the dual path may hold it (half the
+        memory; see fairmtl.solvers._oracle): scikit-learn's convention of the user's dtype."""
+        if getattr(self, "model", "linear") == "linear" and self.solver in ("auto", "dual"):
+            return [np.float64, np.float32]
+        return np.float64
 
     def _problem_class(self, shape, n_groups: int, loss: Loss, n_outputs: int) -> type:
         """The exact path, or the dual path (by name, or for large problems it can solve)."""

@@ -7,6 +7,14 @@ scheme's penalty exactly as in :mod:`fairmtl.models._sharing`. The weights enter
 per-row weights ``lam_g * w_i / W_g``. The data is held once, rows sorted by group.
 Every answer carries a certified bound on its suboptimality
 (:mod:`fairmtl.solvers._certificate`).
+
+Precision. The rows are held in float32 when that loses nothing: the caller's matrix is
+float32 already (scikit-learn's convention: the user's dtype is kept), or every value
+is exactly a float32 (one-hot columns, small integers). L-BFGS's products then run in
+float32 (the small coefficient vector is cast, never the matrix; sums over many rows
+are accumulated in float64 a chunk at a time), at about half the memory traffic. The
+reported numbers (outputs, group losses, the certificate) are exact float64 on the
+stored data: rows are upcast ``_CHUNK`` at a time, never the whole matrix.
 """
 
 from __future__ import annotations
@@ -51,22 +59,24 @@ class GroupedData:
     tasks : ndarray of shape (n_samples,)
     sample_weight : ndarray of shape (n_samples,)
     n_groups : int
+
+    Attributes
+    ----------
+    X : ndarray or csr_matrix of shape (n_samples, n_features)
+        The rows sorted by group, in ``dtype``.
+    dtype : numpy.dtype
+        float32 when ``X`` is float32 or all its values are exactly float32s, else
+        float64.
     """
 
     def __init__(self, X, y, tasks, sample_weight, n_groups: int) -> None:
         tasks = np.asarray(tasks)
         sorted_already = bool(np.all(tasks[1:] >= tasks[:-1]))
         order = None if sorted_already else np.argsort(tasks, kind="stable")
-        if not sp.issparse(X):
-            X = np.asarray(X)
-            if X.size and np.count_nonzero(X) < SPARSE_SHARE * X.size:
-                X = sp.csr_matrix(X)  # before reordering: no dense copy is made
-        if sp.issparse(X):
-            X = sp.csr_matrix(X if order is None else sp.csr_matrix(X)[order])
-        elif order is not None:
-            X = X[order]  # a copy only when the rows must be reordered
         take = (lambda a: np.asarray(a)) if order is None else (lambda a: np.asarray(a)[order])
-        self.X, self.y = X, take(y).astype(float)
+        self.X = X = _stored(X, order)
+        self.dtype = X.dtype
+        self.y = take(y).astype(float)
         self.task = take(tasks).astype(np.int64)
         w = take(sample_weight).astype(float)
         self.n_groups = n_groups
@@ -85,12 +95,36 @@ class GroupedData:
             return self.X[start:stop]
         a, b = self.X.indptr[start], self.X.indptr[stop]
         indptr = self.X.indptr[start : stop + 1] - a
-        return sp.csr_matrix(
-            (self.X.data[a:b], self.X.indices[a:b], indptr), shape=(stop - start, self.d)
-        )
+        parts = (self.X.data[a:b], self.X.indices[a:b], indptr)
+        return _sparse_view(sp.csr_matrix, parts, (stop - start, self.d))
 
     def group_rows(self, g: int):
         return self.rows(self.starts[g], self.starts[g + 1])
+
+    def pieces(self, start: int, stop: int) -> list[tuple[int, int]]:
+        """``start:stop`` cut into ranges of at most ``_CHUNK`` rows (float32 data), or
+        left whole (float64 data: nothing to upcast or to accumulate more precisely)."""
+        step = _CHUNK if self.dtype == np.float32 else max(stop - start, 1)
+        return [(a, min(a + step, stop)) for a in range(start, stop, step)]
+
+    def exact_rows(self, start: int, stop: int):
+        """Rows ``start:stop`` in float64: a view, or an upcast copy of these rows only."""
+        Xs = self.rows(start, stop)
+        return Xs if self.dtype == np.float64 else Xs.astype(np.float64)
+
+    def matvec(self, start: int, stop: int, v: np.ndarray) -> np.ndarray:
+        """``X[start:stop] @ v`` exactly in float64 (float32 rows upcast chunk by chunk)."""
+        z = np.empty(stop - start)
+        for a, b in self.pieces(start, stop):
+            z[a - start : b - start] = self.exact_rows(a, b) @ v
+        return z
+
+    def rmatvec(self, start: int, stop: int, r: np.ndarray) -> np.ndarray:
+        """``X[start:stop].T @ r`` exactly in float64 (float32 rows upcast chunk by chunk)."""
+        out = np.zeros(self.d)
+        for a, b in self.pieces(start, stop):
+            out += _transpose(self.exact_rows(a, b)) @ r[a - start : b - start]
+        return out
 
     def _moments(self) -> tuple[np.ndarray, np.ndarray]:
         """Weighted mean and second moment of each group's features (for conditioning)."""
@@ -99,20 +133,69 @@ class GroupedData:
         for g in range(self.n_groups):
             for a in range(self.starts[g], self.starts[g + 1], _CHUNK):
                 b = min(a + _CHUNK, self.starts[g + 1])
-                Xs, rw = self.rows(a, b), self.rw[a:b]
-                mean[g] += Xs.T @ rw
+                Xs, rw = self.exact_rows(a, b), self.rw[a:b]
+                mean[g] += _transpose(Xs) @ rw
                 sq[g] += (Xs.multiply(Xs) if sp.issparse(Xs) else Xs * Xs).T @ rw
         return mean, sq
 
 
-def _column_max(X) -> np.ndarray:
-    if X.shape[0] == 0:
-        return np.zeros(X.shape[1])
+def _sparse_view(kind, parts: tuple, shape: tuple[int, int]):
+    """A CSR or CSC matrix on ``(data, indices, indptr)`` without copying them (scipy's
+    constructor copies index and data slices shorter than half their base array)."""
+    view = kind(shape, dtype=parts[0].dtype)
+    view.data, view.indices, view.indptr = parts
+    return view
+
+
+def _transpose(X):
+    """``X.T`` sharing X's arrays (a CSR view's ``.T`` would copy them; dense: a view)."""
+    if not sp.issparse(X):
+        return X.T
+    return _sparse_view(sp.csc_matrix, (X.data, X.indices, X.indptr), X.shape[::-1])
+
+
+def _stored(X, order: np.ndarray | None):
+    """``X`` as held: CSR when mostly zeros, in :func:`_storage_dtype`, rows in ``order``.
+
+    Dense rows are gathered and cast ``_CHUNK`` at a time into the one copy kept; without
+    reordering or casting the caller's array itself is kept (never written to).
+    """
+    if not sp.issparse(X):
+        X = np.asarray(X)
+        if X.size and np.count_nonzero(X) < SPARSE_SHARE * X.size:
+            X = sp.csr_matrix(X)  # before reordering: no dense copy is made
     if sp.issparse(X):
-        return np.asarray(abs(X).max(axis=0).todense()).ravel()
+        X = sp.csr_matrix(X)
+        X = X.astype(_storage_dtype(X.data), copy=False)
+        return X if order is None else X[order]
+    dtype = _storage_dtype(X)
+    if order is None:
+        return X.astype(dtype, copy=False)
+    out = np.empty(X.shape, dtype)
+    for a in range(0, len(order), _CHUNK):
+        out[a : a + _CHUNK] = X[order[a : a + _CHUNK]]
+    return out
+
+
+def _storage_dtype(values: np.ndarray) -> np.dtype:
+    """float32 when ``values`` are float32, or all exactly representable as float32
+    (checked ``_CHUNK`` rows at a time); float64 otherwise."""
+    if values.dtype == np.float32:
+        return np.dtype(np.float32)
+    for a in range(0, len(values), _CHUNK):
+        v = values[a : a + _CHUNK]
+        if not np.array_equal(v.astype(np.float32), v):
+            return np.dtype(np.float64)
+    return np.dtype(np.float32)
+
+
+def _column_max(X) -> np.ndarray:
+    """Largest absolute value of each column (exact: no rounding), as float64."""
     out = np.zeros(X.shape[1])
     for a in range(0, X.shape[0], _CHUNK):
-        out = np.maximum(out, np.abs(X[a : a + _CHUNK]).max(axis=0))
+        block = abs(X[a : a + _CHUNK])
+        top = block.max(axis=0).toarray().ravel() if sp.issparse(block) else block.max(axis=0)
+        out = np.maximum(out, top)
     return out
 
 
@@ -146,30 +229,43 @@ class OracleResult:
 
 class _Stacked:
     """Every row at once for per-group models: gathers instead of one loop step per group
-    (the loop's overhead dominated with 100 groups). Temporary arrays of X's size."""
+    (the loop's overhead dominated with 100 groups). Temporary arrays of X's size (of a
+    chunk's for float32 data, whose chunk sums are accumulated in float64)."""
 
     def __init__(self, data: GroupedData, lam: np.ndarray) -> None:
         self.data, self.c = data, lam[data.task] * data.rw
-        if sp.issparse(data.X):
-            self.XT = data.X.T.tocsr()
+        self.pieces = data.pieces(0, data.n)
+        if sp.issparse(data.X):  # transposes made once
+            self.XT = [_transpose(data.rows(a, b)).tocsr() for a, b in self.pieces]
 
-    def add_loss(self, loss: Loss, w, b, gw, gb) -> float:
-        data = self.data
-        task, G = data.task, data.n_groups
-        if sp.issparse(data.X):
-            z = np.asarray(data.X.multiply(w[task]).sum(axis=1)).ravel()
-        else:
-            z = np.einsum("nd,nd->n", data.X, w[task])
-        z += b[task]
-        ell, dz = _loss_and_gradient(loss, z, data.y)
-        r = self.c * dz
-        gb += np.bincount(task, weights=r, minlength=G)
-        if sp.issparse(data.X):
-            spread = sp.csr_matrix((r, (np.arange(data.n), task)), shape=(data.n, G))
-            gw += (self.XT @ spread).T.toarray()
-        else:  # rows are sorted by group and every group has rows
-            gw += np.add.reduceat(data.X * r[:, None], data.starts[:-1], axis=0)
-        return float(self.c @ ell)
+    def add_loss(self, loss: Loss, w, b, gw, gb, exact: bool = False) -> float:
+        """Add the loss's gradient to ``gw``, ``gb``; return its value. ``exact``: products
+        in float64 (float32 rows upcast a chunk at a time)."""
+        data, value = self.data, 0.0
+        exact = exact and data.dtype != np.float64
+        dtype = np.float64 if exact else data.dtype
+        wx = w.astype(dtype, copy=False)  # the coefficients take X's dtype, never X
+        for k, (a, e) in enumerate(self.pieces):
+            Xc, task = data.exact_rows(a, e) if exact else data.rows(a, e), data.task[a:e]
+            g0, g1 = task[0], task[-1] + 1  # the groups of these rows
+            if sp.issparse(Xc):
+                z = np.asarray(Xc.multiply(wx[task]).sum(axis=1), dtype=float).ravel()
+            else:
+                z = np.einsum("nd,nd->n", Xc, wx[task]).astype(float, copy=False)
+            z += b[task]
+            ell, dz = _loss_and_gradient(loss, z, data.y[a:e])
+            r = self.c[a:e] * dz
+            value += float(self.c[a:e] @ ell)
+            gb[g0:g1] += np.bincount(task - g0, weights=r, minlength=g1 - g0)
+            rx = r.astype(dtype, copy=False)
+            if sp.issparse(Xc):
+                XT = Xc.T.tocsr() if exact else self.XT[k]
+                spread = (rx, (np.arange(e - a), task - g0))
+                gw[g0:g1] += (XT @ sp.csr_matrix(spread, shape=(e - a, g1 - g0))).T.toarray()
+            else:  # rows are sorted by group and every group has rows
+                first = np.maximum(data.starts[g0:g1], a) - a
+                gw[g0:g1] += np.add.reduceat(Xc * rx[:, None], first, axis=0)
+        return value
 
 
 class LinearOracle:
@@ -187,7 +283,7 @@ class LinearOracle:
 
     # -- data access -----------------------------------------------------------------
     def _segments(self, lam: np.ndarray, active_only: bool = True):
-        """``(block, X rows, y, row weights)`` of the groups with positive weight."""
+        """``(block, first row, stop row)`` of the groups with positive weight."""
         data, segs = self.data, []
         keep = lam > 0 if active_only else np.ones(data.n_groups, bool)
         if self.sharing == "shared":
@@ -200,13 +296,21 @@ class LinearOracle:
                 while h + 1 < data.n_groups and keep[h + 1]:
                     h += 1
                 a, b = data.starts[g], data.starts[h + 1]
-                segs.append((0, data.rows(a, b), a, b))
+                segs.append((0, a, b))
                 g = h + 1
         else:
             for g in np.flatnonzero(keep):
-                a, b = data.starts[g], data.starts[g + 1]
-                segs.append((int(g), data.rows(a, b), a, b))
+                segs.append((int(g), data.starts[g], data.starts[g + 1]))
         return segs
+
+    def _pieces(self, lam: np.ndarray, start: int, stop: int) -> list:
+        """``(rows, their transpose, y, row weights)`` of each chunk of a segment, made once
+        per call (each ``.T`` of a sparse matrix builds an object)."""
+        data, out = self.data, []
+        for a, b in data.pieces(start, stop):
+            Xc = data.rows(a, b)
+            out.append((Xc, _transpose(Xc), data.y[a:b], lam[data.task[a:b]] * data.rw[a:b]))
+        return out
 
     def zero(self) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros((self.n_blocks, self.data.d)), np.zeros(self.n_blocks)
@@ -214,9 +318,10 @@ class LinearOracle:
     # -- evaluation ------------------------------------------------------------------
     def outputs(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
         """Decision values of every row (sorted order)."""
-        z = np.empty(self.data.n)
-        for p, Xs, a, b in self._segments(np.ones(self.data.n_groups), active_only=False):
-            z[a:b] = Xs @ coef[p] + intercept[p]
+        data, z = self.data, np.empty(self.data.n)
+        for p, a, b in self._segments(np.ones(data.n_groups), active_only=False):
+            z[a:b] = data.matvec(a, b, coef[p])
+            z[a:b] += intercept[p]
         return z
 
     def evaluate(self, coef: np.ndarray, intercept: np.ndarray) -> tuple[np.ndarray, float]:
@@ -243,10 +348,7 @@ class LinearOracle:
         if self.sharing != "shared" and np.count_nonzero(lam) > STACK_GROUPS:
             segs = _Stacked(data, lam)
         else:
-            segs = [  # transposes made once: each .T of a sparse matrix builds an object
-                (p, Xs, Xs.T, data.y[a:b], lam[data.task[a:b]] * data.rw[a:b])
-                for p, Xs, a, b in self._segments(lam)
-            ]
+            segs = [(p, self._pieces(lam, a, b)) for p, a, b in self._segments(lam)]
         total = float(lam.sum()) + 1.0
         curvature = CURVATURE_BOUND[self.loss.name]
         coords = Coordinates(data.group_mean, data.group_sq, lam, pen, curvature)
@@ -256,13 +358,13 @@ class LinearOracle:
             gtol = 0.7 * np.sqrt(target / self._error_per_gtol2)
         gtol = float(np.clip(gtol, 1e-12, 1e-2))
         ftol = max(0.01 * target / total, 1e-16)
-        evaluations, result = 0, None
+        evaluations, result, exact = 0, None, False
         for _ in range(4):
             x0 = coords.to_x(coef, intercept)
             opt = minimize(
                 self._value_grad,
                 x0,
-                args=(segs, coords),
+                args=(segs, coords, exact),
                 jac=True,
                 method="L-BFGS-B",
                 options={
@@ -285,24 +387,33 @@ class LinearOracle:
                 shrink = 0.01
             coef, intercept = result.coef, result.intercept
             gtol, ftol = gtol * shrink, max(ftol * shrink**2, 1e-16)
+            exact = True  # float32 products have a noise floor: polish with exact ones
         return result
 
-    def _value_grad(self, x: np.ndarray, segs, coords: Coordinates):
-        loss = self.loss
+    def _value_grad(self, x: np.ndarray, segs, coords: Coordinates, exact: bool = False):
+        """Objective and gradient in ``x``; products in X's dtype unless ``exact``."""
+        loss, data = self.loss, self.data
         w, b = coords.from_x(x)
         value, gw, gb = self.penalty.value_grad(w, b)
         gw, gb = gw.copy(), gb.copy()
         if isinstance(segs, _Stacked):
-            value += segs.add_loss(loss, w, b, gw, gb)
+            value += segs.add_loss(loss, w, b, gw, gb, exact)
             return value, coords.gradient(gw, gb)
-        for p, Xs, XsT, ys, cs in segs:
-            z = Xs @ w[p]
-            z += b[p]
-            ell, dz = _loss_and_gradient(loss, z, ys)
-            value += float(cs @ ell)
-            r = cs * dz
-            gw[p] += XsT @ r
-            gb[p] += r.sum()
+        exact = exact and data.dtype != np.float64
+        dtype = np.float64 if exact else data.dtype
+        for p, pieces in segs:
+            wp = w[p].astype(dtype, copy=False)  # the coefficients take X's dtype, never X
+            for Xc, XcT, ys, cs in pieces:
+                if exact:  # an upcast copy of this chunk only
+                    Xc = Xc.astype(np.float64)
+                    XcT = Xc.T
+                z = np.asarray(Xc @ wp, dtype=float)
+                z += b[p]
+                ell, dz = _loss_and_gradient(loss, z, ys)
+                value += float(cs @ ell)
+                r = cs * dz
+                gw[p] += XcT @ r.astype(dtype, copy=False)  # chunk sums added in float64
+                gb[p] += r.sum()
         return value, coords.gradient(gw, gb)
 
     def _certify(self, lam, coef, intercept, evaluations: int, certify: bool) -> OracleResult:
@@ -326,8 +437,8 @@ class LinearOracle:
         if certify:
             r = c * loss.gradient(z, data.y)
             gw, gb = pgw.copy(), pgb.copy()
-            for p, Xs, a, b in self._segments(lam):
-                gw[p] += Xs.T @ r[a:b]
+            for p, a, b in self._segments(lam):
+                gw[p] += data.rmatvec(a, b, r[a:b])
             if self.sharing != "shared":
                 gb = gb + np.bincount(data.task, weights=r, minlength=G)
             weight = np.bincount(pid, weights=c, minlength=n_prob)
