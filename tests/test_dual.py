@@ -191,7 +191,8 @@ def test_infeasible_bounds_raise_with_groups_and_smallest_epsilon():
     [
         ("logistic", "lowrank", "minimax", 1e-2, "sharing='lowrank'"),
         ("hinge", "shared", "minimax", 1e-2, "smooth loss"),
-        ("logistic", "shared", "demographic_parity", 1e-2, "objective='demographic_parity'"),
+        ("logistic", "shared", "gap", 1e-2, "objective='gap'"),
+        ("logistic", "offset", "demographic_parity", 1e-2, "sharing='offset'"),
         ("logistic", "shared", "minimax", 0.0, "alpha=0"),
     ],
 )

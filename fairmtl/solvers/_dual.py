@@ -41,6 +41,7 @@ from threadpoolctl import threadpool_limits
 
 from fairmtl.losses import Loss
 from fairmtl.objectives._base import MSG_KNOB_RANGE, MSG_KNOB_REQUIRED, broadcast_groups
+from fairmtl.objectives._rates import MSG_RATE_BINARY
 from fairmtl.solvers._bounds import solve_bounded
 from fairmtl.solvers._certificate import CURVATURE_BOUND
 from fairmtl.solvers._cvxpy import REFINE_TOL, FitResult
@@ -54,12 +55,14 @@ from fairmtl.solvers._dualrun import (
 )
 from fairmtl.solvers._master import DualForm, LevelResult
 from fairmtl.solvers._oracle import GroupedData, LinearOracle
+from fairmtl.solvers._parity import PARITY_OBJECTIVES, parity_rows, solve_parity
 from fairmtl.solvers._status import INACCURATE, OPTIMAL
 
 __all__ = ["DualProblem", "dual_unsupported", "DUAL_OBJECTIVES", "DUAL_SHARING"]
 
 DUAL_OBJECTIVES = frozenset(
     {"average", "balanced", "minimax", "tilted", "chebyshev", "bounded", "no_harm"}
+    | PARITY_OBJECTIVES
 )
 DUAL_SHARING = frozenset({"shared", "independent", "offset"})
 
@@ -76,6 +79,9 @@ def dual_unsupported(
         what, hint = f"objective={objective!r}", ""
     elif sharing not in DUAL_SHARING:
         what, hint = f"sharing={sharing!r}", " or sharing='offset'"
+    elif objective in PARITY_OBJECTIVES and sharing != "shared":
+        what = f"objective={objective!r} with sharing={sharing!r}"
+        hint = " or sharing='shared'"
     elif loss.name not in CURVATURE_BOUND or n_outputs != 1:
         what = f"loss={loss.name!r} (it needs a smooth loss with one output)"
         hint = " or a logistic, squared or huber loss"
@@ -242,6 +248,8 @@ class DualProblem:
                 bounds = np.where(pref > 0, (level + shift) / np.where(pref > 0, pref, 1), loose)
             return self._refine(run, stage1, bounds), extra
         eps = knobs.get("epsilon")
+        if name in PARITY_OBJECTIVES:
+            return self._parity(run, eps, alpha), extra
         if name == "bounded":
             if eps is None:
                 raise ValueError(MSG_KNOB_REQUIRED.format(objective=name, knob="epsilon"))
@@ -262,6 +270,42 @@ class DualProblem:
             run, self.shares, ref_losses + slack, seeds, self.group_names, reference=ref_losses
         )
         return self._as_fit(result), extra
+
+    def _parity(self, run: DualRun, eps, alpha: float) -> dict[str, Any]:
+        """Average loss with each group's mean score within ``eps`` (shared model)."""
+        name = self.objective_name
+        if self.task != "binary":
+            raise ValueError(MSG_RATE_BINARY.format(objective=name, task=self.task))
+        if eps is None:
+            raise ValueError(MSG_KNOB_REQUIRED.format(objective=name, knob="epsilon"))
+        rows_key, warm_key = ("parity_rows", name), ("parity_warm", name, alpha)
+        if rows_key not in self._cache:
+            self._cache[rows_key] = parity_rows(run.oracle.data, name)
+        # a sweep re-solves the same problem for other epsilons: start from the last one
+        result = solve_parity(
+            run.oracle,
+            self.shares,
+            self._cache[rows_key],
+            float(eps),
+            tol=run.tol,
+            max_calls=run.max_rounds,
+            deadline=run.deadline,
+            warm=self._cache.get(warm_key),
+        )
+        self._cache[warm_key] = result.state
+        run.calls += result.calls
+        run.rounds += result.calls
+        run.evaluations += result.evaluations
+        return {
+            "point": result.point,
+            "losses": result.losses,
+            "upper": result.upper,
+            "lower": result.lower,
+            "converged": result.converged,
+            "weights": result.multipliers,
+            "refined": False,
+            "solver": "dual[L-BFGS oracle, L-BFGS-B multiplier ascent]",
+        }
 
     def _reference(self, reference: str, alpha: float, strength: float):
         key = ("reference", reference, alpha, strength)
@@ -329,7 +373,7 @@ class DualProblem:
         gap = upper - lower
         info = {
             "status": OPTIMAL if fit["converged"] else INACCURATE,
-            "solver": f"dual[L-BFGS oracle, {run.solver} level master]",
+            "solver": fit.get("solver", f"dual[L-BFGS oracle, {run.solver} level master]"),
             "fallback_from": [],
             "iterations": run.rounds,
             "time": time.perf_counter() - start,
