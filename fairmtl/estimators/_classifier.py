@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
+import pandas as pd
 from scipy.special import expit, softmax
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
-from fairmtl.estimators._base import FairMTLBase
+from fairmtl.estimators._base import FairMTLBase, Prepared
+from fairmtl.estimators._thresholds import RATES, parity_thresholds
 from fairmtl.exceptions import DataValidationError
 from fairmtl.losses import get_loss
 
@@ -20,6 +25,13 @@ MSG_CLASSIFIER_ONE_CLASS = (
     "The target has only one class ({value!r}): a classifier needs at least two classes."
 )
 MSG_CLASSIFIER_LOSS = "loss={loss!r} is not a classification loss; use 'logistic' or 'hinge'."
+MSG_RATE_TOLERANCE = (
+    "rate_tolerance sets per-group thresholds that equalise selection rates "
+    "(objective='demographic_parity') or true positive rates ('equal_opportunity') of a "
+    "linear model; got objective={objective!r}{detail}. Use one of those objectives "
+    "(equalised odds needs randomised thresholds: fairlearn's ThresholdOptimizer), or "
+    "rate_tolerance=None."
+)
 
 
 class FairMTLClassifier(ClassifierMixin, FairMTLBase):
@@ -42,6 +54,15 @@ class FairMTLClassifier(ClassifierMixin, FairMTLBase):
     epsilon : float or array-like of shape (n_groups,), default=None
         Loss bound for "bounded", slack for "no_harm", allowed gap above the average
         loss for "gap", allowed gap of mean scores for the rate objectives.
+    rate_tolerance : float in [0, 1], default=None
+        Per-group decision thresholds for "demographic_parity" (selection rates) and
+        "equal_opportunity" (true positive rates), binary targets, linear model. None:
+        every group's threshold is 0 (probability 0.5). A float: after the convex fit
+        each group's intercept is shifted so that the groups' training rates differ by at
+        most this much (as near as group sizes allow), at the common rate with the most
+        accurate training predictions; probabilities move with the shift, so
+        ``predict`` and ``predict_proba`` agree. The mean-score constraint (``epsilon``)
+        is the convex surrogate of a rate gap; the thresholds close the rest of it.
     tilt : float, default=None
         Temperature of "tilted" (> 0).
     preference : array-like of shape (n_groups,), default=None
@@ -124,7 +145,10 @@ callable, default=True
     shared_coef_, shared_intercept_ : ndarray or None
         The shared part used for groups unseen in fit (None for "independent").
     group_losses_ : Series
-        Training loss per group.
+        Training loss per group (after the threshold shift, with ``rate_tolerance``).
+    group_thresholds_ : Series
+        Only with ``rate_tolerance``: each group's threshold on the decision value of
+        the convex fit (already subtracted from ``group_intercept_``).
     solver_info_ : dict
         status, solver, fallback_from, iterations, time, objective, gap, attempts. With
         model="mlp": status "inaccurate" (no certificate), n_epochs, best_epoch, stopped,
@@ -158,6 +182,10 @@ callable, default=True
     """
 
     _y_numeric = False
+    _parameter_constraints = {
+        **FairMTLBase._parameter_constraints,
+        "rate_tolerance": [Interval(numbers.Real, 0, 1, closed="both"), None],
+    }
 
     def __init__(
         self,
@@ -166,6 +194,7 @@ callable, default=True
         objective="minimax",
         loss="logistic",
         epsilon=None,
+        rate_tolerance=None,
         tilt=None,
         preference=None,
         sharing_strength=1.0,
@@ -195,6 +224,7 @@ callable, default=True
         self.objective = objective
         self.loss = loss
         self.epsilon = epsilon
+        self.rate_tolerance = rate_tolerance
         self.tilt = tilt
         self.preference = preference
         self.sharing_strength = sharing_strength
@@ -234,6 +264,61 @@ callable, default=True
             return np.where(codes == 1, 1.0, -1.0), get_loss(self.loss), 1, "binary"
         multi = "multinomial" if self.loss == "logistic" else "multiclass_hinge"
         return codes, get_loss(multi), n_classes, "multiclass"
+
+    # -- per-group thresholds (rate_tolerance) ------------------------------------------
+    def _validate_params(self):
+        super()._validate_params()
+        if self.rate_tolerance is None:
+            return
+        detail = "" if self.model == "linear" else f" with model={self.model!r}"
+        if self.objective not in RATES or self.model != "linear":
+            raise ValueError(MSG_RATE_TOLERANCE.format(objective=self.objective, detail=detail))
+
+    def _store(self, prepared: Prepared, result):
+        super()._store(prepared, result)
+        if self.rate_tolerance is not None:
+            self._shift_thresholds(prepared)
+        return self
+
+    def _shift_thresholds(self, prepared: Prepared) -> None:
+        """Move each group's intercept by its parity threshold (see ``rate_tolerance``).
+
+        The rate objectives accept binary targets only, so there is one logit per row.
+        """
+        X, tasks, weight = prepared.X, prepared.tasks, prepared.sample_weight
+        z = self._training_outputs(X, tasks)
+        thresholds = parity_thresholds(
+            z,
+            prepared.y > 0,
+            tasks,
+            weight,
+            self.n_groups_,
+            rate=RATES[self.objective],
+            tolerance=float(self.rate_tolerance),
+        )
+        self.group_intercept_ = self.group_intercept_ - thresholds[:, None]
+        self.intercept_ = self.group_intercept_[:, 0]
+        z = z - thresholds[tasks]
+        per_row = prepared.loss.numpy(z, prepared.y) * weight
+        losses = np.bincount(tasks, per_row, self.n_groups_) / np.bincount(
+            tasks, weight, self.n_groups_
+        )
+        index = pd.Index(self.groups_, name="group")
+        self.group_losses_ = pd.Series(losses, index=index, name="loss")
+        self.group_thresholds_ = pd.Series(thresholds, index=index, name="threshold")
+        self.solver_info_ = {
+            **self.solver_info_,
+            "rate_tolerance": float(self.rate_tolerance),
+            "group_thresholds": thresholds.tolist(),
+        }
+
+    def _training_outputs(self, X, tasks: np.ndarray) -> np.ndarray:
+        """Decision values of the training rows, one group at a time (no n x d gather)."""
+        z = np.empty(X.shape[0])
+        for g in range(self.n_groups_):
+            rows = np.flatnonzero(tasks == g)
+            z[rows] = X[rows] @ self.group_coef_[g, :, 0] + self.group_intercept_[g, 0]
+        return z
 
     def decision_function(self, X, *, groups=None):
         """Decision values: a logit (two classes) or one score per class.

@@ -70,7 +70,9 @@ class FrontierSearch(BaseEstimator):
         Knobs: "epsilon" ("auto": from the minimax loss to the average fit's worst group
         loss, or from 0 to the average fit's score gap for rate objectives), "tilt" (log
         grid), "preference" (spread on the simplex), "sharing_strength" (log grid),
-        "alpha". Several knobs give their product. None: the objective's natural knob.
+        "alpha", "rate_tolerance" ("auto": ``[None, 0.0]``, each model without and with
+        per-group thresholds that equalise its training rates; rate objectives only).
+        Several knobs give their product. None: the objective's natural knob.
     n_points : int, default=20
         Values per "auto" knob.
     metrics : sequence of str, default=None
@@ -284,14 +286,20 @@ class FrontierSearch(BaseEstimator):
                 return [p.tolist() for p in preference_points(n_groups, n, self.random_state)]
             if knob == "alpha":
                 return log_grid(1e-5, 1e-1, n)
+            if knob == "rate_tolerance":
+                return [None, 0.0]
             return log_grid(1e-3, 1e3, n)
 
         return expand_sweep(sweep, self.n_points, auto)
 
     def _auto_epsilon(self, template, X, y, groups, w, n: int) -> list[float]:
+        # the range comes from plain fits: no per-group thresholds (a rate objective's)
+        plain = clone(template)
+        if "rate_tolerance" in plain.get_params():
+            plain.set_params(rate_tolerance=None)
         if template.objective in ("demographic_parity", "equal_opportunity", "equalized_odds"):
             avg = (
-                clone(template)
+                clone(plain)
                 .set_params(objective="average")
                 .fit(X, y, groups=groups, sample_weight=w)
             )
@@ -302,7 +310,7 @@ class FrontierSearch(BaseEstimator):
         worst = {}
         for objective in ("minimax", "average"):
             fit = (
-                clone(template)
+                clone(plain)
                 .set_params(objective=objective)
                 .fit(X, y, groups=groups, sample_weight=w)
             )

@@ -12,9 +12,13 @@ from scipy.stats import qmc
 __all__ = ["expand_sweep", "preference_points", "AUTO"]
 
 AUTO = "auto"
+#: the estimator parameters a sweep may vary
+SWEEP_KNOBS = frozenset(
+    {"epsilon", "tilt", "preference", "sharing_strength", "alpha", "rate_tolerance"}
+)
 MSG_SWEEP_KNOB = (
     "Cannot sweep {knob!r}: choose among 'epsilon', 'tilt', 'preference', "
-    "'sharing_strength' or 'alpha', with a list of values or 'auto'."
+    "'sharing_strength', 'alpha' or 'rate_tolerance', with a list of values or 'auto'."
 )
 
 
@@ -95,7 +99,7 @@ def expand_sweep(
     """
     grids = []
     for knob, values in sweep.items():
-        if knob not in {"epsilon", "tilt", "preference", "sharing_strength", "alpha"}:
+        if knob not in SWEEP_KNOBS:
             raise ValueError(MSG_SWEEP_KNOB.format(knob=knob))
         if isinstance(values, str) and values == AUTO:
             values = resolve_auto(knob, n_points)
