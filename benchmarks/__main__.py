@@ -487,7 +487,8 @@ def results_markdown(results: dict[str, Any], plots: dict[str, str]) -> str:
 
 
 def update_readme(path: Path, results: dict[str, Any]) -> bool:
-    """Replace the headline block of benchmarks/README.md; False if it has no markers."""
+    """Replace the headline block of a README (benchmarks/ or the project's); False if it
+    has no markers."""
     try:
         text = path.read_text()
     except OSError:
@@ -578,7 +579,8 @@ def main(argv: list[str] | None = None, *, loader: Callable[[str], Any] | None =
     write_json(out / "results.json", results)
     (out / "RESULTS.md").write_text(results_markdown(results, plots))
     if out.resolve() == HERE.resolve() and not args.smoke:
-        update_readme(HERE / "README.md", results)
+        for readme in (HERE / "README.md", HERE.parent / "README.md"):  # both quote it
+            update_readme(readme, results)
     log(f"wrote {out / 'RESULTS.md'} and results.json in {time.perf_counter() - t0:.0f} s")
     failed = [n for n, r in records.items() if r["status"] == "error"]
     if failed:
