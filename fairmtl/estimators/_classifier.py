@@ -77,8 +77,9 @@ class FairMTLClassifier(ClassifierMixin, FairMTLBase):
         The reference fit of "no_harm".
     solver : {"auto", "CLARABEL", "SCS", "ECOS", "dual"}, default="auto"
         First solver of the exact path's fallback chain, or "dual" (a cvxpy master over
-        group weights with a certified gap, for large data); "auto" uses the dual path
-        above a problem size it supports, else CLARABEL.
+        group weights, or an ascent on the multipliers of the rate objectives, with a
+        certified gap, for large data); "auto" uses the dual path above a problem size it
+        supports, else CLARABEL.
     group_column : str or list of str, default=None
         Take the groups from these columns of a DataFrame X (they are not features).
     max_time : float, default=None

@@ -4,7 +4,9 @@
 and returns the same :class:`~fairmtl.solvers.FitResult`, for the objectives
 ``average``, ``balanced``, ``minimax``, ``tilted``, ``chebyshev``, ``bounded`` and
 ``no_harm``, the sharing schemes ``shared``, ``independent`` and ``offset``, and smooth
-single-output losses (logistic, squared, huber) with ``alpha > 0``.
+single-output losses (logistic, squared, huber) with ``alpha > 0``; and for one shared
+model, the rate objectives ``demographic_parity``, ``equal_opportunity`` and
+``equalized_odds`` (linear constraints on mean scores: :mod:`fairmtl.solvers._parity`).
 
 How it solves them. Each objective is ``min_theta F(L(theta)) + R(theta)`` with group
 losses ``L`` and the sharing penalty ``R``; its Lagrangian dual is a concave function of
@@ -118,7 +120,8 @@ class DualProblem:
     Notes
     -----
     Memory: the rows once, sorted by group (a copy only if they are not sorted; CSR when
-    mostly zeros), plus O(n_samples) work vectors and the bundle's parameter vectors.
+    mostly zeros; float32 when the input is float32 or every value is exact in float32),
+    plus O(n_samples) work vectors and the bundle's parameter vectors.
     """
 
     def __init__(

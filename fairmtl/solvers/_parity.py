@@ -41,7 +41,6 @@ __all__ = ["PARITY_OBJECTIVES", "LinearTermPenalty", "ParityResult", "parity_row
 
 #: the rate objectives the dual path solves (for sharing="shared")
 PARITY_OBJECTIVES = frozenset({"demographic_parity", "equal_opportunity", "equalized_odds"})
-_CHUNK = 65_536
 
 
 class LinearTermPenalty(Penalty):
@@ -87,16 +86,11 @@ def parity_rows(data: GroupedData, objective: str) -> np.ndarray:
     for label in OBJECTIVES[objective].label_subsets:
         means = []
         for g in range(data.n_groups):
-            total, mass = np.zeros(data.d), 0.0
-            for a in range(data.starts[g], data.starts[g + 1], _CHUNK):
-                b = min(a + _CHUNK, data.starts[g + 1])
-                weight = data.rw[a:b]
-                if label is not None:
-                    weight = weight * (data.y[a:b] == label)
-                total += np.asarray(data.rows(a, b).T @ weight, dtype=float).ravel()
-                mass += float(weight.sum())
+            a, b = data.starts[g], data.starts[g + 1]
+            weight = data.rw[a:b] if label is None else data.rw[a:b] * (data.y[a:b] == label)
+            mass = float(weight.sum())
             if mass > 0:
-                means.append(total / mass)
+                means.append(data.rmatvec(a, b, weight) / mass)
         if len(means) >= 2:
             M = np.asarray(means)
             rows.append(M - M.mean(axis=0))
