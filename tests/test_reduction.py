@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -11,6 +13,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from fairmtl import FairMTLReduction
 from fairmtl.datasets import make_hospitals
+from fairmtl.estimators._reduction import MSG_WARM_START
 from fairmtl.exceptions import DataValidationError
 
 
@@ -86,3 +89,62 @@ def test_is_a_well_behaved_meta_estimator(hospitals):
     model.fit(X, y, groups=g)
     assert 0.5 < model.score(X, y) <= 1.0
     assert list(model.groups_) == sorted(set(g))
+
+
+@pytest.fixture(scope="module")
+def four_hospitals():
+    data = make_hospitals(4, n_samples=2000, random_state=0)
+    return data.data.to_numpy(float), data.target.to_numpy(), data.groups.to_numpy()
+
+
+def test_warm_started_fits_reach_the_cold_objective(four_hospitals):
+    X, y, g = four_hospitals
+    lr = LogisticRegression(max_iter=1000)
+    fits = {
+        warm: FairMTLReduction(lr, warm_start=warm, max_rounds=15).fit(X, y, groups=g)
+        for warm in ("auto", False)
+    }
+    assert fits["auto"].solver_info_["warm_start"] is True
+    assert fits[False].solver_info_["warm_start"] is False
+    warm, cold = (fits[k].solver_info_["objective"] for k in ("auto", False))
+    assert warm == pytest.approx(cold, rel=2e-3)
+    assert lr.get_params()["warm_start"] is False and not hasattr(lr, "coef_")  # not mutated
+
+
+def test_warm_started_members_are_independent_models(four_hospitals):
+    X, y, g = four_hospitals
+    model = FairMTLReduction(LogisticRegression(max_iter=1000), max_rounds=15, tol=1e-4)
+    model.fit(X, y, groups=g)
+    members = model.estimators_
+    assert len(members) >= 2 and len({id(m) for m in members}) == len(members)
+    coefs = np.stack([m.coef_.ravel() for m in members])
+    assert all(
+        np.abs(coefs[i] - coefs[j]).max() > 1e-6 for i in range(len(coefs)) for j in range(i)
+    )
+    # each member still predicts what it did when its cut was made: a later warm-started
+    # fit did not change it
+    np.testing.assert_allclose(group_log_loss(model, X, y, g), model.group_losses_, rtol=1e-9)
+    assert all(m.get_params()["warm_start"] is False for m in members)
+
+
+def test_warm_start_is_not_used_for_ensembles(four_hospitals):
+    X, y, g = four_hospitals
+    hgb = HistGradientBoostingClassifier(max_iter=5, random_state=0)
+    model = FairMTLReduction(hgb, max_rounds=3).fit(X, y, groups=g)
+    assert model.solver_info_["warm_start"] is False
+    assert all(m.get_params()["warm_start"] is False for m in model.estimators_)
+    msg = MSG_WARM_START.format(
+        name="HistGradientBoostingClassifier", why="is an ensemble, whose warm_start adds trees"
+    )
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        FairMTLReduction(hgb, warm_start=True, max_rounds=3).fit(X, y, groups=g)
+    msg = MSG_WARM_START.format(name="Ridge", why="has no warm_start")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        FairMTLReduction(Ridge(), warm_start=True).fit(X, y.astype(float), groups=g)
+
+
+def test_warm_start_is_validated(four_hospitals):
+    X, y, g = four_hospitals
+    msg = "The 'warm_start' parameter of FairMTLReduction must be a str among {'auto'} or"
+    with pytest.raises(ValueError, match=msg):
+        FairMTLReduction(LogisticRegression(), warm_start="always").fit(X, y, groups=g)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 import numbers
 import time
@@ -32,6 +33,14 @@ MSG_NO_SAMPLE_WEIGHT = (
 MSG_LOSS_KIND = "loss={loss!r} does not fit a {kind}: use {choices}."
 MSG_EPSILON_REQUIRED = "objective='bounded' needs epsilon; pass epsilon=... (got None)."
 MSG_TILT_REQUIRED = "objective='tilted' needs tilt; pass tilt=... (got None)."
+MSG_WARM_START = (
+    "warm_start=True needs an estimator whose warm_start parameter starts fit from the "
+    "previous solution; {name} {why}. Use warm_start='auto' or False."
+)
+#: modules whose estimators' ``warm_start=True`` means "start from the previous solution"
+#: (linear models, MLPs); in ensembles it means "add trees to the fitted ones" instead
+_WARM_START_MODULES = ("sklearn.linear_model.", "sklearn.neural_network.")
+_ENSEMBLE_MODULES = ("sklearn.ensemble.",)
 _PROBA_FLOOR = 1e-15
 
 
@@ -95,6 +104,14 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
         Take the groups from these columns of a DataFrame X (they are then not features).
     random_state : int, RandomState instance or None, default=None
         Draws of the randomised ensemble's :meth:`predict`.
+    warm_start : "auto" or bool, default="auto"
+        Start each oracle fit from the previous member's solution (a copy of it, refitted
+        with ``warm_start=True``; the members stay independent models) instead of from
+        scratch. Successive group weights are close, so the fits take fewer iterations.
+        "auto": on for scikit-learn's linear models and MLPs, whose ``warm_start`` means
+        exactly that, off for every other estimator (in ensembles ``warm_start`` adds
+        trees instead). True: also for another estimator with a ``warm_start``
+        parameter of that meaning; an error for ensembles and estimators without one.
 
     Attributes
     ----------
@@ -109,7 +126,8 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
         Training loss per group of the ensemble (expected loss when randomised).
     solver_info_ : dict
         status, rounds, fits, time, objective, gap (None), model_gap, converged,
-        dual_weights, max_violation (bounded).
+        dual_weights, max_violation (bounded), warm_start (whether the fits were
+        warm-started).
     classes_ : ndarray of shape (n_classes,)
         Classifiers only.
 
@@ -139,6 +157,7 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
         "tol": [Interval(numbers.Real, 0, None, closed="neither")],
         "group_column": [str, list, None],
         "random_state": ["random_state"],
+        "warm_start": [StrOptions({"auto"}), "boolean"],
     }
 
     def __init__(
@@ -153,6 +172,7 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
         tol=1e-3,
         group_column=None,
         random_state=None,
+        warm_start="auto",
     ):
         self.estimator = estimator
         self.objective = objective
@@ -163,6 +183,7 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
         self.tol = tol
         self.group_column = group_column
         self.random_state = random_state
+        self.warm_start = warm_start
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -211,12 +232,14 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
             tol=self.tol,
             max_rounds=1 if fixed else self.max_rounds,
             certified=False,
+            stop=lambda lower, upper: self._repeated,
         )
         self._store(result, master, form, start)
         return self
 
     def _setup(self, X, y, groups, weight) -> None:
         self.loss_ = self._resolve_loss()
+        self._warm = self._resolve_warm_start()
         self.ensemble_ = "randomized" if self.loss_ == "zero_one" else "averaged"
         encoder = GroupEncoder(unseen="shared")
         if groups is None:
@@ -233,6 +256,25 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
         self._y_train = y
         self._members: list = []
         self._scores: list[np.ndarray] = []  # per-row score each member's loss needs
+        self._losses: list[np.ndarray] = []  # group losses of each member
+        self._fit_weights: list[np.ndarray] = []  # group weights each member was fitted with
+        self._repeated = False
+
+    def _resolve_warm_start(self) -> bool:
+        if self.warm_start is False:
+            return False
+        name = type(self.estimator).__name__
+        module = type(self.estimator).__module__ + "."
+        has_param = "warm_start" in self.estimator.get_params(deep=False)
+        known = has_param and module.startswith(_WARM_START_MODULES)
+        if self.warm_start == "auto":
+            return known
+        if not has_param:
+            raise ValueError(MSG_WARM_START.format(name=name, why="has no warm_start"))
+        if module.startswith(_ENSEMBLE_MODULES):
+            why = "is an ensemble, whose warm_start adds trees"
+            raise ValueError(MSG_WARM_START.format(name=name, why=why))
+        return True
 
     def _resolve_loss(self) -> str:
         classifier = is_classifier(self.estimator)
@@ -269,14 +311,35 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
 
     # -- oracle and evaluation --------------------------------------------------------
     def _oracle(self, X, y, group_weights: np.ndarray) -> OraclePoint:
+        for k, seen in enumerate(self._fit_weights):
+            if np.allclose(group_weights, seen, rtol=1e-9, atol=1e-12):
+                # the master repeats itself: a refit would add the same cut, so stop
+                self._repeated = True
+                return self._answer(k, group_weights)
         row = group_weights[self._tasks] * self._rw
         row = row * (len(row) / row.sum())  # mean 1: estimators' defaults assume that scale
-        member = clone(self.estimator).fit(X, y, sample_weight=row)
+        member = self._new_member()
+        member.fit(X, y, sample_weight=row)
+        if self._warm:
+            member.set_params(warm_start=self.estimator.get_params()["warm_start"])
         self._members.append(member)
+        self._fit_weights.append(group_weights.copy())
         self._scores.append(self._member_scores(member, X, y))
-        k = len(self._members) - 1
-        losses = self._group_losses(self._per_row_loss(self._scores[k], y))
-        return OraclePoint(losses, 0.0, float(group_weights @ losses), 0.0, {k: 1.0})
+        self._losses.append(self._group_losses(self._per_row_loss(self._scores[-1], y)))
+        return self._answer(len(self._members) - 1, group_weights)
+
+    def _answer(self, k: int, group_weights: np.ndarray) -> OraclePoint:
+        # the value is the best response's among all members, not member k's: a heuristic
+        # oracle may fit worse at these weights than an earlier member does, and a value
+        # above the cutting-plane model would end the rounds early
+        value = min(float(group_weights @ L) for L in self._losses)
+        return OraclePoint(self._losses[k], 0.0, value, 0.0, {k: 1.0})
+
+    def _new_member(self):
+        if not (self._warm and self._members):
+            return clone(self.estimator)
+        # a copy, so that fitting it leaves the previous member (kept in the ensemble) as it is
+        return copy.deepcopy(self._members[-1]).set_params(warm_start=True)
 
     def _member_scores(self, member, X, y) -> np.ndarray:
         if self.loss_ == "log_loss":
@@ -330,11 +393,12 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
             "master_solves": master.solves,
             "time": time.perf_counter() - start,
             "dual_weights": np.asarray(result.weights).tolist(),
+            "warm_start": self._warm,
         }
         if form.bounds is not None:
             info["max_violation"] = float(np.max(result.losses - form.bounds))
         self.solver_info_ = info
-        del self._members, self._scores, self._y_train
+        del self._members, self._scores, self._losses, self._fit_weights, self._y_train
 
     # -- predict -----------------------------------------------------------------------
     def _has_proba(self) -> bool:
