@@ -11,9 +11,12 @@ rates are brought within a tolerance of each other.
 are the cuts between its distinct sorted scores (``k`` rows selected, ``k = 0..n_g``), the
 weighted correct count of each cut comes from cumulative sums, and for each common rate
 ``r`` on a grid each group takes its most accurate cut whose rate lies in
-``[r - tolerance / 2, r + tolerance / 2]`` (the nearest cut when none does). The ``r``
-whose cuts keep the rates' spread within the tolerance (or, when group sizes allow no
-such cuts, closest to it) with the most weighted correct predictions wins. A threshold on the
+``[r - tolerance / 2, r + tolerance / 2]``, or, when its rates jump over that interval,
+the nearest cut (as near as the group's size allows). The ``r`` with the most weighted
+correct predictions wins. The groups' rates then differ by at most ``tolerance`` plus the
+coarsest group's rate step there (one row's weight, or one positive's for true positive
+rates). A spread-first rule would be worse: for ``tolerance=0`` the only exactly equal
+rates are the trivial ones (nobody or everybody selected). A threshold on the
 logit is a shift of the group's intercept, so the post-processed model stays a linear
 group model whose probabilities agree with its predictions.
 """
@@ -51,12 +54,12 @@ class _GroupCuts:
         self.valid[1:n] = self.z[:-1] > self.z[1:]
         self.ks = np.flatnonzero(self.valid)
 
-    def best(self, low: float, high: float) -> tuple[int, float, float]:
+    def best(self, low: float, high: float) -> tuple[int, float]:
         """The most accurate valid cut with a rate in [low, high] (else the nearest):
-        its ``k``, weighted correct count and rate (NaN when the rate is undefined)."""
+        its ``k`` and weighted correct count."""
         if self.rate is None:
             k = int(self.ks[np.argmax(self.correct[self.ks])])
-            return k, float(self.correct[k]), np.nan
+            return k, float(self.correct[k])
         rates = self.rate[self.ks]
         a, b = np.searchsorted(rates, low, "left"), np.searchsorted(rates, high, "right")
         if b > a:
@@ -66,7 +69,7 @@ class _GroupCuts:
             near = [i for i in (a - 1, a) if 0 <= i < len(self.ks)]
             distance = [max(low - rates[i], rates[i] - high, 0.0) for i in near]
             k = int(self.ks[near[int(np.argmin(distance))]])
-        return k, float(self.correct[k]), float(self.rate[k])
+        return k, float(self.correct[k])
 
     def threshold(self, k: int) -> float:
         """A value ``t`` with exactly the top ``k`` scores above it."""
@@ -105,8 +108,9 @@ def parity_thresholds(
     n_groups : int
     rate : {"selection", "true_positive"}
     tolerance : float
-        Largest allowed difference between two groups' rates (0: as equal as group
-        sizes allow).
+        Largest allowed difference between two groups' rates, plus the coarsest group's
+        rate step where its rates jump over the interval (0: as equal as group sizes
+        allow).
 
     Returns
     -------
@@ -118,15 +122,11 @@ def parity_thresholds(
         _GroupCuts(z[tasks == g], positive[tasks == g], weight[tasks == g], rate)
         for g in range(n_groups)
     ]
-    best_key, best_ks = None, None
+    best_total, best_ks = -np.inf, None
     for r in np.linspace(0.0, 1.0, N_GRID):
         low, high = r - tolerance / 2, r + tolerance / 2
         picks = [c.best(low, high) for c in cuts]
-        rates = np.array([rate for _, _, rate in picks])
-        rates = rates[~np.isnan(rates)]
-        spread = float(rates.max() - rates.min()) if rates.size else 0.0
-        # within the tolerance first (rounded: float noise must not outrank accuracy)
-        key = (round(max(spread - tolerance, 0.0), 12), -sum(c for _, c, _ in picks))
-        if best_key is None or key < best_key:
-            best_key, best_ks = key, [k for k, _, _ in picks]
+        total = sum(correct for _, correct in picks)
+        if total > best_total:
+            best_total, best_ks = total, [k for k, _ in picks]
     return np.array([c.threshold(k) for c, k in zip(cuts, best_ks, strict=True)])
