@@ -262,7 +262,20 @@ def headline(results: dict[str, Any]) -> list[str]:
         for r in suite.get("rows", []):
             if r.get("headline"):
                 lines.append(f"{r['headline']} ({name} suite)")
+        lines += [f"{line} ({name} suite)" for line in _suite_headline(name, suite)]
     return lines
+
+
+def _suite_headline(name: str, suite: dict[str, Any]) -> list[str]:
+    """Sentences a suite module builds from its saved rows (its ``headline(rows)``)."""
+    if suite.get("status") != "ok":
+        return []
+    try:
+        module = importlib.import_module(f"benchmarks._{name}")
+    except ImportError:
+        return []
+    build = getattr(module, "headline", None)
+    return build(suite["rows"]) if callable(build) else []
 
 
 def _machine_line(run: dict[str, Any]) -> str:
@@ -523,6 +536,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="timed fits per method (median)")
     parser.add_argument("--smoke", action="store_true", help="tiny data, seconds (for tests)")
     parser.add_argument("--out", type=Path, default=None, help="output folder")
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="run nothing: rewrite RESULTS.md, the plots and the READMEs from results.json",
+    )
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -538,6 +556,8 @@ def main(argv: list[str] | None = None, *, loader: Callable[[str], Any] | None =
     if out is None:
         out = Path(tempfile.mkdtemp(prefix="fairmtl-bench-smoke-")) if args.smoke else HERE
     out.mkdir(parents=True, exist_ok=True)
+    if args.render:
+        return render(out)
     t0, c0 = time.perf_counter(), time.process_time()
     log = _log_factory(t0)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
@@ -570,6 +590,27 @@ def main(argv: list[str] | None = None, *, loader: Callable[[str], Any] | None =
     new = {"schema": SCHEMA, "last_run": run, "suites": records}
     previous = _read_json(out / "results.json")
     results = to_jsonable(merge_results(previous, new))
+    write_outputs(out, results, readmes=not args.smoke)
+    log(f"wrote {out / 'RESULTS.md'} and results.json in {time.perf_counter() - t0:.0f} s")
+    failed = [n for n, r in records.items() if r["status"] == "error"]
+    if failed:
+        log(f"suites that failed: {', '.join(failed)} (see RESULTS.md)")
+    return 0
+
+
+def render(out: Path) -> int:
+    """Rewrite the outputs from ``out/results.json`` (nothing is run)."""
+    results = _read_json(out / "results.json")
+    if results is None:
+        print(f"no results to render: {out / 'results.json'} is missing or unreadable")
+        return 1
+    write_outputs(out, results, readmes=True)
+    print(f"wrote {out / 'RESULTS.md'} from results.json")
+    return 0
+
+
+def write_outputs(out: Path, results: dict[str, Any], *, readmes: bool) -> None:
+    """results.json, the plots, RESULTS.md and (in benchmarks/) both READMEs' headline."""
     plots: dict[str, str] = {}
     convex = results["suites"].get("convex")
     if convex and convex.get("status") == "ok":
@@ -578,14 +619,9 @@ def main(argv: list[str] | None = None, *, loader: Callable[[str], Any] | None =
         plots = scaling_plots(convex["rows"], out)
     write_json(out / "results.json", results)
     (out / "RESULTS.md").write_text(results_markdown(results, plots))
-    if out.resolve() == HERE.resolve() and not args.smoke:
+    if readmes and out.resolve() == HERE.resolve():
         for readme in (HERE / "README.md", HERE.parent / "README.md"):  # both quote it
             update_readme(readme, results)
-    log(f"wrote {out / 'RESULTS.md'} and results.json in {time.perf_counter() - t0:.0f} s")
-    failed = [n for n, r in records.items() if r["status"] == "error"]
-    if failed:
-        log(f"suites that failed: {', '.join(failed)} (see RESULTS.md)")
-    return 0
 
 
 if __name__ == "__main__":

@@ -171,3 +171,38 @@ def test_readme_headline_block_is_replaced(tmp_path):
     assert bench_main.update_readme(readme, results)
     text = readme.read_text()
     assert "old" not in text and text.startswith("intro") and text.endswith("end\n")
+
+
+def test_render_rebuilds_results_md_from_saved_results(smoke_run, tmp_path):
+    out, results = smoke_run
+    target = tmp_path / "again"
+    target.mkdir()
+    (target / "results.json").write_text(json.dumps(results))
+    assert bench_main.main(["--render", "--out", str(target)]) == 0
+    text = (target / "RESULTS.md").read_text()
+    assert "toy frontier headline" in text and "solver exploded" in text
+    assert bench_main.main(["--render", "--out", str(tmp_path / "empty")]) == 1
+
+
+def test_dual_headline_is_built_from_the_rows():
+    dual = pytest.importorskip("benchmarks._dual")
+    kdd = "census_kdd (199,523 rows x 503 features, 10 groups)"
+    rows = [
+        {"dataset": kdd, "method": "fairmtl dual minimax (shared)", "ratio": 6.0,
+         "relative_gap": 5e-5, "peak_mb": 700.0, "seconds": 30.0},
+        {"dataset": kdd, "method": "fairmtl dual minimax (offset)", "ratio": 8.0,
+         "relative_gap": 2e-4, "peak_mb": 700.0, "seconds": 40.0},
+    ]  # fmt: skip
+    lines = dual.headline(rows)
+    assert len(lines) == 1 and "target 5x: not met" in lines[0] and "6.00x" in lines[0]
+    rows += [
+        {"dataset": "hospitals (1,000,000 rows, 30 hospitals)", "n_rows": 1_000_000,
+         "n_groups": 30, "method": "fairmtl dual minimax (shared)", "seconds": 19.0,
+         "peak_mb": 199.0, "relative_gap": 3e-5},
+        {"dataset": "hospitals (100,000 rows, 500 hospitals)", "n_rows": 100_000,
+         "n_groups": 500, "method": "fairmtl dual minimax (offset)", "seconds": 60.0,
+         "peak_mb": 40.0, "relative_gap": 9e-5},
+    ]  # fmt: skip
+    lines = dual.headline(rows)
+    assert "largest certified relative gap of the suite is 2.0e-04" in lines[-1]
+    assert "shared 19 s (peak 199 MiB)" in lines[-1] and "offset 60 s" in lines[-1]
