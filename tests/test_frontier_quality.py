@@ -9,9 +9,10 @@ fairlearn's baselines get here too) with weakly coupled group models
 (``sharing_strength=0.01``), with ``alpha=1e-3`` for every model (fairmtl's and the
 scikit-learn / fairlearn baselines', which take the same penalty). The default search (``bounded`` loss constraints, coupling 1)
 does not reach the demographic parity hypervolume of fairlearn's GridSearch on the
-hospitals: it never trades accuracy for parity. On Adult, fairmtl's parity sweep beats
-GridSearch but not ExponentiatedGradient on the parity hypervolume. Both shortfalls are
-kept below as strict expected failures, run with the slow tests.
+hospitals: it never trades accuracy for parity. fairmtl's parity sweep beats GridSearch
+but not ExponentiatedGradient on the parity hypervolume, on Adult and on the hospitals
+(where ExponentiatedGradient's tightest bounds are near-constant classifiers). These
+shortfalls are kept below as strict expected failures, run with the slow tests.
 """
 
 from __future__ import annotations
@@ -123,6 +124,30 @@ def test_hospitals_default_bounded_sweep_reaches_gridsearch_dp_hypervolume():
         data.groups,
     )
     _check_quality(search.results_, against={"GridSearch"})
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="measured 2026-12-06: on make_hospitals(30) (about 13 test rows per hospital) "
+    "ExponentiatedGradient's tightest bounds give near-constant classifiers (accuracy 0.63, "
+    "DP difference 0.07) while fairmtl's parity sweep keeps accuracy 0.72-0.82 at DP 0.43 "
+    "and more (even with per-group thresholds): accuracy x DP hypervolume 0.447 against "
+    "0.620; accuracy x worst-group is not behind",
+)
+def test_hospitals_parity_sweep_reaches_expgrad_hypervolume():
+    data = make_hospitals(30, n_samples=2000, random_state=0)
+    search = _fit(
+        _search(
+            FairMTLClassifier(objective="demographic_parity", sharing_strength=0.01, alpha=1e-3),
+            ("expgrad",),
+            n_points=5,
+        ),
+        data.data,
+        data.target,
+        data.groups,
+    )
+    _check_quality(search.results_, against={"ExponentiatedGradient"})
 
 
 def _adult_search(baselines):
