@@ -25,7 +25,14 @@ from fairmtl.exceptions import DataValidationError, UnseenGroupError
 from fairmtl.losses import Loss
 from fairmtl.models import SHARING_SCHEMES
 from fairmtl.objectives import OBJECTIVES
-from fairmtl.solvers import SOLVER_NAMES, DualProblem, ExactProblem, FitResult, dual_unsupported
+from fairmtl.solvers import (
+    SOLVER_NAMES,
+    DualProblem,
+    ExactProblem,
+    FitResult,
+    dual_unsupported,
+    group_outputs,
+)
 
 __all__ = ["FairMTLBase", "Prepared"]
 
@@ -302,10 +309,7 @@ class FairMTLBase(BaseEstimator):
         seen = tasks != UNSEEN
         K = self.group_coef_.shape[2]
         out = np.empty((X.shape[0], K))
-        out[seen] = (
-            np.einsum("nd,ndk->nk", X[seen], self.group_coef_[tasks[seen]])
-            + self.group_intercept_[tasks[seen]]
-        )
+        out[seen] = group_outputs(X[seen], tasks[seen], self.group_coef_, self.group_intercept_)
         if (~seen).any():
             out[~seen] = X[~seen] @ self.shared_coef_ + self.shared_intercept_
         return out

@@ -18,6 +18,7 @@ from fairmtl.estimators._base import FairMTLBase, Prepared
 from fairmtl.estimators._thresholds import RATES, parity_thresholds
 from fairmtl.exceptions import DataValidationError
 from fairmtl.losses import get_loss
+from fairmtl.solvers import group_means, group_outputs
 
 __all__ = ["FairMTLClassifier"]
 
@@ -287,7 +288,7 @@ callable, default=True
         The rate objectives accept binary targets only, so there is one logit per row.
         """
         X, tasks, weight = prepared.X, prepared.tasks, prepared.sample_weight
-        z = self._training_outputs(X, tasks)
+        z = group_outputs(X, tasks, self.group_coef_, self.group_intercept_)[:, 0]
         thresholds = parity_thresholds(
             z,
             prepared.y > 0,
@@ -299,11 +300,8 @@ callable, default=True
         )
         self.group_intercept_ = self.group_intercept_ - thresholds[:, None]
         self.intercept_ = self.group_intercept_[:, 0]
-        z = z - thresholds[tasks]
-        per_row = prepared.loss.numpy(z, prepared.y) * weight
-        losses = np.bincount(tasks, per_row, self.n_groups_) / np.bincount(
-            tasks, weight, self.n_groups_
-        )
+        per_row = prepared.loss.numpy(z - thresholds[tasks], prepared.y)
+        losses = group_means(per_row, tasks, weight, self.n_groups_)
         index = pd.Index(self.groups_, name="group")
         self.group_losses_ = pd.Series(losses, index=index, name="loss")
         self.group_thresholds_ = pd.Series(thresholds, index=index, name="threshold")
@@ -312,14 +310,6 @@ callable, default=True
             "rate_tolerance": float(self.rate_tolerance),
             "group_thresholds": thresholds.tolist(),
         }
-
-    def _training_outputs(self, X, tasks: np.ndarray) -> np.ndarray:
-        """Decision values of the training rows, one group at a time (no n x d gather)."""
-        z = np.empty(X.shape[0])
-        for g in range(self.n_groups_):
-            rows = np.flatnonzero(tasks == g)
-            z[rows] = X[rows] @ self.group_coef_[g, :, 0] + self.group_intercept_[g, 0]
-        return z
 
     def decision_function(self, X, *, groups=None):
         """Decision values: a logit (two classes) or one score per class.

@@ -1,7 +1,13 @@
 """Solvers: status names, the fallback chain, the exact cvxpy path and the dual path."""
 
 from fairmtl.solvers._chain import SOLVER_NAMES, SolverStep, default_chain, solve_chain
-from fairmtl.solvers._cvxpy import ExactProblem, FitResult, group_mean_losses
+from fairmtl.solvers._cvxpy import (
+    ExactProblem,
+    FitResult,
+    group_mean_losses,
+    group_means,
+    group_outputs,
+)
 from fairmtl.solvers._directions import (
     DIRECTION_OBJECTIVES,
     Direction,
@@ -35,6 +41,8 @@ __all__ = [
     "default_chain",
     "dual_unsupported",
     "group_mean_losses",
+    "group_means",
+    "group_outputs",
     "solve_chain",
     "status_group",
     "DIRECTION_OBJECTIVES",

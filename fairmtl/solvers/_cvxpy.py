@@ -25,7 +25,7 @@ from fairmtl.objectives import ObjectiveContext, make_objective
 from fairmtl.solvers._chain import default_chain, solve_chain
 from fairmtl.solvers._status import INFEASIBLE, OPTIMAL, SOLUTION_PRESENT, UNBOUNDED
 
-__all__ = ["ExactProblem", "FitResult", "group_mean_losses"]
+__all__ = ["ExactProblem", "FitResult", "group_mean_losses", "group_means", "group_outputs"]
 
 MSG_INFEASIBLE = (
     "The loss bounds cannot be met by any model: group(s) {groups} stay above their bound "
@@ -92,10 +92,28 @@ def group_mean_losses(
     n_groups: int,
 ) -> np.ndarray:
     """Weighted mean loss of each group under per-group parameters (numpy)."""
-    z = np.einsum("nd,ndk->nk", X, coef[tasks]) + intercept[tasks]
+    z = group_outputs(X, tasks, coef, intercept)
     z = z[:, 0] if coef.shape[2] == 1 and not loss.multi_output else z
-    per_row = loss.numpy(z, y) * weights
-    num = np.bincount(tasks, weights=per_row, minlength=n_groups)
+    return group_means(loss.numpy(z, y), tasks, weights, n_groups)
+
+
+def group_outputs(X, tasks: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """Outputs of shape (n_samples, n_outputs): each row under its group's parameters
+    (``coef`` of shape (n_groups, n_features, n_outputs)), one group at a time, so that no
+    (n_samples, n_features) array of gathered coefficients is made."""
+    order = np.argsort(tasks, kind="stable")
+    bounds = np.searchsorted(tasks[order], np.arange(coef.shape[0] + 1))
+    out = np.empty((X.shape[0], coef.shape[2]))
+    for g in range(coef.shape[0]):
+        rows = order[bounds[g] : bounds[g + 1]]
+        if rows.size:
+            out[rows] = X[rows] @ coef[g] + intercept[g]
+    return out
+
+
+def group_means(values: np.ndarray, tasks: np.ndarray, weights: np.ndarray, n_groups: int):
+    """Weighted mean of ``values`` within each group (0 for a group of zero weight)."""
+    num = np.bincount(tasks, weights=values * weights, minlength=n_groups)
     den = np.bincount(tasks, weights=weights, minlength=n_groups)
     return num / np.where(den > 0, den, 1.0)
 

@@ -21,6 +21,7 @@ __all__ = [
     "DualRun",
     "chebyshev_primal",
     "closed",
+    "gap_closed",
     "fixed_fit",
     "linear_combine",
     "max_primal",
@@ -38,8 +39,13 @@ def linear_combine(points: list, weights: np.ndarray):
 
 def closed(result: LevelResult, tol: float) -> bool:
     """Whether a result's gap is below ``tol`` relative (or negligible in absolute)."""
-    gap = result.upper - result.lower
-    return bool(gap <= tol * max(abs(result.upper), abs(result.lower)) or gap <= 1e-10)
+    return gap_closed(result.upper, result.lower, tol)
+
+
+def gap_closed(upper: float, lower: float, tol: float) -> bool:
+    """Whether ``upper - lower`` is below ``tol`` relative (or negligible in absolute)."""
+    gap = upper - lower
+    return bool(gap <= tol * max(abs(upper), abs(lower)) or gap <= 1e-10)
 
 
 @dataclass

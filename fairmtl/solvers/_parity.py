@@ -35,6 +35,7 @@ from scipy.optimize import minimize
 
 from fairmtl.objectives import OBJECTIVES
 from fairmtl.solvers._certificate import Penalty
+from fairmtl.solvers._dualrun import gap_closed
 from fairmtl.solvers._oracle import GroupedData, LinearOracle
 
 __all__ = ["PARITY_OBJECTIVES", "LinearTermPenalty", "ParityResult", "parity_rows", "solve_parity"]
@@ -128,15 +129,15 @@ class ParityResult:
     state: tuple
 
 
-class _Converged(Exception):
-    """Raised inside the objective once the bounds meet (stops L-BFGS-B early)."""
+class _Stop(Exception):
+    """Raised inside the objective to end L-BFGS-B: the bounds met, or the budget is spent."""
 
 
 def _row_space_projector(A: np.ndarray) -> np.ndarray:
     """``P`` with ``P w`` the projection of ``w`` onto the row space of ``A`` (d x d)."""
     if A.shape[0] == 0:
         return np.zeros((A.shape[1], A.shape[1]))
-    U, s, Vt = np.linalg.svd(A, full_matrices=False)
+    _, s, Vt = np.linalg.svd(A, full_matrices=False)
     keep = s > s.max() * 1e-10
     V = Vt[keep]
     return V.T @ V
@@ -206,11 +207,10 @@ def solve_parity(
             best.update(lower=lower, nu=nu.copy())
         oracle.penalty = base
         feasible(answer.coef, answer.intercept)
-        gap = best["upper"] - best["lower"]
-        if gap <= tol * max(abs(best["upper"]), 1e-12) or gap <= 1e-12:
-            raise _Converged
+        if gap_closed(best["upper"], best["lower"], tol):
+            raise _Stop
         if count["calls"] >= max_calls or time.perf_counter() > deadline:
-            raise _Converged
+            raise _Stop
         slope = A @ answer.coef[0]
         return -lower, -np.concatenate([slope - epsilon, -slope - epsilon])
 
@@ -223,18 +223,17 @@ def solve_parity(
             bounds=[(0.0, None)] * (2 * K),
             options={"maxiter": max_calls, "maxfun": max_calls, "gtol": 1e-12, "ftol": 1e-15},
         )
-    except _Converged:
+    except _Stop:
         pass
     finally:
         oracle.penalty = base
-    gap = best["upper"] - best["lower"]
     return ParityResult(
         point=best["point"],
         losses=best["losses"],
         upper=best["upper"],
         lower=best["lower"],
         multipliers=best["nu"] if best["nu"] is not None else np.zeros(K),
-        converged=bool(gap <= tol * max(abs(best["upper"]), 1e-12) or gap <= 1e-12),
+        converged=gap_closed(best["upper"], best["lower"], tol),
         calls=count["calls"],
         evaluations=count["evaluations"],
         state=(count["u"], count["start"]),
