@@ -22,7 +22,7 @@ SUITE_TITLES = {
     "convex": "Convex suite: exact fits against scikit-learn, fairlearn and cvxpy called directly",
     "dual": "Dual suite: certified fits on large data",
     "neural": "Neural suite: the torch path against a plain Group DRO loop",
-    "frontier": "Frontier suite: 20-point frontiers, hypervolume and time",
+    "frontier": "Frontier suite: 20-fit frontiers, hypervolume and time",
     "transfer": "Transfer suite: which groups help each other",
 }
 

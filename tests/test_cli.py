@@ -422,14 +422,15 @@ def test_frontier_writes_report_and_json(tmp_path, visits, fake_search):
     result = ok(
         invoke("frontier", visits, "-t", "readmitted", "-g", "hospital", "--drop", "cost",
                "--id-column", "visit_id", "--points", "7", "--sweep", "epsilon=0.5,0.6",
-               "--baselines", "pooled", "--policy", "knee", "--seed", "3", "-o", out)
+               "--sweep", "threshold", "--baselines", "pooled", "--policy", "knee",
+               "--seed", "3", "-o", out)
     )  # fmt: skip
     assert out.is_file() and out.with_suffix(".json").is_file()
     assert f"Wrote the report to {out}" in result.stderr
     assert "Chosen model" in result.stderr
     (search,) = fake_search.instances
     assert search.kwargs["n_points"] == 7
-    assert search.kwargs["sweep"] == {"epsilon": [0.5, 0.6]}
+    assert search.kwargs["sweep"] == {"epsilon": [0.5, 0.6], "threshold": "auto"}
     assert search.kwargs["baselines"] == ("pooled",)
     assert search.kwargs["policy"] == "knee" and search.kwargs["random_state"] == 3
     assert search.estimator.objective == "bounded"
@@ -623,8 +624,14 @@ def test_parse_sweep_and_baselines():
     assert parse_sweep("epsilon") == {"epsilon": "auto"}
     assert parse_sweep("tilt=0.5,2") == {"tilt": [0.5, 2.0]}
     assert parse_sweep({"epsilon": [0.1]}) == {"epsilon": [0.1]}
+    assert parse_sweep(("epsilon", "threshold=0.5,0.9")) == {
+        "epsilon": "auto",
+        "threshold": [0.5, 0.9],
+    }
     with pytest.raises(DataValidationError):
         parse_sweep("1x")
+    with pytest.raises(DataValidationError, match="swept twice"):
+        parse_sweep(["epsilon", "epsilon=0.1"])
     assert parse_baselines("pooled, fairlearn") == ("pooled", "fairlearn")
     assert parse_baselines("none") == () and parse_baselines(["none"]) == ()
 

@@ -108,12 +108,14 @@ def frontier(
     group: GroupOpt,
     output: ReportOpt,
     sweep: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             "--sweep",
             help="The knob to sweep, its values chosen automatically (--sweep epsilon) or "
-            "given (--sweep epsilon=0.3,0.4,0.5). Default: the objective's own knob "
-            "(epsilon for bounded, tilt for tilted, preference for chebyshev).",
+            "given (--sweep epsilon=0.3,0.4,0.5); repeat it to sweep several knobs "
+            "together (--sweep epsilon --sweep threshold). Default: the objective's own "
+            "knob (epsilon for bounded and the rate objectives, tilt for tilted, "
+            "preference for chebyshev).",
             show_default=False,
         ),
     ] = None,
@@ -187,7 +189,7 @@ def frontier(
         sep=sep,
         id_column=id_column,
         task=task,
-        sweep=sweep,
+        sweep=tuple(sweep) if sweep else None,
         points=points,
         objective=objective,
         sharing=sharing,

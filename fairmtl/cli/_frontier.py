@@ -38,17 +38,22 @@ MSG_BAD_SWEEP = (
     "Cannot read the sweep {text!r}. Write a knob name (--sweep epsilon) or a knob with "
     "its values (--sweep epsilon=0.3,0.4,0.5)."
 )
+MSG_SWEEP_TWICE = (
+    "The knob {knob!r} is swept twice; give it once, with all its values "
+    "(--sweep {knob}=v1,v2,...)."
+)
 MSG_BAD_SWEEP_VALUE = "Sweep value {value!r} of {knob!r} is not a number."
 MSG_BAD_BASELINE = "Unknown baseline {name!r}. Choose among {choices} (comma-separated), or 'none'."
 
 
-def parse_sweep(value: str | Mapping[str, Any]) -> dict[str, Any]:
+def parse_sweep(value: str | Sequence[str] | Mapping[str, Any]) -> dict[str, Any]:
     """The ``sweep`` argument of FrontierSearch from ``"epsilon"`` or ``"epsilon=0.3,0.4"``.
 
     Parameters
     ----------
-    value : str or mapping
-        A knob name (its values chosen automatically), ``knob=v1,v2,...``, or a mapping
+    value : str, sequence of str or mapping
+        A knob name (its values chosen automatically), ``knob=v1,v2,...``, several of
+        those (one per ``--sweep``: their product is swept), or a mapping
         ``{knob: "auto" | [values]}`` as written in an experiment file.
 
     Returns
@@ -62,9 +67,19 @@ def parse_sweep(value: str | Mapping[str, Any]) -> dict[str, Any]:
     {'epsilon': 'auto'}
     >>> parse_sweep("tilt=0.5,2")
     {'tilt': [0.5, 2.0]}
+    >>> parse_sweep(["epsilon", "threshold=0.5,0.7"])
+    {'epsilon': 'auto', 'threshold': [0.5, 0.7]}
     """
     if isinstance(value, Mapping):
         return {str(k): v for k, v in value.items()}
+    if not isinstance(value, str):
+        sweep: dict[str, Any] = {}
+        for text in value:
+            part = parse_sweep(str(text))
+            if set(part) & set(sweep):
+                raise DataValidationError(MSG_SWEEP_TWICE.format(knob=next(iter(part))))
+            sweep.update(part)
+        return sweep
     text = str(value).strip()
     knob, _, values = text.partition("=")
     knob = knob.strip()
@@ -113,7 +128,7 @@ class FrontierConfig:
     sep: str | None = None
     id_column: str | None = None
     task: str = "auto"
-    sweep: str | dict[str, Any] | None = None
+    sweep: str | tuple[str, ...] | dict[str, Any] | None = None
     points: int = 20
     objective: str = "bounded"
     sharing: str = "offset"

@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, softmax
+from scipy.special import expit, logit, softmax
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelEncoder
@@ -32,6 +32,14 @@ MSG_RATE_TOLERANCE = (
     "linear model; got objective={objective!r}{detail}. Use one of those objectives "
     "(equalised odds needs randomised thresholds: fairlearn's ThresholdOptimizer), or "
     "rate_tolerance=None."
+)
+MSG_THRESHOLD_LOSS = (
+    "threshold is a cut-off on the positive class's probability: it needs "
+    "loss='logistic' (got loss={loss!r}). Use loss='logistic' or threshold=None."
+)
+MSG_THRESHOLD_MULTICLASS = (
+    "threshold applies to two classes; the target has {n_classes} classes ({classes}). Use "
+    "threshold=None (the most probable class is predicted)."
 )
 
 
@@ -64,6 +72,14 @@ class FairMTLClassifier(ClassifierMixin, FairMTLBase):
         accurate training predictions; probabilities move with the shift, so
         ``predict`` and ``predict_proba`` agree. The mean-score constraint (``epsilon``)
         is the convex surrogate of a rate gap; the thresholds close the rest of it.
+    threshold : float in (0, 1), default=None
+        Decision threshold on the positive class's probability (two classes, logistic
+        loss): ``predict`` gives the positive class where ``predict_proba(X)[:, 1] >
+        threshold``. None: 0.5. Like scikit-learn's ``FixedThresholdClassifier``, it
+        changes ``predict`` only, not ``predict_proba`` or ``decision_function``, so it
+        needs no refit; :class:`~fairmtl.FrontierSearch` sweeps it ("threshold") on each
+        fit. Moving it towards the majority class lowers every group's rate of the
+        minority class: with small groups, the gaps between their rates shrink most.
     tilt : float, default=None
         Temperature of "tilted" (> 0).
     preference : array-like of shape (n_groups,), default=None
@@ -187,6 +203,7 @@ callable, default=True
     _parameter_constraints = {
         **FairMTLBase._parameter_constraints,
         "rate_tolerance": [Interval(numbers.Real, 0, 1, closed="both"), None],
+        "threshold": [Interval(numbers.Real, 0, 1, closed="neither"), None],
     }
 
     def __init__(
@@ -197,6 +214,7 @@ callable, default=True
         loss="logistic",
         epsilon=None,
         rate_tolerance=None,
+        threshold=None,
         tilt=None,
         preference=None,
         sharing_strength=1.0,
@@ -227,6 +245,7 @@ callable, default=True
         self.loss = loss
         self.epsilon = epsilon
         self.rate_tolerance = rate_tolerance
+        self.threshold = threshold
         self.tilt = tilt
         self.preference = preference
         self.sharing_strength = sharing_strength
@@ -262,6 +281,11 @@ callable, default=True
         n_classes = len(self.classes_)
         if n_classes < 2:
             raise DataValidationError(MSG_CLASSIFIER_ONE_CLASS.format(value=self.classes_[0]))
+        if n_classes > 2 and self.threshold is not None:
+            classes = ", ".join(repr(c) for c in self.classes_[:5].tolist())
+            raise DataValidationError(
+                MSG_THRESHOLD_MULTICLASS.format(n_classes=n_classes, classes=classes)
+            )
         if n_classes == 2:
             return np.where(codes == 1, 1.0, -1.0), get_loss(self.loss), 1, "binary"
         multi = "multinomial" if self.loss == "logistic" else "multiclass_hinge"
@@ -270,6 +294,8 @@ callable, default=True
     # -- per-group thresholds (rate_tolerance) ------------------------------------------
     def _validate_params(self):
         super()._validate_params()
+        if self.threshold is not None and self.loss != "logistic":
+            raise ValueError(MSG_THRESHOLD_LOSS.format(loss=self.loss))
         if self.rate_tolerance is None:
             return
         detail = "" if self.model == "linear" else f" with model={self.model!r}"
@@ -329,6 +355,9 @@ callable, default=True
     def predict(self, X, *, groups=None):
         """Predicted class of each row, with its group's model.
 
+        With two classes, the positive class where its probability exceeds
+        ``threshold`` (0.5 when None); else the most probable class.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -339,8 +368,11 @@ callable, default=True
         y_pred : ndarray of shape (n_samples,)
         """
         z = self._raw_outputs(X, groups, "predict")
-        index = (z[:, 0] > 0).astype(int) if z.shape[1] == 1 else z.argmax(axis=1)
-        return self.classes_[index]
+        if z.shape[1] > 1:
+            return self.classes_[z.argmax(axis=1)]
+        # p > t  <=>  logit(p) > logit(t): compared on the logit, exactly
+        cut = 0.0 if self.threshold is None else float(logit(self.threshold))
+        return self.classes_[(z[:, 0] > cut).astype(int)]
 
     def _has_proba(self) -> bool:
         return self.loss == "logistic"

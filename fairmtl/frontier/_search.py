@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import sys
 import warnings
 from typing import Any
@@ -20,7 +21,14 @@ from fairmtl.frontier._evaluate import evaluate
 from fairmtl.frontier._parallel import fit_settings
 from fairmtl.frontier._pareto import pareto_mask, robust_pareto_frequency, select
 from fairmtl.frontier._results import build_frontier_table, build_results
-from fairmtl.frontier._sweep import expand_sweep, log_grid, preference_points
+from fairmtl.frontier._sweep import (
+    PREDICT_ONLY_KNOBS,
+    distinct_fits,
+    expand_sweep,
+    log_grid,
+    preference_points,
+    threshold_grid,
+)
 from fairmtl.metrics import (
     METRIC_NAMES_CLASSIFICATION,
     METRIC_NAMES_REGRESSION,
@@ -48,6 +56,11 @@ MSG_REFIT_EPSILON = (
     "The chosen epsilon={old:.6g} is infeasible on train + validation; best_estimator_ is "
     "refitted with the smallest feasible bound, epsilon={new:.6g}."
 )
+MSG_THRESHOLD_SWEEP = (
+    "Cannot sweep 'threshold': it is a cut-off on the positive class's probability, for "
+    "a classifier with two classes and loss='logistic'; this search has {what}. Sweep "
+    "another knob, e.g. epsilon."
+)
 MSG_NOTHING_FITTED = (
     "No model of the sweep could be fitted ({reasons}). Loosen the sweep (e.g. larger epsilon)."
 )
@@ -71,10 +84,17 @@ class FrontierSearch(BaseEstimator):
         loss, or from 0 to the average fit's score gap for rate objectives), "tilt" (log
         grid), "preference" (spread on the simplex), "sharing_strength" (log grid),
         "alpha", "rate_tolerance" ("auto": ``[None, 0.0]``, each model without and with
-        per-group thresholds that equalise its training rates; rate objectives only).
-        Several knobs give their product. None: the objective's natural knob.
+        per-group thresholds that equalise its training rates; rate objectives only),
+        "threshold" (the decision threshold on the positive class's probability; "auto":
+        up to 5 values from 0.5 towards the majority class, 0.95 or 0.05; binary
+        classification, logistic loss). Several knobs give their product. A threshold
+        needs no refit: each fit is evaluated at every threshold. None: the
+        objective's natural knob. For the rate objectives,
+        ``{"epsilon": "auto", "threshold": "auto"}`` reaches much smaller rate gaps on
+        test data than epsilon alone, where groups are small (their rates are noisy
+        unless they are near 0).
     n_points : int, default=20
-        Values per "auto" knob.
+        Values per "auto" knob (at most 5 for "threshold").
     metrics : sequence of str, default=None
         Per-group metrics to report; the first is the primary one (None: accuracy first
         for classification, mse for regression).
@@ -288,9 +308,26 @@ class FrontierSearch(BaseEstimator):
                 return log_grid(1e-5, 1e-1, n)
             if knob == "rate_tolerance":
                 return [None, 0.0]
+            if knob == "threshold":
+                positive = ytr == self.classes_[1]
+                share = np.average(positive, weights=wtr)
+                return threshold_grid(n, positive_is_minority=bool(share < 0.5))
             return log_grid(1e-3, 1e3, n)
 
+        if "threshold" in sweep:
+            self._check_threshold_sweep(template)
         return expand_sweep(sweep, self.n_points, auto)
+
+    def _check_threshold_sweep(self, template) -> None:
+        if self.task_ == "regression":
+            what = "a regressor"
+        elif len(self.classes_) != 2:
+            what = f"{len(self.classes_)} classes"
+        elif template.loss != "logistic":
+            what = f"loss={template.loss!r}"
+        else:
+            return
+        raise DataValidationError(MSG_THRESHOLD_SWEEP.format(what=what))
 
     def _auto_epsilon(self, template, X, y, groups, w, n: int) -> list[float]:
         # the range comes from plain fits: no per-group thresholds (a rate objective's)
@@ -321,10 +358,12 @@ class FrontierSearch(BaseEstimator):
 
     def _fit_sweep(self, template, settings, data) -> list[Fitted]:
         Xtr, ytr, gtr, wtr = data["train"]
-        with self._dask_client() as client, _progress(len(settings)) as advance:
-            fits = fit_settings(
+        # settings that differ in predict-only knobs (threshold) share one fit
+        distinct, position = distinct_fits(settings)
+        with self._dask_client() as client, _progress(len(distinct)) as advance:
+            fitted = fit_settings(
                 template,
-                settings,
+                distinct,
                 Xtr,
                 ytr,
                 gtr,
@@ -334,10 +373,12 @@ class FrontierSearch(BaseEstimator):
                 progress=advance,
             )
         out, reasons = [], []
-        for setting, fit in zip(settings, fits, strict=True):
+        for setting, i in zip(settings, position, strict=True):
+            fit = fitted[i]
             if isinstance(fit, InfeasibleError):
                 reasons.append(str(fit))
                 continue
+            fit = _with_predict_knobs(fit, setting)
             label = f"fairmtl {template.objective} " + ", ".join(
                 f"{k}={_short(v)}" for k, v in setting.items()
             )
@@ -488,6 +529,19 @@ def _short(value: Any) -> Any:
     if isinstance(value, list | tuple | np.ndarray):
         return "[" + ", ".join(f"{float(v):.3g}" for v in value) + "]"
     return value
+
+
+def _with_predict_knobs(fit, setting: dict[str, Any]):
+    """``fit``, or a shallow copy of it with the setting's predict-only knobs set.
+
+    The copy shares the fitted arrays (read-only after fit); only its parameters differ.
+    """
+    knobs = {k: v for k, v in setting.items() if k in PREDICT_ONLY_KNOBS}
+    if not knobs:
+        return fit
+    out = copy.copy(fit).set_params(**knobs)
+    out._validate_params()
+    return out
 
 
 def _replicate_criteria(f: Fitted, primary: str, greater: bool) -> np.ndarray:

@@ -9,16 +9,28 @@ from typing import Any
 import numpy as np
 from scipy.stats import qmc
 
-__all__ = ["expand_sweep", "preference_points", "AUTO"]
+__all__ = [
+    "expand_sweep",
+    "preference_points",
+    "threshold_grid",
+    "distinct_fits",
+    "AUTO",
+    "PREDICT_ONLY_KNOBS",
+]
 
 AUTO = "auto"
 #: the estimator parameters a sweep may vary
 SWEEP_KNOBS = frozenset(
-    {"epsilon", "tilt", "preference", "sharing_strength", "alpha", "rate_tolerance"}
+    {"epsilon", "tilt", "preference", "sharing_strength", "alpha", "rate_tolerance", "threshold"}
 )
+#: knobs that change predictions, not the fit: their values share one fit
+PREDICT_ONLY_KNOBS = frozenset({"threshold"})
+#: most values of an "auto" threshold sweep (each is a model to evaluate, not a fit)
+MAX_AUTO_THRESHOLDS = 5
 MSG_SWEEP_KNOB = (
     "Cannot sweep {knob!r}: choose among 'epsilon', 'tilt', 'preference', "
-    "'sharing_strength', 'alpha' or 'rate_tolerance', with a list of values or 'auto'."
+    "'sharing_strength', 'alpha', 'rate_tolerance' or 'threshold', with a list of values "
+    "or 'auto'."
 )
 
 
@@ -110,3 +122,44 @@ def expand_sweep(
 def log_grid(low: float, high: float, n_points: int) -> list[float]:
     """``n_points`` values evenly spaced in log scale."""
     return [float(v) for v in np.geomspace(low, high, n_points)]
+
+
+def threshold_grid(n_points: int, positive_is_minority: bool) -> list[float]:
+    """Decision thresholds from 0.5 towards the majority class (0.95 or 0.05).
+
+    At most :data:`MAX_AUTO_THRESHOLDS` values. Moving the cut-off towards the majority
+    class predicts the minority class less often, which costs the least accuracy, and
+    brings every group's rate of the minority class towards 0: the rate gaps between
+    groups (demographic parity, equalised odds) narrow, most where groups are small.
+
+    Examples
+    --------
+    >>> threshold_grid(5, positive_is_minority=True)
+    [0.5, 0.6125, 0.725, 0.8375, 0.95]
+    """
+    end = 0.95 if positive_is_minority else 0.05
+    n = max(1, min(n_points, MAX_AUTO_THRESHOLDS))
+    return [round(float(v), 6) for v in np.linspace(0.5, end, n)]
+
+
+def distinct_fits(settings: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
+    """The fits a sweep needs: its settings without the predict-only knobs, deduplicated.
+
+    Returns
+    -------
+    fits : list of dict
+        Distinct settings to fit, in order of first appearance.
+    position : list of int
+        For each setting, the index in ``fits`` of the fit it uses.
+    """
+    fits: list[dict[str, Any]] = []
+    index: dict[str, int] = {}
+    position = []
+    for setting in settings:
+        fit = {k: v for k, v in setting.items() if k not in PREDICT_ONLY_KNOBS}
+        key = repr(sorted(fit.items()))
+        if key not in index:
+            index[key] = len(fits)
+            fits.append(fit)
+        position.append(index[key])
+    return fits, position
