@@ -606,6 +606,23 @@ def test_datasets_export(tmp_path):
     )
 
 
+def test_datasets_export_leaves_out_columns_that_are_not_features(tmp_path):
+    """COMPAS's is_recid leaks the target (every two-year re-offender has is_recid=1)."""
+    out = tmp_path / "compas.csv"
+    result = ok(invoke("datasets", "export", "compas", "-o", out))
+    frame = pd.read_csv(out)
+    audit = {"is_recid", "decile_score", "score_text"}
+    assert not audit & set(frame.columns)
+    assert {"two_year_recid", "race", "priors_count"} <= set(frame.columns)
+    assert "Left out is_recid, decile_score, score_text" in result.stderr
+    full = tmp_path / "compas-all.csv"
+    result = ok(invoke("datasets", "export", "compas", "-o", full, "--all-columns"))
+    everything = pd.read_csv(full)
+    assert audit <= set(everything.columns)
+    assert (everything.loc[everything["two_year_recid"] == 1, "is_recid"] == 1).all()
+    assert "--drop is_recid,decile_score,score_text" in result.stderr
+
+
 # -- the library functions behind the commands -----------------------------------------
 
 

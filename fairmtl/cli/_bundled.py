@@ -50,6 +50,11 @@ class ExportOutcome:
         The target column of the file.
     groups : tuple of str
         The default group columns.
+    not_features : tuple of str
+        Columns of the dataset that are not features (a leak of the target, another
+        tool's score, a survey weight): left out of the file unless ``all_columns``.
+    all_columns : bool
+        Whether ``not_features`` were written too.
     """
 
     path: Path
@@ -58,12 +63,23 @@ class ExportOutcome:
     n_rows: int
     target: str
     groups: tuple[str, ...]
+    not_features: tuple[str, ...] = ()
+    all_columns: bool = False
 
 
 def export_dataset(
-    name: str, path: str | os.PathLike[str], *, split: str | None = None, force: bool = False
+    name: str,
+    path: str | os.PathLike[str],
+    *,
+    split: str | None = None,
+    force: bool = False,
+    all_columns: bool = False,
 ) -> ExportOutcome:
-    """Write a bundled dataset to a file: every column, the 0/1 target and the groups.
+    """Write a bundled dataset to a file: its features, the 0/1 target and the groups.
+
+    Columns that are not features (COMPAS's ``is_recid``, which leaks the target, and
+    the tool's own scores; Census KDD's survey weight) are left out unless
+    ``all_columns``: every other column of the file is a feature to ``fairmtl fit``.
 
     Parameters
     ----------
@@ -75,6 +91,8 @@ def export_dataset(
         For datasets with a train and a test file; None means "train".
     force : bool, default=False
         Overwrite an existing file.
+    all_columns : bool, default=False
+        Write every column of the dataset, for audits (e.g. of COMPAS's scores).
 
     Returns
     -------
@@ -101,9 +119,21 @@ def export_dataset(
         split = split or "train"
         kwargs["split"] = split
     bunch = load_dataset(key, **kwargs)
-    written = write_table_atomic(bunch.frame, path, force=force)
+    frame = bunch.frame
+    usable = {*bunch.feature_names, *bunch.group_columns, bunch.target_name}
+    not_features = tuple(c for c in frame.columns if c not in usable)
+    if not all_columns:
+        frame = frame.drop(columns=list(not_features))
+    written = write_table_atomic(frame, path, force=force)
     return ExportOutcome(
-        written, key, split, len(bunch.frame), bunch.target_name, tuple(bunch.group_columns)
+        written,
+        key,
+        split,
+        len(frame),
+        bunch.target_name,
+        tuple(bunch.group_columns),
+        not_features,
+        all_columns,
     )
 
 

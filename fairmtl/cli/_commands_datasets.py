@@ -72,13 +72,22 @@ def export(
             show_default=False,
         ),
     ] = None,
+    all_columns: Annotated[
+        bool,
+        typer.Option(
+            "--all-columns",
+            help="Also write the columns that are not features (COMPAS's is_recid, which "
+            "leaks the target, and its risk scores; Census KDD's survey weight), for audits.",
+        ),
+    ] = False,
     force: ForceOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Write a bundled dataset as a CSV (or .csv.gz, .tsv, .parquet) file.
 
-    The file holds every column, the 0/1 target and the group columns, ready for
-    fairmtl fit or fairmtl frontier.
+    The file holds the features, the 0/1 target and the group columns, ready for
+    fairmtl fit or fairmtl frontier; --all-columns adds the columns that are not
+    features.
 
     \b
     Example:
@@ -87,12 +96,18 @@ def export(
     from fairmtl.cli._bundled import export_dataset
 
     ui = Ui(ctx, quiet=quiet)
-    outcome = export_dataset(name, output, split=split, force=force)
+    outcome = export_dataset(name, output, split=split, force=force, all_columns=all_columns)
     where = f" ({outcome.split} split)" if outcome.split else ""
     ui.done(f"Wrote {outcome.n_rows:,} rows of {outcome.name}{where} to {outcome.path}")
+    extra = ", ".join(outcome.not_features)
+    if extra and not outcome.all_columns:
+        ui.info(f"Left out {extra}: not features; --all-columns writes them too.")
     groups = " ".join(f"--group {g}" for g in outcome.groups)
+    drop = ""
+    if extra and outcome.all_columns:
+        drop = f" --drop {','.join(outcome.not_features)}"  # keep them out of the model
     ui.info(
-        f"Next: fairmtl frontier {outcome.path} --target {outcome.target} {groups} "
+        f"Next: fairmtl frontier {outcome.path} --target {outcome.target} {groups}{drop} "
         f"-o reports/{outcome.name}.html"
     )
 
