@@ -198,6 +198,50 @@ def test_unknown_knob_is_refused():
     assert str(info.value) == MSG_SWEEP_KNOB.format(knob="beta")
 
 
+def test_unknown_baseline_is_refused_before_any_fit(monkeypatch):
+    X, y, g = _small()
+    calls = []
+    monkeypatch.setattr(FairMTLClassifier, "fit", lambda *a, **k: calls.append(a))
+    with pytest.raises(ValueError, match="Unknown baseline 'torch'.*neural"):
+        FrontierSearch(baselines=("pooled", "torch")).fit(X, y, groups=g)
+    assert calls == []
+
+
+def test_cli_and_search_know_the_same_baselines():
+    from fairmtl.cli._frontier import BASELINE_NAMES as CLI_NAMES
+    from fairmtl.frontier._baselines import BASELINE_NAMES
+
+    assert CLI_NAMES == BASELINE_NAMES
+
+
+def test_neural_baseline_is_fairmtl_mlp_on_the_same_split():
+    pytest.importorskip("torch")
+    X, y, g = (v.to_numpy() for v in _small())
+    search = FrontierSearch(
+        FairMTLClassifier("shared", objective="minimax", alpha=1e-3),
+        sweep={"alpha": [1e-3]},
+        baselines=("neural",),
+        metrics=("accuracy",),
+        n_boot=0,
+        random_state=3,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, y, groups=g)
+    (row,) = [m for m in search.results_["models"] if m["source"] == "baseline"]
+    assert row["method"] == "neural" and "MLP" in row["label"]
+    model = search.estimators_[search.results_["models"].index(row)]
+    assert model.model == "mlp" and model.objective == "minimax"
+    # the same network, fitted by hand on the search's training rows with the same seed
+    train, test = search.split_.train, search.split_.test
+    by_hand = FairMTLClassifier(
+        "shared", objective="minimax", model="mlp", alpha=1e-3, random_state=3
+    ).fit(X[train], y[train], groups=g[train])
+    pred = by_hand.predict(X[test], groups=g[test])
+    np.testing.assert_array_equal(model.predict(X[test], groups=g[test]), pred)
+    assert row["scores"]["overall_accuracy"] == pytest.approx(accuracy_score(y[test], pred))
+
+
 # -- honest evaluation -------------------------------------------------------------------
 
 

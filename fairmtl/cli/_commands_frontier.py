@@ -132,7 +132,7 @@ def frontier(
         typer.Option(
             "--baselines",
             help="Comma-separated baselines among pooled, independent, fairlearn, expgrad, "
-            "threshold; or none.",
+            "threshold, neural (needs the torch extra); or none.",
         ),
     ] = "pooled,independent,fairlearn",
     policy: Annotated[

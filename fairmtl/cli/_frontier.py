@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 #: Baselines the frontier can compare against (see :class:`fairmtl.FrontierSearch`).
-BASELINE_NAMES = ("pooled", "independent", "fairlearn", "expgrad", "threshold")
+BASELINE_NAMES = ("pooled", "independent", "fairlearn", "expgrad", "threshold", "neural")
 #: The baselines run by default.
 DEFAULT_BASELINES = ("pooled", "independent", "fairlearn")
 

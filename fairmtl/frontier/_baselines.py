@@ -13,7 +13,19 @@ import numpy as np
 from sklearn.dummy import DummyRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 
-__all__ = ["Fitted", "fit_baselines", "FAIRLEARN_CONSTRAINT"]
+__all__ = [
+    "Fitted",
+    "fit_baselines",
+    "check_baseline_names",
+    "FAIRLEARN_CONSTRAINT",
+    "BASELINE_NAMES",
+]
+
+#: every baseline fit_baselines knows, in the order they are fitted
+BASELINE_NAMES = ("pooled", "independent", "fairlearn", "expgrad", "threshold", "neural")
+MSG_UNKNOWN_BASELINE = "Unknown baseline {name!r}: choose among {choices}."
+#: the neural baseline's objective: Group DRO weights on a shared MLP (best worst group)
+NEURAL_OBJECTIVE = "minimax"
 
 #: the fairlearn constraint matching each fairmtl objective
 FAIRLEARN_CONSTRAINT = {
@@ -40,7 +52,7 @@ class Fitted:
     def predict(self, X: np.ndarray, groups: np.ndarray) -> np.ndarray:
         if self.per_group is not None:
             return _per_group_call(self.per_group, X, groups, "predict")
-        if self.source == "fairmtl":
+        if self.source == "fairmtl" or self.method == "neural":
             return self.model.predict(X, groups=groups)
         if self.method == "ThresholdOptimizer":
             return self.model.predict(X, sensitive_features=groups, random_state=0)
@@ -51,7 +63,7 @@ class Fitted:
     def predict_proba(self, X: np.ndarray, groups: np.ndarray) -> np.ndarray | None:
         if self.per_group is not None:
             return _per_group_call(self.per_group, X, groups, "predict_proba")
-        if self.source == "fairmtl":
+        if self.source == "fairmtl" or self.method == "neural":
             return self.model.predict_proba(X, groups=groups)
         if self.method == "ExponentiatedGradient":
             return self.model._pmf_predict(X)
@@ -96,18 +108,25 @@ def fit_baselines(
     n_points: int,
     classes: np.ndarray | None,
     n_expgrad: int | None = None,
+    random_state: int | None = 0,
 ) -> list[Fitted]:
     """Fit the named baselines on the same training data as the sweep.
 
     Parameters
     ----------
     names : tuple of str
-        Among "pooled", "independent", "fairlearn" (GridSearch, ``n_points`` models),
-        "expgrad" (ExponentiatedGradient over ``n_expgrad`` bounds) and "threshold".
+        Among :data:`BASELINE_NAMES`: "pooled", "independent", "fairlearn" (GridSearch,
+        ``n_points`` models), "expgrad" (ExponentiatedGradient over ``n_expgrad``
+        bounds), "threshold" (ThresholdOptimizer) and "neural" (fairmtl's MLP under
+        Group DRO weights, ``model="mlp", objective="minimax"``; needs
+        ``pip install "fairmtl[torch]"``).
     n_expgrad : int, default=None
         ExponentiatedGradient fits (None: ``min(n_points, 5)``: each takes minutes on
         Adult with 10 groups).
+    random_state : int or None, default=0
+        Seed of the neural baseline.
     """
+    check_baseline_names(names)
     fitted: list[Fitted] = []
     n = float(len(y))
     if "pooled" in names:
@@ -154,7 +173,35 @@ def fit_baselines(
                 {"constraints": constraint},
             )
         )
+    if "neural" in names:
+        fitted.append(_neural(X, y, groups, task=task, alpha=alpha, random_state=random_state))
     return fitted
+
+
+def check_baseline_names(names) -> None:
+    """Refuse an unknown baseline name before anything is fitted."""
+    for name in names:
+        if name not in BASELINE_NAMES:
+            raise ValueError(
+                MSG_UNKNOWN_BASELINE.format(name=name, choices=", ".join(BASELINE_NAMES))
+            )
+
+
+def _neural(X, y, groups, *, task: str, alpha: float, random_state) -> Fitted:
+    """fairmtl's neural path as a baseline: a shared MLP trained for the worst group."""
+    from fairmtl.estimators import FairMTLClassifier, FairMTLRegressor
+
+    cls = FairMTLRegressor if task == "regression" else FairMTLClassifier
+    model = cls(
+        "shared", objective=NEURAL_OBJECTIVE, model="mlp", alpha=alpha, random_state=random_state
+    ).fit(X, y, groups=groups)
+    return Fitted(
+        f"neural {NEURAL_OBJECTIVE} (fairmtl MLP, torch)",
+        "baseline",
+        "neural",
+        model,
+        {"model": "mlp", "objective": NEURAL_OBJECTIVE, "sharing": "shared"},
+    )
 
 
 def _fairlearn_grid(X, y, groups, objective, alpha, n_points) -> list[Fitted]:

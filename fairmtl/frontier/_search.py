@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 from fairmtl.data import group_labels, make_preprocessor, train_val_test_split, validate_target
 from fairmtl.estimators._input import split_group_columns
 from fairmtl.exceptions import DataValidationError, FairMTLWarning, InfeasibleError
-from fairmtl.frontier._baselines import Fitted, fit_baselines
+from fairmtl.frontier._baselines import Fitted, check_baseline_names, fit_baselines
 from fairmtl.frontier._evaluate import evaluate
 from fairmtl.frontier._parallel import fit_settings
 from fairmtl.frontier._pareto import pareto_mask, robust_pareto_frequency, select
@@ -101,7 +101,8 @@ class FrontierSearch(BaseEstimator):
     baselines : sequence of str, default=("pooled", "independent", "fairlearn")
         "pooled" and "independent" (scikit-learn), "fairlearn" (GridSearch with the
         matching constraint), "expgrad" (ExponentiatedGradient, slow with many groups),
-        "threshold" (ThresholdOptimizer).
+        "threshold" (ThresholdOptimizer), "neural" (fairmtl's MLP trained for the
+        worst group, ``model="mlp", objective="minimax"``; needs the torch extra).
     policy : str or callable, default="accuracy_within:0.01"
         "accuracy_within:d", "worst_group_within:d" or "knee"; see
         :func:`fairmtl.frontier.select`.
@@ -215,6 +216,7 @@ class FrontierSearch(BaseEstimator):
         """
         from fairmtl.estimators import FairMTLClassifier
 
+        check_baseline_names(tuple(self.baselines or ()))
         template = clone(self.estimator) if self.estimator is not None else None
         template = template or FairMTLClassifier(objective="bounded")
         X, groups = split_group_columns(X, groups, template.group_column)
@@ -431,6 +433,7 @@ class FrontierSearch(BaseEstimator):
             alpha=max(template.alpha, 1e-8),
             n_points=self.n_points,
             classes=self.classes_,
+            random_state=self.random_state,
         )
 
     def _evaluate_all(self, fitted: list[Fitted], data, metrics) -> None:
