@@ -48,6 +48,7 @@ N_BOOT = 200
 ALPHA = 1e-4
 OBJECTIVE = "demographic_parity"
 #: hypervolume criteria: (x, y), directions and the reference point (their worst values)
+CRITERION_KEYS = ("overall_accuracy", "worst_group_accuracy", "demographic_parity_difference")
 HV_CRITERIA = {
     "accuracy_worst": (("overall_accuracy", "worst_group_accuracy"), (True, True), (0.0, 0.0)),
     "accuracy_dp": (
@@ -126,22 +127,49 @@ def _fairmtl(search: FrontierSearch, label: str, X, y, groups) -> tuple:
     return label, seconds, cpu, scores, "solver: " + ", ".join(statuses), preds
 
 
-def _bootstrap_hv_dp(preds: list, data: dict[str, Any], positive, idx: np.ndarray) -> np.ndarray:
-    """Accuracy x demographic parity hypervolume of a method's models on each resample of
-    the test rows (``idx``: one row of indices per resample, stratified by group)."""
+def _resampled_scores(
+    preds: list, data: dict[str, Any], positive, idx: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Each model's criteria on each resample of the test rows (``idx``: one row of
+    indices per resample, stratified by group): arrays of shape (resamples, models)."""
     _, yte, gte, _ = data["test"]
-    _, maximize, reference = HV_CRITERIA["accuracy_dp"]
     P = np.stack([np.asarray(p) == positive for p in preds])  # (models, rows)
     correct = np.stack([np.asarray(p) == yte for p in preds])
     masks = [gte == g for g in np.unique(gte)]  # stratified: column j keeps row j's group
-    out = np.empty(len(idx))
+    out = {k: np.empty((len(idx), len(preds))) for k in CRITERION_KEYS}
     for b, rows in enumerate(idx):
-        accuracy = correct[:, rows].mean(axis=1)
+        out["overall_accuracy"][b] = correct[:, rows].mean(axis=1)
+        per_group = np.stack([correct[:, rows[m]].mean(axis=1) for m in masks], axis=1)
+        out["worst_group_accuracy"][b] = per_group.min(axis=1)
         rates = np.stack([P[:, rows[m]].mean(axis=1) for m in masks], axis=1)
-        dp = rates.max(axis=1) - rates.min(axis=1)
-        points = np.column_stack([accuracy, dp])
-        out[b] = hypervolume(points, reference, maximize=list(maximize))
+        out["demographic_parity_difference"][b] = rates.max(axis=1) - rates.min(axis=1)
     return out
+
+
+def _bootstrap_hv_dp(resampled: dict[str, np.ndarray]) -> np.ndarray:
+    """Accuracy x demographic parity hypervolume of a method's models on each resample."""
+    keys, maximize, reference = HV_CRITERIA["accuracy_dp"]
+    points = np.stack([resampled[k] for k in keys], axis=2)  # (resamples, models, 2)
+    return np.array([hypervolume(p, reference, maximize=list(maximize)) for p in points])
+
+
+def _dominated_in_most_resamples(
+    ours: list[dict], mine: dict[str, np.ndarray], theirs: dict[str, np.ndarray]
+) -> int:
+    """fairmtl front points (on the test rows, in each criteria pair) that some point of
+    theirs dominates in more than half of the resamples: domination beyond test noise."""
+    count = 0
+    for keys, maximize, _ in HV_CRITERIA.values():
+        sign = np.where(maximize, 1.0, -1.0)
+        test = np.array([[s[k] for k in keys] for s in ours], dtype=float)
+        front = np.flatnonzero(pareto_mask(test, maximize=list(maximize)))
+        a = np.stack([mine[k][:, front] for k in keys], axis=2) * sign  # (B, front, 2)
+        b = np.stack([theirs[k] for k in keys], axis=2) * sign  # (B, models, 2)
+        at_least = (b[:, :, None, :] >= a[:, None, :, :]).all(axis=3)
+        better = (b[:, :, None, :] > a[:, None, :, :]).any(axis=3)
+        dominated = (at_least & better).any(axis=1)  # (B, front)
+        count += int((dominated.mean(axis=0) > 0.5).sum())
+    return count
 
 
 def _split_arrays(search: FrontierSearch, X, y, groups) -> dict[str, Any]:
@@ -231,14 +259,17 @@ def run(quick: bool, *, smoke: bool = False, log=None) -> list[dict[str, Any]]:
     # the same resamples of the test rows for every method: how often fairmtl's DP
     # hypervolume is at least each method's (the smallest groups have 20-40 test rows)
     idx = bootstrap_indices(data["test"][2], 20 if smoke else N_BOOT, 0)
-    boot = [_bootstrap_hv_dp(m[5], data, classes[1], idx) for m in methods]
+    resampled = [_resampled_scores(m[5], data, classes[1], idx) for m in methods]
+    boot = [_bootstrap_hv_dp(r) for r in resampled]
     rows = []
     ref = _hypervolumes(methods[0][3])
     identity = np.arange(len(data["test"][1]))[None]
-    for (label, seconds, cpu, scores, status, preds), hv_boot in zip(methods, boot, strict=True):
+    for i, ((label, seconds, cpu, scores, status, preds), hv_boot) in enumerate(
+        zip(methods, boot, strict=True)
+    ):
         hv = _hypervolumes(scores)
         # the resampling code on the test rows themselves gives the evaluation's figure
-        same = _bootstrap_hv_dp(preds, data, classes[1], identity)[0]
+        same = _bootstrap_hv_dp(_resampled_scores(preds, data, classes[1], identity))[0]
         if not np.isclose(same, hv["accuracy_dp"], rtol=1e-9):
             raise RuntimeError(f"{label}: bootstrap code {same} != evaluation {hv}")
         rows.append(
@@ -262,6 +293,12 @@ def run(quick: bool, *, smoke: bool = False, log=None) -> list[dict[str, Any]]:
                 "best_dp_difference": min(s["demographic_parity_difference"] for s in scores),
                 "fairmtl_dp_hv_at_least_share": float(np.mean(boot[0] >= hv_boot)),
                 "fairmtl_front_points_it_dominates": _dominated_front_points(methods[0][3], scores),
+                # against itself, resampling only says its own front is noisy: left out
+                "fairmtl_front_points_it_dominates_in_most_resamples": (
+                    _dominated_in_most_resamples(methods[0][3], resampled[0], resampled[i])
+                    if i
+                    else None
+                ),
                 "bootstrap_resamples": len(idx),
                 "status": status,
             }
@@ -283,6 +320,8 @@ def _headline(rows: list[dict[str, Any]]) -> str:
     dominated = (
         grid["fairmtl_front_points_it_dominates"] + expgrad["fairmtl_front_points_it_dominates"]
     )
+    key = "fairmtl_front_points_it_dominates_in_most_resamples"
+    robust = grid[key] + expgrad[key]
     return (
         f"On Adult (race x sex) a fairmtl frontier of {ours['models']} models "
         f"({alone['models']} fits, each at {ours['models'] // alone['models']} decision "
@@ -299,8 +338,9 @@ def _headline(rows: list[dict[str, Any]]) -> str:
         f"{'met' if beats >= 1 else 'not met'}); over {expgrad['bootstrap_resamples']} "
         "resamples of the test rows its accuracy x DP hypervolume is at least "
         f"ExponentiatedGradient's in {100 * expgrad['fairmtl_dp_hv_at_least_share']:.1f}% "
-        f"of them; fairmtl frontier points dominated by a GridSearch or "
-        f"ExponentiatedGradient point: {dominated} (target 0). Without the thresholds ({alone['models']} epsilons) the DP ratio is "
+        f"of them. fairmtl frontier points dominated by a GridSearch or "
+        f"ExponentiatedGradient point: {dominated} on the test rows, {robust} in most "
+        f"resamples of them (target 0). Without the thresholds ({alone['models']} epsilons) the DP ratio is "
         f"{alone['hv_accuracy_dp'] / expgrad['hv_accuracy_dp']:.2f}x, with per-group "
         f"thresholds {tuned['hv_accuracy_dp'] / expgrad['hv_accuracy_dp']:.2f}x."
     )
