@@ -6,6 +6,7 @@ regression, and against the model's own probabilities.
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -60,6 +61,10 @@ def test_threshold_changes_predict_only():
         plain.predict(X, groups=g) == plain.classes_[1]
     ).sum()
     assert cut.score(X, y, groups=g) == np.mean(cut.predict(X, groups=g) == y)
+    # a model saved before the parameter existed has no attribute: it predicts at 0.5
+    legacy = copy.copy(plain)
+    del legacy.threshold
+    np.testing.assert_array_equal(legacy.predict(X, groups=g), plain.predict(X, groups=g))
 
 
 def test_threshold_errors_say_what_to_do():

@@ -371,7 +371,9 @@ callable, default=True
         if z.shape[1] > 1:
             return self.classes_[z.argmax(axis=1)]
         # p > t  <=>  logit(p) > logit(t): compared on the logit, exactly
-        cut = 0.0 if self.threshold is None else float(logit(self.threshold))
+        # models saved before the parameter existed have no attribute: threshold 0.5
+        threshold = getattr(self, "threshold", None)
+        cut = 0.0 if threshold is None else float(logit(threshold))
         return self.classes_[(z[:, 0] > cut).astype(int)]
 
     def _has_proba(self) -> bool:
