@@ -375,3 +375,21 @@ def test_unusual_inputs_fall_back_to_metricframe():
     y3 = np.random.default_rng(10).integers(0, 3, len(y))
     with pytest.warns(UserWarning, match="do not sum to one"):
         group_metrics(y3, groups=groups, y_score=proba, metrics=["log_loss"])
+
+
+@pytest.mark.parametrize("n", [2, 3, 10, 57, 400])
+def test_rank_sum_roc_auc_equals_scikit_learn_with_ties(n):
+    from sklearn.metrics import roc_auc_score
+
+    from fairmtl.metrics._registry import binary_roc_auc
+
+    rng = np.random.default_rng(n)
+    for _ in range(20):
+        positive = rng.random(n) < 0.4
+        positive[:2] = [True, False]  # both classes present
+        score = rng.integers(0, 5, n) / 4.0  # many ties
+        if rng.random() < 0.5:
+            score = rng.random(n)
+        assert binary_roc_auc(positive, score) == pytest.approx(
+            roc_auc_score(positive, score), abs=1e-12
+        )

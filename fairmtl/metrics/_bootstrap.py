@@ -22,6 +22,7 @@ from fairmtl.metrics._group import (
     DIRECT_METRICS,
     OVERALL,
     PreparedInputs,
+    ResampledRows,
     direct_metric,
     group_metrics,
     looped_metrics,
@@ -108,9 +109,10 @@ def _replicate_values(
     chunk = max(1, _CHUNK_ELEMENTS // max(1, indices.shape[1]))
     for start in range(0, indices.shape[0], chunk):
         idx = indices[start : start + chunk]
+        resampled = ResampledRows(idx, codes, n_groups) if fast else None
         for m in fast:
             out[start : start + len(idx), :, m] = direct_metric(
-                inputs, names[m], idx, codes, n_groups
+                inputs, names[m], idx, codes, n_groups, resampled
             )
     if slow:
         out[:, :, slow] = looped_metrics(inputs, [names[m] for m in slow], indices, codes, n_groups)

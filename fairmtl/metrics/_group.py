@@ -246,15 +246,40 @@ def _per_row_terms(inputs: PreparedInputs, name: str) -> list[tuple[np.ndarray, 
     raise KeyError(name)
 
 
-def _group_sums(
-    values: np.ndarray, idx: np.ndarray, codes: np.ndarray, n_groups: int
-) -> np.ndarray:
-    """Sums of ``values`` over the rows of each (replicate, group): shape (b, G + 1)."""
-    b = idx.shape[0]
-    keys = (np.arange(b)[:, None] * n_groups + codes[idx]).ravel()
-    sums = np.bincount(keys, weights=values[idx].ravel(), minlength=b * n_groups)
-    sums = sums.reshape(b, n_groups)
-    return np.column_stack([sums, sums.sum(axis=1)])
+class ResampledRows:
+    """How often each row is drawn in each sample, with the rows ordered by group.
+
+    The group sums of any per-row values are then one matrix product per group, for
+    several value columns at once: the draws are counted once per set of samples, not
+    gathered again for every metric (which was most of a frontier search's evaluation).
+
+    Parameters
+    ----------
+    idx : ndarray of int of shape (b, n_draws)
+        Rows drawn by each of ``b`` samples (see :func:`direct_metric`).
+    codes : ndarray of int of shape (n_samples,)
+        Group code of each row, in ``[0, n_groups)``.
+    n_groups : int
+    """
+
+    def __init__(self, idx: np.ndarray, codes: np.ndarray, n_groups: int) -> None:
+        b, n = idx.shape[0], len(codes)
+        draws = np.bincount((np.arange(b)[:, None] * n + idx).ravel(), minlength=b * n)
+        self.order = np.argsort(codes, kind="stable")
+        self.bounds = np.searchsorted(codes[self.order], np.arange(n_groups + 1))
+        self.counts = draws.reshape(b, n)[:, self.order].astype(float)
+        self.n_groups = n_groups
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """Sums of ``values`` (shape (n,) or (n, k)) over each (sample, group), and over
+        each sample's rows in the last group column: shape (b, G + 1) or (b, G + 1, k)."""
+        v = values[self.order]
+        out = np.empty((self.counts.shape[0], self.n_groups + 1, *v.shape[1:]))
+        for g in range(self.n_groups):
+            a, c = self.bounds[g], self.bounds[g + 1]
+            out[:, g] = self.counts[:, a:c] @ v[a:c]
+        out[:, -1] = out[:, :-1].sum(axis=1)
+        return out
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -263,7 +288,11 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def _calibration_error(
-    inputs: PreparedInputs, idx: np.ndarray, codes: np.ndarray, n_groups: int
+    inputs: PreparedInputs,
+    idx: np.ndarray,
+    codes: np.ndarray,
+    n_groups: int,
+    resampled: ResampledRows,
 ) -> np.ndarray:
     """Expected calibration error on every replicate: sum over bins of |sum w (y - p)| / sum w."""
     w = np.ones(len(inputs.y_true)) if inputs.sample_weight is None else inputs.sample_weight
@@ -275,11 +304,16 @@ def _calibration_error(
     )
     gap = gap.reshape(b, n_groups, nb)
     num = np.column_stack([np.abs(gap).sum(axis=2), np.abs(gap.sum(axis=1)).sum(axis=1)])
-    return _ratio(num, _group_sums(w, idx, codes, n_groups))
+    return _ratio(num, resampled.sums(w))
 
 
 def direct_metric(
-    inputs: PreparedInputs, name: str, idx: np.ndarray, codes: np.ndarray, n_groups: int
+    inputs: PreparedInputs,
+    name: str,
+    idx: np.ndarray,
+    codes: np.ndarray,
+    n_groups: int,
+    resampled: ResampledRows | None = None,
 ) -> np.ndarray:
     """One metric of :data:`DIRECT_METRICS` on the rows ``idx`` of each group, with numpy.
 
@@ -293,18 +327,21 @@ def direct_metric(
     codes : ndarray of int of shape (n_samples,)
         Group code of each row, in ``[0, n_groups)``.
     n_groups : int
+    resampled : ResampledRows, default=None
+        The draws of ``idx``, counted once for several metrics (None: counted here).
 
     Returns
     -------
     values : ndarray of shape (b, n_groups + 1)
         Column ``g`` is group ``g``, the last column all rows; ``nan`` where undefined.
     """
+    if resampled is None:
+        resampled = ResampledRows(idx, codes, n_groups)
     if name == "calibration_error":
-        return _calibration_error(inputs, idx, codes, n_groups)
-    rates = []
-    for weight, value in _per_row_terms(inputs, name):
-        num = _group_sums(weight * value, idx, codes, n_groups)
-        rates.append(_ratio(num, _group_sums(weight, idx, codes, n_groups)))
+        return _calibration_error(inputs, idx, codes, n_groups, resampled)
+    pairs = _per_row_terms(inputs, name)
+    sums = resampled.sums(np.column_stack([c for w, v in pairs for c in (w * v, w)]))
+    rates = [_ratio(sums[..., 2 * k], sums[..., 2 * k + 1]) for k in range(len(pairs))]
     if len(rates) == 1:
         return rates[0]
     with warnings.catch_warnings():  # a group with no class present: nan, quietly
@@ -452,9 +489,10 @@ def metric_table(inputs: PreparedInputs, *, direct: bool = True) -> tuple[pd.Dat
         values[:, looped] = looped_metrics(
             inputs, [names[m] for m in looped], rows, codes, len(index)
         )[0]
+    resampled = ResampledRows(rows, codes, len(index))
     for m, name in enumerate(names):
         if name in DIRECT_METRICS:
-            values[:, m] = direct_metric(inputs, name, rows, codes, len(index))[0]
+            values[:, m] = direct_metric(inputs, name, rows, codes, len(index), resampled)[0]
     by_group = pd.DataFrame(values[:-1], index=index, columns=names)
     return by_group, pd.Series(values[-1], index=names)
 
