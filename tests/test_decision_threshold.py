@@ -138,3 +138,23 @@ def test_frontier_threshold_sweep_needs_a_binary_logistic_classifier():
         _search(
             {"threshold": [0.5, 0.7]}, FairMTLClassifier(objective="average", loss="hinge")
         ).fit(X, y, groups=g)
+
+
+def test_rate_objectives_sweep_the_threshold_by_default():
+    X, y, g = _hospitals()
+    search = _search(None, n_points=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, y, groups=g)
+    assert search.sweep_ == {"epsilon": "auto", "threshold": "auto"}
+    assert search.results_["method"]["sweep"] == {"epsilon": "auto", "threshold": "auto"}
+    assert [s["threshold"] for s in search.settings_] == [0.5, 0.95] * 2
+    hinge = _search(
+        None,
+        FairMTLClassifier("shared", objective="demographic_parity", loss="hinge", alpha=ALPHA),
+        n_points=2,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hinge.fit(X, y, groups=g)
+    assert hinge.sweep_ == {"epsilon": "auto"}

@@ -114,8 +114,8 @@ def frontier(
             help="The knob to sweep, its values chosen automatically (--sweep epsilon) or "
             "given (--sweep epsilon=0.3,0.4,0.5); repeat it to sweep several knobs "
             "together (--sweep epsilon --sweep threshold). Default: the objective's own "
-            "knob (epsilon for bounded and the rate objectives, tilt for tilted, "
-            "preference for chebyshev).",
+            "knobs (epsilon for bounded, epsilon and threshold for the rate objectives, "
+            "tilt for tilted, preference for chebyshev).",
             show_default=False,
         ),
     ] = None,

@@ -64,6 +64,8 @@ class Fitted:
         if self.per_group is not None:
             return _per_group_call(self.per_group, X, groups, "predict_proba")
         if self.source == "fairmtl" or self.method == "neural":
+            if not hasattr(self.model, "predict_proba"):  # hinge loss: no probabilities
+                return None
             return self.model.predict_proba(X, groups=groups)
         if self.method == "ExponentiatedGradient":
             return self.model._pmf_predict(X)

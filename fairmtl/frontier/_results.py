@@ -135,7 +135,7 @@ def build_results(search, fitted, data, metrics, X, info: dict[str, Any]) -> dic
             "objective": fitted[0].params.get("objective", ""),
             "sharing": fitted[0].params.get("sharing", ""),
             "loss": fitted[0].params.get("loss", ""),
-            "sweep": {k: str(v) for k, v in (search.sweep or {"default": "auto"}).items()},
+            "sweep": {k: str(v) for k, v in search.sweep_.items()},
             "notes": [
                 _choice_note(fitted),
                 f"Intervals: {search.n_boot} stratified bootstrap resamples of the test set.",

@@ -38,14 +38,16 @@ from fairmtl.metrics import (
 
 __all__ = ["FrontierSearch", "DEFAULT_SWEEP"]
 
-#: the knob swept by default for each objective
-DEFAULT_SWEEP = {
-    "bounded": "epsilon",
-    "demographic_parity": "epsilon",
-    "equal_opportunity": "epsilon",
-    "equalized_odds": "epsilon",
-    "tilted": "tilt",
-    "chebyshev": "preference",
+#: the knobs swept by default for each objective (others: sharing_strength). The rate
+#: objectives also sweep the decision threshold (logistic loss only): with small groups
+#: their rate gaps on new data shrink far more with it than with epsilon alone.
+DEFAULT_SWEEP: dict[str, tuple[str, ...]] = {
+    "bounded": ("epsilon",),
+    "demographic_parity": ("epsilon", "threshold"),
+    "equal_opportunity": ("epsilon", "threshold"),
+    "equalized_odds": ("epsilon", "threshold"),
+    "tilted": ("tilt",),
+    "chebyshev": ("preference",),
 }
 MSG_NO_GROUPS = (
     "FrontierSearch needs groups: pass groups= to fit or set group_column on the estimator."
@@ -89,10 +91,10 @@ class FrontierSearch(BaseEstimator):
         up to 5 values from 0.5 towards the majority class, 0.95 or 0.05; binary
         classification, logistic loss). Several knobs give their product. A threshold
         needs no refit: each fit is evaluated at every threshold. None: the
-        objective's natural knob. For the rate objectives,
-        ``{"epsilon": "auto", "threshold": "auto"}`` reaches much smaller rate gaps on
-        test data than epsilon alone, where groups are small (their rates are noisy
-        unless they are near 0).
+        objective's natural knobs (:data:`DEFAULT_SWEEP`): epsilon for "bounded", tilt,
+        preference, and for the rate objectives ``{"epsilon": "auto", "threshold":
+        "auto"}`` (with logistic loss), which reaches much smaller rate gaps on test data
+        than epsilon alone where groups are small (their rates are noisy unless near 0).
     n_points : int, default=20
         Values per "auto" knob (at most 5 for "threshold").
     metrics : sequence of str, default=None
@@ -132,6 +134,8 @@ class FrontierSearch(BaseEstimator):
         baseline is a dict of group -> model).
     settings_ : list of dict
         The knob values of every setting of the sweep, exactly (infeasible ones included).
+    sweep_ : dict
+        The sweep run: ``sweep``, or the objective's default knobs.
     best_estimator_ : estimator or Pipeline
         The chosen setting refitted on train + validation; a Pipeline (preprocessor, model)
         when the features needed preprocessing. Predict with ``groups=``.
@@ -294,8 +298,11 @@ class FrontierSearch(BaseEstimator):
     def _settings(self, template, data) -> list[dict[str, Any]]:
         sweep = self.sweep
         if sweep is None:
-            knob = DEFAULT_SWEEP.get(template.objective, "sharing_strength")
-            sweep = {knob: "auto"}
+            knobs = DEFAULT_SWEEP.get(template.objective, ("sharing_strength",))
+            if template.loss != "logistic":
+                knobs = tuple(k for k in knobs if k != "threshold")
+            sweep = {knob: "auto" for knob in knobs}
+        self.sweep_ = dict(sweep)
         Xtr, ytr, gtr, wtr = data["train"]
 
         def auto(knob: str, n: int) -> list[Any]:
