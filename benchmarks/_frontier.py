@@ -39,6 +39,7 @@ from fairmtl.datasets import load_adult
 from fairmtl.frontier import hypervolume, pareto_mask
 from fairmtl.frontier._baselines import fit_baselines
 from fairmtl.frontier._evaluate import evaluate
+from fairmtl.frontier._pareto import _as_minimisation, _dominated
 from fairmtl.frontier._sweep import MAX_AUTO_THRESHOLDS
 from fairmtl.metrics import bootstrap_indices
 
@@ -72,13 +73,10 @@ def _dominated_front_points(ours: list[dict], theirs: list[dict]) -> int:
     dominates: 0 when no point of theirs lies beyond fairmtl's frontier."""
     count = 0
     for keys, maximize, _ in HV_CRITERIA.values():
-        sign = np.where(maximize, 1.0, -1.0)  # larger is better in every column
         mine = np.array([[s[k] for k in keys] for s in ours], dtype=float)
-        front = mine[pareto_mask(mine, maximize=list(maximize))] * sign
-        other = np.array([[s[k] for k in keys] for s in theirs], dtype=float) * sign
-        at_least = (other[:, None, :] >= front[None]).all(axis=2)
-        better = (other[:, None, :] > front[None]).any(axis=2)
-        count += int((at_least & better).any(axis=0).sum())
+        front = _as_minimisation(mine[pareto_mask(mine, maximize=list(maximize))], maximize)
+        other = _as_minimisation([[s[k] for k in keys] for s in theirs], maximize)
+        count += int(_dominated(front, other, np.ones(len(other), bool)).sum())
     return count
 
 
@@ -160,14 +158,12 @@ def _dominated_in_most_resamples(
     theirs dominates in more than half of the resamples: domination beyond test noise."""
     count = 0
     for keys, maximize, _ in HV_CRITERIA.values():
-        sign = np.where(maximize, 1.0, -1.0)
+        sign = np.where(maximize, -1.0, 1.0)  # minimising, as _dominated compares
         test = np.array([[s[k] for k in keys] for s in ours], dtype=float)
         front = np.flatnonzero(pareto_mask(test, maximize=list(maximize)))
         a = np.stack([mine[k][:, front] for k in keys], axis=2) * sign  # (B, front, 2)
         b = np.stack([theirs[k] for k in keys], axis=2) * sign  # (B, models, 2)
-        at_least = (b[:, :, None, :] >= a[:, None, :, :]).all(axis=3)
-        better = (b[:, :, None, :] > a[:, None, :, :]).any(axis=3)
-        dominated = (at_least & better).any(axis=1)  # (B, front)
+        dominated = _dominated(a, b, np.ones(b.shape[:2], bool))  # (B, front)
         count += int((dominated.mean(axis=0) > 0.5).sum())
     return count
 

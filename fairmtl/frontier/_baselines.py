@@ -49,10 +49,16 @@ class Fitted:
     setting: dict[str, Any] | None = None
     """The exact knob values of a fairmtl fit (``params`` holds them rounded for display)."""
 
+    @property
+    def takes_groups(self) -> bool:
+        """A fairmtl estimator (a swept model or the neural baseline): it predicts with
+        ``groups=``."""
+        return self.source == "fairmtl" or self.method == "neural"
+
     def predict(self, X: np.ndarray, groups: np.ndarray) -> np.ndarray:
         if self.per_group is not None:
             return _per_group_call(self.per_group, X, groups, "predict")
-        if self.source == "fairmtl" or self.method == "neural":
+        if self.takes_groups:
             return self.model.predict(X, groups=groups)
         if self.method == "ThresholdOptimizer":
             return self.model.predict(X, sensitive_features=groups, random_state=0)
@@ -63,7 +69,7 @@ class Fitted:
     def predict_proba(self, X: np.ndarray, groups: np.ndarray) -> np.ndarray | None:
         if self.per_group is not None:
             return _per_group_call(self.per_group, X, groups, "predict_proba")
-        if self.source == "fairmtl" or self.method == "neural":
+        if self.takes_groups:
             if not hasattr(self.model, "predict_proba"):  # hinge loss: no probabilities
                 return None
             return self.model.predict_proba(X, groups=groups)
