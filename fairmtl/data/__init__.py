@@ -16,6 +16,7 @@ Error messages are module constants named ``MSG_*`` in the private modules.
 from __future__ import annotations
 
 from fairmtl.data._atomic import atomic_target, atomic_write_bytes, atomic_write_text
+from fairmtl.data._folds import group_label_folds
 from fairmtl.data._groups import UNSEEN, GroupEncoder
 from fairmtl.data._io import DEFAULT_MAX_BYTES, read_table, write_table_atomic
 from fairmtl.data._labels import check_groups_length, group_labels
@@ -47,6 +48,7 @@ __all__ = [
     "check_groups_length",
     "check_no_missing",
     "check_numeric_values",
+    "group_label_folds",
     "group_labels",
     "infer_column_kind",
     "make_preprocessor",

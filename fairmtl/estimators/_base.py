@@ -21,6 +21,13 @@ from fairmtl.estimators._input import (
     warn_huge_features,
     warn_one_class_groups,
 )
+from fairmtl.estimators._tuning import (
+    START_ALPHA,
+    Tuned,
+    adjustment_vector,
+    solver_strength,
+    tune,
+)
 from fairmtl.exceptions import DataValidationError, UnseenGroupError
 from fairmtl.losses import Loss
 from fairmtl.models import SHARING_SCHEMES
@@ -48,6 +55,12 @@ MSG_UNSEEN_INDEPENDENT = (
     "Group(s) {names} were not seen in fit and sharing='independent' has no shared part "
     "to predict them with. Refit with sharing='offset' or 'shared', or drop those rows."
 )
+MSG_AUTO_UNRESOLVED = (
+    "{name}='auto' is settled by cross-validation in fit; this estimator was not fitted. "
+    "Call fit first, or pass {name} as a number."
+)
+#: sharing_strength of the neural path's offset heads when "auto" (not tuned there)
+MLP_AUTO_STRENGTH = 1.0
 #: solver="auto" uses the dual path from this many rows x features x groups (when it can)
 DUAL_AUTO_SIZE = 5_000_000
 
@@ -77,8 +90,10 @@ class FairMTLBase(BaseEstimator):
         "epsilon": [Interval(numbers.Real, 0, None, closed="left"), "array-like", None],
         "tilt": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "preference": ["array-like", Interval(numbers.Real, 0, None, closed="neither"), None],
-        "sharing_strength": [Interval(numbers.Real, 0, None, closed="left")],
-        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "sharing_strength": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "adjustment": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "cv": [Interval(numbers.Integral, 2, None, closed="left")],
         "reference": [StrOptions({"pooled", "independent"})],
         "solver": [StrOptions({"auto", "dual", *SOLVER_NAMES})],
         "group_column": [str, list, None],
@@ -137,14 +152,26 @@ class FairMTLBase(BaseEstimator):
         prepared = self._prepare(X, y, groups, sample_weight)
         if self.model == "mlp":
             return self._fit_neural(prepared)
+        self._set_tuned(tune(self, prepared))
         return self._store(prepared, self._solve(prepared))
+
+    def _set_tuned(self, tuned: Tuned) -> None:
+        """Store the values the fit uses for the "auto" knobs, and their scores."""
+        self.alpha_ = tuned.alpha
+        self.sharing_strength_ = tuned.sharing_strength
+        self.adjustment_ = tuned.adjustment
+        self.cv_results_ = tuned.cv_results or None
+        self.best_index_ = tuned.best_index if tuned.cv_results else None
 
     def _fit_neural(self, prepared: Prepared):
         """Train the network (fairmtl.solvers._torch) and store it as plain arrays."""
         from fairmtl.solvers._torch import config_from_params, fit_network
 
+        params = self.get_params()
+        if params["sharing_strength"] == "auto":
+            params["sharing_strength"] = MLP_AUTO_STRENGTH
         config = config_from_params(
-            self.get_params(),
+            params,
             feature_names=getattr(self, "feature_names_in_", None),
             group_names=prepared.encoder.labels_,
         )
@@ -188,7 +215,7 @@ class FairMTLBase(BaseEstimator):
             raise DataValidationError(MSG_ZERO_WEIGHT_GROUP.format(group=bad))
         y_enc, loss, n_outputs, task = self._encode_target(y)
         if task != "regression" and getattr(self, "model", "linear") == "linear":
-            strength = self.sharing_strength
+            strength = 1.0 if self.sharing_strength == "auto" else self.sharing_strength
             warn_one_class_groups(y_enc, tasks, encoder.labels_, self.sharing, strength)
         problem_class = self._problem_class(X.shape, encoder.n_groups_, loss, n_outputs)
         if problem_class is ExactProblem:
@@ -217,7 +244,8 @@ class FairMTLBase(BaseEstimator):
 
     def _problem_class(self, shape, n_groups: int, loss: Loss, n_outputs: int) -> type:
         """The exact path, or the dual path (by name, or for large problems it can solve)."""
-        why = dual_unsupported(loss, self.sharing, self.objective, n_outputs, self.alpha)
+        alpha = START_ALPHA if self.alpha == "auto" else self.alpha
+        why = dual_unsupported(loss, self.sharing, self.objective, n_outputs, alpha)
         if self.solver == "dual":
             if why:
                 raise ValueError(why)
@@ -225,13 +253,32 @@ class FairMTLBase(BaseEstimator):
         large = shape[0] * shape[1] * n_groups >= DUAL_AUTO_SIZE
         return DualProblem if self.solver == "auto" and large and not why else ExactProblem
 
+    def _objective_knobs(self, group_weight: np.ndarray, adjustment: float) -> dict[str, Any]:
+        """The objective's knob values for groups of these total weights."""
+        knobs = {"epsilon": self.epsilon, "tilt": self.tilt, "preference": self.preference}
+        if self.objective in ("minimax", "bounded"):
+            knobs["adjustment"] = adjustment_vector(adjustment, group_weight)
+        return knobs
+
+    def _resolved(self, name: str) -> float:
+        """A knob's number: as given, or as chosen by the last fit's cross-validation."""
+        value = getattr(self, name)
+        if value != "auto":
+            return float(value)
+        if not hasattr(self, name + "_"):
+            raise ValueError(MSG_AUTO_UNRESOLVED.format(name=name))
+        return getattr(self, name + "_")
+
     def _solve(self, prepared: Prepared, **overrides: Any) -> FitResult:
+        group_weight = np.bincount(
+            prepared.tasks, weights=prepared.sample_weight, minlength=prepared.encoder.n_groups_
+        )
         knobs = {
-            "epsilon": self.epsilon,
-            "tilt": self.tilt,
-            "preference": self.preference,
-            "alpha": self.alpha,
-            "sharing_strength": self.sharing_strength,
+            **self._objective_knobs(group_weight, self._resolved("adjustment")),
+            "alpha": self._resolved("alpha"),
+            "sharing_strength": solver_strength(
+                self.sharing, self._resolved("sharing_strength"), prepared.encoder.n_groups_
+            ),
             **overrides,
         }
         solver = "CLARABEL" if self.solver in ("auto", "dual") else self.solver

@@ -29,12 +29,12 @@ class FairMTLRegressor(RegressorMixin, FairMTLBase):
     Parameters
     ----------
     sharing : {"offset", "shared", "independent", "lowrank"}, default="offset"
-    objective : str, default="minimax"
+    objective : str, default="average"
         One of "average", "balanced", "minimax", "tilted", "bounded", "gap", "no_harm",
         "chebyshev".
     loss : {"squared", "huber"}, default="squared"
-    epsilon, tilt, preference, sharing_strength, alpha, reference, solver, group_column, \
-max_time, random_state, model, hidden_layer_sizes, heads, dropout, weight_decay, \
+    epsilon, tilt, preference, adjustment, sharing_strength, alpha, cv, reference, solver, \
+group_column, max_time, random_state, model, hidden_layer_sizes, heads, dropout, weight_decay, \
 max_epochs, batch_size, learning_rate, early_stopping, validation_fraction, \
 n_iter_no_change, direction, categorical_features, device, verbose
         As in :class:`FairMTLClassifier`. With ``loss="squared"`` and the average
@@ -42,7 +42,8 @@ n_iter_no_change, direction, categorical_features, device, verbose
 
     Attributes
     ----------
-    groups_, group_sizes_, n_groups_, coef_, intercept_, group_coef_, group_intercept_, \
+    groups_, group_sizes_, n_groups_, alpha_, sharing_strength_, adjustment_, \
+cv_results_, best_index_, coef_, intercept_, group_coef_, group_intercept_, \
 shared_coef_, shared_intercept_, group_losses_, solver_info_, n_features_in_, \
 feature_names_in_, network_spec_, network_state_, history_, n_iter_
         As in :class:`FairMTLClassifier`; ``coef_`` has shape (n_groups, n_features).
@@ -68,13 +69,15 @@ feature_names_in_, network_spec_, network_state_, history_, n_iter_
         self,
         sharing="offset",
         *,
-        objective="minimax",
+        objective="average",
         loss="squared",
         epsilon=None,
         tilt=None,
         preference=None,
-        sharing_strength=1.0,
-        alpha=1e-4,
+        adjustment="auto",
+        sharing_strength="auto",
+        alpha="auto",
+        cv=5,
         reference="pooled",
         solver="auto",
         group_column=None,
@@ -102,8 +105,10 @@ feature_names_in_, network_spec_, network_state_, history_, n_iter_
         self.epsilon = epsilon
         self.tilt = tilt
         self.preference = preference
+        self.adjustment = adjustment
         self.sharing_strength = sharing_strength
         self.alpha = alpha
+        self.cv = cv
         self.reference = reference
         self.solver = solver
         self.group_column = group_column

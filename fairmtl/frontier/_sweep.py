@@ -21,7 +21,16 @@ __all__ = [
 AUTO = "auto"
 #: the estimator parameters a sweep may vary
 SWEEP_KNOBS = frozenset(
-    {"epsilon", "tilt", "preference", "sharing_strength", "alpha", "rate_tolerance", "threshold"}
+    {
+        "epsilon",
+        "tilt",
+        "preference",
+        "sharing_strength",
+        "alpha",
+        "adjustment",
+        "rate_tolerance",
+        "threshold",
+    }
 )
 #: knobs that change predictions, not the fit: their values share one fit
 PREDICT_ONLY_KNOBS = frozenset({"threshold"})
@@ -29,7 +38,8 @@ PREDICT_ONLY_KNOBS = frozenset({"threshold"})
 MAX_AUTO_THRESHOLDS = 5
 MSG_SWEEP_KNOB = (
     "Cannot sweep {knob!r}: choose among 'epsilon', 'tilt', 'preference', "
-    "'sharing_strength', 'alpha', 'rate_tolerance' or 'threshold', with a list of values "
+    "'sharing_strength', 'alpha', 'adjustment', 'rate_tolerance' or 'threshold', with a "
+    "list of values "
     "or 'auto'."
 )
 

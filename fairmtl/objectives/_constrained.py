@@ -13,21 +13,28 @@ __all__ = ["Bounded", "NoHarm"]
 
 
 class Bounded(Objective):
-    """Minimise the average loss subject to ``L_g <= epsilon_g`` for every group.
+    """Minimise the average loss subject to ``L_g + c_g <= epsilon_g`` for every group.
 
-    ``epsilon`` is a scalar or one bound per group.
+    ``epsilon`` is a scalar or one bound per group; ``c`` the optional per-group
+    ``adjustment`` (default 0, see :class:`~fairmtl.objectives.Minimax`), which tightens
+    each bound by the group's expected generalisation gap.
     """
 
     name = "bounded"
-    knobs = ("epsilon",)
+    knobs = ("epsilon", "adjustment")
     constrains_losses = True
 
     def build(self, L, ctx: ObjectiveContext):
         self.bound = cp.Parameter(ctx.n_groups, name="epsilon")
         return ctx.shares @ L, [L <= self.bound]
 
+    def optional_knobs(self) -> tuple[str, ...]:
+        return ("adjustment",)
+
     def _set(self, n_groups: int, **values: Any) -> None:
-        self.bound.value = broadcast_groups(values["epsilon"], n_groups, "epsilon")
+        adjust = values.get("adjustment")
+        adjust = broadcast_groups(0.0 if adjust is None else adjust, n_groups, "adjustment")
+        self.bound.value = broadcast_groups(values["epsilon"], n_groups, "epsilon") - adjust
 
     def loss_bounds(self) -> np.ndarray:
         return np.asarray(self.bound.value)

@@ -50,7 +50,11 @@ class Weighted(Objective):
 
 
 class Minimax(Objective):
-    """Best worst group: ``max_g L_g``; refined to the Pareto-efficient minimax model.
+    """Best worst group: ``max_g (L_g + c_g)``; refined to a Pareto-efficient model.
+
+    ``c`` is the optional per-group ``adjustment`` (default 0): Group DRO's
+    generalisation adjustment ``C / sqrt(n_g)`` (Sagawa et al. 2020), which scores each
+    group by an estimate of its loss on new rows rather than its training loss.
 
     After the minimax solve the solver picks, among models whose objective is within
     solver tolerance of the minimax value, the one with the lowest average loss
@@ -58,13 +62,25 @@ class Minimax(Objective):
     """
 
     name = "minimax"
+    knobs = ("adjustment",)
     refine = True
 
     def build(self, L, ctx: ObjectiveContext):
-        return cp.max(L), []
+        self.adjust = cp.Parameter(ctx.n_groups, name="adjustment")
+        return cp.max(L + self.adjust), []
+
+    def optional_knobs(self) -> tuple[str, ...]:
+        return ("adjustment",)
+
+    def _set(self, n_groups: int, **values: Any) -> None:
+        adjust = values.get("adjustment")
+        self.adjust.value = broadcast_groups(
+            0.0 if adjust is None else adjust, n_groups, "adjustment"
+        )
 
     def refine_bounds(self, losses: np.ndarray) -> np.ndarray:
-        return np.full_like(losses, losses.max())
+        adjust = np.asarray(self.adjust.value)
+        return np.max(losses + adjust) - adjust
 
 
 class Tilted(Objective):

@@ -227,9 +227,16 @@ class DualProblem:
             point, answer = fixed_fit(run.oracle, lam, None, run.tol, run=run)
             return self._certified(point, answer, answer.value - answer.error), extra
         if name == "minimax":
-            form = DualForm(np.zeros(G), np.ones(G), np.zeros(G), True, max_primal)
+            adjust = _adjustment(knobs, G)
+            if np.any(adjust):
+                form = DualForm(
+                    np.zeros(G), np.ones(G), adjust, True, chebyshev_primal(np.ones(G), -adjust)
+                )
+            else:
+                form = DualForm(np.zeros(G), np.ones(G), np.zeros(G), True, max_primal)
             stage1 = run.level(form, rho.copy())
-            return self._refine(run, stage1, np.full(G, stage1.losses.max())), extra
+            level = np.max(stage1.losses + adjust)
+            return self._refine(run, stage1, level - adjust), extra
         if name == "tilted":
             tilt = _check_tilt(knobs.get("tilt"))
             form = DualForm(
@@ -256,7 +263,7 @@ class DualProblem:
         if name == "bounded":
             if eps is None:
                 raise ValueError(MSG_KNOB_REQUIRED.format(objective=name, knob="epsilon"))
-            bounds = broadcast_groups(eps, G, "epsilon")
+            bounds = broadcast_groups(eps, G, "epsilon") - _adjustment(knobs, G)
             return self._as_fit(
                 solve_bounded(run, self.shares, bounds, [], self.group_names)
             ), extra
@@ -412,6 +419,12 @@ def _as_sharing(point, sharing: str, n_groups: int):
     if coef.shape[0] == blocks:
         return coef.copy(), intercept.copy()
     return np.repeat(coef, blocks, axis=0), np.repeat(intercept, blocks)
+
+
+def _adjustment(knobs: dict[str, Any], n_groups: int) -> np.ndarray:
+    """The per-group adjustment ``c_g`` added to each loss (minimax, bounded); 0 if unset."""
+    value = knobs.get("adjustment")
+    return broadcast_groups(0.0 if value is None else value, n_groups, "adjustment")
 
 
 def _check_tilt(tilt) -> float:

@@ -1,0 +1,367 @@
+"""Choosing ``alpha``, ``sharing_strength`` and the Group DRO adjustment by cross-validation.
+
+The estimators' defaults (``alpha="auto"``, ``sharing_strength="auto"``,
+``adjustment="auto"``) are settled here, the way scikit-learn's ``LogisticRegressionCV``
+settles ``C``: K folds stratified by group and class (:func:`fairmtl.data.group_label_folds`),
+a path of candidate values solved on each fold's training rows (each solve warm-started
+from the previous one), and the held-out loss of every row.
+
+The selection rule
+------------------
+A candidate is scored by the **worst group's held-out loss, after shrinking each group's
+estimate towards the overall held-out loss in proportion to its noise** (an empirical-Bayes
+estimate of each group's expected loss on new rows; lower is better):
+
+- ``L_g``: group g's mean held-out loss over its rows (every row is held out once, so each
+  group's estimate uses all its rows), ``v_g``: the squared standard error of that mean,
+  ``L``: the mean held-out loss of all rows.
+- ``tau2 = max(0, var_g(L_g) - mean_g(v_g))``: how much the groups' true losses differ
+  beyond the noise of their estimates (method of moments).
+- ``L~_g = L + tau2 / (tau2 + v_g) * (L_g - L)``, and the score is ``max_g L~_g``.
+
+Why: the user judges the model by its worst-off group on new rows, so the score is a
+worst-group loss. Taken raw, the worst group's loss is decided by the smallest group's
+noise (a group of 8 rows has the highest loss of the day by chance, and the choice chases
+it). The shrinkage pulls each group's estimate towards the mean by exactly the share of
+it that is noise: a large group keeps its own figure, a tiny one counts for little, and
+when the groups do not differ beyond noise the score is the average held-out loss.
+
+Order of the search: ``sharing_strength`` along its path (at ``alpha=1e-4`` when alpha
+is tuned too), then ``alpha`` at the chosen strength, both on the average loss (the
+objective does not change which model complexity generalises; the average-loss solves are
+the cheap ones); then, for ``minimax`` and ``bounded``, the adjustment ``C`` on the stated
+objective. Fold solves use the dual path (L-BFGS, warm-started) wherever it applies.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fairmtl.data import group_label_folds
+from fairmtl.exceptions import DataWarning, InfeasibleError
+from fairmtl.solvers import DualProblem, ExactProblem, dual_unsupported, group_outputs
+
+__all__ = [
+    "ADJUSTMENT_GRID",
+    "ALPHA_GRID",
+    "STRENGTH_GRID",
+    "Tuned",
+    "adjustment_vector",
+    "heldout_group_stats",
+    "shrinkage_weights",
+    "shrunk_worst",
+    "solver_strength",
+    "tune",
+]
+
+MSG_TOO_SMALL_TO_TUNE = (
+    "Too few rows ({n}) to cross-validate the 'auto' hyper-parameters (a class needs at "
+    "least 2 rows): the fit uses alpha={alpha:g} and sharing_strength={strength:g}. Pass "
+    "them as numbers to choose them yourself."
+)
+#: candidate values of alpha (L2 penalty per unit of mean loss, standardised features)
+ALPHA_GRID = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5)
+#: candidate values of sharing_strength, from nearly shared to nearly independent
+STRENGTH_GRID = tuple(float(v) for v in np.logspace(1, -3, 9))
+#: candidate values of the Group DRO adjustment C (each group's loss + C / sqrt(n_g))
+ADJUSTMENT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+#: alpha used while sharing_strength is searched, when both are tuned
+START_ALPHA = 1e-4
+#: objectives that take the adjustment C
+ADJUSTED_OBJECTIVES = frozenset({"minimax", "bounded"})
+#: objectives whose own solves serve the alpha / strength search
+CHEAP_OBJECTIVES = frozenset({"average", "balanced"})
+
+
+def solver_strength(sharing: str, strength: float, n_groups: int) -> float:
+    """The solvers' coupling for a user's ``sharing_strength``.
+
+    For ``offset`` the estimators define ``sharing_strength`` per group of average size:
+    the fit minimises ``sum_g rho_g L_g + (s / G) sum_g ||theta_g - theta_bar||^2``, so a
+    group of ``n_g`` rows trades its own mean loss against ``s * (n / G) / n_g`` times its
+    squared distance from the shared core. The solvers state the penalty without the
+    ``1 / G``; this converts.
+    """
+    if sharing == "offset" and n_groups > 0:
+        return float(strength) / n_groups
+    return float(strength)
+
+
+def adjustment_vector(C: float, group_weight: np.ndarray) -> np.ndarray:
+    """Group DRO's generalisation adjustment ``C / sqrt(n_g)`` of every group.
+
+    ``n_g`` is the group's total sample weight (its row count with unit weights), so
+    integer weights act as duplicated rows.
+    """
+    return float(C) / np.sqrt(np.asarray(group_weight, dtype=float))
+
+
+def heldout_group_stats(
+    row_loss: np.ndarray, tasks: np.ndarray, weights: np.ndarray, n_groups: int
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Overall mean held-out loss, each group's mean, and its squared standard error."""
+    w = np.asarray(weights, dtype=float)
+    W = np.bincount(tasks, weights=w, minlength=n_groups)
+    mean = np.bincount(tasks, weights=w * row_loss, minlength=n_groups) / W
+    dev2 = np.bincount(tasks, weights=w * (row_loss - mean[tasks]) ** 2, minlength=n_groups)
+    n_eff = W**2 / np.bincount(tasks, weights=w**2, minlength=n_groups)
+    se2 = dev2 / W / np.maximum(n_eff - 1.0, 1.0)
+    return float(w @ row_loss / w.sum()), mean, se2
+
+
+def shrinkage_weights(means: np.ndarray, se2: np.ndarray) -> np.ndarray:
+    """Each group's share ``tau2 / (tau2 + v_g)`` of its own held-out estimate.
+
+    ``means`` and ``se2`` have shape (n_candidates, n_groups): ``tau2`` and ``v_g`` are
+    averaged over the candidates, so every candidate is scored with the same weights
+    (estimated per candidate, they would move with it and decide the choice themselves).
+    """
+    means, se2 = np.atleast_2d(means), np.atleast_2d(se2)
+    if means.shape[1] < 2:
+        return np.ones(means.shape[1])
+    tau2 = float(np.mean(np.maximum(0.0, np.var(means, axis=1, ddof=1) - se2.mean(axis=1))))
+    v = se2.mean(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(tau2 + v > 0, tau2 / (tau2 + v), 1.0)
+
+
+def shrunk_worst(overall: float, mean: np.ndarray, keep: np.ndarray) -> float:
+    """The selection score: ``max_g (L + keep_g * (L_g - L))``."""
+    return float(np.max(overall + keep * (mean - overall)))
+
+
+@dataclass
+class Tuned:
+    """The chosen values and the scores of every candidate (``cv_results_``)."""
+
+    alpha: float
+    sharing_strength: float
+    adjustment: float
+    cv_results: dict[str, Any] = field(default_factory=dict)
+    best_index: int = 0
+
+
+@dataclass
+class _Fold:
+    """One fold: its training problem (built once, re-solved along the path)."""
+
+    train: np.ndarray
+    test: np.ndarray
+    local: np.ndarray  # fold-local group id of each held-out row, -1 if unseen in training
+    n_groups: int
+    group_weight: np.ndarray
+    problems: dict = field(default_factory=dict)
+
+
+class _Search:
+    """Solves candidates on every fold and scores their held-out losses."""
+
+    def __init__(self, est, prepared, folds) -> None:
+        self.est, self.prep = est, prepared
+        self.folds = []
+        for train, test in folds:
+            present = np.unique(prepared.tasks[train])
+            lookup = np.full(prepared.encoder.n_groups_, -1)
+            lookup[present] = np.arange(len(present))
+            weight = np.bincount(
+                lookup[prepared.tasks[train]],
+                weights=prepared.sample_weight[train],
+                minlength=len(present),
+            )
+            self.folds.append(
+                _Fold(train, test, lookup[prepared.tasks[test]], len(present), weight)
+            )
+        self.rows: list[dict[str, Any]] = []
+        self.cache: dict[tuple, dict[str, Any]] = {}
+        self.keep: np.ndarray | None = None
+        self.best = 0
+
+    def _problem(self, fold: _Fold, objective: str):
+        if objective in fold.problems:
+            return fold.problems[objective]
+        p, est = self.prep, self.est
+        why = dual_unsupported(p.loss, est.sharing, objective, p.n_outputs, START_ALPHA)
+        cls = ExactProblem if why or est.solver not in ("auto", "dual") else DualProblem
+        X = p.X[fold.train]
+        if cls is ExactProblem:
+            X = X.astype(np.float64, copy=False)
+        lookup = np.full(p.encoder.n_groups_, -1)
+        lookup[np.unique(p.tasks[fold.train])] = np.arange(fold.n_groups)
+        fold.problems[objective] = cls(
+            X,
+            p.y[fold.train],
+            lookup[p.tasks[fold.train]],
+            p.sample_weight[fold.train],
+            fold.n_groups,
+            loss=p.loss,
+            sharing=est.sharing,
+            objective=objective,
+            n_outputs=p.n_outputs,
+            task=p.task,
+        )
+        return fold.problems[objective]
+
+    def _heldout_loss(self, fold: _Fold, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+        p = self.prep
+        X, y, local = p.X[fold.test], p.y[fold.test], fold.local
+        seen = local >= 0
+        z = np.empty((len(local), coef.shape[2]))
+        z[seen] = group_outputs(X[seen], local[seen], coef, intercept)
+        if (~seen).any():  # a group with no training rows in this fold: the shared core
+            z[~seen] = X[~seen] @ coef.mean(axis=0) + intercept.mean(axis=0)
+        if coef.shape[2] == 1 and not p.loss.multi_output:
+            z = z[:, 0]
+        return p.loss.numpy(z, y)
+
+    def evaluate(self, objective: str, alpha: float, strength: float, C: float) -> dict:
+        """Solve one candidate on every fold; its held-out statistics (cached)."""
+        key = (objective, alpha, strength, C)
+        if key in self.cache:
+            return self.cache[key]
+        p, est = self.prep, self.est
+        row_loss = np.empty(len(p.y))
+        n_inaccurate, feasible = 0, True
+        for fold in self.folds:
+            knobs = est._objective_knobs(fold.group_weight, C)
+            problem = self._problem(fold, objective)
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    fit = problem.solve(
+                        alpha=alpha,
+                        sharing_strength=solver_strength(est.sharing, strength, fold.n_groups),
+                        solver="CLARABEL" if est.solver in ("auto", "dual") else est.solver,
+                        reference=est.reference,
+                        **knobs,
+                    )
+            except InfeasibleError:
+                feasible = False
+                break
+            n_inaccurate += int(fit.solver_info.get("status") != "optimal" or bool(caught))
+            row_loss[fold.test] = self._heldout_loss(fold, fit.coef, fit.intercept)
+        G = p.encoder.n_groups_
+        if feasible:
+            overall, groups, se2 = heldout_group_stats(row_loss, p.tasks, p.sample_weight, G)
+        else:
+            overall, groups, se2 = np.inf, np.full(G, np.inf), np.full(G, np.inf)
+        row = {
+            "objective": objective,
+            "alpha": alpha,
+            "sharing_strength": strength,
+            "adjustment": C,
+            "mean_test_loss": overall,
+            "group_test_loss": groups,
+            "se2": se2,
+            "n_inaccurate_folds": n_inaccurate,
+            "feasible": feasible,
+        }
+        self.cache[key] = row
+        self.rows.append(row)
+        return row
+
+    def _score(self, row: dict) -> float:
+        if not row["feasible"]:
+            return np.inf
+        return shrunk_worst(row["mean_test_loss"], row["group_test_loss"], self.keep)
+
+    def path(self, objective: str, values, make) -> float:
+        """Evaluate every value of one path; return the best value (first of ties).
+
+        The shrinkage weights are estimated on the first path and kept for the rest.
+        """
+        rows = [self.evaluate(objective, *make(v)) for v in values]
+        if self.keep is None:
+            ok = [r for r in rows if r["feasible"]] or rows
+            means = np.array([r["group_test_loss"] for r in ok])
+            self.keep = shrinkage_weights(means, np.array([r["se2"] for r in ok]))
+        scores = [self._score(r) for r in rows]
+        best = int(np.argmin(scores))
+        self.best = self.rows.index(rows[best])
+        return values[best]
+
+    def results(self, group_names) -> dict[str, Any]:
+        rows = self.rows
+        scores = np.array([self._score(r) for r in rows])
+        out: dict[str, Any] = {
+            "params": [
+                {k: r[k] for k in ("alpha", "sharing_strength", "adjustment")} for r in rows
+            ],
+        }
+        for key in ("objective", "alpha", "sharing_strength", "adjustment"):
+            out[f"param_{key}"] = np.array([r[key] for r in rows], dtype=object)
+        out["score"] = scores
+        out["rank_score"] = scores.argsort(kind="stable").argsort() + 1
+        out["mean_test_loss"] = np.array([r["mean_test_loss"] for r in rows], dtype=float)
+        out["worst_group_test_loss"] = np.array([np.max(r["group_test_loss"]) for r in rows])
+        out["n_inaccurate_folds"] = np.array([r["n_inaccurate_folds"] for r in rows])
+        for g, name in enumerate(group_names):
+            out[f"test_loss[{name}]"] = np.array([r["group_test_loss"][g] for r in rows])
+            out[f"shrinkage[{name}]"] = np.full(len(rows), self.keep[g])
+        return out
+
+
+def tune(est, prepared) -> Tuned:
+    """Settle the estimator's "auto" knobs by cross-validation (see the module docstring).
+
+    Parameters
+    ----------
+    est : FairMTLBase
+        Read for its parameters only.
+    prepared : Prepared
+        The validated training data.
+
+    Returns
+    -------
+    Tuned
+    """
+    G = prepared.encoder.n_groups_
+    tune_alpha = est.alpha == "auto"
+    tune_strength = (
+        est.sharing_strength == "auto" and est.sharing in ("offset", "lowrank") and G > 1
+    )
+    tune_C = est.adjustment == "auto" and est.objective in ADJUSTED_OBJECTIVES and G > 1
+    alpha = START_ALPHA if tune_alpha else float(est.alpha)
+    strength = _fixed_strength(est.sharing_strength)
+    C = 0.0 if est.adjustment == "auto" else float(est.adjustment)
+    if not (tune_alpha or tune_strength or tune_C):
+        return Tuned(alpha, strength, C)
+    labels = None if prepared.task == "regression" else prepared.y
+    n_splits = _feasible_splits(est.cv, labels, len(prepared.y))
+    if n_splits < 2:
+        warnings.warn(
+            MSG_TOO_SMALL_TO_TUNE.format(n=len(prepared.y), alpha=alpha, strength=strength),
+            DataWarning,
+            stacklevel=4,
+        )
+        return Tuned(alpha, strength, C)
+    seed = 0 if est.random_state is None else est.random_state
+    folds = group_label_folds(prepared.tasks, labels, n_splits, random_state=seed)
+    search = _Search(est, prepared, folds)
+    base = est.objective if est.objective in CHEAP_OBJECTIVES else "average"
+    if tune_strength:
+        strength = search.path(base, list(STRENGTH_GRID), lambda s: (alpha, s, 0.0))
+    if tune_alpha:
+        alpha = search.path(base, list(ALPHA_GRID), lambda a: (a, strength, 0.0))
+    if tune_C:
+        C = search.path(est.objective, list(ADJUSTMENT_GRID), lambda c: (alpha, strength, c))
+    return Tuned(alpha, strength, C, search.results(prepared.encoder.labels_), search.best)
+
+
+def _feasible_splits(cv: int, labels: np.ndarray | None, n: int) -> int:
+    """``cv``, or fewer folds where a class (or the data) has fewer rows than folds."""
+    limit = n // 2
+    if labels is not None:
+        limit = min(limit, int(np.unique(labels, return_counts=True)[1].min()))
+    return min(cv, limit)
+
+
+#: sharing_strength used when "auto" cannot be tuned (one group, or no coupling to tune)
+DEFAULT_STRENGTH = 0.1
+
+
+def _fixed_strength(value) -> float:
+    return DEFAULT_STRENGTH if value == "auto" else float(value)
