@@ -52,10 +52,11 @@ def fit(
         Objective,
         typer.Option(
             "--objective",
-            help="How group losses combine: minimax (best worst group), average, balanced, "
-            "bounded (needs --epsilon), ...",
+            help="How group losses combine: average (the default: with cross-validated "
+            "sharing it served the worst-off group best on held-out rows), minimax (best "
+            "worst group on the training rows), balanced, bounded (needs --epsilon), ...",
         ),
-    ] = "minimax",
+    ] = "average",
     sharing: SharingOpt = "offset",
     epsilon: EpsilonOpt = None,
     alpha: AlphaOpt = None,

@@ -147,7 +147,11 @@ EpsilonOpt = Annotated[
 AlphaOpt = Annotated[
     float | None,
     typer.Option(
-        "--alpha", min=0.0, help="L2 penalty, e.g. --alpha 1e-3. Default: 1e-4.", show_default=False
+        "--alpha",
+        min=0.0,
+        help="L2 penalty per unit of mean loss, e.g. --alpha 1e-3. Default: chosen by "
+        "5-fold cross-validation.",
+        show_default=False,
     ),
 ]
 StrengthOpt = Annotated[
@@ -155,8 +159,9 @@ StrengthOpt = Annotated[
     typer.Option(
         "--sharing-strength",
         min=0.0,
-        help="How strongly group models are pulled together (offset, lowrank), e.g. "
-        "--sharing-strength 10. Default: 1.",
+        help="How strongly group models are pulled together (offset: per group of "
+        "average size; lowrank), e.g. --sharing-strength 0.1. Default: chosen by 5-fold "
+        "cross-validation.",
         show_default=False,
     ),
 ]

@@ -74,7 +74,7 @@ feature_names_in_, network_spec_, network_state_, history_, n_iter_
         epsilon=None,
         tilt=None,
         preference=None,
-        adjustment="auto",
+        adjustment=0.0,
         sharing_strength="auto",
         alpha="auto",
         cv=5,

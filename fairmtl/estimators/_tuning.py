@@ -26,8 +26,9 @@ it). The shrinkage pulls each group's estimate towards the mean by exactly the s
 it that is noise: a large group keeps its own figure, a tiny one counts for little, and
 when the groups do not differ beyond noise the score is the average held-out loss.
 
-Order of the search: ``sharing_strength`` along its path (at ``alpha=1e-4`` when alpha
-is tuned too), then ``alpha`` at the chosen strength, both on the average loss (the
+Order of the search: ``sharing_strength`` along its path (10 to 0.001 by decades, then
+the two half-decade neighbours of the best; at ``alpha=1e-4`` when alpha is tuned too),
+then ``alpha`` (0.01 to 1e-5) at the chosen strength, both on the average loss (the
 objective does not change which model complexity generalises; the average-loss solves are
 the cheap ones); then, for ``minimax`` and ``bounded``, the adjustment ``C`` on the stated
 objective. Fold solves use the dual path (L-BFGS, warm-started) wherever it applies.
@@ -64,9 +65,12 @@ MSG_TOO_SMALL_TO_TUNE = (
     "them as numbers to choose them yourself."
 )
 #: candidate values of alpha (L2 penalty per unit of mean loss, standardised features)
-ALPHA_GRID = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5)
-#: candidate values of sharing_strength, from nearly shared to nearly independent
-STRENGTH_GRID = tuple(float(v) for v in np.logspace(1, -3, 9))
+ALPHA_GRID = (1e-2, 1e-3, 1e-4, 1e-5)
+#: candidate values of sharing_strength, from nearly shared to nearly independent; the
+#: search then tries the two half-decade neighbours of the best one
+STRENGTH_GRID = (10.0, 1.0, 0.1, 0.01, 0.001)
+#: relative optimality gap of the fold solves (the held-out losses move far less)
+CV_TOL = 0.1
 #: candidate values of the Group DRO adjustment C (each group's loss + C / sqrt(n_g))
 ADJUSTMENT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 #: alpha used while sharing_strength is searched, when both are tuned
@@ -187,6 +191,7 @@ class _Search:
         why = dual_unsupported(p.loss, est.sharing, objective, p.n_outputs, START_ALPHA)
         cls = ExactProblem if why or est.solver not in ("auto", "dual") else DualProblem
         X = p.X[fold.train]
+        extra: dict[str, Any] = {"tol": CV_TOL} if cls is DualProblem else {}
         if cls is ExactProblem:
             X = X.astype(np.float64, copy=False)
         lookup = np.full(p.encoder.n_groups_, -1)
@@ -202,6 +207,7 @@ class _Search:
             objective=objective,
             n_outputs=p.n_outputs,
             task=p.task,
+            **extra,
         )
         return fold.problems[objective]
 
@@ -224,10 +230,15 @@ class _Search:
             return self.cache[key]
         p, est = self.prep, self.est
         row_loss = np.empty(len(p.y))
-        n_inaccurate, feasible = 0, True
+        n_inaccurate, feasible, previous = 0, True, None
         for fold in self.folds:
             knobs = est._objective_knobs(fold.group_weight, C)
             problem = self._problem(fold, objective)
+            if isinstance(problem, DualProblem) and previous is not None:
+                # the last fold's answer for this candidate is closer than this fold's
+                # answer for the last candidate
+                if previous[0] == fold.n_groups:
+                    problem.warm_start = previous[1]
             try:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
@@ -242,6 +253,8 @@ class _Search:
                 feasible = False
                 break
             n_inaccurate += int(fit.solver_info.get("status") != "optimal" or bool(caught))
+            if isinstance(problem, DualProblem):
+                previous = (fold.n_groups, problem.warm_start)
             row_loss[fold.test] = self._heldout_loss(fold, fit.coef, fit.intercept)
         G = p.encoder.n_groups_
         if feasible:
@@ -344,6 +357,8 @@ def tune(est, prepared) -> Tuned:
     base = est.objective if est.objective in CHEAP_OBJECTIVES else "average"
     if tune_strength:
         strength = search.path(base, list(STRENGTH_GRID), lambda s: (alpha, s, 0.0))
+        near = [strength, strength * np.sqrt(10.0), strength / np.sqrt(10.0)]
+        strength = search.path(base, near, lambda s: (alpha, s, 0.0))
     if tune_alpha:
         alpha = search.path(base, list(ALPHA_GRID), lambda a: (a, strength, 0.0))
     if tune_C:

@@ -163,6 +163,17 @@ class DualProblem:
         return self._oracles[sharing]
 
     # -- public ----------------------------------------------------------------------
+    @property
+    def warm_start(self):
+        """The point the next average or balanced solve starts from: the last answer, or
+        one set from a similar problem (the same groups and features; cross-validation
+        folds). None: from zero."""
+        return self._cache.get("warm")
+
+    @warm_start.setter
+    def warm_start(self, point) -> None:
+        self._cache["warm"] = point
+
     def solve(
         self,
         *,
@@ -224,7 +235,9 @@ class DualProblem:
         extra: dict[str, Any] = {}
         if name in ("average", "balanced"):
             lam = rho if name == "average" else np.full(G, 1.0 / G)
-            point, answer = fixed_fit(run.oracle, lam, None, run.tol, run=run)
+            # a path of penalties (cross-validation, a sweep) starts from the last answer
+            point, answer = fixed_fit(run.oracle, lam, self.warm_start, run.tol, run=run)
+            self.warm_start = point
             return self._certified(point, answer, answer.value - answer.error), extra
         if name == "minimax":
             adjust = _adjustment(knobs, G)

@@ -1,0 +1,272 @@
+"""Cross-validated defaults: folds, units of sharing_strength, the adjustment, the rule."""
+
+from __future__ import annotations
+
+import cvxpy as cp
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from fairmtl import FairMTLClassifier, FairMTLRegressor
+from fairmtl.data import group_label_folds
+from fairmtl.datasets import make_hospitals
+from fairmtl.estimators._tuning import (
+    ADJUSTMENT_GRID,
+    STRENGTH_GRID,
+    adjustment_vector,
+    heldout_group_stats,
+    shrinkage_weights,
+    shrunk_worst,
+)
+from fairmtl.exceptions import DataWarning
+
+
+@pytest.fixture(scope="module")
+def hospitals():
+    data = make_hospitals(5, n_samples=600, random_state=0)
+    return np.asarray(data.data, dtype=float), np.asarray(data.target), np.asarray(data.groups)
+
+
+# -- folds ---------------------------------------------------------------------------------
+
+
+def test_folds_hold_out_every_row_once_and_never_leak():
+    rng = np.random.default_rng(0)
+    tasks = rng.choice(4, size=503, p=[0.6, 0.3, 0.08, 0.02])
+    labels = rng.integers(0, 2, size=503)
+    folds = group_label_folds(tasks, labels, 5, random_state=1)
+    held = np.concatenate([test for _, test in folds])
+    assert np.array_equal(np.sort(held), np.arange(503))  # each row held out exactly once
+    for train, test in folds:
+        assert np.intersect1d(train, test).size == 0
+        assert np.array_equal(np.union1d(train, test), np.arange(503))
+
+
+def test_folds_are_stratified_by_group_and_class():
+    rng = np.random.default_rng(1)
+    tasks = rng.choice(3, size=900, p=[0.5, 0.3, 0.2])
+    labels = (rng.random(900) < np.array([0.2, 0.5, 0.8])[tasks]).astype(int)
+    folds = group_label_folds(tasks, labels, 5, random_state=0)
+    for g in range(3):
+        for c in (0, 1):
+            cell = np.flatnonzero((tasks == g) & (labels == c))
+            counts = [np.isin(test, cell).sum() for _, test in folds]
+            # dealt evenly: every fold holds a fifth of each (group, class) cell, +-1 row
+            assert max(counts) - min(counts) <= 1, (g, c, counts)
+
+
+def test_folds_refuse_too_few_rows_with_a_clear_message():
+    with pytest.raises(ValueError, match="class 1.0 has only 2 row"):
+        group_label_folds(np.zeros(20, int), np.r_[np.zeros(18), np.ones(2)], 5)
+
+
+# -- the units of sharing_strength ---------------------------------------------------------
+
+
+def _fit(X, y, g, **kw):
+    params = dict(sharing="offset", objective="average", alpha=1e-3, solver="CLARABEL")
+    return FairMTLClassifier(**{**params, **kw}).fit(X, y, groups=g)
+
+
+def test_duplicating_every_row_gives_the_same_model(hospitals):
+    X, y, g = hospitals
+    one = _fit(X, y, g, sharing_strength=0.05)
+    ten = _fit(np.tile(X, (10, 1)), np.tile(y, 10), np.tile(g, 10), sharing_strength=0.05)
+    np.testing.assert_allclose(ten.group_coef_, one.group_coef_, atol=2e-4)
+    np.testing.assert_allclose(ten.group_intercept_, one.group_intercept_, atol=2e-4)
+
+
+def test_sharing_strength_means_the_same_with_twice_as_many_groups(hospitals):
+    """Each group given twice under two names: the same group models, not a doubled
+    coupling (the penalty is per group of average size)."""
+    X, y, g = hospitals
+    one = _fit(X, y, g, sharing_strength=0.05)
+    X2, y2 = np.vstack([X, X]), np.concatenate([y, y])
+    g2 = np.concatenate([g, np.char.add(g.astype(str), "_copy")])
+    two = _fit(X2, y2, g2, sharing_strength=0.05)
+    for k, name in enumerate(one.groups_):
+        for copy in (name, f"{name}_copy"):
+            j = list(two.groups_).index(copy)
+            np.testing.assert_allclose(two.group_coef_[j], one.group_coef_[k], atol=2e-4)
+
+
+def test_small_groups_are_pulled_closer_to_the_shared_core():
+    """Groups of 2,000 and of 100 rows with the same true offsets (+1, -1): the small
+    ones keep less of their own offset (they pay s * (n / G) / n_g per unit of distance)."""
+    rng = np.random.default_rng(3)
+    sizes = {"big_up": 2000, "big_down": 2000, "small_up": 100, "small_down": 100}
+    g = np.concatenate([[name] * n for name, n in sizes.items()])
+    X = rng.normal(size=(len(g), 2))
+    shift = np.where(np.char.endswith(g.astype(str), "up"), 1.0, -1.0)
+    y = (rng.random(len(g)) < 1 / (1 + np.exp(-(X[:, 0] + shift)))).astype(int)
+    coupled = _fit(X, y, g, sharing_strength=0.05)
+    alone = _fit(X, y, g, sharing_strength=0.0)
+
+    def kept(name):
+        k = list(coupled.groups_).index(name)
+        offset = coupled.group_intercept_[k, 0] - coupled.group_intercept_[:, 0].mean()
+        own = alone.group_intercept_[k, 0] - alone.group_intercept_[:, 0].mean()
+        return offset / own
+
+    assert 0 < kept("small_up") < kept("big_up") < 1
+    assert 0 < kept("small_down") < kept("big_down") < 1
+
+
+# -- the Group DRO adjustment --------------------------------------------------------------
+
+
+def test_adjustment_vector_is_c_over_root_group_weight():
+    np.testing.assert_allclose(adjustment_vector(2.0, [4.0, 100.0]), [1.0, 0.2])
+
+
+@pytest.mark.parametrize("solver", ["CLARABEL", "dual"])
+def test_adjusted_minimax_matches_a_hand_written_program(solver):
+    """max_g (L_g + C / sqrt(n_g)) + alpha ||w||^2 with a shared model, written directly."""
+    rng = np.random.default_rng(0)
+    sizes = [300, 60, 15]
+    g = np.repeat(np.arange(3), sizes)
+    X = rng.normal(size=(len(g), 2)) + g[:, None] * 0.3
+    y = (rng.random(len(g)) < 1 / (1 + np.exp(-X[:, 0] + 0.5 * g))).astype(int)
+    C, alpha = 1.0, 1e-2
+    clf = FairMTLClassifier(
+        sharing="shared", objective="minimax", adjustment=C, alpha=alpha, solver=solver
+    ).fit(X, y, groups=g)
+    w, b = cp.Variable(2), cp.Variable()
+    ys = 2 * y - 1
+    losses = [
+        cp.sum(cp.logistic(-cp.multiply(ys[g == k], X[g == k] @ w + b))) / sizes[k]
+        for k in range(3)
+    ]
+    t = cp.Variable()
+    cons = [t >= losses[k] + C / np.sqrt(sizes[k]) for k in range(3)]
+    optimum = cp.Problem(cp.Minimize(t + alpha * cp.sum_squares(w)), cons).solve(
+        solver="SCS", eps=1e-9, max_iters=200_000
+    )
+    assert clf.solver_info_["objective"] == pytest.approx(optimum, rel=1e-4)
+
+
+def test_adjustment_shifts_weight_to_small_groups():
+    rng = np.random.default_rng(0)
+    sizes = [400, 20]
+    g = np.repeat([0, 1], sizes)
+    X = rng.normal(size=(len(g), 2))
+    y = (rng.random(len(g)) < np.where(g == 0, 0.3, 0.7)).astype(int)
+    plain = FairMTLClassifier(sharing="shared", objective="minimax", adjustment=0.0, alpha=1e-3)
+    adjusted = FairMTLClassifier(sharing="shared", objective="minimax", adjustment=4.0, alpha=1e-3)
+    small_plain = plain.fit(X, y, groups=g).group_losses_.iloc[1]
+    small_adjusted = adjusted.fit(X, y, groups=g).group_losses_.iloc[1]
+    assert small_adjusted < small_plain - 1e-3
+
+
+# -- the selection rule --------------------------------------------------------------------
+
+
+def test_heldout_stats_by_hand():
+    loss = np.array([1.0, 3.0, 2.0, 2.0, 2.0])
+    tasks = np.array([0, 0, 1, 1, 1])
+    overall, mean, se2 = heldout_group_stats(loss, tasks, np.ones(5), 2)
+    assert overall == pytest.approx(2.0)
+    np.testing.assert_allclose(mean, [2.0, 2.0])
+    # group 0: sample variance 2, over 2 rows -> 1; group 1: 0
+    np.testing.assert_allclose(se2, [1.0, 0.0])
+
+
+def test_shrinkage_by_hand():
+    means = np.array([[0.2, 0.4, 0.9], [0.2, 0.4, 0.7]])
+    se2 = np.array([[0.001, 0.001, 0.1], [0.001, 0.001, 0.1]])
+    keep = shrinkage_weights(means, se2)
+    tau2 = np.mean([np.var(m, ddof=1) - s.mean() for m, s in zip(means, se2, strict=True)])
+    np.testing.assert_allclose(keep, tau2 / (tau2 + se2[0]))
+    assert shrunk_worst(0.3, means[0], keep) == pytest.approx(np.max(0.3 + keep * (means[0] - 0.3)))
+
+
+def test_a_tiny_noisy_group_does_not_decide():
+    """Candidate A is better for both large groups; B only for a 4-row group whose
+    held-out loss is noise. The raw worst group picks B, the rule picks A."""
+    rng = np.random.default_rng(0)
+    tasks = np.repeat([0, 1, 2], [500, 500, 4])
+    base = rng.exponential(0.4, size=len(tasks))
+    a = base.copy()
+    a[tasks == 2] = [0.1, 3.0, 0.1, 2.9]  # noisy tiny group, mean 1.525
+    b = base + np.where(tasks < 2, 0.1, 0.0)
+    b[tasks == 2] = [0.1, 2.5, 0.1, 2.5]  # mean 1.3
+    stats = [heldout_group_stats(v, tasks, np.ones(len(tasks)), 3) for v in (a, b)]
+    assert stats[0][1].max() > stats[1][1].max()  # the raw worst group would pick B
+    keep = shrinkage_weights(np.array([s[1] for s in stats]), np.array([s[2] for s in stats]))
+    scores = [shrunk_worst(s[0], s[1], keep) for s in stats]
+    assert scores[0] < scores[1]
+
+
+# -- the estimators' "auto" ----------------------------------------------------------------
+
+
+def test_auto_records_every_candidate_and_fits_the_chosen_values(hospitals):
+    X, y, g = hospitals
+    clf = FairMTLClassifier().fit(X, y, groups=g)
+    results = pd.DataFrame(clf.cv_results_)
+    # the strength path, its two half-decade neighbours, then three new alphas
+    assert len(results) == len(STRENGTH_GRID) + 2 + 3
+    best = results.iloc[clf.best_index_]
+    assert (best["param_alpha"], best["param_sharing_strength"]) == (
+        clf.alpha_,
+        clf.sharing_strength_,
+    )
+    strength_path = results.iloc[: len(STRENGTH_GRID) + 2]
+    assert (
+        clf.sharing_strength_
+        == strength_path.loc[strength_path["score"].idxmin()]["param_sharing_strength"]
+    )
+    same = FairMTLClassifier(alpha=clf.alpha_, sharing_strength=clf.sharing_strength_)
+    same.fit(X, y, groups=g)
+    np.testing.assert_allclose(same.group_coef_, clf.group_coef_)
+    assert same.cv_results_ is None
+
+
+def test_auto_scores_are_heldout_losses(hospitals):
+    """The chosen candidate's held-out loss, recomputed with scikit-learn's log loss on
+    the same folds."""
+    from sklearn.metrics import log_loss
+
+    X, y, g = hospitals
+    clf = FairMTLClassifier(alpha=1e-3, sharing_strength="auto", random_state=3).fit(X, y, groups=g)
+    tasks = pd.factorize(g, sort=True)[0]
+    folds = group_label_folds(tasks, np.where(y == clf.classes_[1], 1.0, -1.0), 5, 3)
+    proba = np.empty(len(y))
+    for train, test in folds:
+        fold = FairMTLClassifier(alpha=1e-3, sharing_strength=clf.sharing_strength_)
+        fold.fit(X[train], y[train], groups=g[train])
+        proba[test] = fold.predict_proba(X[test], groups=g[test])[:, 1]
+    results = pd.DataFrame(clf.cv_results_)
+    chosen = results.iloc[clf.best_index_]
+    assert chosen["mean_test_loss"] == pytest.approx(log_loss(y, proba), rel=1e-3)
+
+
+def test_adjustment_is_tuned_for_minimax(hospitals):
+    X, y, g = hospitals
+    clf = FairMTLClassifier(
+        objective="minimax", adjustment="auto", alpha=1e-3, sharing_strength=0.1
+    ).fit(X, y, groups=g)
+    results = pd.DataFrame(clf.cv_results_)
+    assert list(results["param_adjustment"]) == list(ADJUSTMENT_GRID)
+    assert clf.adjustment_ in ADJUSTMENT_GRID
+
+
+def test_too_small_to_tune_warns_and_names_the_values():
+    X = np.arange(6, dtype=float).reshape(-1, 1)
+    y = np.array([0, 0, 0, 0, 1, 1])
+    with pytest.warns(DataWarning, match="Pass them as numbers"):
+        clf = FairMTLRegressor().fit(X[:1], y[:1].astype(float))
+    assert clf.cv_results_ is None
+    with pytest.warns(DataWarning, match="alpha=0.0001"):
+        FairMTLClassifier().fit(X, np.array([0, 0, 0, 0, 0, 1]))
+
+
+def test_pooled_reference_matches_scikit_learn(hospitals):
+    """fairmtl's units of alpha: mean loss + alpha ||w||^2 is LogisticRegression with
+    C = 1 / (2 alpha n) (an independent check of the scaling the defaults rely on)."""
+    X, y, g = hospitals
+    alpha = 1e-2
+    ours = FairMTLClassifier(sharing="shared", objective="average", alpha=alpha).fit(X, y, groups=g)
+    ref = LogisticRegression(C=1 / (2 * alpha * len(y)), tol=1e-10, max_iter=10_000).fit(X, y)
+    np.testing.assert_allclose(ours.shared_coef_[:, 0], ref.coef_[0], atol=1e-4)
