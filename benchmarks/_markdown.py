@@ -24,6 +24,7 @@ SUITE_TITLES = {
     "neural": "Neural suite: the torch path against a plain Group DRO loop",
     "frontier": "Frontier suite: 20-fit frontiers, hypervolume and time",
     "transfer": "Transfer suite: which groups help each other",
+    "generalisation": "Generalisation suite: the worst-off group on held-out rows, repeated splits",
 }
 
 
@@ -314,6 +315,18 @@ def generic_markdown(suite: dict[str, Any]) -> str:
     return markdown_table(rows, [(k, k) for k in ordered], formats=FORMATS)
 
 
+def suite_markdown(name: str, suite: dict[str, Any]) -> str:
+    """The suite module's own ``markdown(rows)`` where it has one, else the generic table."""
+    try:
+        module = importlib.import_module(f"benchmarks._{name}")
+        build = getattr(module, "markdown", None)
+        if callable(build):
+            return build(suite["rows"])
+    except Exception:  # a module that moved on since the run: its rows as they are
+        pass
+    return generic_markdown(suite)
+
+
 def _run_key(run: dict[str, Any]) -> tuple[str, str]:
     return (run["command"], run["machine"]["date"])
 
@@ -371,7 +384,9 @@ def results_markdown(results: dict[str, Any], plots: dict[str, str]) -> str:
         if status == "error":
             out += [f"**Failed**: `{suite.get('error')}` (traceback in results.json).", ""]
             continue
-        out.append(convex_markdown(suite, plots) if name == "convex" else generic_markdown(suite))
+        out.append(
+            convex_markdown(suite, plots) if name == "convex" else suite_markdown(name, suite)
+        )
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 
