@@ -105,17 +105,19 @@ HOSPITALS = {
     "hospitals_many_unrelated": dict(n_hospitals=30, related=False),
 }
 SMALL = ("compas", "german")
-QUICK_ONLY = {
-    "fairlearn ExponentiatedGradient": (
-        SMALL,
-        "quick mode runs it on COMPAS and German credit only (each split fits it "
-        "{n} times, up to 50 LogisticRegression fits each)",
-    ),
-    "fairmtl FrontierSearch": (
-        (*SMALL, "hospitals_few_related", "hospitals_few_unrelated"),
-        "quick mode runs it on the smaller datasets only (about a dozen exact fits per split)",
-    ),
-}
+FEW = ("hospitals_few_related", "hospitals_few_unrelated")
+EG_WHERE = (
+    "{mode} runs it on {where} only (each split fits it {n} times, up to 50 "
+    "LogisticRegression fits each)"
+)
+FS_WHERE = "{mode} runs it on {where} only (about a dozen exact fits per split)"
+
+
+def _only(mode: str, n_eg: int, eg: tuple[str, ...], fs: tuple[str, ...], words: dict[str, str]):
+    return {
+        EXPGRAD: (eg, EG_WHERE.format(mode=mode, where=words["eg"], n=n_eg)),
+        FRONTIER: (fs, FS_WHERE.format(mode=mode, where=words["fs"])),
+    }
 
 
 def _hospital_sizes(few: int, many: int) -> dict[str, dict[str, Any]]:
@@ -123,6 +125,7 @@ def _hospital_sizes(few: int, many: int) -> dict[str, dict[str, Any]]:
 
 
 def _plan(quick: bool, smoke: bool) -> Plan:
+    """The splits, sizes and method settings of each mode (see benchmarks/README.md)."""
     if smoke:
         return Plan(
             1,
@@ -133,8 +136,10 @@ def _plan(quick: bool, smoke: bool) -> Plan:
             eg_max_iter=5,
         )
     if quick:
-        shares = (0.9, 1.0)
-        only = {m: (keys, why.format(n=len(shares) + 1)) for m, (keys, why) in QUICK_ONLY.items()}
+        words = {
+            "eg": "COMPAS and German credit",
+            "fs": "COMPAS, German credit and the 4-hospital settings",
+        }
         return Plan(
             5,
             {
@@ -145,22 +150,32 @@ def _plan(quick: bool, smoke: bool) -> Plan:
                 **_hospital_sizes(1200, 2400),
             },
             grid_size=8,
-            eg_shares=shares,
+            eg_shares=(0.9, 1.0),
             frontier_points=3,
-            only=only,
+            only=_only("quick mode", 3, SMALL, (*SMALL, *FEW), words),
         )
+    # sized to finish in about an hour on 2 shared cores: 20 splits of the small
+    # datasets, 10 of the larger ones (Adult and Census KDD samples, 30 hospitals)
+    words = {
+        "eg": "COMPAS, German credit and the 4-hospital settings",
+        "fs": "COMPAS, German credit and the 4-hospital settings",
+    }
     return Plan(
         20,
         {
-            "adult": {"max_train": 10_000},
+            "adult": {"max_train": 4000, "repeats": 10},
             "compas": {},
             "german": {},
-            "census_kdd": {"n_rows": 20_000, "max_train": 6_000},
-            **_hospital_sizes(2000, 6000),
+            "census_kdd": {"n_rows": 6000, "repeats": 10},
+            **{
+                k: {**v, "repeats": 10} if "many" in k else v
+                for k, v in _hospital_sizes(2000, 4000).items()
+            },
         },
-        grid_size=20,
-        eg_shares=(0.8, 0.9, 1.0),
-        frontier_points=8,
+        grid_size=12,
+        eg_shares=(0.9, 1.0),
+        frontier_points=6,
+        only=_only("the full run", 3, (*SMALL, *FEW), (*SMALL, *FEW), words),
     )
 
 
@@ -612,8 +627,8 @@ def verdicts(rows: list[dict[str, Any]], splits) -> list[str]:
 
 # -- the suite -----------------------------------------------------------------------------
 def run(quick: bool, *, smoke: bool = False, log=None) -> list[dict[str, Any]]:
-    """Rows of every dataset: 20 splits in the full run, 5 with ``quick``, 1 with ``smoke``
-    (tiny data, seconds)."""
+    """Rows of every dataset: 20 splits in the full run (10 on the larger datasets), 5 with
+    ``quick``, 1 with ``smoke`` (tiny data)."""
     log = log or (lambda message: None)
     plan = _plan(quick, smoke)
     rows: list[dict[str, Any]] = []
@@ -623,7 +638,8 @@ def run(quick: bool, *, smoke: bool = False, log=None) -> list[dict[str, Any]]:
     try:
         for key, spec in plan.datasets.items():
             d = load(key, spec)
-            splits = [one_split(d, seed, plan, log) for seed in range(plan.repeats)]
+            repeats = spec.get("repeats", plan.repeats)
+            splits = [one_split(d, seed, plan, log) for seed in range(repeats)]
             rows += aggregate(d, splits, plan)
     finally:
         quiet.setLevel(level)
