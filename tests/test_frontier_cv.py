@@ -68,3 +68,32 @@ def test_auto_knobs_are_settled_once_and_offset_sweeps_strength(data):
     assert strengths == pytest.approx([s / 10, s, 10 * s])
     assert len(search.settings_) == 6  # about n_points fits in all: 2 epsilons x 3
     assert all(e.alpha == tuned["alpha"] for e in search.estimators_)
+
+
+class _Fixed:
+    """A model whose predictions are given: right on 80 of group A's 100 rows, wrong on
+    group B's 2 rows."""
+
+    def __init__(self, y):
+        self.pred = y.copy()
+        self.pred[:20] = 1 - self.pred[:20]
+        self.pred[100:] = 1 - self.pred[100:]
+
+    def predict(self, X, groups=None):
+        return self.pred
+
+
+def test_worst_group_criteria_skip_groups_too_small_to_say():
+    from fairmtl.frontier._baselines import Fitted
+    from fairmtl.frontier._evaluate import evaluate
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=102)
+    g = np.array(["A"] * 100 + ["B"] * 2)
+    fitted = Fitted("fixed", "baseline", "fixed", _Fixed(y))
+    kw = dict(task="classification", metrics=["accuracy"], primary="accuracy")
+    every = evaluate(fitted, None, y, g, classes=np.array([0, 1]), **kw)
+    enough = evaluate(fitted, None, y, g, classes=np.array([0, 1]), min_rows=30, **kw)
+    assert every.scores["worst_group_accuracy"] == 0.0
+    assert enough.scores["worst_group_accuracy"] == pytest.approx(0.8)
+    assert enough.worst_over == ("A",)

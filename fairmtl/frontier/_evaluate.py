@@ -26,6 +26,8 @@ class Evaluation:
     per_group: pd.DataFrame
     scores: dict[str, float | None]
     replicates: pd.DataFrame | None = None
+    worst_over: tuple | None = None
+    """The groups the worst-group scores range over (None: all)."""
 
 
 def criteria_for(task: str, primary: str, binary: bool) -> list[dict[str, Any]]:
@@ -107,8 +109,14 @@ def evaluate(
     primary: str,
     classes: np.ndarray | None,
     boot_indices: np.ndarray | None = None,
+    min_rows: int = 0,
 ) -> Evaluation:
-    """Per-group metrics and criteria of one fitted model on one split."""
+    """Per-group metrics and criteria of one fitted model on one split.
+
+    The worst-group scores range over the groups with at least ``min_rows`` rows in the
+    split (all groups when none has that many): a group of three rows has an accuracy
+    of 0, 1/3, 2/3 or 1 by chance, and would decide every comparison.
+    """
     y_pred = fitted.predict(X, groups)
     proba = fitted.predict_proba(X, groups) if task != "regression" else None
     binary = classes is not None and len(classes) == 2
@@ -129,12 +137,13 @@ def evaluate(
     values = table.set_index(["group", "metric"])["value"]
     greater = METRICS[primary].greater_is_better
     by_group = values.xs(primary, level="metric")
+    worst_over = _groups_with_rows(groups, min_rows)
     scores[f"overall_{primary}"] = float(by_group[OVERALL])
-    scores[f"worst_group_{primary}"] = _worst(by_group.drop(OVERALL), greater)
+    scores[f"worst_group_{primary}"] = _worst(_among(by_group, worst_over), greater)
     if task != "regression":
         if "log_loss" in usable:
-            ll = values.xs("log_loss", level="metric").drop(OVERALL)
-            scores["worst_group_log_loss"] = _worst(ll, False)
+            ll = values.xs("log_loss", level="metric")
+            scores["worst_group_log_loss"] = _worst(_among(ll, worst_over), False)
         else:
             scores["worst_group_log_loss"] = None
     if binary:
@@ -145,4 +154,19 @@ def evaluate(
         # would need a Python loop per resample and model: they are reported without one)
         fast = [m for m in usable if m in VECTORISED_METRICS]
         replicates = bootstrap_replicates(y, indices=boot_indices, **{**kw, "metrics": fast})
-    return Evaluation(table, scores, replicates)
+    return Evaluation(table, scores, replicates, worst_over)
+
+
+def _groups_with_rows(groups: np.ndarray, min_rows: int) -> tuple | None:
+    """The groups with at least ``min_rows`` rows, or None (all) if none or all have."""
+    counts = pd.Series(np.asarray(groups)).value_counts()
+    keep = counts.index[counts >= min_rows]
+    if len(keep) == 0 or len(keep) == len(counts):
+        return None
+    return tuple(keep)
+
+
+def _among(by_group: pd.Series, worst_over: tuple | None) -> pd.Series:
+    """The groups' values (no overall row), restricted to ``worst_over`` when given."""
+    values = by_group.drop(OVERALL)
+    return values if worst_over is None else values[values.index.isin(worst_over)]

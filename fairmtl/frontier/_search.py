@@ -124,7 +124,10 @@ class FrontierSearch(BaseEstimator):
     n_boot : int, default=200
         Bootstrap resamples of the test set (intervals, robustness, harm).
     small_group_threshold : int, default=30
-        Groups with fewer test rows are flagged as uncertain.
+        Groups with fewer test rows are flagged as uncertain, and the worst-group
+        criteria (the policy's, the frontier's, the headline's) range over the groups
+        with at least this many rows of the split they are measured on (all groups when
+        none has): a group of a few rows would decide them by chance.
     cv : int or None, default=None
         None: the policy chooses on the validation split. An int K: it chooses on K-fold
         cross-validation of the training and validation rows together (folds stratified
@@ -502,7 +505,13 @@ class FrontierSearch(BaseEstimator):
         Xva, yva, gva, _ = data["val"]
         rng = np.random.default_rng(self.random_state)
         self.boot_indices_ = bootstrap_indices(gte, self.n_boot, rng) if self.n_boot else None
-        common = dict(task=self.task_, metrics=metrics, primary=metrics[0], classes=self.classes_)
+        common = dict(
+            task=self.task_,
+            metrics=metrics,
+            primary=metrics[0],
+            classes=self.classes_,
+            min_rows=self.small_group_threshold,
+        )
         for f in fitted:
             f.val = evaluate(f, Xva, yva, gva, **common) if len(yva) else None
             f.test = evaluate(f, Xte, yte, gte, boot_indices=self.boot_indices_, **common)
@@ -538,7 +547,13 @@ class FrontierSearch(BaseEstimator):
                 with warnings.catch_warnings():  # a tiny group absent from a fold's training
                     warnings.simplefilter("ignore", FairMTLWarning)
                     oof.add(_with_predict_knobs(fits[i], f.setting), X, g, test, self.task_)
-        common = dict(task=self.task_, metrics=metrics, primary=metrics[0], classes=self.classes_)
+        common = dict(
+            task=self.task_,
+            metrics=metrics,
+            primary=metrics[0],
+            classes=self.classes_,
+            min_rows=self.small_group_threshold,
+        )
         greater = METRICS[metrics[0]].greater_is_better
         for f, oof in zip(ours, out, strict=True):
             if oof.feasible:
@@ -682,9 +697,13 @@ class _OutOfFold:
 
 
 def _replicate_criteria(f: Fitted, primary: str, greater: bool) -> np.ndarray:
-    rep = f.test.replicates
+    rep, over = f.test.replicates, f.test.worst_over
     overall = rep[("overall", primary)].to_numpy()
-    groups = [c for c in rep.columns if c[1] == primary and c[0] != "overall"]
+    groups = [
+        c
+        for c in rep.columns
+        if c[1] == primary and c[0] != "overall" and (over is None or c[0] in over)
+    ]
     per_group = rep[groups].to_numpy()
     with np.errstate(all="ignore"):
         worst = np.nanmin(per_group, axis=1) if greater else np.nanmax(per_group, axis=1)
