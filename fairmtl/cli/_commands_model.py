@@ -95,13 +95,11 @@ def fit(
     """
     from fairmtl.cli._modeling import fit_table
     from fairmtl.cli._tabular import load_training_table, split_names
-    from fairmtl.data._atomic import MSG_EXISTS_NO_FORCE
-    from fairmtl.exceptions import FileExistsNoForceError
+    from fairmtl.data import check_outputs
     from fairmtl.persistence import save_model
 
     ui = Ui(ctx, quiet=quiet, json_mode=json)
-    if output.exists() and not force:  # before the work, not after it
-        raise FileExistsNoForceError(MSG_EXISTS_NO_FORCE.format(path=output))
+    check_outputs([output], force=force)  # before the work, not after it
     table = load_training_table(
         data,
         target=target,
@@ -201,14 +199,11 @@ def predict(
     """
     from fairmtl.cli._modeling import predict_table
     from fairmtl.cli._tabular import read_data
-    from fairmtl.data import write_table_atomic
-    from fairmtl.data._atomic import MSG_EXISTS_NO_FORCE
-    from fairmtl.exceptions import FileExistsNoForceError
+    from fairmtl.data import check_outputs, write_table_atomic
     from fairmtl.persistence import load_model
 
     ui = Ui(ctx, quiet=quiet)
-    if output.exists() and not force:
-        raise FileExistsNoForceError(MSG_EXISTS_NO_FORCE.format(path=output))
+    check_outputs([output], force=force)
     fitted, schema, _ = load_model(model)
     text = [
         *schema.groups,
@@ -262,9 +257,11 @@ def evaluate(
     """
     from fairmtl.cli._evaluation import evaluate_table
     from fairmtl.cli._tabular import read_data
-    from fairmtl.data import atomic_write_text
+    from fairmtl.data import atomic_write_text, check_outputs
     from fairmtl.persistence import load_model
 
+    if output is not None:
+        check_outputs([output], force=force)  # before the bootstrap, not after it
     if json:
         format = "json"
     ui = Ui(ctx, quiet=quiet, json_mode=format != "table")

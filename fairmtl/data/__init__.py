@@ -15,7 +15,13 @@ Error messages are module constants named ``MSG_*`` in the private modules.
 
 from __future__ import annotations
 
-from fairmtl.data._atomic import atomic_target, atomic_write_bytes, atomic_write_text
+from fairmtl.data._atomic import (
+    atomic_target,
+    atomic_write_bytes,
+    atomic_write_many,
+    atomic_write_text,
+    check_outputs,
+)
 from fairmtl.data._groups import UNSEEN, GroupEncoder
 from fairmtl.data._io import DEFAULT_MAX_BYTES, read_table, write_table_atomic
 from fairmtl.data._labels import check_groups_length, group_labels
@@ -42,11 +48,13 @@ __all__ = [
     "SplitResult",
     "atomic_target",
     "atomic_write_bytes",
+    "atomic_write_many",
     "atomic_write_text",
     "check_finite",
     "check_groups_length",
     "check_no_missing",
     "check_numeric_values",
+    "check_outputs",
     "group_labels",
     "infer_column_kind",
     "make_preprocessor",
