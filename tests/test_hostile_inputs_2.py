@@ -5,6 +5,8 @@ nothing misreported. Each test names its case; ``tests/README.md`` lists them fo
 from __future__ import annotations
 
 import errno
+import json
+import re
 import os
 import subprocess
 import sys
@@ -264,3 +266,73 @@ def test_pair_with_force_restores_the_old_pair_when_the_second_cannot_be_placed(
             atomic_write_many([(html, b"new html"), (js, b"new json")], force=True)
     assert html.read_text() == "old html" and js.read_text() == "old json"
     assert hidden(tmp_path) == []
+
+
+# -- 3. terminal control sequences from users' files -------------------------------------
+
+HOSTILE_GROUPS = [
+    "clear\x1b[2J",  # screen clear
+    "title\x1b]0;pwned\x1b\\",  # window title, ended by ST
+    "clip\x1b]52;c;ZXZpbA==\x1b\\",  # clipboard write
+    "csi\x9b31m",  # the 8-bit CSI
+    "rtl\u202eevil",  # a bidirectional override
+]
+#: What must never reach a terminal: C0 controls but line feed and tab, DEL, C1 controls.
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]")
+
+
+@pytest.fixture(scope="module")
+def hostile_visits(workdir) -> Path:
+    frame = make_visits(300, seed=2)
+    frame["hospital"] = [HOSTILE_GROUPS[i % len(HOSTILE_GROUPS)] for i in range(len(frame))]
+    frame = frame.rename(columns={"ward": "ward\x1b[31m"})
+    path = workdir / "hostile.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_control_sequences_in_group_and_column_names_are_escaped(hostile_visits, tmp_path):
+    out = tmp_path / "m.skops"
+    fitted = ok(invoke("fit", hostile_visits, "-t", "y", "-g", "hospital", "--id-column",
+                       "visit_id", "--objective", "average", "--alpha", "0.001",
+                       "--sharing-strength", "1", "--min-group-size", "100", "-o", out))  # fmt: skip
+    assert "clear\\x1b[2J" in fitted.stdout  # shown, escaped
+    table = ok(invoke("evaluate", out, hostile_visits, "--n-boot", "2"))
+    as_json = ok(invoke("evaluate", out, hostile_visits, "--n-boot", "2", "--format", "json"))
+    as_csv = ok(invoke("evaluate", out, hostile_visits, "--n-boot", "2", "--format", "csv"))
+    missing = error_line(invoke("fit", hostile_visits, "-t", "nope", "-g", "hospital", "-o",
+                                tmp_path / "x.skops"))  # fmt: skip
+    for result in (fitted, table, as_json, as_csv):
+        assert not RAW_CONTROL.search(result.stdout), repr(result.stdout)
+        assert not RAW_CONTROL.search(result.stderr), repr(result.stderr)
+    assert not RAW_CONTROL.search(missing) and "ward\\x1b[31m" in missing
+    groups = {row["group"] for row in json.loads(as_json.stdout)["per_group"]}
+    assert groups - {"overall"} == set(HOSTILE_GROUPS)  # JSON escapes them losslessly
+
+
+# -- 5. spreadsheet formula injection ----------------------------------------------------
+
+
+def test_formula_like_ids_and_group_names_are_neutralised_in_csv(model, workdir, tmp_path):
+    frame = make_visits(6, seed=3).drop(columns="y")
+    frame["visit_id"] = ["=1+1", "@SUM(A1:A9)", "-2+3", "+cmd", "-5", "\tx"]
+    frame.loc[0, "hospital"] = '=HYPERLINK("http://evil.example","x")'
+    data = workdir / "formulas.csv"
+    frame.to_csv(data, index=False)
+    out = tmp_path / "p.csv"
+    ok(invoke("predict", model, data, "-o", out, "--id-column", "visit_id"))
+    written = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert written["visit_id"].tolist() == ["'=1+1", "'@SUM(A1:A9)", "'-2+3", "'+cmd", "-5", "'\tx"]
+    # an unseen group is predicted with the shared part, labelled "<shared>" in 'group'
+    assert not any(v.startswith(("=", "+", "@")) for v in written["group"])
+    ev = ok(invoke("evaluate", model, _with_target(frame, workdir), "--n-boot", "2",
+                   "--format", "csv"))  # fmt: skip
+    cells = [c for line in ev.stdout.splitlines() for c in line.split(",")]
+    assert not any(c.lstrip('"').startswith(("=", "@")) for c in cells)
+    assert any(c.lstrip('"').startswith("'=HYPERLINK") for c in cells)
+
+
+def _with_target(frame: pd.DataFrame, folder: Path) -> Path:
+    path = folder / "formulas_y.csv"
+    frame.assign(y=[0, 1, 0, 1, 0, 1]).to_csv(path, index=False)
+    return path

@@ -289,8 +289,12 @@ def evaluate(
 
         text = json_module.dumps(to_jsonable(outcome.to_dict()), indent=2, ensure_ascii=False)
     else:
-        text = outcome.per_group.to_csv(index=False)
-    if output is None:
+        from fairmtl.data._csvsafe import neutralize_formulas
+
+        text = neutralize_formulas(outcome.per_group).to_csv(index=False)
+    if output is None and format == "json":
+        ui.print_json_text(text)
+    elif output is None:
         ui.print_text(text)
     else:
         ui.done(f"Wrote {atomic_write_text(output, text, force=force)}")

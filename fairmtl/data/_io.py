@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from fairmtl.data._atomic import atomic_target
+from fairmtl.data._csvsafe import neutralize_formulas
 from fairmtl.data._validation import did_you_mean
 from fairmtl.exceptions import DataValidationError
 
@@ -333,9 +334,19 @@ def read_table(
 
 
 def write_table_atomic(
-    frame: pd.DataFrame, path: str | os.PathLike[str], *, force: bool = False, index: bool = False
+    frame: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    index: bool = False,
+    safe_formulas: bool = True,
 ) -> Path:
     """Write a DataFrame to CSV, TSV, gzip'd CSV or Parquet (by extension), atomically.
+
+    In text files, cells that a spreadsheet would run as a formula (text beginning with
+    ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, such as a group name
+    ``=HYPERLINK(...)``) are written with a single quote in front, as OWASP recommends
+    against CSV injection; see :func:`fairmtl.data._csvsafe.neutralize_formulas`.
 
     Parameters
     ----------
@@ -348,6 +359,8 @@ def write_table_atomic(
         Overwrite an existing file.
     index : bool, default=False
         Also write the index.
+    safe_formulas : bool, default=True
+        Neutralise formula-like text cells in CSV and TSV files (Parquet is unchanged).
 
     Returns
     -------
@@ -371,6 +384,7 @@ def write_table_atomic(
         if parquet:
             frame.to_parquet(tmp, engine="pyarrow", index=index)
         else:
+            frame = neutralize_formulas(frame) if safe_formulas else frame
             frame.to_csv(
                 tmp,
                 sep=_TEXT_SUFFIXES[suffix] or ",",
