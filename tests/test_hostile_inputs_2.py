@@ -5,6 +5,7 @@ nothing misreported. Each test names its case; ``tests/README.md`` lists them fo
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import re
@@ -12,6 +13,8 @@ import subprocess
 import sys
 import textwrap
 import time
+import tracemalloc
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ import pytest
 from report_fixtures import make_results
 from typer.testing import CliRunner
 
+from fairmtl._archive import MAX_SCHEMA_BYTES, MIN_ARRAY_CAP, MSG_ARRAY_TOO_BIG
 from fairmtl.cli import _frontier as frontier_module
 from fairmtl.cli import app
 from fairmtl.data import (
@@ -31,7 +35,8 @@ from fairmtl.data import (
     write_table_atomic,
 )
 from fairmtl.data._atomic import MSG_EXISTS_NO_FORCE, STALE_AFTER_S
-from fairmtl.exceptions import FileExistsNoForceError, OutputError
+from fairmtl.exceptions import DataValidationError, FileExistsNoForceError, OutputError
+from fairmtl.persistence import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -336,3 +341,80 @@ def _with_target(frame: pd.DataFrame, folder: Path) -> Path:
     path = folder / "formulas_y.csv"
     frame.assign(y=[0, 1, 0, 1, 0, 1]).to_csv(path, index=False)
     return path
+
+
+# -- 4. model files that would exhaust memory --------------------------------------------
+
+
+def _rewrite(source: Path, target: Path, replace: Any) -> None:
+    """Copy a model file, passing each member's name and bytes through ``replace``."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, replace(info.filename, src.read(info)))
+
+
+def _coef_file(path: Path) -> str:
+    tree = json.loads(zipfile.ZipFile(path).read("schema.json"))
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "coef_" in node and isinstance(node["coef_"], dict) and "file" in node["coef_"]:
+                return node["coef_"]["file"]
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    raise AssertionError("no coef_ array")  # pragma: no cover
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def test_model_file_with_a_huge_zero_array_is_refused_before_allocating(model, tmp_path):
+    name = _coef_file(model)
+    estimator = load_model(model)[0].steps[-1][1]
+    crafted = tmp_path / "zeros.skops"
+    big = np.zeros(6_000_000)  # 48 MB of zeros: a few dozen KB once compressed
+    _rewrite(model, crafted, lambda n, b: _npy(big) if n == name else b)
+    del big
+    assert crafted.stat().st_size < 1_000_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataValidationError) as err:
+            load_model(crafted)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert str(err.value) == MSG_ARRAY_TOO_BIG.format(
+        path=crafted, name=name, shape=(6_000_000,), values=6_000_000,
+        features=estimator.n_features_in_, groups=len(estimator.groups_),
+        classes=len(estimator.classes_), cap=MIN_ARRAY_CAP,
+    )  # fmt: skip
+    assert peak < 20_000_000  # the 48 MB array was never built
+    with pytest.raises(DataValidationError, match="more than the limit of 1.0 MiB"):
+        load_model(crafted, max_bytes=1024**2)
+    load_model(model)  # the real model still loads
+
+
+def test_model_file_whose_array_header_lies_is_refused(model, tmp_path):
+    name = _coef_file(model)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)}
+    )
+    crafted = tmp_path / "lie.skops"
+    _rewrite(model, crafted, lambda n, b: header.getvalue() + b"\0" * 8 if n == name else b)
+    with pytest.raises(DataValidationError, match=r"declares shape \(1000000000000,\)"):
+        load_model(crafted)
+
+
+def test_model_file_with_padded_json_is_refused(model, tmp_path):
+    crafted = tmp_path / "padded.skops"
+    pad = b" " * (MAX_SCHEMA_BYTES + 1)
+    _rewrite(model, crafted, lambda n, b: b[:-1] + pad + b[-1:] if n == "schema.json" else b)
+    assert crafted.stat().st_size < 1_000_000
+    with pytest.raises(DataValidationError, match=r"its object tree \(schema.json\) is 32.\d MiB, more than the limit of 32.0 MiB"):
+        load_model(crafted)
