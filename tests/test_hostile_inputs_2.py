@@ -377,9 +377,9 @@ def test_model_file_with_a_huge_zero_array_is_refused_before_allocating(model, t
     name = _coef_file(model)
     estimator = load_model(model)[0].steps[-1][1]
     crafted = tmp_path / "zeros.skops"
-    big = np.zeros(6_000_000)  # 48 MB of zeros: a few dozen KB once compressed
-    _rewrite(model, crafted, lambda n, b: _npy(big) if n == name else b)
-    del big
+    zeros = _npy(np.zeros(6_000_000))  # 48 MB of zeros: a few dozen KB once compressed
+    _rewrite(model, crafted, lambda n, b: zeros if n == name else b)
+    del zeros
     assert crafted.stat().st_size < 1_000_000
     tracemalloc.start()
     try:
@@ -416,5 +416,6 @@ def test_model_file_with_padded_json_is_refused(model, tmp_path):
     pad = b" " * (MAX_SCHEMA_BYTES + 1)
     _rewrite(model, crafted, lambda n, b: b[:-1] + pad + b[-1:] if n == "schema.json" else b)
     assert crafted.stat().st_size < 1_000_000
-    with pytest.raises(DataValidationError, match=r"its object tree \(schema.json\) is 32.\d MiB, more than the limit of 32.0 MiB"):
+    expected = r"its object tree \(schema.json\) is 32.\d MiB, more than the limit of 32.0 MiB"
+    with pytest.raises(DataValidationError, match=expected):
         load_model(crafted)
