@@ -418,3 +418,62 @@ def test_model_file_with_padded_json_is_refused(model, tmp_path):
     expected = r"its object tree \(schema.json\) is 32.\d MiB, more than the limit of 32.0 MiB"
     with pytest.raises(DataValidationError, match=expected):
         load_model(crafted)
+
+
+# -- 12. experiment files follow the rules of the command-line options -------------------
+
+EXPERIMENT = """
+[data]
+path = "visits.csv"
+target = "y"
+groups = ["hospital"]
+
+[frontier]
+{line}
+"""
+
+
+@pytest.mark.parametrize(
+    ("line", "option", "reason"),
+    [
+        ("points = -3", "--points", "it must be at least 1"),
+        ("points = 0", "--points", "it must be at least 1"),
+        ("n_boot = 0", "--n-boot", "it must be at least 1"),
+        ("alpha = -1.0", "--alpha", "it must be at least 0.0"),
+        ('objective = "fastest"', "--objective", "it must be one of 'average', 'balanced'"),
+    ],
+)
+def test_experiment_values_follow_the_option_rules(workdir, visits, line, option, reason):
+    path = workdir / "bad.toml"
+    path.write_text(EXPERIMENT.format(line=line))
+    message = error_line(invoke("run", path))
+    assert (
+        f"[frontier] {line.split(' = ')[0]} = " in message and f"(the rule of {option})" in message
+    )
+    assert reason in message
+    assert "bug" not in message and "Unexpected" not in message
+    # the command line refuses the same value (exit code 2, a usage error)
+    key, _, value = line.partition(" = ")
+    cli = invoke("frontier", visits, "-t", "y", "-g", "hospital", "-o", workdir / "x.html",
+                 option, value.strip('"'))  # fmt: skip
+    assert cli.exit_code == 2
+
+
+def test_experiment_empty_output_and_encodings(workdir, fake_pair_search):
+    path = workdir / "e.toml"
+    path.write_text(EXPERIMENT.format(line='output = ""'))
+    message = error_line(invoke("run", path))
+    assert "[frontier] output must be a file name" in message and "empty name" not in message
+    latin = EXPERIMENT.format(line='policy = "knee"  # caf\u00e9').encode("latin-1")
+    path.write_bytes(latin)
+    message = error_line(invoke("run", path))
+    assert "is not UTF-8 text (byte 0xe9" in message and "Save it as UTF-8" in message
+    bom = workdir / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + EXPERIMENT.format(line="points = 2").encode())
+    ok(invoke("run", bom))
+    assert (workdir / "reports" / "bom.html").is_file()
+
+
+@pytest.fixture
+def fake_pair_search(monkeypatch):
+    monkeypatch.setattr(frontier_module, "frontier_search_class", lambda: PairSearch)
