@@ -477,3 +477,53 @@ def test_experiment_empty_output_and_encodings(workdir, fake_pair_search):
 @pytest.fixture
 def fake_pair_search(monkeypatch):
     monkeypatch.setattr(frontier_module, "frontier_search_class", lambda: PairSearch)
+
+
+# -- 11. damaged, mis-encoded and date-holding files -------------------------------------
+
+
+def test_truncated_gzip_file_is_reported_as_damaged(workdir, tmp_path):
+    full = tmp_path / "v.csv.gz"
+    make_visits(2000).to_csv(full, index=False)
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    message = error_line(invoke("fit", cut, "-t", "y", "-g", "hospital", "-o", tmp_path / "m"))
+    assert f"Cannot read {cut}: the gzip file is truncated or damaged" in message
+    assert "bug" not in message
+
+
+def test_latin1_file_error_names_the_byte_and_line_and_no_missing_option(tmp_path):
+    path = tmp_path / "latin.csv"
+    rows = "".join(f"{i},north,{i % 2}\n" for i in range(5))
+    path.write_bytes(("id,hospital,y\n" + rows + "6,M\u00fcnchen,1\n").encode("latin-1"))
+    message = error_line(invoke("fit", path, "-t", "y", "-g", "hospital", "-o", tmp_path / "m"))
+    assert "as utf-8 text: byte 0xfc on line 7" in message
+    assert "--encoding" not in message  # no option that the command does not have
+
+
+def test_datetime_feature_in_a_dataframe_is_named():
+    from fairmtl import FairMTLClassifier
+    from fairmtl.data._validation import MSG_DATETIME_COLUMN
+
+    frame = make_visits(60).drop(columns=["visit_id", "ward"])
+    X = frame[["age"]].assign(seen=pd.date_range("2020-01-01", periods=60))
+    clf = FairMTLClassifier(sharing="shared", objective="average", alpha=1e-3, sharing_strength=1.0)
+    with pytest.raises(DataValidationError) as err:
+        clf.fit(X, frame["y"], groups=frame["hospital"])
+    assert str(err.value) == MSG_DATETIME_COLUMN.format(column="seen")
+
+
+# -- 14. groups whose index disagrees with X's -------------------------------------------
+
+
+def test_groups_series_with_another_index_is_refused():
+    from fairmtl import FairMTLClassifier
+
+    frame = make_visits(60)
+    X, y = frame[["age"]], frame["y"]
+    shuffled = frame["hospital"].sample(frac=1.0, random_state=0)
+    clf = FairMTLClassifier(sharing="shared", objective="average", alpha=1e-3, sharing_strength=1.0)
+    with pytest.raises(DataValidationError, match=r"groups is a pandas Series whose index"):
+        clf.fit(X, y, groups=shuffled)
+    clf.fit(X, y, groups=shuffled.reindex(X.index))  # aligned: accepted
+    clf.fit(X, y, groups=frame["hospital"].to_numpy())  # plain arrays: by position

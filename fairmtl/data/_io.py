@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import os
 import warnings
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,8 +60,14 @@ MSG_PARSE_ERROR = (
     "and the quoting of fields that contain it."
 )
 MSG_ENCODING = (
-    "Cannot decode {path} as {encoding}: {reason}. Save the file as UTF-8, or pass its "
-    "encoding (e.g. encoding='latin-1')."
+    "Cannot read {path} as {encoding} text: byte {byte} on line {line} ({reason}). The "
+    "file was probably saved in another encoding (Latin-1 / Windows-1252 are common). "
+    "Save it as UTF-8 (in a spreadsheet: 'CSV UTF-8'), or from Python read it with "
+    "fairmtl.data.read_table(path, encoding='latin-1')."
+)
+MSG_DAMAGED_COMPRESSED = (
+    "Cannot read {path}: the gzip file is truncated or damaged ({reason}). Copy or "
+    "download it again, or check that the program that wrote it finished."
 )
 MSG_PARQUET_ERROR = "Cannot read Parquet file {path}: {reason}."
 MSG_UNKNOWN_COLUMNS = (
@@ -108,13 +116,37 @@ def _check_input_file(path: Path, max_bytes: int | None) -> None:
         )
 
 
+_DAMAGED = (EOFError, gzip.BadGzipFile, zlib.error)
+
+
 def _read_sample(path: Path, gzipped: bool, encoding: str) -> str:
     opener = gzip.open if gzipped else open
     try:
         with opener(path, "rt", encoding=encoding, errors="replace", newline="") as handle:
             return handle.read(_SNIFF_CHARS)
-    except (OSError, EOFError) as e:
+    except _DAMAGED as e:
+        raise DataValidationError(MSG_DAMAGED_COMPRESSED.format(path=path, reason=e)) from e
+    except OSError as e:
         raise DataValidationError(MSG_PARSE_ERROR.format(path=path, sep=None, reason=e)) from e
+
+
+def _encoding_error(path: Path, gzipped: bool, encoding: str, error: Exception) -> str:
+    """The message for a file that does not decode: the first bad byte and its line."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line, opener = 1, gzip.open if gzipped else open
+    with opener(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            try:
+                text = decoder.decode(chunk)
+            except UnicodeDecodeError as e:
+                line += chunk[: e.start].count(b"\n")
+                byte = f"0x{chunk[e.start]:02x}" if e.start < len(chunk) else "at the end"
+                return MSG_ENCODING.format(
+                    path=path, encoding=encoding, byte=byte, line=line, reason=e.reason
+                )
+            line += text.count("\n")
+    reason = getattr(error, "reason", str(error))
+    return MSG_ENCODING.format(path=path, encoding=encoding, byte="?", line="?", reason=reason)
 
 
 def _sniff_delimiter(sample: str) -> str:
@@ -190,9 +222,9 @@ def _read_text_table(
         reason = str(e).strip().rstrip(".")
         raise DataValidationError(MSG_PARSE_ERROR.format(path=path, sep=sep, reason=reason)) from e
     except UnicodeDecodeError as e:
-        raise DataValidationError(
-            MSG_ENCODING.format(path=path, encoding=encoding, reason=e.reason)
-        ) from e
+        raise DataValidationError(_encoding_error(path, gzipped, encoding, e)) from e
+    except _DAMAGED as e:
+        raise DataValidationError(MSG_DAMAGED_COMPRESSED.format(path=path, reason=e)) from e
     return frame
 
 

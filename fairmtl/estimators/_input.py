@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fairmtl.data._validation import plain
+from fairmtl.data._validation import MSG_DATETIME_COLUMN, plain
 from fairmtl.exceptions import DataValidationError, DataWarning
 
 __all__ = [
     "split_group_columns",
+    "check_groups_index",
     "check_feature_frame",
     "warn_huge_features",
     "warn_one_class_groups",
@@ -51,6 +52,12 @@ MSG_ONE_CLASS_GROUP = (
     "probability ~1 for every row of the group. Use sharing='offset' (sharing_strength > 0) "
     "or 'shared' to borrow strength from the other groups, or collect rows of other classes."
 )
+MSG_GROUPS_INDEX = (
+    "groups is a pandas {kind} whose index differs from X's (at position {position}: X "
+    "has {x!r}, groups has {g!r}). Rows are matched to groups by position, so this would "
+    "pair rows with the wrong groups. Align them first (groups.reindex(X.index)), or "
+    "pass groups.to_numpy() if the order is right."
+)
 MSG_FEATURE_NOT_FINITE = (
     "Feature column {column!r} has {count} {what} value(s) (first at row {row!r}). Impute "
     "or drop them, e.g. with fairmtl.data.make_preprocessor (imputes by default)."
@@ -64,6 +71,7 @@ def split_group_columns(X: Any, groups: Any, group_column: str | list[str] | Non
     taken out of the features. X itself is never modified (a copy is made).
     """
     if group_column is None:
+        check_groups_index(X, groups)
         return X, groups
     columns = [group_column] if isinstance(group_column, str) else list(group_column)
     if not isinstance(X, pd.DataFrame):
@@ -87,6 +95,25 @@ def split_group_columns(X: Any, groups: Any, group_column: str | list[str] | Non
     return X.drop(columns=columns), group_values
 
 
+def check_groups_index(X: Any, groups: Any) -> None:
+    """Refuse pandas groups whose index disagrees with a DataFrame X's (rows would be
+    paired with groups by position, silently wrong)."""
+    if not (isinstance(X, pd.DataFrame) and isinstance(groups, pd.Series | pd.DataFrame)):
+        return
+    if len(groups) != len(X) or groups.index.equals(X.index):
+        return  # a length mismatch has its own error, naming both lengths
+    differs = np.flatnonzero(np.asarray(groups.index != X.index))
+    position = int(differs[0]) if differs.size else 0
+    raise DataValidationError(
+        MSG_GROUPS_INDEX.format(
+            kind=type(groups).__name__,
+            position=position,
+            x=plain(X.index[position]),
+            g=plain(groups.index[position]),
+        )
+    )
+
+
 def check_feature_frame(X: Any) -> None:
     """Name the culprit column when a DataFrame holds non-numeric or non-finite features."""
     if not isinstance(X, pd.DataFrame):
@@ -98,6 +125,10 @@ def check_feature_frame(X: Any) -> None:
         )
     for column in X.columns:
         values = X[column]
+        if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(
+            values
+        ):
+            raise DataValidationError(MSG_DATETIME_COLUMN.format(column=column))
         if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
             bad = pd.to_numeric(values, errors="coerce").isna() & values.notna()
             if bad.any():
