@@ -35,7 +35,7 @@ from fairmtl.data import (
     write_table_atomic,
 )
 from fairmtl.data._atomic import MSG_EXISTS_NO_FORCE, STALE_AFTER_S
-from fairmtl.exceptions import DataValidationError, FileExistsNoForceError, OutputError
+from fairmtl.exceptions import DataValidationError, DataWarning, FileExistsNoForceError, OutputError
 from fairmtl.persistence import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -527,3 +527,102 @@ def test_groups_series_with_another_index_is_refused():
         clf.fit(X, y, groups=shuffled)
     clf.fit(X, y, groups=shuffled.reindex(X.index))  # aligned: accepted
     clf.fit(X, y, groups=frame["hospital"].to_numpy())  # plain arrays: by position
+
+
+# -- 6. overflowing numbers reported at their real rows, with their real cause ----------
+
+
+@pytest.mark.parametrize(("seed", "val_size"), [("0", "0.2"), ("5", "0.5")])
+def test_infinite_value_is_reported_at_its_row_whatever_the_split(tmp_path, seed, val_size):
+    from fairmtl.data._validation import MSG_INFINITE_VALUES
+
+    path = tmp_path / "inf.csv"
+    text = make_visits(240).to_csv(index=False).splitlines()
+    fields = text[151].split(",")  # data row 150 (line 152 of the file)
+    fields[2] = "1e309"
+    text[151] = ",".join(fields)
+    path.write_text("\n".join(text) + "\n")
+    message = error_line(invoke("fit", path, "-t", "y", "-g", "hospital", "--seed", seed,
+                                "--val-size", val_size, "-o", tmp_path / "m.skops"))  # fmt: skip
+    expected = MSG_INFINITE_VALUES.format(column="age", count=1, value=float("inf"), row=150)
+    assert message == "Error: " + expected
+
+
+def test_huge_values_are_not_reported_as_missing(tmp_path):
+    from fairmtl.data._validation import MSG_TOO_LARGE_TO_COMPUTE
+
+    frame = make_visits(240)
+    frame.loc[40, "age"], frame.loc[90, "age"] = 1e308, -1e308
+    path = tmp_path / "huge.csv"
+    frame.to_csv(path, index=False)
+    message = error_line(invoke("fit", path, "-t", "y", "-g", "hospital", "-o", tmp_path / "m"))
+    expected = MSG_TOO_LARGE_TO_COMPUTE.format(column="age", count=2, value=1e308, row=40)
+    assert message == "Error: " + expected
+    assert "missing" not in message.split("(")[0]
+
+
+# -- 7. labels that differ only in form ---------------------------------------------------
+
+
+def test_similar_target_and_group_labels_draw_a_warning():
+    from fairmtl.cli._tabular import load_training_table
+
+    frame = make_visits(120)
+    frame["y"] = np.array(["yes", "Yes", "yes ", "no"], dtype=object)[np.arange(120) % 4]
+    frame["hospital"] = np.array(["1", "1.0", "01", "Caf\u00e9", "Cafe\u0301", "Male", "Male "])[
+        np.arange(120) % 7
+    ]
+    with pytest.warns(DataWarning) as record:
+        table = load_training_table(frame, target="y", groups=["hospital"])
+    messages = [str(w.message) for w in record]
+    target = next(m for m in messages if m.startswith("Target column 'y'"))
+    assert "'yes' / 'Yes' / 'yes '" in target and "kept as different classes" in target
+    group = next(m for m in messages if m.startswith("Group column 'hospital'"))
+    assert "'1' / '1.0' / '01'" in group and "'Caf\u00e9' / 'Cafe\u0301'" in group
+    assert "'Male' / 'Male '" in group
+    assert table.y.nunique() == 4  # kept apart, as the warning says
+
+
+# -- 9. thousands separators and short rows ----------------------------------------------
+
+
+def test_thousands_separators_are_read_as_numbers_with_a_warning(tmp_path):
+    from fairmtl.cli._tabular import load_training_table
+
+    frame = make_visits(120)
+    frame["fnlwgt"] = [f"{v:,}" for v in np.arange(120) * 1237 + 900]
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    with pytest.warns(DataWarning, match=r"Column 'fnlwgt' holds numbers written with thousands"):
+        table = load_training_table(path, target="y", groups=["hospital"], id_column="visit_id")
+    assert "fnlwgt" in table.schema.numeric_features
+    assert table.X["fnlwgt"].tolist() == (np.arange(120) * 1237 + 900).tolist()
+
+
+def test_rows_shorter_than_the_header_draw_a_warning(tmp_path):
+    from fairmtl.data import read_table
+
+    path = tmp_path / "short.csv"
+    path.write_text("a,b,c\n1,2,3\n4,5\n6,7,8\n9\n")
+    with pytest.warns(DataWarning, match=r"2 row\(s\) with fewer fields than its header's 3 "
+                                         r"\(first on line 3, with 2\)"):  # fmt: skip
+        frame = read_table(path)
+    assert frame["c"].isna().tolist() == [False, True, False, True]
+
+
+# -- 10. leakage and saved index columns -------------------------------------------------
+
+
+def test_saved_index_column_and_target_copy_draw_warnings(tmp_path):
+    from fairmtl.cli._tabular import load_training_table
+
+    frame = make_visits(120).assign(outcome=lambda f: np.where(f["y"] == 1, "re", "home"))
+    path = tmp_path / "indexed.csv"
+    frame.to_csv(path)  # the index is saved as 'Unnamed: 0'
+    with pytest.warns(DataWarning) as record:
+        load_training_table(path, target="y", groups=["hospital"], id_column="visit_id")
+    messages = [str(w.message) for w in record]
+    assert any(m.startswith("Column 'Unnamed: 0' looks like a saved row index") for m in messages)
+    leak = [m for m in messages if m.startswith("Feature column 'outcome' determines")]
+    assert leak and "each of its 2 values goes with a single class" in leak[0]
+    assert not any("'age' determines" in m or "'ward' determines" in m for m in messages)

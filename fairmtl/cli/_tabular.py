@@ -114,6 +114,8 @@ def read_data(
     -------
     frame : DataFrame
     """
+    from fairmtl.data._messy import parse_thousands
+
     path = Path(path)
     if _is_parquet(path):
         frame = read_table(path)
@@ -122,7 +124,7 @@ def read_data(
     for column in text_columns:
         if column in frame.columns:
             frame[column] = _as_labels(frame[column])
-    return frame
+    return parse_thousands(frame, skip=text_columns)
 
 
 def detect_task(y: pd.Series, task: str = "auto") -> Task:
@@ -268,6 +270,7 @@ def load_training_table(
     kind = detect_task(y, task)
     keep = validate_target(y, task=kind, column=schema.target)
     rows_dropped = int((~keep).sum())
+    _check_messy(frame, schema, keep, kind)
     frame = frame[keep]
     if kind == "classification":
         frame = frame.assign(**{schema.target: _integral_labels(frame[schema.target])})
@@ -283,6 +286,25 @@ def load_training_table(
         source=source,
         sha256=sha256,
     )
+
+
+def _check_messy(frame: pd.DataFrame, schema: Schema, keep: pd.Series, task: Task) -> None:
+    """Errors and warnings about the whole table, naming its real rows, before any split:
+    bad numbers, saved row indexes, features that give the target away, and labels that
+    differ only in form."""
+    from fairmtl.data import check_numeric_columns
+    from fairmtl.data._messy import warn_index_columns, warn_similar_labels, warn_target_leaks
+
+    kept = frame[keep]
+    check_numeric_columns(kept, schema.numeric_features)
+    warn_index_columns(frame, schema.features)
+    warn_target_leaks(kept, schema.target, schema.features, task)
+    if task == "classification":
+        warn_similar_labels(
+            kept[schema.target], column=schema.target, what="Target column", kinds="classes"
+        )
+    for column in schema.groups:
+        warn_similar_labels(kept[column], column=column, what="Group column", kinds="groups")
 
 
 def _integral_labels(y: pd.Series) -> pd.Series:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from fairmtl.data._atomic import atomic_target
 from fairmtl.data._csvsafe import neutralize_formulas
+from fairmtl.data._messy import warn_short_rows
 from fairmtl.data._validation import did_you_mean
 from fairmtl.exceptions import DataValidationError
 
@@ -216,6 +217,7 @@ def _read_text_table(
                 low_memory=False,
                 **options,
             )
+        warn_short_rows(path, sep=sep, gzipped=gzipped, encoding=encoding, n_header=len(names))
     except pd.errors.EmptyDataError as e:
         raise DataValidationError(MSG_EMPTY_FILE.format(path=path)) from e
     except (pd.errors.ParserError, pd.errors.ParserWarning) as e:
