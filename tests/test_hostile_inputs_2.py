@@ -626,3 +626,33 @@ def test_saved_index_column_and_target_copy_draw_warnings(tmp_path):
     leak = [m for m in messages if m.startswith("Feature column 'outcome' determines")]
     assert leak and "each of its 2 values goes with a single class" in leak[0]
     assert not any("'age' determines" in m or "'ward' determines" in m for m in messages)
+
+
+# -- 8. missing markers: a stated list, overridable --------------------------------------
+
+
+def test_group_called_na_and_category_none_are_values(tmp_path):
+    from fairmtl.cli._tabular import load_training_table
+    from fairmtl.data import DEFAULT_NA_VALUES
+
+    frame = make_visits(120)
+    frame["hospital"] = np.array(["NA", "EU", "Asia"])[np.arange(120) % 3]  # North America
+    frame["ward"] = np.array(["None", "cardio", "ortho"])[np.arange(120) % 3]
+    frame["age"] = frame["age"].astype(object)
+    frame.loc[5, "age"] = "NA"
+    path = tmp_path / "na.csv"
+    frame.to_csv(path, index=False)
+    table = load_training_table(path, target="y", groups=["hospital"], id_column="visit_id")
+    assert sorted(table.groups.unique()) == ["Asia", "EU", "NA"]
+    assert "None" in set(table.X["ward"]) and table.X["ward"].notna().all()
+    assert np.isnan(table.X.loc[5, "age"])  # NA in a numeric column is missing
+    assert "None" not in DEFAULT_NA_VALUES and "NA" in DEFAULT_NA_VALUES
+    out = tmp_path / "m.skops"
+    ok(invoke("fit", path, "-t", "y", "-g", "hospital", "--id-column", "visit_id", "-o", out,
+              "--objective", "average", "--alpha", "0.001", "--sharing-strength", "1"))  # fmt: skip
+    model, _, _ = load_model(out)
+    assert "NA" in list(model.steps[-1][1].groups_)
+    # --na-values replaces the list, for every column: now the NA group is missing
+    line = error_line(invoke("fit", path, "-t", "y", "-g", "hospital", "--id-column",
+                             "visit_id", "--na-values", "NA", "-o", tmp_path / "n.skops"))  # fmt: skip
+    assert "Group column 'hospital' is missing in 40 row(s)" in line

@@ -19,6 +19,7 @@ from fairmtl.cli._options import (
     IdOpt,
     JsonOpt,
     ModelArg,
+    NaValuesOpt,
     NBootOpt,
     Objective,
     OutputOpt,
@@ -64,6 +65,7 @@ def fit(
     drop: DropOpt = None,
     features: FeaturesOpt = None,
     sep: SepOpt = None,
+    na_values: NaValuesOpt = None,
     id_column: IdOpt = None,
     min_group_size: Annotated[
         int,
@@ -108,6 +110,7 @@ def fit(
         drop=split_names(drop),
         id_column=id_column,
         sep=sep,
+        na_values=tuple(na_values) if na_values is not None else None,
         task=task,
     )
     ui.info(
@@ -181,6 +184,7 @@ def predict(
     output: OutputOpt,
     id_column: IdOpt = None,
     sep: SepOpt = None,
+    na_values: NaValuesOpt = None,
     force: ForceOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -210,7 +214,7 @@ def predict(
         *([id_column] if id_column else []),
         *([schema.id_column] if schema.id_column else []),
     ]
-    frame = read_data(data, sep=sep, text_columns=text)
+    frame = read_data(data, sep=sep, text_columns=text, na_values=na_values)
     outcome = predict_table(fitted, schema, frame, id_column=id_column)
     path = write_table_atomic(outcome.predictions, output, force=force)
     if outcome.unseen:
@@ -236,6 +240,7 @@ def evaluate(
     ] = 0.95,
     seed: SeedOpt = 0,
     sep: SepOpt = None,
+    na_values: NaValuesOpt = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -266,7 +271,7 @@ def evaluate(
         format = "json"
     ui = Ui(ctx, quiet=quiet, json_mode=format != "table")
     fitted, schema, _ = load_model(model)
-    frame = read_data(data, sep=sep, text_columns=schema.groups)
+    frame = read_data(data, sep=sep, text_columns=schema.groups, na_values=na_values)
     with ui.status(f"Evaluating with {n_boot} bootstrap replicates..."):
         outcome = evaluate_table(
             fitted, schema, frame, n_boot=n_boot, confidence=confidence, random_state=seed

@@ -22,6 +22,7 @@ from fairmtl.cli._options import (
     GroupOpt,
     IdOpt,
     JsonOpt,
+    NaValuesOpt,
     NBootOpt,
     QuietOpt,
     SeedOpt,
@@ -75,6 +76,7 @@ def transfer(
     drop: DropOpt = None,
     features: FeaturesOpt = None,
     sep: SepOpt = None,
+    na_values: NaValuesOpt = None,
     id_column: IdOpt = None,
     force: ForceOpt = False,
     quiet: QuietOpt = False,
@@ -108,6 +110,7 @@ def transfer(
         drop=split_names(drop),
         id_column=id_column,
         sep=sep,
+        na_values=tuple(na_values) if na_values is not None else None,
         task=task,
     )
     estimator = build_estimator(

@@ -126,6 +126,7 @@ class FrontierConfig:
     features: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()
     sep: str | None = None
+    na_values: tuple[str, ...] | None = None
     id_column: str | None = None
     task: str = "auto"
     sweep: str | tuple[str, ...] | dict[str, Any] | None = None
@@ -226,6 +227,7 @@ def run_frontier(
             id_column=config.id_column,
             sep=config.sep,
             task=config.task,
+            na_values=config.na_values,
         )
     estimator = build_estimator(
         table.task,

@@ -98,6 +98,7 @@ def read_data(
     *,
     sep: str | None = None,
     text_columns: Sequence[str] = (),
+    na_values: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Read a table, keeping group and id columns as text (``"007"`` stays ``"007"``).
 
@@ -108,7 +109,10 @@ def read_data(
     sep : str or None, default=None
         The delimiter of a text file; sniffed when None.
     text_columns : sequence of str, default=()
-        Columns read as text, so that group labels are the same in every file.
+        Columns read as text, so that group labels are the same in every file; only an
+        empty field is missing there unless ``na_values`` is given.
+    na_values : sequence of str or None, default=None
+        The text read as missing (see :func:`fairmtl.data.read_table`).
 
     Returns
     -------
@@ -120,7 +124,13 @@ def read_data(
     if _is_parquet(path):
         frame = read_table(path)
     else:
-        frame = read_table(path, sep=sep, dtype=dict.fromkeys(text_columns, str) or None)
+        frame = read_table(
+            path,
+            sep=sep,
+            dtype=dict.fromkeys(text_columns, str) or None,
+            na_values=na_values,
+            literal_columns=text_columns,
+        )
     for column in text_columns:
         if column in frame.columns:
             frame[column] = _as_labels(frame[column])
@@ -211,6 +221,7 @@ def load_training_table(
     sep: str | None = None,
     task: str = "auto",
     source: str | None = None,
+    na_values: Sequence[str] | None = None,
 ) -> TrainingTable:
     """Read and validate training data: schema, task, and rows with a target.
 
@@ -234,6 +245,8 @@ def load_training_table(
         See :func:`detect_task`.
     source : str or None, default=None
         Description of the data for reports; the path by default.
+    na_values : sequence of str or None, default=None
+        The text read as missing in a file (see :func:`fairmtl.data.read_table`).
 
     Returns
     -------
@@ -255,7 +268,7 @@ def load_training_table(
                 frame[column] = _as_labels(frame[column])
         source = source or "DataFrame"
     else:
-        frame = read_data(data, sep=sep, text_columns=text_columns)
+        frame = read_data(data, sep=sep, text_columns=text_columns, na_values=na_values)
         sha256 = file_sha256(data)
         source = source or str(data)
     schema = Schema(

@@ -9,6 +9,7 @@
     drop = ["patient_name"]        # optional
     # features = ["age", "los"]    # optional: default every other column
     # sep = ","                    # optional: sniffed by default
+    # na_values = ["", "NA"]       # optional: the text read as missing
     # id_column = "visit_id"       # optional
     # task = "auto"                # optional: auto, classification or regression
 
@@ -69,7 +70,7 @@ MSG_NOT_UTF8 = (
 #: Keys whose option has another name on the command line.
 _OPTION_NAMES = {"groups": "group"}
 #: Keys checked by their own rule only: lists, or parsed by the frontier job itself.
-_NOT_OPTIONS = {"path", "output", "groups", "drop", "features", "sweep", "baselines"}
+_NOT_OPTIONS = {"path", "output", "groups", "drop", "features", "sweep", "baselines", "na_values"}
 
 
 def _str(v: Any) -> bool:
@@ -110,6 +111,7 @@ DATA_KEYS: dict[str, _Rule] = {
     "drop": (_names, "a column name or a list of them"),
     "features": (_names, "a column name or a list of them"),
     "sep": (_str, "a delimiter (str)"),
+    "na_values": (_names, "a text or a list of texts read as missing"),
     "id_column": (_str, "a column name (str)"),
     "task": (_str, "'auto', 'classification' or 'regression'"),
 }
@@ -293,6 +295,7 @@ def read_experiment(path: str | os.PathLike[str]) -> tuple[FrontierConfig, str]:
         features=_as_tuple(data.get("features")),
         drop=_as_tuple(data.get("drop")),
         sep=data.get("sep"),
+        na_values=_as_tuple(data["na_values"]) if "na_values" in data else None,
         id_column=data.get("id_column"),
         task=data.get("task", "auto"),
         **frontier,

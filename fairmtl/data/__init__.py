@@ -23,7 +23,7 @@ from fairmtl.data._atomic import (
     check_outputs,
 )
 from fairmtl.data._groups import UNSEEN, GroupEncoder
-from fairmtl.data._io import DEFAULT_MAX_BYTES, read_table, write_table_atomic
+from fairmtl.data._io import DEFAULT_MAX_BYTES, DEFAULT_NA_VALUES, read_table, write_table_atomic
 from fairmtl.data._labels import check_groups_length, group_labels
 from fairmtl.data._preprocess import ColumnValidator, make_preprocessor
 from fairmtl.data._schema import Schema, SchemaColumns
@@ -41,6 +41,7 @@ from fairmtl.data._validation import (
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "DEFAULT_NA_VALUES",
     "NUMERIC_SHARE",
     "UNSEEN",
     "ColumnValidator",

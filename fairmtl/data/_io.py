@@ -24,8 +24,13 @@ __all__ = ["read_table", "write_table_atomic"]
 
 #: Files larger than this (2 GiB) are refused by :func:`read_table` unless told otherwise.
 DEFAULT_MAX_BYTES = 2 * 1024**3
-#: Extra strings read as missing, besides empty fields and pandas' defaults ("NA", "NaN"...).
-NA_VALUES = ("?",)
+#: The text read as a missing value by default (``read_table(..., na_values=...)`` and
+#: ``--na-values`` replace it). Not pandas' longer list: ``"None"``, ``"null"`` spelled
+#: otherwise, ``"-nan"`` and the like are values. Columns named in ``literal_columns``
+#: (group and id columns) take only an empty field as missing, so that a group called
+#: ``NA`` (North America) is a group.
+DEFAULT_NA_VALUES = ("", "?", "NA", "N/A", "n/a", "#N/A", "NaN", "nan", "NULL", "null")
+NA_VALUES = DEFAULT_NA_VALUES
 _DELIMITERS = (",", "\t", ";", "|")
 _DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 _SNIFF_CHARS = 64 * 1024
@@ -177,6 +182,8 @@ def _read_text_table(
     columns: Sequence[str] | None,
     dtype: Any,
     encoding: str,
+    na_values: Sequence[str] | None = None,
+    literal_columns: Sequence[str] = (),
 ) -> pd.DataFrame:
     sample = _read_sample(path, gzipped, encoding)
     if not sample.strip():
@@ -187,8 +194,7 @@ def _read_text_table(
         "sep": sep,
         "compression": "gzip" if gzipped else None,
         "encoding": encoding,
-        "na_values": list(NA_VALUES),
-        "keep_default_na": True,
+        "keep_default_na": False,
         "skipinitialspace": True,
         "index_col": False,
     }
@@ -199,7 +205,7 @@ def _read_text_table(
             nrows=1,
             dtype=str,
             keep_default_na=False,
-            **{k: v for k, v in options.items() if k not in ("na_values", "keep_default_na")},
+            **{k: v for k, v in options.items() if k != "keep_default_na"},
         )
         names = [str(n) for n in header.iloc[0].tolist()] if len(header) else []
         _check_duplicates(path, names)
@@ -207,6 +213,7 @@ def _read_text_table(
             _check_single_column(path, names[0], sep)
         if columns is not None:
             _check_requested(path, columns, names)
+        options["na_values"] = _missing_markers(names, na_values, literal_columns)
         with warnings.catch_warnings():
             # A row longer than the header loses fields with only a ParserWarning: refuse.
             warnings.simplefilter("error", pd.errors.ParserWarning)
@@ -228,6 +235,19 @@ def _read_text_table(
     except _DAMAGED as e:
         raise DataValidationError(MSG_DAMAGED_COMPRESSED.format(path=path, reason=e)) from e
     return frame
+
+
+def _missing_markers(
+    names: Sequence[str], na_values: Sequence[str] | None, literal_columns: Sequence[str]
+) -> list[str] | dict[str, list[str]]:
+    """pandas' ``na_values``: the given markers, or the default ones except for the
+    ``literal_columns``, where only an empty field is missing."""
+    if na_values is not None:
+        return list(na_values)
+    literal = set(literal_columns)
+    if not literal:
+        return list(DEFAULT_NA_VALUES)
+    return {n: [""] if n in literal else list(DEFAULT_NA_VALUES) for n in names}
 
 
 def _check_single_column(path: Path, name: str, sep: str) -> None:
@@ -289,11 +309,14 @@ def read_table(
     dtype: Any = None,
     max_bytes: int | None = None,
     encoding: str = "utf-8",
+    na_values: Sequence[str] | None = None,
+    literal_columns: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Read a CSV, TSV, gzip'd CSV or Parquet file into a DataFrame, with clear errors.
 
-    Empty fields, ``"?"`` and pandas' usual markers (``"NA"``, ``"NaN"``, ...) read as
-    missing; spaces after a delimiter are skipped.
+    Empty fields and the markers of :data:`DEFAULT_NA_VALUES` (``"?"``, ``"NA"``,
+    ``"NaN"``, ``"NULL"``, ...) read as missing, unless ``na_values`` says otherwise;
+    spaces after a delimiter are skipped.
 
     Parameters
     ----------
@@ -312,6 +335,12 @@ def read_table(
         None means 2 GiB.
     encoding : str, default="utf-8"
         The encoding of a text file.
+    na_values : sequence of str or None, default=None
+        The text read as missing in every column of a text file (``[""]``: only empty
+        fields). None: :data:`DEFAULT_NA_VALUES`, except in ``literal_columns``.
+    literal_columns : sequence of str, default=()
+        Columns (groups, ids) where, when ``na_values`` is None, only an empty field is
+        missing: a group called ``"NA"`` stays a group.
 
     Returns
     -------
@@ -357,6 +386,8 @@ def read_table(
             columns=columns,
             dtype=dtype,
             encoding=encoding,
+            na_values=na_values,
+            literal_columns=literal_columns,
         )
     if len(frame) == 0:
         raise DataValidationError(
