@@ -656,3 +656,68 @@ def test_group_called_na_and_category_none_are_values(tmp_path):
     line = error_line(invoke("fit", path, "-t", "y", "-g", "hospital", "--id-column",
                              "visit_id", "--na-values", "NA", "-o", tmp_path / "n.skops"))  # fmt: skip
     assert "Group column 'hospital' is missing in 40 row(s)" in line
+
+
+# -- 14. a class absent from one group under independent sharing -------------------------
+
+
+def test_class_absent_from_a_group_under_independent_sharing_warns():
+    from fairmtl import FairMTLClassifier
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat(["a", "b"], 60)
+    y = np.where(groups == "a", np.arange(120) % 3, np.arange(120) % 2)  # 'b' lacks class 2
+    X = rng.normal(size=(120, 2)) + y[:, None]
+    clf = FairMTLClassifier(
+        sharing="independent", objective="average", alpha=1e-2, sharing_strength=1.0
+    )
+    with pytest.warns(DataWarning, match=r"'b' has none of 2\)") as record:
+        clf.fit(X, y, groups=groups)
+    assert "probability near 0" in str(record[0].message)
+    assert clf.predict_proba(X[groups == "b"], groups=groups[groups == "b"])[:, 2].max() < 1e-3
+
+
+# -- 15. FrontierSearch: choice on test rows, weights everywhere -------------------------
+
+
+def _weighted_data(n: int = 300):
+    rng = np.random.default_rng(1)
+    groups = np.array(["a", "b", "c"], dtype=object)[np.arange(n) % 3]
+    X = rng.normal(size=(n, 3))
+    y = (X[:, 0] + 0.5 * (groups == "b") + rng.normal(size=n) > 0).astype(int)
+    w = rng.choice([0.2, 1.0, 5.0], size=n)
+    return X, y, groups, w
+
+
+def _search(**kwargs):
+    from fairmtl import FairMTLClassifier, FrontierSearch
+
+    clf = FairMTLClassifier(sharing="shared", objective="bounded", alpha=1e-3, sharing_strength=1.0)
+    return FrontierSearch(
+        clf, n_points=2, baselines=("pooled",), n_boot=2, random_state=0, **kwargs
+    )
+
+
+def test_frontier_without_validation_rows_warns_that_it_chooses_on_test():
+    X, y, groups, _ = _weighted_data()
+    with pytest.warns(DataWarning, match=r"val_size=0: there are no validation rows"):
+        _search(val_size=0.0).fit(X, y, groups=groups)
+
+
+def test_frontier_uses_sample_weights_for_baselines_and_metrics():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score
+
+    X, y, groups, w = _weighted_data()
+    search = _search().fit(X, y, groups=groups, sample_weight=w)
+    i = next(k for k, m in enumerate(search.results_["models"]) if m["label"].startswith("pooled"))
+    pooled = search.estimators_[i]
+    train, test = search.split_.train, search.split_.test
+    # the same fit by scikit-learn with the weights (penalty scaled by the total weight)
+    reference = LogisticRegression(C=1.0 / (2e-3 * w[train].sum()), max_iter=5000)
+    reference.fit(X[train], y[train], sample_weight=w[train])
+    np.testing.assert_allclose(pooled.coef_, reference.coef_, rtol=1e-4, atol=1e-6)
+    unweighted = LogisticRegression(C=1.0 / (2e-3 * len(train)), max_iter=5000)
+    assert not np.allclose(pooled.coef_, unweighted.fit(X[train], y[train]).coef_, atol=1e-3)
+    expected = accuracy_score(y[test], pooled.predict(X[test]), sample_weight=w[test])
+    assert search.results_["models"][i]["scores"]["overall_accuracy"] == pytest.approx(expected)

@@ -58,6 +58,13 @@ MSG_GROUPS_INDEX = (
     "pair rows with the wrong groups. Align them first (groups.reindex(X.index)), or "
     "pass groups.to_numpy() if the order is right."
 )
+MSG_ABSENT_CLASS = (
+    "Some groups have no training rows of some classes ({details}). With "
+    "sharing={sharing!r} each group's model learns from its own rows, so it gives those "
+    "classes a probability near 0 for every row of the group. Use sharing='offset' "
+    "(sharing_strength > 0) or 'shared' to borrow from the other groups, or collect rows "
+    "of those classes."
+)
 MSG_FEATURE_NOT_FINITE = (
     "Feature column {column!r} has {count} {what} value(s) (first at row {row!r}). Impute "
     "or drop them, e.g. with fairmtl.data.make_preprocessor (imputes by default)."
@@ -163,15 +170,36 @@ def warn_huge_features(X: np.ndarray, names: Any = None) -> None:
         )
 
 
-def warn_one_class_groups(y, tasks, labels, sharing: str, strength: float) -> None:
-    """Warn (DataWarning) about single-class groups whose intercept is unpenalised."""
+def warn_one_class_groups(
+    y, tasks, labels, sharing: str, strength: float, classes: Any = None
+) -> None:
+    """Warn (DataWarning) about groups whose intercept is unpenalised and that lack a
+    class: a single-class group, or (3+ classes) a group without rows of some class."""
     if not (sharing in ("independent", "lowrank") or (sharing == "offset" and strength == 0)):
         return
-    n_classes = pd.Series(np.asarray(y)).groupby(np.asarray(tasks)).nunique()
+    y = np.asarray(y)
+    n_classes = pd.Series(y).groupby(np.asarray(tasks)).nunique()
     single = n_classes.index[n_classes.to_numpy() == 1].tolist()
     if single:
         names = ", ".join(repr(str(labels[g])) for g in single[:5])
         names += f" and {len(single) - 5} more" if len(single) > 5 else ""
         warnings.warn(
             MSG_ONE_CLASS_GROUP.format(groups=names, sharing=sharing), DataWarning, stacklevel=4
+        )
+    all_codes = np.unique(y)
+    if all_codes.size < 3:
+        return
+    present = pd.Series(y).groupby(np.asarray(tasks)).unique()
+    lacking = {g: np.setdiff1d(all_codes, codes) for g, codes in present.items() if g not in single}
+    lacking = {g: codes for g, codes in lacking.items() if codes.size}
+    if lacking:
+        shown = list(lacking.items())[:5]
+        names = "; ".join(
+            f"{str(labels[g])!r} has none of "
+            + ", ".join(repr(plain(classes[c]) if classes is not None else int(c)) for c in codes)
+            for g, codes in shown
+        )
+        names += f"; and {len(lacking) - 5} more groups" if len(lacking) > 5 else ""
+        warnings.warn(
+            MSG_ABSENT_CLASS.format(details=names, sharing=sharing), DataWarning, stacklevel=4
         )
