@@ -158,6 +158,9 @@ def test_leftover_of_a_killed_run_is_removed_by_the_next_write(tmp_path):
         child.kill()
         child.wait()
     assert leftover in hidden(tmp_path)  # kill -9 left it behind
+    probe = tmp_path / ".fairmtl-probe.0123456789ab.tmp"  # a folder check, killed too
+    probe.touch()
+    os.utime(probe, (old, old))
     write_table_atomic(pd.DataFrame({"a": [1]}), path)
     assert hidden(tmp_path) == []
     assert pd.read_csv(path)["a"].tolist() == [1]

@@ -70,8 +70,13 @@ def _temp_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
 
 
+#: The empty files that check a folder can be written (removed at once, unless killed).
+_PROBE = ".fairmtl-probe"
+
+
 def _temp_pattern(target: Path) -> re.Pattern[str]:
-    return re.compile(rf"^\.{re.escape(target.name)}\.[0-9a-f]{{12}}\.tmp$")
+    names = f"{re.escape(target.name)}|{re.escape(_PROBE[1:])}"
+    return re.compile(rf"^\.({names})\.[0-9a-f]{{12}}\.tmp$")
 
 
 def _fsync(path: Path) -> None:
@@ -94,7 +99,7 @@ def _check_one(target: Path, force: bool) -> None:
     folder = _nearest_existing(target)
     if not folder.is_dir():
         raise OutputError(MSG_PARENT_NOT_DIR.format(path=target, parent=folder))
-    probe = folder / f".fairmtl-probe.{secrets.token_hex(6)}.tmp"
+    probe = folder / f"{_PROBE}.{secrets.token_hex(6)}.tmp"
     try:  # a real write: permission bits say nothing for root or a read-only mount
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except OSError as e:
@@ -163,7 +168,8 @@ def remove_stale_temps(path: str | os.PathLike[str]) -> list[Path]:
     Parameters
     ----------
     path : str or path-like
-        An output file; only its own temporary files (``.<name>.<hex>.tmp``) are looked at.
+        An output file; only its own temporary files (``.<name>.<hex>.tmp``) and
+        fairmtl's folder probes are looked at.
 
     Returns
     -------
