@@ -724,3 +724,14 @@ def test_frontier_uses_sample_weights_for_baselines_and_metrics():
     assert not np.allclose(pooled.coef_, unweighted.fit(X[train], y[train]).coef_, atol=1e-3)
     expected = accuracy_score(y[test], pooled.predict(X[test]), sample_weight=w[test])
     assert search.results_["models"][i]["scores"]["overall_accuracy"] == pytest.approx(expected)
+
+
+def test_experiment_na_values_reach_the_frontier_config(workdir):
+    from fairmtl.cli.experiment import read_experiment
+
+    path = workdir / "na.toml"
+    path.write_text(EXPERIMENT.format(line="points = 2").replace(
+        'groups = ["hospital"]', 'groups = ["hospital"]\nna_values = ["", "-999"]'
+    ))  # fmt: skip
+    config, _ = read_experiment(path)
+    assert config.na_values == ("", "-999")
