@@ -16,6 +16,7 @@ __all__ = [
     "SolverFailedError",
     "OptionalDependencyError",
     "FileExistsNoForceError",
+    "OutputError",
     "FairMTLWarning",
     "SolverFallbackWarning",
     "SolverInaccurateWarning",
@@ -75,6 +76,13 @@ class OptionalDependencyError(FairMTLError, ImportError):
 
 class FileExistsNoForceError(FairMTLError, FileExistsError):
     """An output file exists and overwriting was not asked for."""
+
+
+class OutputError(FairMTLError, OSError):
+    """An output file cannot be written (its folder is read-only, the disk is full).
+
+    The message names the output file (never a temporary file) and says what to do.
+    """
 
 
 class FairMTLWarning(UserWarning):

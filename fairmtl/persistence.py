@@ -323,17 +323,25 @@ def _read_checked(path: Path) -> bytes:
     return data
 
 
-def load_model(path: str | os.PathLike[str]) -> tuple[Any, Schema, dict[str, Any]]:
+def load_model(
+    path: str | os.PathLike[str], *, max_bytes: int | None = None
+) -> tuple[Any, Schema, dict[str, Any]]:
     """Load a model file written by :func:`save_model`, refusing anything unsafe.
 
     The file's type list is checked against :data:`ALLOWED_TYPES` before anything is
     built: a file that names any other type, a pickle and a damaged file are refused
-    without running any of their content.
+    without running any of their content. So is a file that would take too much memory
+    once unpacked: its unpacked size, and the shape of each array against the number of
+    features, groups and classes the model declares, are checked from the archive's
+    directory and the arrays' headers alone (see :mod:`fairmtl._archive`).
 
     Parameters
     ----------
     path : str or path-like
         The model file.
+    max_bytes : int or None, default=None
+        The largest unpacked size accepted; None means 256 MiB
+        (:data:`fairmtl._archive.DEFAULT_MAX_MODEL_BYTES`).
 
     Returns
     -------
@@ -348,8 +356,9 @@ def load_model(path: str | os.PathLike[str]) -> tuple[Any, Schema, dict[str, Any
     ------
     DataValidationError
         For a missing file, a pickle, a file that is not a skops zip or is damaged, one
-        that names types outside the allow-list (:data:`MSG_UNTRUSTED`), or a skops
-        file that is not a fairmtl model file.
+        that names types outside the allow-list (:data:`MSG_UNTRUSTED`), one too large
+        once unpacked or with arrays larger than its model can need, or a skops file
+        that is not a fairmtl model file.
 
     Examples
     --------
@@ -357,8 +366,11 @@ def load_model(path: str | os.PathLike[str]) -> tuple[Any, Schema, dict[str, Any
     """
     import skops.io as sio
 
+    from fairmtl._archive import check_model_archive
+
     path = Path(path)
     data = _read_checked(path)
+    check_model_archive(data, path, max_bytes=max_bytes)
     try:
         found = sio.get_untrusted_types(data=data)
     except Exception as e:  # any failure to read the archive's JSON: the file is damaged

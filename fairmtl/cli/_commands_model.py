@@ -19,6 +19,7 @@ from fairmtl.cli._options import (
     IdOpt,
     JsonOpt,
     ModelArg,
+    NaValuesOpt,
     NBootOpt,
     Objective,
     OutputOpt,
@@ -65,6 +66,7 @@ def fit(
     drop: DropOpt = None,
     features: FeaturesOpt = None,
     sep: SepOpt = None,
+    na_values: NaValuesOpt = None,
     id_column: IdOpt = None,
     min_group_size: Annotated[
         int,
@@ -96,13 +98,11 @@ def fit(
     """
     from fairmtl.cli._modeling import fit_table
     from fairmtl.cli._tabular import load_training_table, split_names
-    from fairmtl.data._atomic import MSG_EXISTS_NO_FORCE
-    from fairmtl.exceptions import FileExistsNoForceError
+    from fairmtl.data import check_outputs
     from fairmtl.persistence import save_model
 
     ui = Ui(ctx, quiet=quiet, json_mode=json)
-    if output.exists() and not force:  # before the work, not after it
-        raise FileExistsNoForceError(MSG_EXISTS_NO_FORCE.format(path=output))
+    check_outputs([output], force=force)  # before the work, not after it
     table = load_training_table(
         data,
         target=target,
@@ -111,6 +111,7 @@ def fit(
         drop=split_names(drop),
         id_column=id_column,
         sep=sep,
+        na_values=tuple(na_values) if na_values is not None else None,
         task=task,
     )
     ui.info(
@@ -184,6 +185,7 @@ def predict(
     output: OutputOpt,
     id_column: IdOpt = None,
     sep: SepOpt = None,
+    na_values: NaValuesOpt = None,
     force: ForceOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -202,21 +204,18 @@ def predict(
     """
     from fairmtl.cli._modeling import predict_table
     from fairmtl.cli._tabular import read_data
-    from fairmtl.data import write_table_atomic
-    from fairmtl.data._atomic import MSG_EXISTS_NO_FORCE
-    from fairmtl.exceptions import FileExistsNoForceError
+    from fairmtl.data import check_outputs, write_table_atomic
     from fairmtl.persistence import load_model
 
     ui = Ui(ctx, quiet=quiet)
-    if output.exists() and not force:
-        raise FileExistsNoForceError(MSG_EXISTS_NO_FORCE.format(path=output))
+    check_outputs([output], force=force)
     fitted, schema, _ = load_model(model)
     text = [
         *schema.groups,
         *([id_column] if id_column else []),
         *([schema.id_column] if schema.id_column else []),
     ]
-    frame = read_data(data, sep=sep, text_columns=text)
+    frame = read_data(data, sep=sep, text_columns=text, na_values=na_values)
     outcome = predict_table(fitted, schema, frame, id_column=id_column)
     path = write_table_atomic(outcome.predictions, output, force=force)
     if outcome.unseen:
@@ -242,6 +241,7 @@ def evaluate(
     ] = 0.95,
     seed: SeedOpt = 0,
     sep: SepOpt = None,
+    na_values: NaValuesOpt = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -263,14 +263,16 @@ def evaluate(
     """
     from fairmtl.cli._evaluation import evaluate_table
     from fairmtl.cli._tabular import read_data
-    from fairmtl.data import atomic_write_text
+    from fairmtl.data import atomic_write_text, check_outputs
     from fairmtl.persistence import load_model
 
+    if output is not None:
+        check_outputs([output], force=force)  # before the bootstrap, not after it
     if json:
         format = "json"
     ui = Ui(ctx, quiet=quiet, json_mode=format != "table")
     fitted, schema, _ = load_model(model)
-    frame = read_data(data, sep=sep, text_columns=schema.groups)
+    frame = read_data(data, sep=sep, text_columns=schema.groups, na_values=na_values)
     with ui.status(f"Evaluating with {n_boot} bootstrap replicates..."):
         outcome = evaluate_table(
             fitted, schema, frame, n_boot=n_boot, confidence=confidence, random_state=seed
@@ -293,8 +295,12 @@ def evaluate(
 
         text = json_module.dumps(to_jsonable(outcome.to_dict()), indent=2, ensure_ascii=False)
     else:
-        text = outcome.per_group.to_csv(index=False)
-    if output is None:
+        from fairmtl.data._csvsafe import neutralize_formulas
+
+        text = neutralize_formulas(outcome.per_group).to_csv(index=False)
+    if output is None and format == "json":
+        ui.print_json_text(text)
+    elif output is None:
         ui.print_text(text)
     else:
         ui.done(f"Wrote {atomic_write_text(output, text, force=force)}")

@@ -22,6 +22,7 @@ from fairmtl.cli._options import (
     GroupOpt,
     IdOpt,
     JsonOpt,
+    NaValuesOpt,
     NBootOpt,
     QuietOpt,
     SeedOpt,
@@ -46,13 +47,10 @@ TransferReportOpt = Annotated[
 
 
 def _check_outputs(paths: list[Path], force: bool) -> None:
-    """Refuse existing outputs before the fits, not after them."""
-    from fairmtl.data._atomic import MSG_EXISTS_NO_FORCE
-    from fairmtl.exceptions import FileExistsNoForceError
+    """Refuse existing or unwritable outputs before the fits, not after them."""
+    from fairmtl.data import check_outputs
 
-    for path in paths:
-        if path.exists() and not force:
-            raise FileExistsNoForceError(MSG_EXISTS_NO_FORCE.format(path=path))
+    check_outputs(paths, force=force)
 
 
 def _features(table: Any) -> Any:
@@ -78,6 +76,7 @@ def transfer(
     drop: DropOpt = None,
     features: FeaturesOpt = None,
     sep: SepOpt = None,
+    na_values: NaValuesOpt = None,
     id_column: IdOpt = None,
     force: ForceOpt = False,
     quiet: QuietOpt = False,
@@ -95,8 +94,8 @@ def transfer(
       fairmtl transfer visits.csv --target readmitted --group hospital -o reports/transfer.html
     """
     from fairmtl.cli._tabular import build_estimator, load_training_table, split_names
-    from fairmtl.data import atomic_write_text
-    from fairmtl.report import write_transfer_report
+    from fairmtl.data import atomic_write_many
+    from fairmtl.report import render_transfer_html
     from fairmtl.transfer import transfer_summary
     from fairmtl.transfer._common import DEFAULT_SHARING_STRENGTH
 
@@ -111,6 +110,7 @@ def transfer(
         drop=split_names(drop),
         id_column=id_column,
         sep=sep,
+        na_values=tuple(na_values) if na_values is not None else None,
         task=task,
     )
     estimator = build_estimator(
@@ -129,9 +129,10 @@ def transfer(
             n_boot=n_boot,
             random_state=seed,
         )
-    html = write_transfer_report(summary, output, force=force, source=table.source)
+    page = render_transfer_html(summary, source=table.source)
     text = jsonlib.dumps(to_jsonable(summary), indent=1, ensure_ascii=False, allow_nan=False)
-    json_written = atomic_write_text(json_path, text + "\n", force=force)
+    pair = [(output, page.encode("utf-8")), (json_path, (text + "\n").encode("utf-8"))]
+    html, json_written = atomic_write_many(pair, force=force)  # both or neither
     ui.done(f"Wrote the report to {html}")
     ui.done(f"Wrote the summary to {json_written}")
     if json:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from fairmtl.cli._tabular import TrainingTable, build_estimator, load_training_table
-from fairmtl.data._atomic import MSG_EXISTS_NO_FORCE
-from fairmtl.exceptions import DataValidationError, FileExistsNoForceError
+from fairmtl.data import check_outputs
+from fairmtl.exceptions import DataValidationError
 
 __all__ = [
     "BASELINE_NAMES",
@@ -126,6 +126,7 @@ class FrontierConfig:
     features: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()
     sep: str | None = None
+    na_values: tuple[str, ...] | None = None
     id_column: str | None = None
     task: str = "auto"
     sweep: str | tuple[str, ...] | dict[str, Any] | None = None
@@ -180,10 +181,8 @@ def frontier_search_class() -> Any:
 
 
 def _check_outputs(paths: Sequence[Path], force: bool) -> None:
-    """Refuse existing outputs before the long search, not after it."""
-    for path in paths:
-        if path.exists() and not force:
-            raise FileExistsNoForceError(MSG_EXISTS_NO_FORCE.format(path=path))
+    """Refuse existing or unwritable outputs before the long search, not after it."""
+    check_outputs(paths, force=force)
 
 
 def run_frontier(
@@ -228,6 +227,7 @@ def run_frontier(
             id_column=config.id_column,
             sep=config.sep,
             task=config.task,
+            na_values=config.na_values,
         )
     estimator = build_estimator(
         table.task,
@@ -259,9 +259,13 @@ def run_frontier(
         "experiment": experiment,
     }
     search.fit(table.X, table.y, groups=table.groups, data_info=data_info)
-    html = Path(search.to_html(config.output, force=force) or config.output)
-    json_path = Path(search.to_json(config.json_output, force=force) or config.json_output)
+    from fairmtl.report import write_report_and_results
+
     results = search.results_
+    # Both files or neither: a half-written pair would make the re-run refuse.
+    html, json_path = write_report_and_results(
+        results, config.output, config.json_output, force=force
+    )
     return FrontierOutcome(html, json_path, results, chosen_model(results), table)
 
 

@@ -108,6 +108,18 @@ SepOpt = Annotated[
         show_default=False,
     ),
 ]
+NaValuesOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--na-values",
+        metavar="TEXT",
+        help="Text read as a missing value, replacing the default list (empty field, ?, "
+        "NA, N/A, n/a, #N/A, NaN, nan, NULL, null; in group and id columns only an empty "
+        "field). Repeat it: --na-values '' --na-values -999. Given, it applies to every "
+        "column.",
+        show_default=False,
+    ),
+]
 IdOpt = Annotated[
     str | None,
     typer.Option(

@@ -98,6 +98,7 @@ def read_data(
     *,
     sep: str | None = None,
     text_columns: Sequence[str] = (),
+    na_values: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Read a table, keeping group and id columns as text (``"007"`` stays ``"007"``).
 
@@ -108,21 +109,32 @@ def read_data(
     sep : str or None, default=None
         The delimiter of a text file; sniffed when None.
     text_columns : sequence of str, default=()
-        Columns read as text, so that group labels are the same in every file.
+        Columns read as text, so that group labels are the same in every file; only an
+        empty field is missing there unless ``na_values`` is given.
+    na_values : sequence of str or None, default=None
+        The text read as missing (see :func:`fairmtl.data.read_table`).
 
     Returns
     -------
     frame : DataFrame
     """
+    from fairmtl.data._messy import parse_thousands
+
     path = Path(path)
     if _is_parquet(path):
         frame = read_table(path)
     else:
-        frame = read_table(path, sep=sep, dtype=dict.fromkeys(text_columns, str) or None)
+        frame = read_table(
+            path,
+            sep=sep,
+            dtype=dict.fromkeys(text_columns, str) or None,
+            na_values=na_values,
+            literal_columns=text_columns,
+        )
     for column in text_columns:
         if column in frame.columns:
             frame[column] = _as_labels(frame[column])
-    return frame
+    return parse_thousands(frame, skip=text_columns)
 
 
 def detect_task(y: pd.Series, task: str = "auto") -> Task:
@@ -209,6 +221,7 @@ def load_training_table(
     sep: str | None = None,
     task: str = "auto",
     source: str | None = None,
+    na_values: Sequence[str] | None = None,
 ) -> TrainingTable:
     """Read and validate training data: schema, task, and rows with a target.
 
@@ -232,6 +245,8 @@ def load_training_table(
         See :func:`detect_task`.
     source : str or None, default=None
         Description of the data for reports; the path by default.
+    na_values : sequence of str or None, default=None
+        The text read as missing in a file (see :func:`fairmtl.data.read_table`).
 
     Returns
     -------
@@ -253,7 +268,7 @@ def load_training_table(
                 frame[column] = _as_labels(frame[column])
         source = source or "DataFrame"
     else:
-        frame = read_data(data, sep=sep, text_columns=text_columns)
+        frame = read_data(data, sep=sep, text_columns=text_columns, na_values=na_values)
         sha256 = file_sha256(data)
         source = source or str(data)
     schema = Schema(
@@ -268,6 +283,7 @@ def load_training_table(
     kind = detect_task(y, task)
     keep = validate_target(y, task=kind, column=schema.target)
     rows_dropped = int((~keep).sum())
+    _check_messy(frame, schema, keep, kind)
     frame = frame[keep]
     if kind == "classification":
         frame = frame.assign(**{schema.target: _integral_labels(frame[schema.target])})
@@ -283,6 +299,25 @@ def load_training_table(
         source=source,
         sha256=sha256,
     )
+
+
+def _check_messy(frame: pd.DataFrame, schema: Schema, keep: pd.Series, task: Task) -> None:
+    """Errors and warnings about the whole table, naming its real rows, before any split:
+    bad numbers, saved row indexes, features that give the target away, and labels that
+    differ only in form."""
+    from fairmtl.data import check_numeric_columns
+    from fairmtl.data._messy import warn_index_columns, warn_similar_labels, warn_target_leaks
+
+    kept = frame[keep]
+    check_numeric_columns(kept, schema.numeric_features)
+    warn_index_columns(frame, schema.features)
+    warn_target_leaks(kept, schema.target, schema.features, task)
+    if task == "classification":
+        warn_similar_labels(
+            kept[schema.target], column=schema.target, what="Target column", kinds="classes"
+        )
+    for column in schema.groups:
+        warn_similar_labels(kept[column], column=column, what="Group column", kinds="groups")
 
 
 def _integral_labels(y: pd.Series) -> pd.Series:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -19,11 +20,59 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-__all__ = ["Ui", "current_ui", "error_line", "fmt_number", "to_jsonable"]
+__all__ = ["Ui", "current_ui", "error_line", "fmt_number", "printable", "to_jsonable"]
 
 UI_KEY = "fairmtl.ui"
 #: Width of tables written to a pipe or a file rather than a terminal.
 PIPE_WIDTH = 120
+
+
+#: Characters a terminal may act on: C0 controls, DEL, C1 controls (8-bit CSI, OSC, ST),
+#: and the bidirectional overrides that reorder how a line reads.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_KEEP_LINES = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+#: C1 controls and DEL, which :func:`json.dumps` leaves raw with ``ensure_ascii=False``.
+_JSON_RAW_CONTROL = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, *, keep_lines: bool = False) -> str:
+    """``text`` with every character a terminal may act on shown as an escape.
+
+    Group names, column names and values come from users' files; printed raw, an escape
+    sequence in one could clear the screen, retitle the window or write the clipboard.
+    Each such character (C0 and C1 controls, DEL, bidirectional overrides) is shown as
+    ``\\x1b`` or ``\\u202e`` instead; everything else is kept.
+
+    Parameters
+    ----------
+    text : str
+    keep_lines : bool, default=False
+        Keep line feeds and tabs (for tables and CSV text, which use them).
+
+    Returns
+    -------
+    text : str
+
+    Examples
+    --------
+    >>> printable("north\\x1b[2J")
+    'north\\\\x1b[2J'
+    """
+    pattern = _CONTROL_KEEP_LINES if keep_lines else _CONTROL
+    return pattern.sub(_escape_char, str(text))
+
+
+def _json_text(obj: Any) -> str:
+    """JSON with every terminal control escaped as ``\\u....``: still the same JSON."""
+    text = json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False)
+    return _JSON_RAW_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -60,8 +109,8 @@ def fmt_number(value: Any, digits: int = 3) -> str:
 
 
 def error_line(message: str) -> str:
-    """An error message on one line (the CLI prints it after ``Error:``)."""
-    return " ".join(str(message).split())
+    """An error message on one line (the CLI prints it after ``Error:``), controls escaped."""
+    return printable(" ".join(str(message).split()))
 
 
 class Ui:
@@ -97,7 +146,7 @@ class Ui:
     def info(self, text: str, *, style: str | None = None) -> None:
         """A line of progress or outcome (stderr), unless quiet."""
         if not self.quiet:
-            self.err.print(escape(text), style=style, soft_wrap=True)
+            self.err.print(escape(printable(text)), style=style, soft_wrap=True)
 
     def done(self, text: str) -> None:
         """A line saying what was written (stderr, green), unless quiet."""
@@ -117,7 +166,7 @@ class Ui:
         if self.quiet or not self.err.is_terminal:
             yield
             return
-        with self.err.status(escape(text)):
+        with self.err.status(escape(printable(text))):
             yield
 
     # -- results on stdout -----------------------------------------------------------
@@ -128,11 +177,15 @@ class Ui:
 
     def print_json(self, obj: Any) -> None:
         """Print ``obj`` as JSON on stdout (always: it was asked for)."""
-        text = json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False)
-        typer.echo(text)
+        typer.echo(_json_text(obj))
+
+    def print_json_text(self, text: str) -> None:
+        """Print JSON text on stdout, terminal controls escaped (the same JSON)."""
+        typer.echo(_JSON_RAW_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
     def print_text(self, text: str) -> None:
-        """Print raw text (CSV) on stdout."""
+        """Print text (CSV) on stdout, terminal controls escaped (:func:`printable`)."""
+        text = printable(text, keep_lines=True)
         typer.echo(text, nl=not text.endswith("\n"))
 
 
@@ -167,14 +220,21 @@ def make_table(
     columns : sequence of str
         Headers; a ``"\n"`` splits one over two lines.
     rows : sequence of sequences
-        Cell values; they are shown with ``str`` and markup-escaped.
+        Cell values; they are shown with ``str``, markup-escaped and with terminal
+        controls escaped (:func:`printable`).
     caption : str or None, default=None
 
     Returns
     -------
     table : rich.table.Table
     """
-    table = Table(title=title, caption=caption, title_justify="left")
+    table = Table(
+        title=None if title is None else escape(printable(title)),
+        caption=None if caption is None else escape(printable(caption)),
+        title_justify="left",
+    )
+    columns = [printable(c, keep_lines=True) for c in columns]
+    rows = [[printable(str(cell), keep_lines=True) for cell in row] for row in rows]
     for i, name in enumerate(columns):
         cells = [str(r[i]) for r in rows]
         if cells and all(_is_numeric_cell(c) for c in cells):

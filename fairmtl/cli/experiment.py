@@ -9,6 +9,7 @@
     drop = ["patient_name"]        # optional
     # features = ["age", "los"]    # optional: default every other column
     # sep = ","                    # optional: sniffed by default
+    # na_values = ["", "NA"]       # optional: the text read as missing
     # id_column = "visit_id"       # optional
     # task = "auto"                # optional: auto, classification or regression
 
@@ -23,14 +24,20 @@
     output = "reports/visits.html" # relative to this file's folder; JSON written beside
     # alpha, sharing_strength, n_jobs, scheduler, n_boot, val_size, test_size: optional
 
-Unknown tables and keys are refused, naming them; the text of the file is recorded in
-the results so that the report shows exactly what was run.
+Unknown tables and keys are refused, naming them. Each value is checked by the rule of
+the matching option of ``fairmtl frontier`` (``points`` as ``--points``: at least 1;
+``objective`` as ``--objective``: one of its choices; ...), taken from the command's own
+declaration, so that a file and a command line are refused for the same values. The file
+must be UTF-8 (a byte-order mark is allowed). The text of the file is recorded in the
+results so that the report shows exactly what was run.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
+import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -52,6 +59,18 @@ MSG_UNKNOWN_KEYS = (
 MSG_MISSING_KEY = "Experiment file {path} needs {key!r} in [{table}] (e.g. {example})."
 MSG_NOT_A_TABLE = "In experiment file {path}, [{table}] must be a table of keys."
 MSG_BAD_TYPE = "In experiment file {path}, [{table}] {key} must be {expected}. Got {value!r}."
+MSG_BAD_VALUE = (
+    "In experiment file {path}, [{table}] {key} = {value!r} is refused: {reason} "
+    "(the rule of {option})."
+)
+MSG_NOT_UTF8 = (
+    "Experiment file {path} is not UTF-8 text (byte {byte} at position {position}). "
+    "Save it as UTF-8, as TOML requires."
+)
+#: Keys whose option has another name on the command line.
+_OPTION_NAMES = {"groups": "group"}
+#: Keys checked by their own rule only: lists, or parsed by the frontier job itself.
+_NOT_OPTIONS = {"path", "output", "groups", "drop", "features", "sweep", "baselines", "na_values"}
 
 
 def _str(v: Any) -> bool:
@@ -74,16 +93,25 @@ def _sweep(v: Any) -> bool:
     return isinstance(v, str) or isinstance(v, Mapping)
 
 
+def _path(v: Any) -> bool:
+    return isinstance(v, str) and bool(v.strip()) and not v.endswith(("/", "\\"))
+
+
+def _fraction(v: Any) -> bool:
+    return _number(v) and 0 <= v < 1
+
+
 _Rule = tuple[Callable[[Any], bool], str]
 
 #: Keys of the [data] table, with their check and the expected type in words.
 DATA_KEYS: dict[str, _Rule] = {
-    "path": (_str, "a file path (str)"),
+    "path": (_path, "a file path (a non-empty str)"),
     "target": (_str, "a column name (str)"),
     "groups": (_names, "a column name or a list of them"),
     "drop": (_names, "a column name or a list of them"),
     "features": (_names, "a column name or a list of them"),
     "sep": (_str, "a delimiter (str)"),
+    "na_values": (_names, "a text or a list of texts read as missing"),
     "id_column": (_str, "a column name (str)"),
     "task": (_str, "'auto', 'classification' or 'regression'"),
 }
@@ -98,12 +126,12 @@ FRONTIER_KEYS: dict[str, _Rule] = {
     "baselines": (_names, "a list of baseline names"),
     "policy": (_str, "a policy (str), e.g. 'accuracy_within:0.01'"),
     "seed": (_int, "an integer"),
-    "output": (_str, "a file path (str)"),
+    "output": (_path, "a file name (a non-empty str, not a folder)"),
     "n_jobs": (_int, "an integer"),
     "scheduler": (_str, "a Dask scheduler address (str)"),
     "n_boot": (_int, "an integer"),
-    "val_size": (_number, "a number in [0, 1)"),
-    "test_size": (_number, "a number in [0, 1)"),
+    "val_size": (_fraction, "a number in [0, 1)"),
+    "test_size": (_fraction, "a number in [0, 1)"),
 }
 _TABLES = {"data": DATA_KEYS, "frontier": FRONTIER_KEYS}
 
@@ -135,7 +163,58 @@ def _check_table(path: Path, name: str, table: Any) -> dict[str, Any]:
             raise DataValidationError(
                 MSG_BAD_TYPE.format(path=path, table=name, key=key, expected=expected, value=value)
             )
+        _check_like_option(path, name, key, value)
     return dict(table)
+
+
+@functools.lru_cache(maxsize=1)
+def _frontier_options() -> dict[str, Any]:
+    """The click parameters of ``fairmtl frontier``, by name: the rules of its options."""
+    import typer.main
+
+    from fairmtl.cli._app import app
+
+    command = typer.main.get_command(app).commands["frontier"]  # type: ignore[attr-defined]
+    return {param.name: param for param in command.params}
+
+
+def _choices(annotation: Any) -> tuple[Any, ...] | None:
+    """The values of a ``Literal`` option type (also inside ``X | None``), else None."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation)
+    for arg in typing.get_args(annotation):
+        if (found := _choices(arg)) is not None:
+            return found
+    return None
+
+
+def _option_problem(param: Any, value: Any) -> str | None:
+    """Why the option ``param`` would refuse ``value`` (its choices, its bounds), or None."""
+    descriptor = getattr(param, "type_descriptor", None)
+    choices = _choices(getattr(descriptor, "annotation", None))
+    if choices is not None and value not in choices:
+        return "it must be one of " + ", ".join(map(repr, choices))
+    low, high = getattr(param, "min", None), getattr(param, "max", None)
+    if low is not None and _number(value) and value < low:
+        return f"it must be at least {low}"
+    if high is not None and _number(value) and value > high:
+        return f"it must be at most {high}"
+    return None
+
+
+def _check_like_option(path: Path, table: str, key: str, value: Any) -> None:
+    """Refuse ``value`` when the matching option of ``fairmtl frontier`` would refuse it."""
+    if key in _NOT_OPTIONS:
+        return
+    param = _frontier_options().get(_OPTION_NAMES.get(key, key))
+    reason = None if param is None else _option_problem(param, value)
+    if reason is not None:
+        option = "/".join(getattr(param, "opts", ())) or key
+        raise DataValidationError(
+            MSG_BAD_VALUE.format(
+                path=path, table=table, key=key, value=value, reason=reason, option=option
+            )
+        )
 
 
 def _require(path: Path, table: Mapping[str, Any], name: str, key: str, example: str) -> Any:
@@ -144,6 +223,18 @@ def _require(path: Path, table: Mapping[str, Any], name: str, key: str, example:
             MSG_MISSING_KEY.format(path=path, key=key, table=name, example=example)
         )
     return table[key]
+
+
+def _read_text(path: Path) -> str:
+    """The file's text: UTF-8, a leading byte-order mark dropped."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        byte = f"0x{raw[e.start]:02x}"
+        raise DataValidationError(
+            MSG_NOT_UTF8.format(path=path, byte=byte, position=e.start)
+        ) from e
 
 
 def read_experiment(path: str | os.PathLike[str]) -> tuple[FrontierConfig, str]:
@@ -166,13 +257,14 @@ def read_experiment(path: str | os.PathLike[str]) -> tuple[FrontierConfig, str]:
     Raises
     ------
     DataValidationError
-        For a missing file, invalid TOML, unknown tables or keys (named, with the closest
-        known key), a value of the wrong type, or a missing required key.
+        For a missing file, a file that is not UTF-8, invalid TOML, unknown tables or keys
+        (named, with the closest known key), a value of the wrong type or one the matching
+        option of ``fairmtl frontier`` refuses, or a missing required key.
     """
     path = Path(path)
     if not path.is_file():
         raise DataValidationError(MSG_NOT_FOUND.format(path=path, cwd=Path.cwd()))
-    text = path.read_text(encoding="utf-8")
+    text = _read_text(path)
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -203,6 +295,7 @@ def read_experiment(path: str | os.PathLike[str]) -> tuple[FrontierConfig, str]:
         features=_as_tuple(data.get("features")),
         drop=_as_tuple(data.get("drop")),
         sep=data.get("sep"),
+        na_values=_as_tuple(data["na_values"]) if "na_values" in data else None,
         id_column=data.get("id_column"),
         task=data.get("task", "auto"),
         **frontier,

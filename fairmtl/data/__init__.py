@@ -15,10 +15,16 @@ Error messages are module constants named ``MSG_*`` in the private modules.
 
 from __future__ import annotations
 
-from fairmtl.data._atomic import atomic_target, atomic_write_bytes, atomic_write_text
+from fairmtl.data._atomic import (
+    atomic_target,
+    atomic_write_bytes,
+    atomic_write_many,
+    atomic_write_text,
+    check_outputs,
+)
 from fairmtl.data._folds import group_label_folds
 from fairmtl.data._groups import UNSEEN, GroupEncoder
-from fairmtl.data._io import DEFAULT_MAX_BYTES, read_table, write_table_atomic
+from fairmtl.data._io import DEFAULT_MAX_BYTES, DEFAULT_NA_VALUES, read_table, write_table_atomic
 from fairmtl.data._labels import check_groups_length, group_labels
 from fairmtl.data._preprocess import ColumnValidator, make_preprocessor
 from fairmtl.data._schema import Schema, SchemaColumns
@@ -26,7 +32,9 @@ from fairmtl.data._split import SplitResult, train_val_test_split
 from fairmtl.data._validation import (
     NUMERIC_SHARE,
     check_finite,
+    check_magnitude,
     check_no_missing,
+    check_numeric_columns,
     check_numeric_values,
     infer_column_kind,
     validate_target,
@@ -34,6 +42,7 @@ from fairmtl.data._validation import (
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "DEFAULT_NA_VALUES",
     "NUMERIC_SHARE",
     "UNSEEN",
     "ColumnValidator",
@@ -43,11 +52,15 @@ __all__ = [
     "SplitResult",
     "atomic_target",
     "atomic_write_bytes",
+    "atomic_write_many",
     "atomic_write_text",
     "check_finite",
     "check_groups_length",
+    "check_magnitude",
     "check_no_missing",
+    "check_numeric_columns",
     "check_numeric_values",
+    "check_outputs",
     "group_label_folds",
     "group_labels",
     "infer_column_kind",

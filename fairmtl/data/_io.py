@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import os
 import warnings
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ from typing import Any
 import pandas as pd
 
 from fairmtl.data._atomic import atomic_target
+from fairmtl.data._csvsafe import neutralize_formulas
+from fairmtl.data._messy import warn_short_rows
 from fairmtl.data._validation import did_you_mean
 from fairmtl.exceptions import DataValidationError
 
@@ -20,8 +24,13 @@ __all__ = ["read_table", "write_table_atomic"]
 
 #: Files larger than this (2 GiB) are refused by :func:`read_table` unless told otherwise.
 DEFAULT_MAX_BYTES = 2 * 1024**3
-#: Extra strings read as missing, besides empty fields and pandas' defaults ("NA", "NaN"...).
-NA_VALUES = ("?",)
+#: The text read as a missing value by default (``read_table(..., na_values=...)`` and
+#: ``--na-values`` replace it). Not pandas' longer list: ``"None"``, ``"null"`` spelled
+#: otherwise, ``"-nan"`` and the like are values. Columns named in ``literal_columns``
+#: (group and id columns) take only an empty field as missing, so that a group called
+#: ``NA`` (North America) is a group.
+DEFAULT_NA_VALUES = ("", "?", "NA", "N/A", "n/a", "#N/A", "NaN", "nan", "NULL", "null")
+NA_VALUES = DEFAULT_NA_VALUES
 _DELIMITERS = (",", "\t", ";", "|")
 _DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 _SNIFF_CHARS = 64 * 1024
@@ -57,8 +66,14 @@ MSG_PARSE_ERROR = (
     "and the quoting of fields that contain it."
 )
 MSG_ENCODING = (
-    "Cannot decode {path} as {encoding}: {reason}. Save the file as UTF-8, or pass its "
-    "encoding (e.g. encoding='latin-1')."
+    "Cannot read {path} as {encoding} text: byte {byte} on line {line} ({reason}). The "
+    "file was probably saved in another encoding (Latin-1 / Windows-1252 are common). "
+    "Save it as UTF-8 (in a spreadsheet: 'CSV UTF-8'), or from Python read it with "
+    "fairmtl.data.read_table(path, encoding='latin-1')."
+)
+MSG_DAMAGED_COMPRESSED = (
+    "Cannot read {path}: the gzip file is truncated or damaged ({reason}). Copy or "
+    "download it again, or check that the program that wrote it finished."
 )
 MSG_PARQUET_ERROR = "Cannot read Parquet file {path}: {reason}."
 MSG_UNKNOWN_COLUMNS = (
@@ -107,13 +122,37 @@ def _check_input_file(path: Path, max_bytes: int | None) -> None:
         )
 
 
+_DAMAGED = (EOFError, gzip.BadGzipFile, zlib.error)
+
+
 def _read_sample(path: Path, gzipped: bool, encoding: str) -> str:
     opener = gzip.open if gzipped else open
     try:
         with opener(path, "rt", encoding=encoding, errors="replace", newline="") as handle:
             return handle.read(_SNIFF_CHARS)
-    except (OSError, EOFError) as e:
+    except _DAMAGED as e:
+        raise DataValidationError(MSG_DAMAGED_COMPRESSED.format(path=path, reason=e)) from e
+    except OSError as e:
         raise DataValidationError(MSG_PARSE_ERROR.format(path=path, sep=None, reason=e)) from e
+
+
+def _encoding_error(path: Path, gzipped: bool, encoding: str, error: Exception) -> str:
+    """The message for a file that does not decode: the first bad byte and its line."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line, opener = 1, gzip.open if gzipped else open
+    with opener(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            try:
+                text = decoder.decode(chunk)
+            except UnicodeDecodeError as e:
+                line += chunk[: e.start].count(b"\n")
+                byte = f"0x{chunk[e.start]:02x}" if e.start < len(chunk) else "at the end"
+                return MSG_ENCODING.format(
+                    path=path, encoding=encoding, byte=byte, line=line, reason=e.reason
+                )
+            line += text.count("\n")
+    reason = getattr(error, "reason", str(error))
+    return MSG_ENCODING.format(path=path, encoding=encoding, byte="?", line="?", reason=reason)
 
 
 def _sniff_delimiter(sample: str) -> str:
@@ -143,6 +182,8 @@ def _read_text_table(
     columns: Sequence[str] | None,
     dtype: Any,
     encoding: str,
+    na_values: Sequence[str] | None = None,
+    literal_columns: Sequence[str] = (),
 ) -> pd.DataFrame:
     sample = _read_sample(path, gzipped, encoding)
     if not sample.strip():
@@ -153,8 +194,7 @@ def _read_text_table(
         "sep": sep,
         "compression": "gzip" if gzipped else None,
         "encoding": encoding,
-        "na_values": list(NA_VALUES),
-        "keep_default_na": True,
+        "keep_default_na": False,
         "skipinitialspace": True,
         "index_col": False,
     }
@@ -165,7 +205,7 @@ def _read_text_table(
             nrows=1,
             dtype=str,
             keep_default_na=False,
-            **{k: v for k, v in options.items() if k not in ("na_values", "keep_default_na")},
+            **{k: v for k, v in options.items() if k != "keep_default_na"},
         )
         names = [str(n) for n in header.iloc[0].tolist()] if len(header) else []
         _check_duplicates(path, names)
@@ -173,6 +213,7 @@ def _read_text_table(
             _check_single_column(path, names[0], sep)
         if columns is not None:
             _check_requested(path, columns, names)
+        options["na_values"] = _missing_markers(names, na_values, literal_columns)
         with warnings.catch_warnings():
             # A row longer than the header loses fields with only a ParserWarning: refuse.
             warnings.simplefilter("error", pd.errors.ParserWarning)
@@ -183,16 +224,30 @@ def _read_text_table(
                 low_memory=False,
                 **options,
             )
+        warn_short_rows(path, sep=sep, gzipped=gzipped, encoding=encoding, n_header=len(names))
     except pd.errors.EmptyDataError as e:
         raise DataValidationError(MSG_EMPTY_FILE.format(path=path)) from e
     except (pd.errors.ParserError, pd.errors.ParserWarning) as e:
         reason = str(e).strip().rstrip(".")
         raise DataValidationError(MSG_PARSE_ERROR.format(path=path, sep=sep, reason=reason)) from e
     except UnicodeDecodeError as e:
-        raise DataValidationError(
-            MSG_ENCODING.format(path=path, encoding=encoding, reason=e.reason)
-        ) from e
+        raise DataValidationError(_encoding_error(path, gzipped, encoding, e)) from e
+    except _DAMAGED as e:
+        raise DataValidationError(MSG_DAMAGED_COMPRESSED.format(path=path, reason=e)) from e
     return frame
+
+
+def _missing_markers(
+    names: Sequence[str], na_values: Sequence[str] | None, literal_columns: Sequence[str]
+) -> list[str] | dict[str, list[str]]:
+    """pandas' ``na_values``: the given markers, or the default ones except for the
+    ``literal_columns``, where only an empty field is missing."""
+    if na_values is not None:
+        return list(na_values)
+    literal = set(literal_columns)
+    if not literal:
+        return list(DEFAULT_NA_VALUES)
+    return {n: [""] if n in literal else list(DEFAULT_NA_VALUES) for n in names}
 
 
 def _check_single_column(path: Path, name: str, sep: str) -> None:
@@ -254,11 +309,14 @@ def read_table(
     dtype: Any = None,
     max_bytes: int | None = None,
     encoding: str = "utf-8",
+    na_values: Sequence[str] | None = None,
+    literal_columns: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Read a CSV, TSV, gzip'd CSV or Parquet file into a DataFrame, with clear errors.
 
-    Empty fields, ``"?"`` and pandas' usual markers (``"NA"``, ``"NaN"``, ...) read as
-    missing; spaces after a delimiter are skipped.
+    Empty fields and the markers of :data:`DEFAULT_NA_VALUES` (``"?"``, ``"NA"``,
+    ``"NaN"``, ``"NULL"``, ...) read as missing, unless ``na_values`` says otherwise;
+    spaces after a delimiter are skipped.
 
     Parameters
     ----------
@@ -277,6 +335,12 @@ def read_table(
         None means 2 GiB.
     encoding : str, default="utf-8"
         The encoding of a text file.
+    na_values : sequence of str or None, default=None
+        The text read as missing in every column of a text file (``[""]``: only empty
+        fields). None: :data:`DEFAULT_NA_VALUES`, except in ``literal_columns``.
+    literal_columns : sequence of str, default=()
+        Columns (groups, ids) where, when ``na_values`` is None, only an empty field is
+        missing: a group called ``"NA"`` stays a group.
 
     Returns
     -------
@@ -322,6 +386,8 @@ def read_table(
             columns=columns,
             dtype=dtype,
             encoding=encoding,
+            na_values=na_values,
+            literal_columns=literal_columns,
         )
     if len(frame) == 0:
         raise DataValidationError(
@@ -333,9 +399,19 @@ def read_table(
 
 
 def write_table_atomic(
-    frame: pd.DataFrame, path: str | os.PathLike[str], *, force: bool = False, index: bool = False
+    frame: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    index: bool = False,
+    safe_formulas: bool = True,
 ) -> Path:
     """Write a DataFrame to CSV, TSV, gzip'd CSV or Parquet (by extension), atomically.
+
+    In text files, cells that a spreadsheet would run as a formula (text beginning with
+    ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, such as a group name
+    ``=HYPERLINK(...)``) are written with a single quote in front, as OWASP recommends
+    against CSV injection; see :func:`fairmtl.data._csvsafe.neutralize_formulas`.
 
     Parameters
     ----------
@@ -348,6 +424,8 @@ def write_table_atomic(
         Overwrite an existing file.
     index : bool, default=False
         Also write the index.
+    safe_formulas : bool, default=True
+        Neutralise formula-like text cells in CSV and TSV files (Parquet is unchanged).
 
     Returns
     -------
@@ -371,6 +449,7 @@ def write_table_atomic(
         if parquet:
             frame.to_parquet(tmp, engine="pyarrow", index=index)
         else:
+            frame = neutralize_formulas(frame) if safe_formulas else frame
             frame.to_csv(
                 tmp,
                 sep=_TEXT_SUFFIXES[suffix] or ",",

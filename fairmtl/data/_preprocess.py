@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from fairmtl.data._schema import MSG_NOT_RESOLVED, ColumnKind, Schema
 from fairmtl.data._validation import (
     check_finite,
+    check_magnitude,
     check_no_missing,
     check_numeric_values,
     did_you_mean,
@@ -123,7 +124,9 @@ class ColumnValidator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             columns = []
             for name in frame.columns:
                 parsed = check_numeric_values(frame[name], column=str(name))
-                check_finite(parsed, column=str(name))
+                rows = pd.Series(parsed, index=frame.index)  # messages name the real rows
+                check_finite(rows, column=str(name))
+                check_magnitude(rows, column=str(name))
                 columns.append(parsed)
             return np.column_stack(columns) if columns else np.empty((len(frame), 0))
         texts = frame.astype(object).apply(lambda col: col.map(str, na_action="ignore"))

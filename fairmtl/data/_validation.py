@@ -23,6 +23,8 @@ __all__ = [
     "check_numeric_values",
     "did_you_mean",
     "infer_column_kind",
+    "check_magnitude",
+    "check_numeric_columns",
     "validate_target",
 ]
 
@@ -71,8 +73,17 @@ MSG_MISSING_VALUES = (
     "Fill or drop those rows, or pass impute=True."
 )
 MSG_INFINITE_VALUES = (
-    "Column {column!r} holds {count} infinite value(s) (first {value!r} at row {row!r}). "
-    "Replace them with a finite number or mark them missing."
+    "Column {column!r} holds {count} infinite value(s) (first {value!r} at row {row!r}; "
+    "a number beyond \u00b11.8e308, such as 1e309, reads as infinite). Replace them with a "
+    "finite number or mark them missing."
+)
+#: Values beyond this magnitude overflow when squared (standardising, solving).
+TOO_LARGE_TO_COMPUTE = 1e150
+MSG_TOO_LARGE_TO_COMPUTE = (
+    "Column {column!r} holds {count} value(s) too large to compute with (first {value!r} "
+    "at row {row!r}; beyond \u00b11e150 their squares overflow, so standardising would "
+    "turn the column into missing values). Rescale the column (e.g. log or divide), or "
+    "mark those values missing."
 )
 MSG_DATETIME_COLUMN = (
     "Column {column!r} holds dates or times, which fairmtl cannot use directly as a feature. "
@@ -270,6 +281,63 @@ def check_finite(values: np.ndarray | pd.Series, *, column: str) -> None:
                 column=column, count=int(inf.sum()), value=plain(series.loc[row]), row=row
             )
         )
+
+
+def check_magnitude(values: np.ndarray | pd.Series, *, column: str) -> None:
+    """Refuse finite values too large to compute with (beyond :data:`TOO_LARGE_TO_COMPUTE`).
+
+    Parameters
+    ----------
+    values : ndarray or Series of float
+        The parsed column; a Series gives the row labels of the message.
+    column : str
+        Its name, used in the message.
+
+    Raises
+    ------
+    DataValidationError
+        :data:`MSG_TOO_LARGE_TO_COMPUTE`, naming the column, the count and the first row.
+    """
+    series = _as_series(values, column)
+    array = series.to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore"):
+        huge = np.isfinite(array) & (np.abs(array) > TOO_LARGE_TO_COMPUTE)
+    if huge.any():
+        first = int(np.flatnonzero(huge)[0])
+        row = plain(series.index[first])
+        raise DataValidationError(
+            MSG_TOO_LARGE_TO_COMPUTE.format(
+                column=column, count=int(huge.sum()), value=plain(array[first]), row=row
+            )
+        )
+
+
+def check_numeric_columns(frame: pd.DataFrame, columns: Iterable[str]) -> None:
+    """Check numeric feature columns of a whole table, naming the real rows.
+
+    Each column must hold numbers (or missing values), none infinite or too large to
+    compute with. Run on the whole table before it is split, so that the row named is
+    the first bad one of the file, whatever the split.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The table; its index gives the row labels of messages.
+    columns : iterable of str
+        The numeric feature columns.
+
+    Raises
+    ------
+    DataValidationError
+        :data:`MSG_NUMERIC_BAD_VALUE`, :data:`MSG_INFINITE_VALUES` or
+        :data:`MSG_TOO_LARGE_TO_COMPUTE`.
+    """
+    for column in columns:
+        parsed = pd.Series(
+            check_numeric_values(frame[column], column=str(column)), index=frame.index
+        )
+        check_finite(parsed, column=str(column))
+        check_magnitude(parsed, column=str(column))
 
 
 def validate_target(

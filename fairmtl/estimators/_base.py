@@ -216,7 +216,14 @@ class FairMTLBase(BaseEstimator):
         y_enc, loss, n_outputs, task = self._encode_target(y)
         if task != "regression" and getattr(self, "model", "linear") == "linear":
             strength = 1.0 if self.sharing_strength == "auto" else self.sharing_strength
-            warn_one_class_groups(y_enc, tasks, encoder.labels_, self.sharing, strength)
+            warn_one_class_groups(
+                y_enc,
+                tasks,
+                encoder.labels_,
+                self.sharing,
+                strength,
+                getattr(self, "classes_", None),
+            )
         problem_class = self._problem_class(X.shape, encoder.n_groups_, loss, n_outputs)
         if problem_class is ExactProblem:
             X = X.astype(np.float64, copy=False)  # the exact path solves in float64

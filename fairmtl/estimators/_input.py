@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fairmtl.data._validation import plain
+from fairmtl.data._validation import MSG_DATETIME_COLUMN, plain
 from fairmtl.exceptions import DataValidationError, DataWarning
 
 __all__ = [
     "split_group_columns",
+    "check_groups_index",
     "check_feature_frame",
     "warn_huge_features",
     "warn_one_class_groups",
@@ -51,6 +52,19 @@ MSG_ONE_CLASS_GROUP = (
     "probability ~1 for every row of the group. Use sharing='offset' (sharing_strength > 0) "
     "or 'shared' to borrow strength from the other groups, or collect rows of other classes."
 )
+MSG_GROUPS_INDEX = (
+    "groups is a pandas {kind} whose index differs from X's (at position {position}: X "
+    "has {x!r}, groups has {g!r}). Rows are matched to groups by position, so this would "
+    "pair rows with the wrong groups. Align them first (groups.reindex(X.index)), or "
+    "pass groups.to_numpy() if the order is right."
+)
+MSG_ABSENT_CLASS = (
+    "Some groups have no training rows of some classes ({details}). With "
+    "sharing={sharing!r} each group's model learns from its own rows, so it gives those "
+    "classes a probability near 0 for every row of the group. Use sharing='offset' "
+    "(sharing_strength > 0) or 'shared' to borrow from the other groups, or collect rows "
+    "of those classes."
+)
 MSG_FEATURE_NOT_FINITE = (
     "Feature column {column!r} has {count} {what} value(s) (first at row {row!r}). Impute "
     "or drop them, e.g. with fairmtl.data.make_preprocessor (imputes by default)."
@@ -64,6 +78,7 @@ def split_group_columns(X: Any, groups: Any, group_column: str | list[str] | Non
     taken out of the features. X itself is never modified (a copy is made).
     """
     if group_column is None:
+        check_groups_index(X, groups)
         return X, groups
     columns = [group_column] if isinstance(group_column, str) else list(group_column)
     if not isinstance(X, pd.DataFrame):
@@ -87,6 +102,25 @@ def split_group_columns(X: Any, groups: Any, group_column: str | list[str] | Non
     return X.drop(columns=columns), group_values
 
 
+def check_groups_index(X: Any, groups: Any) -> None:
+    """Refuse pandas groups whose index disagrees with a DataFrame X's (rows would be
+    paired with groups by position, silently wrong)."""
+    if not (isinstance(X, pd.DataFrame) and isinstance(groups, pd.Series | pd.DataFrame)):
+        return
+    if len(groups) != len(X) or groups.index.equals(X.index):
+        return  # a length mismatch has its own error, naming both lengths
+    differs = np.flatnonzero(np.asarray(groups.index != X.index))
+    position = int(differs[0]) if differs.size else 0
+    raise DataValidationError(
+        MSG_GROUPS_INDEX.format(
+            kind=type(groups).__name__,
+            position=position,
+            x=plain(X.index[position]),
+            g=plain(groups.index[position]),
+        )
+    )
+
+
 def check_feature_frame(X: Any) -> None:
     """Name the culprit column when a DataFrame holds non-numeric or non-finite features."""
     if not isinstance(X, pd.DataFrame):
@@ -98,6 +132,10 @@ def check_feature_frame(X: Any) -> None:
         )
     for column in X.columns:
         values = X[column]
+        if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(
+            values
+        ):
+            raise DataValidationError(MSG_DATETIME_COLUMN.format(column=column))
         if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
             bad = pd.to_numeric(values, errors="coerce").isna() & values.notna()
             if bad.any():
@@ -132,15 +170,36 @@ def warn_huge_features(X: np.ndarray, names: Any = None) -> None:
         )
 
 
-def warn_one_class_groups(y, tasks, labels, sharing: str, strength: float) -> None:
-    """Warn (DataWarning) about single-class groups whose intercept is unpenalised."""
+def warn_one_class_groups(
+    y, tasks, labels, sharing: str, strength: float, classes: Any = None
+) -> None:
+    """Warn (DataWarning) about groups whose intercept is unpenalised and that lack a
+    class: a single-class group, or (3+ classes) a group without rows of some class."""
     if not (sharing in ("independent", "lowrank") or (sharing == "offset" and strength == 0)):
         return
-    n_classes = pd.Series(np.asarray(y)).groupby(np.asarray(tasks)).nunique()
+    y = np.asarray(y)
+    n_classes = pd.Series(y).groupby(np.asarray(tasks)).nunique()
     single = n_classes.index[n_classes.to_numpy() == 1].tolist()
     if single:
         names = ", ".join(repr(str(labels[g])) for g in single[:5])
         names += f" and {len(single) - 5} more" if len(single) > 5 else ""
         warnings.warn(
             MSG_ONE_CLASS_GROUP.format(groups=names, sharing=sharing), DataWarning, stacklevel=4
+        )
+    all_codes = np.unique(y)
+    if all_codes.size < 3:
+        return
+    present = pd.Series(y).groupby(np.asarray(tasks)).unique()
+    lacking = {g: np.setdiff1d(all_codes, codes) for g, codes in present.items() if g not in single}
+    lacking = {g: codes for g, codes in lacking.items() if codes.size}
+    if lacking:
+        shown = list(lacking.items())[:5]
+        names = "; ".join(
+            f"{str(labels[g])!r} has none of "
+            + ", ".join(repr(plain(classes[c]) if classes is not None else int(c)) for c in codes)
+            for g, codes in shown
+        )
+        names += f"; and {len(lacking) - 5} more groups" if len(lacking) > 5 else ""
+        warnings.warn(
+            MSG_ABSENT_CLASS.format(details=names, sharing=sharing), DataWarning, stacklevel=4
         )

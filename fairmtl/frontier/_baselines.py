@@ -6,12 +6,15 @@ Each baseline is wrapped in :class:`Fitted`, which predicts labels and scores fo
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sklearn.dummy import DummyRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
+
+from fairmtl.exceptions import DataWarning
 
 __all__ = [
     "Fitted",
@@ -24,6 +27,11 @@ __all__ = [
 #: every baseline fit_baselines knows, in the order they are fitted
 BASELINE_NAMES = ("pooled", "independent", "fairlearn", "expgrad", "threshold", "neural")
 MSG_UNKNOWN_BASELINE = "Unknown baseline {name!r}: choose among {choices}."
+MSG_UNWEIGHTED = (
+    "The {names} baseline(s) are fitted without the sample weights: fairlearn's "
+    "reductions and ThresholdOptimizer take none. Their metrics are weighted like every "
+    "other model's, but their fits are not comparable to weighted ones."
+)
 #: the neural baseline's objective: Group DRO weights on a shared MLP (best worst group)
 NEURAL_OBJECTIVE = "minimax"
 
@@ -117,6 +125,7 @@ def fit_baselines(
     classes: np.ndarray | None,
     n_expgrad: int | None = None,
     random_state: int | None = 0,
+    sample_weight: np.ndarray | None = None,
 ) -> list[Fitted]:
     """Fit the named baselines on the same training data as the sweep.
 
@@ -133,12 +142,21 @@ def fit_baselines(
         Adult with 10 groups).
     random_state : int or None, default=0
         Seed of the neural baseline.
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
+        Weights of the training rows, used by the pooled, independent and neural
+        baselines as by the sweep (the penalty scaled by the total weight, not the row
+        count). fairlearn's reductions and ThresholdOptimizer take none: they are fitted
+        unweighted, with a :class:`DataWarning` saying so.
     """
     check_baseline_names(names)
     fitted: list[Fitted] = []
-    n = float(len(y))
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    n = float(len(y)) if w is None else float(w.sum())
+    unweighted = [b for b in ("fairlearn", "expgrad", "threshold") if b in names]
+    if w is not None and unweighted and task != "regression":
+        warnings.warn(MSG_UNWEIGHTED.format(names=", ".join(unweighted)), DataWarning, stacklevel=3)
     if "pooled" in names:
-        model = _pooled(task, alpha, n).fit(X, y)
+        model = _pooled(task, alpha, n).fit(X, y, sample_weight=w)
         fitted.append(Fitted("pooled (scikit-learn)", "baseline", "pooled", model))
     if "independent" in names:
         models = {}
@@ -150,7 +168,9 @@ def fit_baselines(
             elif task == "regression" and rows.sum() < 2:
                 models[label] = DummyRegressor().fit(X[rows], y[rows])
             else:
-                models[label] = _pooled(task, alpha, float(rows.sum())).fit(X[rows], y[rows])
+                wg = None if w is None else w[rows]
+                size = float(rows.sum()) if wg is None else float(wg.sum())
+                models[label] = _pooled(task, alpha, size).fit(X[rows], y[rows], sample_weight=wg)
         fitted.append(
             Fitted("independent (scikit-learn)", "baseline", "independent", None, per_group=models)
         )
@@ -182,7 +202,9 @@ def fit_baselines(
             )
         )
     if "neural" in names:
-        fitted.append(_neural(X, y, groups, task=task, alpha=alpha, random_state=random_state))
+        fitted.append(
+            _neural(X, y, groups, task=task, alpha=alpha, random_state=random_state, weight=w)
+        )
     return fitted
 
 
@@ -195,14 +217,14 @@ def check_baseline_names(names) -> None:
             )
 
 
-def _neural(X, y, groups, *, task: str, alpha: float, random_state) -> Fitted:
+def _neural(X, y, groups, *, task: str, alpha: float, random_state, weight=None) -> Fitted:
     """fairmtl's neural path as a baseline: a shared MLP trained for the worst group."""
     from fairmtl.estimators import FairMTLClassifier, FairMTLRegressor
 
     cls = FairMTLRegressor if task == "regression" else FairMTLClassifier
     model = cls(
         "shared", objective=NEURAL_OBJECTIVE, model="mlp", alpha=alpha, random_state=random_state
-    ).fit(X, y, groups=groups)
+    ).fit(X, y, groups=groups, sample_weight=weight)
     return Fitted(
         f"neural {NEURAL_OBJECTIVE} (fairmtl MLP, torch)",
         "baseline",

@@ -58,7 +58,11 @@ def criteria_for(task: str, primary: str, binary: bool) -> list[dict[str, Any]]:
 
 
 def fairness_gaps(
-    y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray, pos_label: Any
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    groups: np.ndarray,
+    pos_label: Any,
+    sample_weight: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Demographic parity and equalised odds differences between groups, in numpy.
 
@@ -73,12 +77,13 @@ def fairness_gaps(
     t = (np.asarray(y_true) == pos_label).astype(float)
     p = (np.asarray(y_pred) == pos_label).astype(float)
     k = int(codes.max()) + 1 if codes.size else 0
-    n = np.bincount(codes, minlength=k).astype(float)
-    pos = np.bincount(codes, weights=t, minlength=k)
+    w = np.ones(len(t)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    n = np.bincount(codes, weights=w, minlength=k).astype(float)
+    pos = np.bincount(codes, weights=w * t, minlength=k)
     neg = n - pos
-    selection = np.bincount(codes, weights=p, minlength=k) / n
-    tp = np.bincount(codes, weights=t * p, minlength=k)
-    fp = np.bincount(codes, weights=(1.0 - t) * p, minlength=k)
+    selection = np.bincount(codes, weights=w * p, minlength=k) / n
+    tp = np.bincount(codes, weights=w * t * p, minlength=k)
+    fp = np.bincount(codes, weights=w * (1.0 - t) * p, minlength=k)
     tpr = np.divide(tp, pos, out=np.zeros(k), where=pos > 0)
     fpr = np.divide(fp, neg, out=np.zeros(k), where=neg > 0)
 
@@ -109,9 +114,11 @@ def evaluate(
     primary: str,
     classes: np.ndarray | None,
     boot_indices: np.ndarray | None = None,
+    sample_weight: np.ndarray | None = None,
     min_rows: int = 0,
 ) -> Evaluation:
-    """Per-group metrics and criteria of one fitted model on one split.
+    """Per-group metrics and criteria of one fitted model on one split (weighted by
+    ``sample_weight`` when given, like the fits).
 
     The worst-group scores range over the groups with at least ``min_rows`` rows in the
     split (all groups when none has that many): a group of three rows has an accuracy
@@ -131,6 +138,7 @@ def evaluate(
         metrics=usable,
         task="regression" if task == "regression" else "classification",
         labels=classes,
+        sample_weight=sample_weight,
     )
     table = group_metrics(y, **kw)
     scores: dict[str, float | None] = {}
@@ -147,7 +155,7 @@ def evaluate(
         else:
             scores["worst_group_log_loss"] = None
     if binary:
-        scores.update(fairness_gaps(y, y_pred, groups, pos_label=classes[1]))
+        scores.update(fairness_gaps(y, y_pred, groups, classes[1], sample_weight))
     replicates = None
     if boot_indices is not None:
         # intervals for the metrics computed on all resamples at once (roc_auc and r2

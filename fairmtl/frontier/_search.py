@@ -21,7 +21,7 @@ from fairmtl.data import (
     validate_target,
 )
 from fairmtl.estimators._input import split_group_columns
-from fairmtl.exceptions import DataValidationError, FairMTLWarning, InfeasibleError
+from fairmtl.exceptions import DataValidationError, DataWarning, FairMTLWarning, InfeasibleError
 from fairmtl.frontier._baselines import Fitted, check_baseline_names, fit_baselines
 from fairmtl.frontier._evaluate import Evaluation, evaluate
 from fairmtl.frontier._parallel import fit_settings
@@ -55,6 +55,11 @@ DEFAULT_SWEEP: dict[str, tuple[str, ...]] = {
     "tilted": ("tilt",),
     "chebyshev": ("preference",),
 }
+MSG_CHOSEN_ON_TEST = (
+    "val_size=0: there are no validation rows, so the model is chosen on the test rows, "
+    "and its test scores are optimistic (they took part in the choice). Keep validation "
+    "rows (e.g. val_size=0.2) for honest test scores."
+)
 MSG_NO_GROUPS = (
     "FrontierSearch needs groups: pass groups= to fit or set group_column on the estimator."
 )
@@ -265,6 +270,8 @@ class FrontierSearch(BaseEstimator):
             test_size=self.test_size,
             random_state=self.random_state,
         )
+        if len(self.split_.val) == 0 and len(self.split_.test):
+            warnings.warn(MSG_CHOSEN_ON_TEST, DataWarning, stacklevel=2)
         data = self._preprocess(X, y, labels, weights)
         self.classes_ = np.unique(data["train"][1]) if self.task_ != "regression" else None
         metrics = self._metric_names()
@@ -486,7 +493,7 @@ class FrontierSearch(BaseEstimator):
             client.close()
 
     def _fit_baselines(self, template, data) -> list[Fitted]:
-        Xtr, ytr, gtr, _ = data["train"]
+        Xtr, ytr, gtr, wtr = data["train"]
         return fit_baselines(
             tuple(self.baselines or ()),
             Xtr,
@@ -498,11 +505,12 @@ class FrontierSearch(BaseEstimator):
             n_points=self.n_points,
             classes=self.classes_,
             random_state=self.random_state,
+            sample_weight=wtr,
         )
 
     def _evaluate_all(self, fitted: list[Fitted], data, metrics) -> None:
-        Xte, yte, gte, _ = data["test"]
-        Xva, yva, gva, _ = data["val"]
+        Xte, yte, gte, wte = data["test"]
+        Xva, yva, gva, wva = data["val"]
         rng = np.random.default_rng(self.random_state)
         self.boot_indices_ = bootstrap_indices(gte, self.n_boot, rng) if self.n_boot else None
         common = dict(
@@ -513,8 +521,10 @@ class FrontierSearch(BaseEstimator):
             min_rows=self.small_group_threshold,
         )
         for f in fitted:
-            f.val = evaluate(f, Xva, yva, gva, **common) if len(yva) else None
-            f.test = evaluate(f, Xte, yte, gte, boot_indices=self.boot_indices_, **common)
+            f.val = evaluate(f, Xva, yva, gva, sample_weight=wva, **common) if len(yva) else None
+            f.test = evaluate(
+                f, Xte, yte, gte, boot_indices=self.boot_indices_, sample_weight=wte, **common
+            )
 
     def _cross_validate(self, template, fitted: list[Fitted], data, metrics) -> None:
         """Replace each sweep model's validation scores by out-of-fold scores (``cv``)."""
@@ -558,7 +568,7 @@ class FrontierSearch(BaseEstimator):
         for f, oof in zip(ours, out, strict=True):
             if oof.feasible:
                 as_fitted = Fitted(f.label, f.source, f.method, oof, f.params, setting=f.setting)
-                f.val = evaluate(as_fitted, X, y, g, **common)
+                f.val = evaluate(as_fitted, X, y, g, sample_weight=w, **common)
             else:  # infeasible on some fold: never chosen
                 worst = -np.inf if greater else np.inf
                 f.val = Evaluation(

@@ -13,6 +13,7 @@ from fairmtl.report._render import (
     render_transfer_html,
     save_results,
     write_report,
+    write_report_and_results,
     write_transfer_report,
 )
 from fairmtl.report._schema import (
@@ -41,6 +42,7 @@ from fairmtl.report._schema import (
 __all__ = [
     "render_html",
     "write_report",
+    "write_report_and_results",
     "load_results",
     "save_results",
     "validate_results",

@@ -13,7 +13,6 @@ import hashlib
 import json
 import math
 import os
-import secrets
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -22,7 +21,13 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from fairmtl.exceptions import DataValidationError, FileExistsNoForceError
+from fairmtl.data._atomic import (
+    MSG_EXISTS_NO_FORCE,
+    atomic_write_many,
+    atomic_write_text,
+    check_outputs,
+)
+from fairmtl.exceptions import DataValidationError
 from fairmtl.report._context import build_context, transfer_context
 from fairmtl.report._schema import validate_results, validate_transfer
 
@@ -30,14 +35,14 @@ __all__ = [
     "render_html",
     "write_report",
     "save_results",
+    "write_report_and_results",
     "load_results",
     "render_transfer_html",
     "write_transfer_report",
 ]
 
-MSG_FILE_EXISTS = (
-    "{path} already exists; pass force=True (or --force on the command line) to overwrite it."
-)
+#: An output exists and ``force`` was not given (the message of every fairmtl writer).
+MSG_FILE_EXISTS = MSG_EXISTS_NO_FORCE
 MSG_BAD_JSON = "{path} is not a valid results file: {reason}."
 
 _CSP = (
@@ -145,34 +150,6 @@ def render_transfer_html(
     return _environment().get_template("transfer.html.j2").render(context)
 
 
-def _atomic_write(path: str | os.PathLike[str], text: str, *, force: bool) -> Path:
-    """Write `text` to a temporary file beside `path`, then move it into place."""
-    target = Path(path)
-    if target.exists() and not force:
-        raise FileExistsNoForceError(MSG_FILE_EXISTS.format(path=target))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        # os.open with mode 0o666 lets the umask decide the permissions, as open() would.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if force:
-            os.replace(tmp, target)
-        else:
-            try:
-                os.link(tmp, target)  # fails if the file appeared since the check above
-            except FileExistsError as e:
-                raise FileExistsNoForceError(MSG_FILE_EXISTS.format(path=target)) from e
-            except OSError:  # no hard links on this file system
-                os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
-
-
 def write_report(
     results: Mapping[str, Any], path: str | os.PathLike[str], *, force: bool = False
 ) -> Path:
@@ -199,10 +176,8 @@ def write_report(
     DataValidationError
         When `results` does not follow the schema (nothing is written).
     """
-    target = Path(path)
-    if target.exists() and not force:  # fail before the work of rendering
-        raise FileExistsNoForceError(MSG_FILE_EXISTS.format(path=target))
-    return _atomic_write(target, render_html(results), force=force)
+    check_outputs([path], force=force)  # before the work of rendering
+    return atomic_write_text(path, render_html(results), force=force)
 
 
 def write_transfer_report(
@@ -238,11 +213,9 @@ def write_transfer_report(
     DataValidationError
         When `summary` does not follow the schema (nothing is written).
     """
-    target = Path(path)
-    if target.exists() and not force:
-        raise FileExistsNoForceError(MSG_FILE_EXISTS.format(path=target))
+    check_outputs([path], force=force)
     html = render_transfer_html(summary, title=title, source=source)
-    return _atomic_write(target, html, force=force)
+    return atomic_write_text(path, html, force=force)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -285,8 +258,51 @@ def save_results(
         When `results` does not follow the schema (nothing is written).
     """
     validate_results(results)
+    return atomic_write_text(path, _results_json(results), force=force)
+
+
+def _results_json(results: Mapping[str, Any]) -> str:
     text = json.dumps(_jsonable(results), indent=1, ensure_ascii=False, allow_nan=False)
-    return _atomic_write(path, text + "\n", force=force)
+    return text + "\n"
+
+
+def write_report_and_results(
+    results: Mapping[str, Any],
+    html_path: str | os.PathLike[str],
+    json_path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+) -> tuple[Path, Path]:
+    """Write the HTML report and the JSON results together: both or neither.
+
+    A failure part-way (a full disk, a file that appeared meanwhile) leaves neither
+    file behind and any previous pair unchanged, so that a re-run is not refused.
+
+    Parameters
+    ----------
+    results : dict
+        Results of a frontier search.
+    html_path, json_path : str or path-like
+        The report and the results file.
+    force : bool, default=False
+        Overwrite existing files.
+
+    Returns
+    -------
+    html_path, json_path : Path
+
+    Raises
+    ------
+    FileExistsNoForceError
+        When either file exists and `force` is False (nothing is written).
+    OutputError
+        When a file cannot be written (nothing is written).
+    """
+    check_outputs([html_path, json_path], force=force)
+    html = render_html(results).encode("utf-8")
+    text = _results_json(results).encode("utf-8")
+    written = atomic_write_many([(html_path, html), (json_path, text)], force=force)
+    return written[0], written[1]
 
 
 def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
