@@ -280,6 +280,9 @@ class LevelResult:
     rounds: int
     converged: bool
     model_gap: float
+    #: why the loop ended: "converged", "rounds" (max_rounds), "time" (the deadline),
+    #: "master" (the master's cvxpy solve failed) or "stop" (the caller's stop rule)
+    stopped: str = "converged"
 
     @property
     def gap(self) -> float:
@@ -343,7 +346,7 @@ def run_level(
 
     if incumbent is not None:
         consider(*incumbent)
-    model_gap, rounds, converged = np.inf, 0, False
+    model_gap, rounds, converged, stopped = np.inf, 0, False, "rounds"
     for rounds in range(1, max_rounds + 1):
         scale = max(
             abs(upper) if np.isfinite(upper) else 0.0, abs(lower) if np.isfinite(lower) else 0.0
@@ -367,12 +370,17 @@ def run_level(
         if gap_closed(upper, lower, tol):
             converged = True
             break
-        if time.perf_counter() > deadline or (stop is not None and stop(lower, upper)):
+        if time.perf_counter() > deadline:
+            stopped = "time"
+            break
+        if stop is not None and stop(lower, upper):
+            stopped = "stop"
             break
         found = master.model_max(form)
         if found is None:
+            stopped = "master"
             break
-        model_max, _, mu = found
+        model_max, y_max, mu = found
         model_gap = max(model_max - lower, 0.0)
         if model_gap <= 10 * tol * max(abs(model_max), abs(lower)) or rounds % 5 == 0:
             point = master.recover(mu)
@@ -382,9 +390,9 @@ def run_level(
                 break
         level = lower + LEVEL_SHARE * (model_max - lower)
         projected = master.project(form, y, level)
-        if projected is None:
-            break
-        y = form.clean(projected)
+        # a failed projection (a badly scaled QP) falls back to the model's maximiser:
+        # a plain cutting-plane step, slower but always available
+        y = form.clean(y_max if projected is None else projected)
     return LevelResult(
         lower=lower,
         upper=upper,
@@ -395,4 +403,5 @@ def run_level(
         rounds=rounds,
         converged=converged,
         model_gap=model_gap,
+        stopped="converged" if converged else stopped,
     )
