@@ -298,6 +298,13 @@ def gap_closed(upper: float, lower: float, tol: float) -> bool:
     return bool(gap <= tol * max(abs(upper), abs(lower)) or gap <= ABS_GAP)
 
 
+def _bounds_met(upper: float, lower: float, tol: float) -> bool:
+    """The gap is closed and the bounds agree (a lower bound far above the upper one is
+    no certificate: an uncertified oracle that did not converge)."""
+    slack = tol * max(abs(upper), abs(lower)) + ABS_GAP
+    return gap_closed(upper, lower, tol) and lower <= upper + slack
+
+
 def run_level(
     master: LevelMaster,
     form: DualForm,
@@ -367,7 +374,7 @@ def run_level(
                 form.cap = min(form.cap, form.cap_rule(lower))
         master.add(answer.losses, answer.penalty, answer.point)
         consider(answer.point, answer.losses, answer.penalty)
-        if gap_closed(upper, lower, tol):
+        if _bounds_met(upper, lower, tol):
             converged = True
             break
         if time.perf_counter() > deadline:
@@ -385,7 +392,7 @@ def run_level(
         if model_gap <= 10 * tol * max(abs(model_max), abs(lower)) or rounds % 5 == 0:
             point = master.recover(mu)
             consider(point, *evaluate(point))
-            if gap_closed(upper, lower, tol):
+            if _bounds_met(upper, lower, tol):
                 converged = True
                 break
         level = lower + LEVEL_SHARE * (model_max - lower)
