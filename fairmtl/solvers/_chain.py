@@ -9,8 +9,14 @@ at a limit, or returns an inaccurate status hands over to the next with a
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
+import sys
+import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +25,14 @@ import cvxpy as cp
 from fairmtl.exceptions import SolverFallbackWarning
 from fairmtl.solvers._status import ERROR, INACCURATE, INFEASIBLE, OPTIMAL, status_group
 
-__all__ = ["SolverStep", "default_chain", "solve_chain", "ChainResult", "SOLVER_NAMES"]
+__all__ = [
+    "SolverStep",
+    "default_chain",
+    "solve_chain",
+    "ChainResult",
+    "SOLVER_NAMES",
+    "solver_output_captured",
+]
 
 MSG_FALLBACK = (
     "Solver {failed} did not solve the problem ({reason}); falling back to {next}. "
@@ -147,8 +160,9 @@ def solve_chain(
     kept: dict[str, Any] | None = None
     for i, step in enumerate(chain):
         t0 = time.perf_counter()
+        printed: list[str] = []
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), solver_output_captured(printed):
                 # cvxpy's own "may be inaccurate" warning: we report statuses ourselves
                 warnings.filterwarnings("ignore", message="Solution may be inaccurate")
                 problem.solve(
@@ -174,6 +188,7 @@ def solve_chain(
             "time": time.perf_counter() - t0,
             "error": error,
             "limit": error is None and _hit_limit(problem),
+            "solver_output": "".join(printed),
         }
         attempts.append(attempt)
         if group == OPTIMAL or (group == INFEASIBLE and stop_on_infeasible):
@@ -198,6 +213,41 @@ def solve_chain(
         )
     last = attempts[-1]["status"] if attempts else ERROR
     return ChainResult(last, None, None, time.perf_counter() - start, attempts)
+
+
+def _libc_fflush() -> None:
+    """Flush C's stdio buffers (a solver's printf may sit there until exit)."""
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(None).fflush(None)
+
+
+@contextlib.contextmanager
+def solver_output_captured(into: list[str]) -> Iterator[None]:
+    """Keep what a solver's C code prints off the process's stdout; append it to ``into``.
+
+    SCS, for one, prints "ERROR: could not determine problem status." itself; a library
+    must not write to its user's stdout. File descriptor 1 points at a temporary file for
+    the duration (text other threads print meanwhile lands there too).
+    """
+    try:
+        sys.stdout.flush()
+    except (AttributeError, ValueError, OSError):
+        pass
+    try:
+        saved = os.dup(1)
+    except OSError:  # no file descriptor 1 (an embedded interpreter): nothing to protect
+        yield
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 1)
+        try:
+            yield
+        finally:
+            _libc_fflush()
+            os.dup2(saved, 1)
+            os.close(saved)
+            tmp.seek(0)
+            into.append(tmp.read().decode("utf-8", errors="replace"))
 
 
 def _hit_limit(problem: cp.Problem) -> bool:

@@ -22,7 +22,13 @@ from fairmtl.losses import Loss
 from fairmtl.models import Scaling, make_sharing
 from fairmtl.objectives import ObjectiveContext, make_objective
 from fairmtl.solvers._chain import default_chain, solve_chain
-from fairmtl.solvers._notices import MSG_NOT_OPTIMAL, warn_not_optimal, warn_refine
+from fairmtl.solvers._notices import (
+    MSG_NOT_OPTIMAL,
+    check_target_scale,
+    target_scale_note,
+    warn_not_optimal,
+    warn_refine,
+)
 from fairmtl.solvers._status import INFEASIBLE, OPTIMAL, SOLUTION_PRESENT, UNBOUNDED
 
 __all__ = [
@@ -42,6 +48,11 @@ MSG_INFEASIBLE = (
 MSG_SOLVER_FAILED = (
     "Every solver failed on this problem ({attempts}). Try scaling the features, a larger "
     "alpha (now {alpha}), or fewer groups; solver_info records each attempt."
+)
+MSG_SOLVER_FAILED_SCALE = "Every solver failed on this problem ({attempts}). {note}"
+MSG_NUMERICAL_INFEASIBLE = (
+    "The solver called the {objective!r} problem infeasible, but it has no constraint that "
+    "can fail: a numerical breakdown ({attempts}). {note}"
 )
 MSG_UNBOUNDED = (
     "The problem is unbounded (the data may be separable and alpha={alpha} gives no "
@@ -158,6 +169,7 @@ class ExactProblem:
         task: str = "binary",
         group_names=None,
     ) -> None:
+        check_target_scale(y, task)
         self.X, self.y, self.tasks, self.w = X, y, tasks, sample_weight
         self.n_groups, self.loss, self.sharing_name = n_groups, loss, sharing
         self.objective_name, self.n_outputs, self.task = objective, n_outputs, task
@@ -293,7 +305,7 @@ class ExactProblem:
             return self._solve_convex_concave(alpha, sharing_strength, solver, chain, max_time)
         first = solve_chain(self.problem, chain, max_time=max_time, ignore_dpp=self._no_dpp)
         if first.status == INFEASIBLE:
-            self._raise_infeasible(solver)
+            self._raise_infeasible(solver, first.attempts)
         self._check(first)
         warn_not_optimal(first, max_time)
         info = _info(first, stage="main")
@@ -430,11 +442,24 @@ class ExactProblem:
         )
         if any(a.get("limit") for a in result.attempts):
             summary += "; 'user_limit' is a time or iteration limit: raise max_time"
+        note = target_scale_note(self.y, self.task)
+        if note:
+            raise SolverFailedError(MSG_SOLVER_FAILED_SCALE.format(attempts=summary, note=note))
         raise SolverFailedError(MSG_SOLVER_FAILED.format(attempts=summary, alpha=self.alpha.value))
 
-    def _raise_infeasible(self, solver: str) -> None:
+    def _raise_infeasible(self, solver: str, attempts: list) -> None:
         """Diagnose infeasible loss bounds: which groups, and the smallest feasible bound."""
         bounds = self.objective.loss_bounds()
+        if bounds is None and "epsilon" not in self.objective.knobs:
+            summary = "; ".join(f"{a['solver']}: {a['raw_status']}" for a in attempts)
+            note = target_scale_note(self.y, self.task) or (
+                "Try scaling the features, a larger alpha, or solver='dual'."
+            )
+            raise SolverFailedError(
+                MSG_NUMERICAL_INFEASIBLE.format(
+                    objective=self.objective_name, attempts=summary, note=note
+                )
+            )
         if bounds is None:
             raise InfeasibleError(
                 f"The {self.objective_name!r} constraints cannot be met by any model; "

@@ -56,7 +56,7 @@ from fairmtl.solvers._dualrun import (
     tilted_primal,
 )
 from fairmtl.solvers._master import DualForm, LevelResult
-from fairmtl.solvers._notices import warn_dual_inaccurate, warn_refine
+from fairmtl.solvers._notices import check_target_scale, warn_dual_inaccurate, warn_refine
 from fairmtl.solvers._oracle import GroupedData, LinearOracle
 from fairmtl.solvers._parity import PARITY_OBJECTIVES, parity_rows, solve_parity
 from fairmtl.solvers._status import ERROR, INACCURATE, OPTIMAL
@@ -142,6 +142,7 @@ class DualProblem:
         tol: float = 1e-4,
         max_rounds: int = 300,
     ) -> None:
+        check_target_scale(y, task)
         self._inputs = (X, y, tasks, sample_weight)
         self.n_groups, self.loss, self.sharing_name = n_groups, loss, sharing
         self.objective_name, self.n_outputs, self.task = objective, n_outputs, task

@@ -35,6 +35,8 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
+from fairmtl.solvers._chain import solver_output_captured
+
 __all__ = ["Cut", "DualForm", "LevelMaster", "LevelResult", "OraclePoint", "run_level"]
 
 #: the level sits this share of the way from the best lower bound to the model's maximum
@@ -240,7 +242,7 @@ class LevelMaster:
         ok = False
         for options in attempts:
             try:
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), solver_output_captured([]):
                     warnings.simplefilter("ignore")
                     problem.solve(solver=self.solver, **options)
             except (cp.error.SolverError, ValueError, ArithmeticError):

@@ -1,4 +1,5 @@
-"""The solver layer's warnings: every result that is not certified optimal says so.
+"""The solver layer's warnings and scale notes: every result that is not certified
+optimal says so.
 
 Each path (exact, dual, and the reduction around any estimator) reports its status in
 ``solver_info_``; a status other than ``"optimal"`` (and a second, Pareto stage that
@@ -11,7 +12,9 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from fairmtl.exceptions import SolverInaccurateWarning
+import numpy as np
+
+from fairmtl.exceptions import DataValidationError, SolverInaccurateWarning
 from fairmtl.solvers._status import OPTIMAL
 
 __all__ = [
@@ -19,6 +22,10 @@ __all__ = [
     "MSG_NOT_OPTIMAL",
     "MSG_REFINE_FAILED",
     "MSG_REFINE_INACCURATE",
+    "MSG_TARGET_OVERFLOW",
+    "MSG_TARGET_SCALE",
+    "check_target_scale",
+    "target_scale_note",
     "DUAL_STOP_REASONS",
     "warn_dual_inaccurate",
     "warn_not_optimal",
@@ -45,6 +52,21 @@ MSG_DUAL_INACCURATE = (
     "within {gap:.3g} of the optimum (certified relative gap {relative:.3g}, tolerance "
     "{tol:g}); its status is 'inaccurate' and solver_info_ records both bounds. {hint}"
 )
+MSG_TARGET_SCALE = (
+    "The regression target reaches {value:.3g} (row {row}); at that scale the solvers' "
+    "arithmetic breaks down. Divide the target by a constant (for example its standard "
+    "deviation) and multiply the predictions back."
+)
+MSG_TARGET_OVERFLOW = (
+    "The regression target reaches {value:.3g} (row {row}): its squared loss overflows "
+    "float64. Divide the target by a constant (for example its standard deviation) and "
+    "multiply the predictions back."
+)
+#: above this magnitude a failed solve points at the target's scale
+TARGET_NOTE_LIMIT = 1e4
+#: above this magnitude squared losses overflow float64: refused before solving
+TARGET_OVERFLOW_LIMIT = 1e150
+
 #: why the dual path stopped -> (reason, what to try)
 DUAL_STOP_REASONS = {
     "rounds": (
@@ -112,3 +134,26 @@ def warn_dual_inaccurate(
         SolverInaccurateWarning,
         stacklevel=4,
     )
+
+
+def _largest(y) -> tuple[float, int]:
+    magnitude = np.abs(np.asarray(y, dtype=float))
+    row = int(np.argmax(magnitude))
+    return float(magnitude[row]), row
+
+
+def check_target_scale(y, task: str) -> None:
+    """Refuse a regression target whose squared loss overflows (names the first row)."""
+    if task != "regression" or len(y) == 0:
+        return
+    value, row = _largest(y)
+    if value > TARGET_OVERFLOW_LIMIT:
+        raise DataValidationError(MSG_TARGET_OVERFLOW.format(value=value, row=row))
+
+
+def target_scale_note(y, task: str) -> str:
+    """What to say about the target when a solve failed: its scale, if that is large."""
+    if task != "regression" or len(y) == 0:
+        return ""
+    value, row = _largest(y)
+    return MSG_TARGET_SCALE.format(value=value, row=row) if value > TARGET_NOTE_LIMIT else ""
