@@ -6,6 +6,7 @@ import copy
 import inspect
 import numbers
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from sklearn.utils.validation import _check_sample_weight, check_consistent_leng
 
 from fairmtl.data import GroupEncoder
 from fairmtl.estimators._input import split_group_columns
-from fairmtl.exceptions import DataValidationError
+from fairmtl.exceptions import DataValidationError, SolverInaccurateWarning
 from fairmtl.objectives._base import broadcast_groups
 from fairmtl.solvers._master import DualForm, LevelMaster, OraclePoint, run_level
 from fairmtl.solvers._status import INACCURATE
@@ -42,6 +43,16 @@ MSG_WARM_START = (
 _WARM_START_MODULES = ("sklearn.linear_model.", "sklearn.neural_network.")
 _ENSEMBLE_MODULES = ("sklearn.ensemble.",)
 _PROBA_FLOOR = 1e-15
+MSG_NOT_CONVERGED = (
+    "FairMTLReduction stopped {why} with the master's (uncertified) gap at {gap:.3g} "
+    "({relative:.2g} relative, tol={tol:g}): the ensemble may be off the optimum. "
+    "Raise max_rounds, or tol."
+)
+_STOP_WHY = {
+    "rounds": "after max_rounds={max_rounds} oracle fits",
+    "master": "because its master problem (cvxpy) failed to solve",
+    "time": "at its time limit",
+}
 
 
 def _mixture(points: list, weights: np.ndarray) -> dict[int, float]:
@@ -235,6 +246,12 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
             stop=lambda lower, upper: self._repeated,
         )
         self._store(result, master, form, start)
+        if not fixed and result.stopped in _STOP_WHY:
+            gap = float(result.upper - result.lower)
+            why = _STOP_WHY[result.stopped].format(max_rounds=self.max_rounds)
+            relative = gap / max(abs(float(result.upper)), 1e-300)
+            message = MSG_NOT_CONVERGED.format(why=why, gap=gap, relative=relative, tol=self.tol)
+            warnings.warn(message, SolverInaccurateWarning, stacklevel=2)
         return self
 
     def _setup(self, X, y, groups, weight) -> None:
@@ -387,6 +404,7 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
             "objective": result.upper,
             "model_gap": float(result.upper - result.lower),
             "converged": result.converged,
+            "stopped": result.stopped,
             "rounds": result.rounds,
             "iterations": result.rounds,
             "fits": len(self._members),
