@@ -3,9 +3,12 @@
 :class:`ExactProblem` builds the program once, with every knob (``alpha``,
 ``sharing_strength``, ``epsilon``, ``tilt``, ``preference``) a ``cp.Parameter`` (DPP), and
 re-solves it for new knob values without re-compiling. Objectives that need the
-Pareto-efficient answer (``minimax``, ``chebyshev``) get a second, lexicographic solve;
-infeasible loss bounds are diagnosed by a minimax solve that names the groups and the
-smallest feasible bound.
+Pareto-efficient answer (``minimax``, ``chebyshev``) get a second, lexicographic solve
+(:meth:`ExactProblem._refine`), after which ``solver_info["objective"]`` is the returned
+model's own objective and ``"stage1_objective"`` the optimum; infeasible loss bounds are
+diagnosed by a minimax solve that names the groups and the smallest feasible bound. A
+status other than optimal, in either stage, raises a
+:class:`~fairmtl.exceptions.SolverInaccurateWarning`.
 """
 
 from __future__ import annotations

@@ -26,9 +26,17 @@ bound; the status is ``"optimal"`` only when the relative gap is at most ``tol``
 refinement: the model with the lowest ``average loss + penalty`` among those whose group
 losses stay within the stage-1 guarantee. Because the stage-1 model is only known to
 within its gap, the guarantee here is ``L_g <= level_g + max(1e-6 * max(1, |level_g|), gap)``
-where ``level`` comes from the certified stage-1 model. ``"gap"`` and ``"objective"``
-are stage 1's (the minimax certificate, as ``"objective"`` is on the exact path);
-``"refine_gap"`` certifies the second stage. Infeasible loss bounds raise
+where ``level`` comes from the certified stage-1 model. The refinement may spend penalty
+to lower the losses of groups that do not bind, so the certificate is reported for the
+**returned** model: ``"objective"`` and ``"upper_bound"`` are its own objective (worst
+loss + penalty for minimax), ``"lower_bound"`` is stage 1's certified bound on the
+optimum, and ``"gap"`` their difference (it includes what the refinement spent).
+``"stage1_objective"``, ``"stage1_gap"`` and ``"stage1_relative_gap"`` describe stage 1,
+whose relative gap is what ``tol`` and the status refer to; ``"refine_gap"`` and
+``"refine_status"`` certify the second stage (a failed or uncertified second stage warns).
+A result that is not certified within ``tol`` has status ``"inaccurate"`` and raises a
+:class:`~fairmtl.exceptions.SolverInaccurateWarning` saying why the solve stopped.
+Infeasible loss bounds raise
 :class:`~fairmtl.exceptions.InfeasibleError` with the blocking groups and the smallest
 feasible epsilon, found by the same shifted-minimax diagnosis as the exact path.
 """
