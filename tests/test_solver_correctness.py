@@ -15,6 +15,8 @@ import warnings
 import cvxpy as cp
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy.optimize import minimize
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
@@ -89,11 +91,14 @@ def penalty(model, shares, alpha: float, strength: float) -> float:
     return value
 
 
-def own_objective(model, X, y, g, alpha: float, strength: float) -> float:
+def own_objective(model, X, y, g, alpha: float, strength: float, ideal=None) -> float:
     losses, shares = group_losses(model, X, y, g)
     R = penalty(model, shares, alpha, strength)
     if model.objective == "minimax":
         return float(losses.max()) + R
+    if model.objective == "chebyshev":
+        pref = np.full(len(losses), 1.0 / len(losses))
+        return float(np.max(pref * (losses - ideal))) + R
     return float(shares @ losses) + R
 
 
@@ -186,6 +191,43 @@ def test_refined_minimax_reports_its_own_objective(seed, sharing):
     assert info["objective"] - optimum <= info["gap"] + slack
     assert info["stage1_objective"] - optimum <= info["stage1_gap"] + slack
     assert info["stage1_relative_gap"] <= 1e-4
+
+
+@settings(
+    max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    seed=st.integers(0, 10_000),
+    sharing=st.sampled_from(["shared", "offset", "independent"]),
+    objective=st.sampled_from(["minimax", "chebyshev"]),
+    G=st.integers(2, 4),
+    alpha=st.sampled_from([1e-2, 1e-1, 1.0]),
+)
+def test_refined_objective_within_the_certificate_on_random_problems(
+    seed, sharing, objective, G, alpha
+):
+    """The returned model's own objective, recomputed here, is the reported one, lies
+    within the dual path's certified bounds, and is never below the exact optimum."""
+    X, y, g = make_problem(seed, G, d=3, n_total=120 * G, min_size=40)
+    params = dict(sharing=sharing, objective=objective, alpha=alpha, sharing_strength=0.5)
+    exact = fit_quietly(data=(X, y, g), solver="CLARABEL", **params)
+    dual = fit_quietly(data=(X, y, g), solver="dual", **params)
+    ideal = None
+    if objective == "chebyshev":
+        ideal = np.asarray(exact.solver_info_["extra"]["ideal"])
+        # the two paths' ideal points (each group's own penalised minimum) agree
+        np.testing.assert_allclose(dual.solver_info_["extra"]["ideal"], ideal, atol=1e-5)
+    optimum = exact.solver_info_["stage1_objective"]
+    slack = EXACT_TOL * max(1.0, abs(optimum))
+    for model in (exact, dual):
+        own = own_objective(model, X, y, g, alpha, 0.5, ideal)
+        assert own == pytest.approx(model.solver_info_["objective"], rel=1e-6, abs=1e-7)
+        assert own >= optimum - slack - 1e-5 * (objective == "chebyshev")
+    info = dual.solver_info_
+    assert info["lower_bound"] <= optimum + slack
+    assert info["objective"] - optimum <= info["gap"] + slack
+    if info["status"] == "optimal":
+        assert info["stage1_relative_gap"] <= 1e-4 + 1e-12
 
 
 def test_refined_minimax_repro_objective_is_the_returned_models():
