@@ -89,7 +89,9 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
     The oracle is not known to minimise the weighted loss (it may be non-convex, or a
     heuristic), so no lower bound is proven: ``solver_info_["gap"]`` is None and the
     status is ``"inaccurate"``; ``solver_info_["model_gap"]`` is the master's own
-    (uncertified) estimate. For certified linear models use ``FairMTLClassifier`` or
+    (uncertified) estimate. When the rounds stop before that estimate is within ``tol``
+    (at ``max_rounds``, or because the master's cvxpy program failed), a
+    :class:`~fairmtl.exceptions.SolverInaccurateWarning` says so. For certified linear models use ``FairMTLClassifier`` or
     ``FairMTLRegressor`` with ``solver="dual"``.
 
     Parameters
@@ -138,7 +140,8 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
     solver_info_ : dict
         status, rounds, fits, time, objective, gap (None), model_gap, converged,
         dual_weights, max_violation (bounded), warm_start (whether the fits were
-        warm-started).
+        warm-started), stopped (why the rounds ended: "converged", "stop" (the master
+        repeated itself), "rounds" or "master").
     classes_ : ndarray of shape (n_classes,)
         Classifiers only.
 
