@@ -155,7 +155,7 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
     >>> from fairmtl.estimators import FairMTLReduction
     >>> from fairmtl.datasets import make_hospitals
     >>> data = make_hospitals(4, n_samples=800, random_state=0)
-    >>> model = FairMTLReduction(LogisticRegression(), max_rounds=8).fit(
+    >>> model = FairMTLReduction(LogisticRegression(), max_rounds=8, tol=1e-2).fit(
     ...     data.data, data.target, groups=data.groups)
     >>> model.ensemble_, model.solver_info_["gap"] is None
     ('averaged', True)
