@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+import time
 import warnings
 
 import cvxpy as cp
@@ -39,6 +41,7 @@ from fairmtl.solvers._notices import (
     MSG_REFINE_INACCURATE,
     MSG_TARGET_OVERFLOW,
 )
+from fairmtl.solvers._quiet import solver_output_captured
 
 ORIGINAL_SOLVE = cp.Problem.solve
 #: accuracy of the exact path's objective (interior point, relative)
@@ -462,3 +465,32 @@ def test_solver_output_is_kept_off_stdout(monkeypatch, capfd):
     assert result.status == "optimal"
     assert capfd.readouterr().out == ""
     assert "could not determine" in result.attempts[0]["solver_output"]
+
+
+def test_solver_output_capture_overlapping_threads_restore_stdout(capfd):
+    """Threads solving at once share the process's one stdout: when the captures overlap
+    (the first to start is not the last to end), stdout still comes back afterwards."""
+    outputs: list[str] = []
+    first_in, second_in = threading.Event(), threading.Event()
+
+    def first():
+        with solver_output_captured(outputs):
+            first_in.set()
+            second_in.wait(5)
+            os.write(1, b"first\n")
+
+    def second():
+        first_in.wait(5)
+        with solver_output_captured(outputs):
+            second_in.set()
+            time.sleep(0.05)  # ends after the first
+            os.write(1, b"second\n")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    os.write(1, b"after\n")
+    assert capfd.readouterr().out == "after\n"
+    assert "".join(outputs) == "first\nsecond\n"

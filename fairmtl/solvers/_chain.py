@@ -9,21 +9,15 @@ at a limit, or returns an inaccurate status hands over to the next with a
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import functools
-import os
-import sys
-import tempfile
 import time
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import cvxpy as cp
 
 from fairmtl.exceptions import SolverFallbackWarning
+from fairmtl.solvers._quiet import solver_output_captured
 from fairmtl.solvers._status import ERROR, INACCURATE, INFEASIBLE, OPTIMAL, status_group
 
 __all__ = [
@@ -32,7 +26,6 @@ __all__ = [
     "solve_chain",
     "ChainResult",
     "SOLVER_NAMES",
-    "solver_output_captured",
 ]
 
 MSG_FALLBACK = (
@@ -214,63 +207,6 @@ def solve_chain(
         )
     last = attempts[-1]["status"] if attempts else ERROR
     return ChainResult(last, None, None, time.perf_counter() - start, attempts)
-
-
-@functools.cache
-def _libc():
-    try:
-        return ctypes.CDLL(None)
-    except OSError:
-        return None
-
-
-def _libc_fflush() -> None:
-    """Flush C's stdio buffers (a solver's printf may sit there until exit)."""
-    libc = _libc()
-    if libc is not None:
-        with contextlib.suppress(AttributeError, TypeError):
-            libc.fflush(None)
-
-
-def _scratch_fd() -> int:
-    """An anonymous file to hold a solver's output (in memory where the OS allows)."""
-    if hasattr(os, "memfd_create"):
-        with contextlib.suppress(OSError):
-            return os.memfd_create("fairmtl-solver-output")
-    handle, path = tempfile.mkstemp()
-    os.unlink(path)
-    return handle
-
-
-@contextlib.contextmanager
-def solver_output_captured(into: list[str]) -> Iterator[None]:
-    """Keep what a solver's C code prints off the process's stdout; append it to ``into``.
-
-    SCS, for one, prints "ERROR: could not determine problem status." itself; a library
-    must not write to its user's stdout. File descriptor 1 points at an anonymous file for
-    the duration (text other threads print meanwhile lands there too).
-    """
-    try:
-        sys.stdout.flush()
-    except (AttributeError, ValueError, OSError):
-        pass
-    try:
-        saved = os.dup(1)
-    except OSError:  # no file descriptor 1 (an embedded interpreter): nothing to protect
-        yield
-        return
-    scratch = _scratch_fd()
-    os.dup2(scratch, 1)
-    try:
-        yield
-    finally:
-        _libc_fflush()
-        os.dup2(saved, 1)
-        os.close(saved)
-        size = os.lseek(scratch, 0, os.SEEK_END)
-        os.lseek(scratch, 0, os.SEEK_SET)
-        into.append(os.read(scratch, size).decode("utf-8", errors="replace") if size else "")
-        os.close(scratch)
 
 
 def _hit_limit(problem: cp.Problem) -> bool:

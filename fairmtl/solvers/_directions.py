@@ -34,7 +34,7 @@ import numpy as np
 from scipy.optimize import nnls
 from scipy.special import logsumexp, softmax
 
-from fairmtl.solvers._chain import solver_output_captured
+from fairmtl.solvers._quiet import solver_output_captured
 from fairmtl.solvers._status import ERROR, OPTIMAL, SOLUTION_PRESENT, status_group
 
 __all__ = [

@@ -35,7 +35,7 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
-from fairmtl.solvers._chain import solver_output_captured
+from fairmtl.solvers._quiet import solver_output_captured
 
 __all__ = ["Cut", "DualForm", "LevelMaster", "LevelResult", "OraclePoint", "run_level"]
 
