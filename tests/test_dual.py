@@ -56,7 +56,7 @@ def both(X, y, t, w, G, *, loss, sharing, objective, **solve):
 def assert_certified(exact, dual):
     """The exact optimum lies in [lower, upper] and upper - optimum <= gap."""
     info = dual.solver_info
-    opt = exact.solver_info["objective"]
+    opt = optimum(exact.solver_info)
     slack = EXACT_TOL * max(1.0, abs(opt))
     assert info["path"] == "dual"
     assert info["lower_bound"] <= opt + slack, (info["lower_bound"], opt)
@@ -64,7 +64,14 @@ def assert_certified(exact, dual):
     assert info["upper_bound"] - opt <= info["gap"] + slack
     assert info["gap"] == pytest.approx(info["upper_bound"] - info["lower_bound"])
     if info["status"] == "optimal":
-        assert info["relative_gap"] <= 1e-4 + 1e-12
+        # minimax and chebyshev: stage 1 is certified; the Pareto stage may then spend
+        # penalty to lower other groups' losses (upper_bound is the returned model's own)
+        assert info.get("stage1_relative_gap", info["relative_gap"]) <= 1e-4 + 1e-12
+
+
+def optimum(info: dict) -> float:
+    """The optimum of the stated objective: stage 1's when a Pareto stage followed."""
+    return info.get("stage1_objective", info["objective"])
 
 
 # -- the certificate across random problems --------------------------------------------
@@ -119,7 +126,7 @@ def test_minimax_reaches_the_exact_optimum_and_refines(sharing):
     info = dual.solver_info
     assert info["refined"] and info["refine_status"] == "optimal"
     # the refined model keeps every group within the stage-1 guarantee
-    worst = exact.solver_info["objective"] + info["gap"]
+    worst = optimum(exact.solver_info) + info["stage1_gap"]
     shares = np.bincount(t, weights=w) / w.sum()
     assert dual.group_losses.max() <= worst + 1e-4
     # and its average loss is no worse than the exact path's answer (up to the guarantee)
@@ -225,7 +232,7 @@ def test_estimator_solver_dual_and_auto(monkeypatch):
     assert dual.solver_info_["path"] == "dual" and dual.solver_info_["status"] == "optimal"
     exact = FairMTLClassifier(objective="minimax").fit(data.data, data.target, groups=data.groups)
     assert exact.solver_info_["path"] == "exact"
-    assert dual.solver_info_["lower_bound"] <= exact.solver_info_["objective"] + 1e-6
+    assert dual.solver_info_["lower_bound"] <= optimum(exact.solver_info_) + 1e-6
     assert dual.score(data.data, data.target, groups=data.groups) == pytest.approx(
         exact.score(data.data, data.target, groups=data.groups), abs=0.01
     )

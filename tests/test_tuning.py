@@ -143,7 +143,7 @@ def test_adjusted_minimax_matches_a_hand_written_program(solver):
     optimum = cp.Problem(cp.Minimize(t + alpha * cp.sum_squares(w)), cons).solve(
         solver="SCS", eps=1e-9, max_iters=200_000
     )
-    assert clf.solver_info_["objective"] == pytest.approx(optimum, rel=1e-4)
+    assert clf.solver_info_["stage1_objective"] == pytest.approx(optimum, rel=1e-4)
 
 
 def test_adjustment_shifts_weight_to_small_groups():

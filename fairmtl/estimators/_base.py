@@ -47,6 +47,10 @@ MSG_ZERO_WEIGHT_GROUP = (
     "Group {group!r} has a total sample weight of 0: its loss is undefined. Give its rows "
     "positive weights or drop the group."
 )
+MSG_NEGATIVE_WEIGHT = (
+    "sample_weight has {count} negative value(s) (first at row {row}: {value!r}); every "
+    "group loss is a weighted mean, so weights must be >= 0. Pass non-negative weights."
+)
 MSG_PARETO_LINEAR = (
     "objective='pareto' (MGDA's min-norm direction) is a training rule of the neural path; "
     "use model='mlp', or 'minimax'/'chebyshev' for the exact linear path."
@@ -204,6 +208,14 @@ class FairMTLBase(BaseEstimator):
         X, y = validate_data(self, X, y, dtype=self._fit_dtype(), y_numeric=self._y_numeric)
         warn_huge_features(X, getattr(self, "feature_names_in_", None))
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        negative = np.flatnonzero(sample_weight < 0)
+        if negative.size:
+            row = int(negative[0])
+            raise DataValidationError(
+                MSG_NEGATIVE_WEIGHT.format(
+                    count=negative.size, row=row, value=float(sample_weight[row])
+                )
+            )
         encoder = GroupEncoder(unseen="error" if self.sharing == "independent" else "shared")
         if groups is None:
             groups = np.full(X.shape[0], "all", dtype=object)

@@ -6,6 +6,7 @@ import copy
 import inspect
 import numbers
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from sklearn.utils.validation import _check_sample_weight, check_consistent_leng
 
 from fairmtl.data import GroupEncoder
 from fairmtl.estimators._input import split_group_columns
-from fairmtl.exceptions import DataValidationError
+from fairmtl.exceptions import DataValidationError, SolverInaccurateWarning
 from fairmtl.objectives._base import broadcast_groups
 from fairmtl.solvers._master import DualForm, LevelMaster, OraclePoint, run_level
 from fairmtl.solvers._status import INACCURATE
@@ -42,6 +43,16 @@ MSG_WARM_START = (
 _WARM_START_MODULES = ("sklearn.linear_model.", "sklearn.neural_network.")
 _ENSEMBLE_MODULES = ("sklearn.ensemble.",)
 _PROBA_FLOOR = 1e-15
+MSG_NOT_CONVERGED = (
+    "FairMTLReduction stopped {why} with the master's (uncertified) gap at {gap:.3g} "
+    "({relative:.2g} relative, tol={tol:g}): the ensemble may be off the optimum. "
+    "Raise max_rounds, or tol."
+)
+_STOP_WHY = {
+    "rounds": "after max_rounds={max_rounds} oracle fits",
+    "master": "because its master problem (cvxpy) failed to solve",
+    "time": "at its time limit",
+}
 
 
 def _mixture(points: list, weights: np.ndarray) -> dict[int, float]:
@@ -78,7 +89,9 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
     The oracle is not known to minimise the weighted loss (it may be non-convex, or a
     heuristic), so no lower bound is proven: ``solver_info_["gap"]`` is None and the
     status is ``"inaccurate"``; ``solver_info_["model_gap"]`` is the master's own
-    (uncertified) estimate. For certified linear models use ``FairMTLClassifier`` or
+    (uncertified) estimate. When the rounds stop before that estimate is within ``tol``
+    (at ``max_rounds``, or because the master's cvxpy program failed), a
+    :class:`~fairmtl.exceptions.SolverInaccurateWarning` says so. For certified linear models use ``FairMTLClassifier`` or
     ``FairMTLRegressor`` with ``solver="dual"``.
 
     Parameters
@@ -127,7 +140,8 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
     solver_info_ : dict
         status, rounds, fits, time, objective, gap (None), model_gap, converged,
         dual_weights, max_violation (bounded), warm_start (whether the fits were
-        warm-started).
+        warm-started), stopped (why the rounds ended: "converged", "stop" (the master
+        repeated itself), "rounds" or "master").
     classes_ : ndarray of shape (n_classes,)
         Classifiers only.
 
@@ -141,7 +155,7 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
     >>> from fairmtl.estimators import FairMTLReduction
     >>> from fairmtl.datasets import make_hospitals
     >>> data = make_hospitals(4, n_samples=800, random_state=0)
-    >>> model = FairMTLReduction(LogisticRegression(), max_rounds=8).fit(
+    >>> model = FairMTLReduction(LogisticRegression(), max_rounds=8, tol=1e-2).fit(
     ...     data.data, data.target, groups=data.groups)
     >>> model.ensemble_, model.solver_info_["gap"] is None
     ('averaged', True)
@@ -235,6 +249,12 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
             stop=lambda lower, upper: self._repeated,
         )
         self._store(result, master, form, start)
+        if not fixed and result.stopped in _STOP_WHY:
+            gap = float(result.upper - result.lower)
+            why = _STOP_WHY[result.stopped].format(max_rounds=self.max_rounds)
+            relative = gap / max(abs(float(result.upper)), 1e-300)
+            message = MSG_NOT_CONVERGED.format(why=why, gap=gap, relative=relative, tol=self.tol)
+            warnings.warn(message, SolverInaccurateWarning, stacklevel=2)
         return self
 
     def _setup(self, X, y, groups, weight) -> None:
@@ -387,6 +407,7 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
             "objective": result.upper,
             "model_gap": float(result.upper - result.lower),
             "converged": result.converged,
+            "stopped": result.stopped,
             "rounds": result.rounds,
             "iterations": result.rounds,
             "fits": len(self._members),

@@ -50,15 +50,26 @@ class Weighted(Objective):
 
 
 class Minimax(Objective):
-    """Best worst group: ``max_g (L_g + c_g)``; refined to a Pareto-efficient model.
+    """Best worst group: ``max_g (L_g + c_g)`` (plus the penalty); refined to a
+    Pareto-efficient model.
 
     ``c`` is the optional per-group ``adjustment`` (default 0): Group DRO's
     generalisation adjustment ``C / sqrt(n_g)`` (Sagawa et al. 2020), which scores each
-    group by an estimate of its loss on new rows rather than its training loss.
+    group by an estimate of its loss on new rows rather than its training loss. Below,
+    ``L_g`` stands for ``L_g + c_g``.
 
-    After the minimax solve the solver picks, among models whose objective is within
-    solver tolerance of the minimax value, the one with the lowest average loss
-    (Martinez et al. 2020, "Minimax Pareto Fairness"), so the answer is unique.
+    Two stages (after Martinez et al. 2020, "Minimax Pareto Fairness"). Stage 1
+    minimises ``max_g L_g + penalty``; let ``t*`` be the worst group loss of that optimum.
+    Stage 2 returns, among the models whose every group loss is at most ``t*`` (up to a
+    relative 1e-6, or the certified gap on the dual path), the one with the lowest
+    **average loss + penalty**. So "the best average among minimax-optimal models" means
+    the best ``average loss + penalty`` among models no worse than ``t*`` for any group.
+
+    The returned model's ``max_g L_g + penalty`` can be above the stage-1 optimum: stage 2
+    may spend penalty to lower the losses of groups that do not bind (with
+    ``sharing="independent"`` those groups get their own penalised fits rather than the
+    zero coefficients the stage-1 optimum gives them). ``solver_info_["objective"]`` is
+    the returned model's own value; ``solver_info_["stage1_objective"]`` the optimum.
     """
 
     name = "minimax"
@@ -114,7 +125,9 @@ class Chebyshev(Objective):
     ``z*`` is the ideal point (each group's own minimum loss under the same model and
     penalty), ``lambda`` the ``preference`` (non-negative, one per group; a scalar means
     equal weights). Every Pareto-optimal model is the answer for some preference.
-    Refined like :class:`Minimax` to a Pareto-efficient point.
+    Refined like :class:`Minimax` to a Pareto-efficient point: each group keeps its
+    stage-1 weighted excess, and the lowest ``average loss + penalty`` among such models
+    is returned (``solver_info_["objective"]`` is that model's own value).
     """
 
     name = "chebyshev"

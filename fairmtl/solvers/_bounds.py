@@ -137,6 +137,9 @@ def _diagnose(run: DualRun, bounds, group_names, reference):
     """Decide feasibility as the exact path does; a strictly feasible point, or raise."""
     G, oracle = len(bounds), run.oracle
     alpha, strength = oracle.penalty.alpha, oracle.penalty.strength
+    # the diagnosis's points (a ridge of 1e-8: huge coefficients) are no warm start for
+    # the problem's own penalty (measured: L-BFGS from there ended at a penalty of 1e27)
+    warm = run.warm
     oracle.set_penalty(DIAGNOSE_ALPHA, 0.0)
     form = DualForm(np.zeros(G), np.ones(G), -bounds, True, shifted_primal(bounds))
     master = run.master(True)
@@ -148,6 +151,7 @@ def _diagnose(run: DualRun, bounds, group_names, reference):
     )  # fmt: skip
     del run.cuts[held:]  # nor are these cuts valid for the problem's own penalty
     oracle.set_penalty(alpha, strength)
+    run.warm = warm
     excess = result.losses - bounds
     delta = float(excess.max())
     if delta < 0:

@@ -17,9 +17,16 @@ from typing import Any
 import cvxpy as cp
 
 from fairmtl.exceptions import SolverFallbackWarning
+from fairmtl.solvers._quiet import solver_output_captured
 from fairmtl.solvers._status import ERROR, INACCURATE, INFEASIBLE, OPTIMAL, status_group
 
-__all__ = ["SolverStep", "default_chain", "solve_chain", "ChainResult", "SOLVER_NAMES"]
+__all__ = [
+    "SolverStep",
+    "default_chain",
+    "solve_chain",
+    "ChainResult",
+    "SOLVER_NAMES",
+]
 
 MSG_FALLBACK = (
     "Solver {failed} did not solve the problem ({reason}); falling back to {next}. "
@@ -147,8 +154,9 @@ def solve_chain(
     kept: dict[str, Any] | None = None
     for i, step in enumerate(chain):
         t0 = time.perf_counter()
+        printed: list[str] = []
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), solver_output_captured(printed):
                 # cvxpy's own "may be inaccurate" warning: we report statuses ourselves
                 warnings.filterwarnings("ignore", message="Solution may be inaccurate")
                 problem.solve(
@@ -174,6 +182,7 @@ def solve_chain(
             "time": time.perf_counter() - t0,
             "error": error,
             "limit": error is None and _hit_limit(problem),
+            "solver_output": "".join(printed),
         }
         attempts.append(attempt)
         if group == OPTIMAL or (group == INFEASIBLE and stop_on_infeasible):

@@ -3,14 +3,16 @@
 :class:`ExactProblem` builds the program once, with every knob (``alpha``,
 ``sharing_strength``, ``epsilon``, ``tilt``, ``preference``) a ``cp.Parameter`` (DPP), and
 re-solves it for new knob values without re-compiling. Objectives that need the
-Pareto-efficient answer (``minimax``, ``chebyshev``) get a second, lexicographic solve;
-infeasible loss bounds are diagnosed by a minimax solve that names the groups and the
-smallest feasible bound.
+Pareto-efficient answer (``minimax``, ``chebyshev``) get a second, lexicographic solve
+(:meth:`ExactProblem._refine`), after which ``solver_info["objective"]`` is the returned
+model's own objective and ``"stage1_objective"`` the optimum; infeasible loss bounds are
+diagnosed by a minimax solve that names the groups and the smallest feasible bound. A
+status other than optimal, in either stage, raises a
+:class:`~fairmtl.exceptions.SolverInaccurateWarning`.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,14 +20,28 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-from fairmtl.exceptions import InfeasibleError, SolverFailedError, SolverInaccurateWarning
+from fairmtl.exceptions import InfeasibleError, SolverFailedError
 from fairmtl.losses import Loss
 from fairmtl.models import Scaling, make_sharing
 from fairmtl.objectives import ObjectiveContext, make_objective
 from fairmtl.solvers._chain import default_chain, solve_chain
+from fairmtl.solvers._notices import (
+    MSG_NOT_OPTIMAL,
+    check_target_scale,
+    target_scale_note,
+    warn_not_optimal,
+    warn_refine,
+)
 from fairmtl.solvers._status import INFEASIBLE, OPTIMAL, SOLUTION_PRESENT, UNBOUNDED
 
-__all__ = ["ExactProblem", "FitResult", "group_mean_losses", "group_means", "group_outputs"]
+__all__ = [
+    "ExactProblem",
+    "FitResult",
+    "MSG_NOT_OPTIMAL",
+    "group_mean_losses",
+    "group_means",
+    "group_outputs",
+]
 
 MSG_INFEASIBLE = (
     "The loss bounds cannot be met by any model: group(s) {groups} stay above their bound "
@@ -35,6 +51,11 @@ MSG_INFEASIBLE = (
 MSG_SOLVER_FAILED = (
     "Every solver failed on this problem ({attempts}). Try scaling the features, a larger "
     "alpha (now {alpha}), or fewer groups; solver_info records each attempt."
+)
+MSG_SOLVER_FAILED_SCALE = "Every solver failed on this problem ({attempts}). {note}"
+MSG_NUMERICAL_INFEASIBLE = (
+    "The solver called the {objective!r} problem infeasible, but it has no constraint that "
+    "can fail: a numerical breakdown ({attempts}). {note}"
 )
 MSG_UNBOUNDED = (
     "The problem is unbounded (the data may be separable and alpha={alpha} gives no "
@@ -56,10 +77,6 @@ REFINE_TOL = 1e-6
 #: per group, DPP's parameter tensors grow as groups^2 (measured: 300 groups of 5 rows,
 #: bounded, 6.6 GB and 48 s with DPP; 0.3 GB and ~3 s without)
 DPP_MAX_GROUPS = 100
-MSG_NOT_OPTIMAL = (
-    "The solver returned status {status!r} ({solver}), not 'optimal'{limit}: the model is "
-    "kept but may be off the optimum. solver_info_ records each attempt."
-)
 
 
 @dataclass
@@ -155,6 +172,7 @@ class ExactProblem:
         task: str = "binary",
         group_names=None,
     ) -> None:
+        check_target_scale(y, task)
         self.X, self.y, self.tasks, self.w = X, y, tasks, sample_weight
         self.n_groups, self.loss, self.sharing_name = n_groups, loss, sharing
         self.objective_name, self.n_outputs, self.task = objective, n_outputs, task
@@ -290,27 +308,18 @@ class ExactProblem:
             return self._solve_convex_concave(alpha, sharing_strength, solver, chain, max_time)
         first = solve_chain(self.problem, chain, max_time=max_time, ignore_dpp=self._no_dpp)
         if first.status == INFEASIBLE:
-            self._raise_infeasible(solver)
+            self._raise_infeasible(solver, first.attempts)
         self._check(first)
-        if first.status != OPTIMAL:
-            limit = any(a.get("limit") for a in first.attempts)
-            note = f"; a solver stopped at its time or iteration limit (max_time={max_time})"
-            warnings.warn(
-                MSG_NOT_OPTIMAL.format(
-                    status=first.status, solver=first.solver, limit=note if limit else ""
-                ),
-                SolverInaccurateWarning,
-                stacklevel=3,
-            )
+        warn_not_optimal(first, max_time)
         info = _info(first, stage="main")
         objective_value = float(self.problem.value)
+        info["objective"] = objective_value
         if self.objective.refine and self.n_groups > 1:
             info = self._refine(chain, max_time, info)
         coef, intercept = self.sharing.unpack()
         losses = group_mean_losses(
             self.loss, self.X, self.y, self.tasks, self.w, coef, intercept, self.n_groups
         )
-        info["objective"] = objective_value
         info["extra"] = {k: np.asarray(v).tolist() for k, v in extra.items()}
         return FitResult(coef, intercept, losses, info)
 
@@ -355,6 +364,7 @@ class ExactProblem:
         losses = group_mean_losses(
             self.loss, self.X, self.y, self.tasks, self.w, coef, intercept, self.n_groups
         )
+        warn_not_optimal(result, max_time)
         info = _info(result, stage="main")
         info.update(
             method="convex-concave",
@@ -366,12 +376,21 @@ class ExactProblem:
         return FitResult(coef, intercept, losses, info)
 
     def _refine(self, chain, max_time, info: dict) -> dict:
-        """Lexicographic stage (Martinez et al. 2020): keep every group's stage-1 guarantee.
+        """Second, lexicographic stage (after Martinez et al. 2020, "Minimax Pareto Fairness").
 
-        For ``minimax`` the guarantee is the worst-group loss ``t*`` for every group; for
-        ``chebyshev`` it is each group's weighted excess over the ideal point. Among models
-        that meet it (up to a relative slack of ``REFINE_TOL``), the one with the lowest
-        average loss is returned; if that solve fails, the stage-1 optimum is kept.
+        Stage 1 minimised the objective ``F(L) + R`` (for ``minimax`` the worst group loss
+        plus the penalty). Its guarantee to each group is kept: for ``minimax`` every
+        group's loss stays at most the stage-1 model's worst loss ``t*``; for
+        ``chebyshev`` each group's weighted excess over the ideal point stays at most the
+        stage-1 level (both up to a relative slack of ``REFINE_TOL``). Among the models
+        that keep it, the one with the lowest **average loss + penalty** is returned.
+
+        That model's own ``F(L) + R`` can exceed the stage-1 optimum: the second stage may
+        spend penalty to lower the losses of groups that do not bind. ``info["objective"]``
+        is therefore the returned model's own value and ``info["stage1_objective"]`` the
+        optimum of stage 1. If the second solve fails, the stage-1 optimum is kept,
+        ``info["refined"]`` is False, ``info["refine_status"]`` says why, and a warning
+        is raised.
         """
         coef, intercept = self.sharing.unpack()
         stage1 = group_mean_losses(
@@ -385,6 +404,7 @@ class ExactProblem:
             problem, chain[:2], max_time=max_time, stop_on_infeasible=False, ignore_dpp=self._no_dpp
         )
         info["refine_attempts"] = second.attempts
+        info["stage1_objective"] = info["objective"]
         accepted = second.status in SOLUTION_PRESENT
         if accepted and second.status != OPTIMAL:
             # an inaccurate second stage is kept only if it provably keeps the guarantee
@@ -397,10 +417,22 @@ class ExactProblem:
             for v in self.problem.variables():
                 v.value = saved[v.id]
             info["refined"] = False
+            info["refine_status"] = second.status
+            why = f"status {second.status!r}" if second.status in SOLUTION_PRESENT else None
+            reason = why or "; ".join(
+                f"{a['solver']}: {a['error'] or a['raw_status']}" for a in second.attempts
+            )
+            if second.status in SOLUTION_PRESENT:
+                reason += ", and its point breaks a group's guarantee"
+            warn_refine(self.objective_name, failed=reason)
             return info
+        if second.status != OPTIMAL:
+            warn_refine(self.objective_name, solver=second.solver)
         info["refined"] = True
         info["refine_status"] = second.status
         info["time"] += second.time
+        # the returned model's own objective (worst loss + penalty for minimax)
+        info["objective"] = float(self.value.value) + float(self.penalty.value)
         return info
 
     def _check(self, result) -> None:
@@ -413,11 +445,24 @@ class ExactProblem:
         )
         if any(a.get("limit") for a in result.attempts):
             summary += "; 'user_limit' is a time or iteration limit: raise max_time"
+        note = target_scale_note(self.y, self.task)
+        if note:
+            raise SolverFailedError(MSG_SOLVER_FAILED_SCALE.format(attempts=summary, note=note))
         raise SolverFailedError(MSG_SOLVER_FAILED.format(attempts=summary, alpha=self.alpha.value))
 
-    def _raise_infeasible(self, solver: str) -> None:
+    def _raise_infeasible(self, solver: str, attempts: list) -> None:
         """Diagnose infeasible loss bounds: which groups, and the smallest feasible bound."""
         bounds = self.objective.loss_bounds()
+        if bounds is None and "epsilon" not in self.objective.knobs:
+            summary = "; ".join(f"{a['solver']}: {a['raw_status']}" for a in attempts)
+            note = target_scale_note(self.y, self.task) or (
+                "Try scaling the features, a larger alpha, or solver='dual'."
+            )
+            raise SolverFailedError(
+                MSG_NUMERICAL_INFEASIBLE.format(
+                    objective=self.objective_name, attempts=summary, note=note
+                )
+            )
         if bounds is None:
             raise InfeasibleError(
                 f"The {self.objective_name!r} constraints cannot be met by any model; "

@@ -34,6 +34,7 @@ import numpy as np
 from scipy.optimize import nnls
 from scipy.special import logsumexp, softmax
 
+from fairmtl.solvers._quiet import solver_output_captured
 from fairmtl.solvers._status import ERROR, OPTIMAL, SOLUTION_PRESENT, status_group
 
 __all__ = [
@@ -209,7 +210,7 @@ class PreferenceProgram:
         status = ERROR
         for solver in self.solvers:
             try:
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), solver_output_captured([]):
                     # "may be inaccurate": the status says so, and is handled below
                     warnings.simplefilter("ignore", UserWarning)
                     self.problem.solve(solver=solver)

@@ -26,9 +26,17 @@ bound; the status is ``"optimal"`` only when the relative gap is at most ``tol``
 refinement: the model with the lowest ``average loss + penalty`` among those whose group
 losses stay within the stage-1 guarantee. Because the stage-1 model is only known to
 within its gap, the guarantee here is ``L_g <= level_g + max(1e-6 * max(1, |level_g|), gap)``
-where ``level`` comes from the certified stage-1 model. ``"gap"`` and ``"objective"``
-are stage 1's (the minimax certificate, as ``"objective"`` is on the exact path);
-``"refine_gap"`` certifies the second stage. Infeasible loss bounds raise
+where ``level`` comes from the certified stage-1 model. The refinement may spend penalty
+to lower the losses of groups that do not bind, so the certificate is reported for the
+**returned** model: ``"objective"`` and ``"upper_bound"`` are its own objective (worst
+loss + penalty for minimax), ``"lower_bound"`` is stage 1's certified bound on the
+optimum, and ``"gap"`` their difference (it includes what the refinement spent).
+``"stage1_objective"``, ``"stage1_gap"`` and ``"stage1_relative_gap"`` describe stage 1,
+whose relative gap is what ``tol`` and the status refer to; ``"refine_gap"`` and
+``"refine_status"`` certify the second stage (a failed or uncertified second stage warns).
+A result that is not certified within ``tol`` has status ``"inaccurate"`` and raises a
+:class:`~fairmtl.exceptions.SolverInaccurateWarning` saying why the solve stopped.
+Infeasible loss bounds raise
 :class:`~fairmtl.exceptions.InfeasibleError` with the blocking groups and the smallest
 feasible epsilon, found by the same shifted-minimax diagnosis as the exact path.
 """
@@ -56,9 +64,10 @@ from fairmtl.solvers._dualrun import (
     tilted_primal,
 )
 from fairmtl.solvers._master import DualForm, LevelResult
+from fairmtl.solvers._notices import check_target_scale, warn_dual_inaccurate, warn_refine
 from fairmtl.solvers._oracle import GroupedData, LinearOracle
 from fairmtl.solvers._parity import PARITY_OBJECTIVES, parity_rows, solve_parity
-from fairmtl.solvers._status import INACCURATE, OPTIMAL
+from fairmtl.solvers._status import ERROR, INACCURATE, OPTIMAL
 
 __all__ = ["DualProblem", "dual_unsupported", "DUAL_OBJECTIVES", "DUAL_SHARING"]
 
@@ -141,6 +150,7 @@ class DualProblem:
         tol: float = 1e-4,
         max_rounds: int = 300,
     ) -> None:
+        check_target_scale(y, task)
         self._inputs = (X, y, tasks, sample_weight)
         self.n_groups, self.loss, self.sharing_name = n_groups, loss, sharing
         self.objective_name, self.n_outputs, self.task = objective, n_outputs, task
@@ -206,7 +216,7 @@ class DualProblem:
         # the matrix products (measured: 10 ms instead of 7 us per L-BFGS step)
         with threadpool_limits(1, user_api="blas"):
             fit, info = self._dispatch(run, alpha, sharing_strength, reference, knobs)
-            return self._result(run, fit, info, start)
+            return self._result(run, fit, info, start, max_time)
 
     def reference_losses(
         self, reference: str, alpha: float, strength: float, solver: str | None = None
@@ -241,15 +251,11 @@ class DualProblem:
             return self._certified(point, answer, answer.value - answer.error), extra
         if name == "minimax":
             adjust = _adjustment(knobs, G)
-            if np.any(adjust):
-                form = DualForm(
-                    np.zeros(G), np.ones(G), adjust, True, chebyshev_primal(np.ones(G), -adjust)
-                )
-            else:
-                form = DualForm(np.zeros(G), np.ones(G), np.zeros(G), True, max_primal)
+            primal = chebyshev_primal(np.ones(G), -adjust) if np.any(adjust) else max_primal
+            form = DualForm(np.zeros(G), np.ones(G), adjust, True, primal)
             stage1 = run.level(form, rho.copy())
             level = np.max(stage1.losses + adjust)
-            return self._refine(run, stage1, level - adjust), extra
+            return self._refine(run, stage1, level - adjust, primal), extra
         if name == "tilted":
             tilt = _check_tilt(knobs.get("tilt"))
             form = DualForm(
@@ -269,7 +275,7 @@ class DualProblem:
             loose = 1e6 * max(1.0, float(np.max(stage1.losses)))
             with np.errstate(divide="ignore", invalid="ignore"):
                 bounds = np.where(pref > 0, (level + shift) / np.where(pref > 0, pref, 1), loose)
-            return self._refine(run, stage1, bounds), extra
+            return self._refine(run, stage1, bounds, form.primal), extra
         eps = knobs.get("epsilon")
         if name in PARITY_OBJECTIVES:
             return self._parity(run, eps, alpha), extra
@@ -344,8 +350,10 @@ class DualProblem:
             self._cache[key] = (answer.losses, point, sharing)
         return self._cache[key]
 
-    def _refine(self, run: DualRun, stage1: LevelResult, level: np.ndarray):
-        """Second stage: the best average among models within the stage-1 guarantee."""
+    def _refine(self, run: DualRun, stage1: LevelResult, level: np.ndarray, primal):
+        """Second stage: the lowest ``average loss + penalty`` among the models that keep
+        every group's stage-1 guarantee ``L_g <= level_g + slack`` (module docstring).
+        ``primal`` is the objective of stage 1, to report the returned model's own value."""
         fit = self._as_fit(stage1)
         if self.n_groups == 1 or stage1.point is None:
             return fit
@@ -355,11 +363,17 @@ class DualProblem:
         second = solve_bounded(
             run, self.shares, bounds, [seed], self.group_names, direction=stage1.weights
         )
+        fit["primal"] = primal
         fit["refined"] = second.point is not None
-        if fit["refined"]:
-            fit["point"], fit["losses"] = second.point, second.losses
-            fit["refine_gap"] = second.gap
-            fit["refine_status"] = OPTIMAL if second.converged else INACCURATE
+        if not fit["refined"]:
+            fit["refine_status"] = ERROR
+            warn_refine(self.objective_name, failed="no point met every group's guarantee")
+            return fit
+        fit["point"], fit["losses"] = second.point, second.losses
+        fit["refine_gap"] = second.gap
+        fit["refine_status"] = OPTIMAL if closed(second, run.tol) else INACCURATE
+        if fit["refine_status"] != OPTIMAL:
+            warn_refine(self.objective_name, solver=f"dual, stopped: {second.stopped}")
         return fit
 
     # -- results ---------------------------------------------------------------------
@@ -372,6 +386,7 @@ class DualProblem:
             "converged": result.converged or closed(result, self.tol),
             "weights": result.weights,
             "refined": False,
+            "stopped": result.stopped,
         }
 
     def _certified(self, point, answer, lower) -> dict[str, Any]:
@@ -384,15 +399,27 @@ class DualProblem:
             "converged": gap <= self.tol * abs(answer.value) or gap <= 1e-10,
             "weights": None,
             "refined": False,
+            "stopped": "oracle",
         }
 
-    def _result(self, run: DualRun, fit: dict, extra: dict, start: float) -> FitResult:
+    def _result(
+        self, run: DualRun, fit: dict, extra: dict, start: float, max_time: float | None
+    ) -> FitResult:
         coef, intercept = fit["point"]
         G = self.n_groups
         if coef.shape[0] == 1 and G > 1:
             coef, intercept = np.repeat(coef, G, axis=0), np.repeat(intercept, G)
-        losses = run.oracle.evaluate(*fit["point"])[0]
+        losses, penalty = run.oracle.evaluate(*fit["point"])
         upper, lower = float(fit["upper"]), float(fit["lower"])
+        stage1 = {}
+        if fit.get("primal") is not None:
+            # the Pareto stage may raise the objective: report the returned model's own
+            stage1 = {
+                "stage1_objective": upper,
+                "stage1_gap": upper - lower,
+                "stage1_relative_gap": (upper - lower) / max(abs(upper), 1e-300),
+            }
+            upper = float(fit["primal"](losses, penalty))
         gap = upper - lower
         info = {
             "status": OPTIMAL if fit["converged"] else INACCURATE,
@@ -421,6 +448,20 @@ class DualProblem:
         for key in ("refine_gap", "refine_status"):
             if key in fit:
                 info[key] = fit[key]
+        info.update(stage1)
+        if not fit["converged"]:
+            stopped = fit.get("stopped", "rounds")
+            if time.perf_counter() > run.deadline:
+                stopped = "time"
+            relative = stage1.get("stage1_relative_gap", info["relative_gap"])
+            warn_dual_inaccurate(
+                stopped,
+                gap=stage1.get("stage1_gap", gap),
+                relative=relative,
+                tol=run.tol,
+                max_rounds=run.max_rounds,
+                max_time=max_time,
+            )
         return FitResult(coef[:, :, None], intercept[:, None], losses, info)
 
 

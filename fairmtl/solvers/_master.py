@@ -35,6 +35,8 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
+from fairmtl.solvers._quiet import solver_output_captured
+
 __all__ = ["Cut", "DualForm", "LevelMaster", "LevelResult", "OraclePoint", "run_level"]
 
 #: the level sits this share of the way from the best lower bound to the model's maximum
@@ -240,7 +242,7 @@ class LevelMaster:
         ok = False
         for options in attempts:
             try:
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), solver_output_captured([]):
                     warnings.simplefilter("ignore")
                     problem.solve(solver=self.solver, **options)
             except (cp.error.SolverError, ValueError, ArithmeticError):
@@ -280,6 +282,9 @@ class LevelResult:
     rounds: int
     converged: bool
     model_gap: float
+    #: why the loop ended: "converged", "rounds" (max_rounds), "time" (the deadline),
+    #: "master" (the master's cvxpy solve failed) or "stop" (the caller's stop rule)
+    stopped: str = "converged"
 
     @property
     def gap(self) -> float:
@@ -293,6 +298,13 @@ ABS_GAP = 1e-10
 def gap_closed(upper: float, lower: float, tol: float) -> bool:
     gap = upper - lower
     return bool(gap <= tol * max(abs(upper), abs(lower)) or gap <= ABS_GAP)
+
+
+def _bounds_met(upper: float, lower: float, tol: float) -> bool:
+    """The gap is closed and the bounds agree (a lower bound far above the upper one is
+    no certificate: an uncertified oracle that did not converge)."""
+    slack = tol * max(abs(upper), abs(lower)) + ABS_GAP
+    return gap_closed(upper, lower, tol) and lower <= upper + slack
 
 
 def run_level(
@@ -343,7 +355,7 @@ def run_level(
 
     if incumbent is not None:
         consider(*incumbent)
-    model_gap, rounds, converged = np.inf, 0, False
+    model_gap, rounds, converged, stopped = np.inf, 0, False, "rounds"
     for rounds in range(1, max_rounds + 1):
         scale = max(
             abs(upper) if np.isfinite(upper) else 0.0, abs(lower) if np.isfinite(lower) else 0.0
@@ -364,27 +376,32 @@ def run_level(
                 form.cap = min(form.cap, form.cap_rule(lower))
         master.add(answer.losses, answer.penalty, answer.point)
         consider(answer.point, answer.losses, answer.penalty)
-        if gap_closed(upper, lower, tol):
+        if _bounds_met(upper, lower, tol):
             converged = True
             break
-        if time.perf_counter() > deadline or (stop is not None and stop(lower, upper)):
+        if time.perf_counter() > deadline:
+            stopped = "time"
+            break
+        if stop is not None and stop(lower, upper):
+            stopped = "stop"
             break
         found = master.model_max(form)
         if found is None:
+            stopped = "master"
             break
-        model_max, _, mu = found
+        model_max, y_max, mu = found
         model_gap = max(model_max - lower, 0.0)
         if model_gap <= 10 * tol * max(abs(model_max), abs(lower)) or rounds % 5 == 0:
             point = master.recover(mu)
             consider(point, *evaluate(point))
-            if gap_closed(upper, lower, tol):
+            if _bounds_met(upper, lower, tol):
                 converged = True
                 break
         level = lower + LEVEL_SHARE * (model_max - lower)
         projected = master.project(form, y, level)
-        if projected is None:
-            break
-        y = form.clean(projected)
+        # a failed projection (a badly scaled QP) falls back to the model's maximiser:
+        # a plain cutting-plane step, slower but always available
+        y = form.clean(y_max if projected is None else projected)
     return LevelResult(
         lower=lower,
         upper=upper,
@@ -395,4 +412,5 @@ def run_level(
         rounds=rounds,
         converged=converged,
         model_gap=model_gap,
+        stopped="converged" if converged else stopped,
     )

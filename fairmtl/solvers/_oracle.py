@@ -448,4 +448,7 @@ class LinearOracle:
             e_norm = spread * xnorm / np.sqrt(pen.mu_min)
             dual = np.sqrt(max(pen.dual_norm_sq(gw, gb), 0.0))
             error = shift_err + 0.5 * (dual + e_norm) ** 2
+            # rounding of the sums over rows (sequential: at most n ulps of the total);
+            # without it a far-off point (value and error ~1e27) cancels to a false bound
+            error += max(data.n, 1000) * np.finfo(float).eps * (abs(value) + error)
         return OracleResult(coef, intercept, losses, pvalue, value, float(error), evaluations)
