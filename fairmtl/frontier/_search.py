@@ -170,6 +170,10 @@ class FrontierSearch(BaseEstimator):
         Non-dominated models on test (overall and worst-group primary metric).
     pareto_frequency_ : ndarray of float
         Share of test bootstrap resamples in which each model is non-dominated.
+    tuned_params_ : dict
+        The estimator's "auto" knobs (``alpha``, ``sharing_strength``) as settled by its
+        own cross-validation on the training split before the sweep; empty when the
+        estimator had numbers.
     infeasible_settings_ : int
         Settings of the sweep without a feasible model (left out).
     split_ : SplitResult
@@ -337,14 +341,19 @@ class FrontierSearch(BaseEstimator):
             template.set_params(adjustment=0.0)
         if "auto" not in (params.get("alpha"), params.get("sharing_strength")):
             return template
+        if params.get("model") == "mlp":  # not tuned on the neural path (see the estimator)
+            from fairmtl.estimators._base import MLP_AUTO_STRENGTH
+            from fairmtl.estimators._tuning import START_ALPHA
+
+            numbers = {"alpha": START_ALPHA, "sharing_strength": MLP_AUTO_STRENGTH}
+            return template.set_params(**{k: v for k, v in numbers.items() if params[k] == "auto"})
         Xtr, ytr, gtr, wtr = data["train"]
         plain = {"objective": "average", "epsilon": None}
         if "rate_tolerance" in params:
             plain["rate_tolerance"] = None
         tuned = clone(template).set_params(**plain).fit(Xtr, ytr, groups=gtr, sample_weight=wtr)
         self.tuned_params_ = {
-            "alpha": tuned.alpha_,
-            "sharing_strength": tuned.sharing_strength_,
+            k: getattr(tuned, k + "_") for k in ("alpha", "sharing_strength") if params[k] == "auto"
         }
         return template.set_params(**self.tuned_params_)
 
