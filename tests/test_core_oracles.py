@@ -394,7 +394,8 @@ def test_integer_weights_equal_duplicated_rows(sharing, objective):
     X, y, g, _ = make_data(9, sizes=(90, 60, 50), n_features=3)
     reps = np.random.default_rng(9).integers(0, 4, size=len(y))
     reps[:3] = [1, 2, 3]
-    params = dict(sharing=sharing, objective=objective, alpha=ALPHA)
+    # fixed knobs: weights and duplicated rows are dealt into different folds
+    params = dict(sharing=sharing, objective=objective, alpha=ALPHA, sharing_strength=1.0)
     weighted = FairMTLClassifier(**params).fit(X, y, groups=g, sample_weight=reps.astype(float))
     idx = np.repeat(np.arange(len(y)), reps)
     duplicated = FairMTLClassifier(**params).fit(X[idx], y[idx], groups=g[idx])
