@@ -169,7 +169,7 @@ class GroupInfo(TypedDict):
     n_test: int
     base_rate: float | None
     small: bool
-    """Fewer training rows than ``small_group_threshold``: its figures are uncertain."""
+    """Fewer test rows than ``small_group_threshold``: its figures are uncertain."""
 
 
 class Split(TypedDict):
