@@ -232,4 +232,6 @@ def test_transfer_small_group_is_not_headlined() -> None:
     assert "uncertain" in row and "interval: too few rows" in row and "too few rows to judge" in row
     # every interval on the page reads "lo to hi", never "a--b"
     intervals = [unescape(t) for t in re.findall(r'<span class="ci">([^<]*\d[^<]*)</span>', page)]
-    assert intervals and all(re.fullmatch(r"\u2212?[\d.]+(e-?\d+)? to \u2212?[\d.]+(e-?\d+)?", t) for t in intervals)
+    assert intervals and all(
+        re.fullmatch(r"\u2212?[\d.]+(e-?\d+)? to \u2212?[\d.]+(e-?\d+)?", t) for t in intervals
+    )

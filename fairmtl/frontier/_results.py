@@ -202,7 +202,9 @@ def _comparison(f, reference, primary: str, greater: bool, eligible: list[str]) 
         (w_mine[1] - w_theirs[1]) if w_mine and w_theirs else None,
         _paired(r_mine, r_theirs) if r_mine is not None and r_theirs is not None else none,
     )
-    worst.update(group=w_mine[0] if w_mine else None, reference_group=w_theirs[0] if w_theirs else None)
+    worst.update(
+        group=w_mine[0] if w_mine else None, reference_group=w_theirs[0] if w_theirs else None
+    )
     return {"reference": None, "overall": overall, "worst_group": worst}
 
 

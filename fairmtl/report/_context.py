@@ -60,7 +60,12 @@ VERDICT_TEXT = {
     "within noise": "within noise",
     "too few rows": "too few rows to judge",
 }
-VERDICT_CLASS = {"better": "better", "worse": "worse", "within noise": "noise", "too few rows": "few"}
+VERDICT_CLASS = {
+    "better": "better",
+    "worse": "worse",
+    "within noise": "noise",
+    "too few rows": "few",
+}
 TOO_FEW = "too few rows"
 
 
@@ -186,7 +191,7 @@ class _Builder:
         return sorted(out, key=lambda d: sign * d["v"])
 
     def headline(self) -> dict[str, Any]:
-        pc, mx = self.pm["percent"], self.pm["maximize"]
+        pc = self.pm["percent"]
         comp = self.r.get("comparison") or {}
         ref_id = comp.get("reference") or (self.pooled or {}).get("id") or self.r["most_accurate"]
         ref = self.models[ref_id]
