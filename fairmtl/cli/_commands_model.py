@@ -10,8 +10,10 @@ import typer
 
 from fairmtl.cli._options import (
     AlphaOpt,
+    CategoricalOpt,
     DataArg,
     DropOpt,
+    EncodingOpt,
     EpsilonOpt,
     FeaturesOpt,
     ForceOpt,
@@ -21,6 +23,7 @@ from fairmtl.cli._options import (
     ModelArg,
     NBootOpt,
     Objective,
+    OnMissingTargetOpt,
     OutputOpt,
     QuietOpt,
     SeedOpt,
@@ -65,6 +68,9 @@ def fit(
     features: FeaturesOpt = None,
     sep: SepOpt = None,
     id_column: IdOpt = None,
+    categorical: CategoricalOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    on_missing_target: OnMissingTargetOpt = "drop",
     min_group_size: Annotated[
         int,
         typer.Option("--min-group-size", min=1, help="Warn about groups with fewer rows, e.g. 50."),
@@ -111,6 +117,9 @@ def fit(
         id_column=id_column,
         sep=sep,
         task=task,
+        categorical=split_names(categorical),
+        encoding=encoding,
+        on_missing_target=on_missing_target,
     )
     ui.info(
         f"Read {len(table.frame) + table.rows_dropped:,} rows from {data}: {table.task}, "
@@ -176,13 +185,26 @@ def _fit_table(outcome: Any) -> Any:
     return make_table("Per-group metrics", columns, rows, caption=caption)
 
 
+PredictionsOpt = Annotated[
+    Path,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="PATH",
+        help="The predictions file to write, e.g. -o predictions.csv.",
+        show_default=False,
+    ),
+]
+
+
 def predict(
     ctx: typer.Context,
     model: ModelArg,
     data: DataArg,
-    output: OutputOpt,
+    output: PredictionsOpt,
     id_column: IdOpt = None,
     sep: SepOpt = None,
+    encoding: EncodingOpt = "utf-8",
     force: ForceOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -215,7 +237,7 @@ def predict(
         *([id_column] if id_column else []),
         *([schema.id_column] if schema.id_column else []),
     ]
-    frame = read_data(data, sep=sep, text_columns=text)
+    frame = read_data(data, sep=sep, text_columns=text, encoding=encoding)
     outcome = predict_table(fitted, schema, frame, id_column=id_column)
     path = write_table_atomic(outcome.predictions, output, force=force)
     if outcome.unseen:
@@ -241,6 +263,7 @@ def evaluate(
     ] = 0.95,
     seed: SeedOpt = 0,
     sep: SepOpt = None,
+    encoding: EncodingOpt = "utf-8",
     output: Annotated[
         Path | None,
         typer.Option(
@@ -269,7 +292,7 @@ def evaluate(
         format = "json"
     ui = Ui(ctx, quiet=quiet, json_mode=format != "table")
     fitted, schema, _ = load_model(model)
-    frame = read_data(data, sep=sep, text_columns=schema.groups)
+    frame = read_data(data, sep=sep, text_columns=schema.groups, encoding=encoding)
     with ui.status(f"Evaluating with {n_boot} bootstrap replicates..."):
         outcome = evaluate_table(
             fitted, schema, frame, n_boot=n_boot, confidence=confidence, random_state=seed

@@ -128,6 +128,9 @@ class FrontierConfig:
     sep: str | None = None
     id_column: str | None = None
     task: str = "auto"
+    categorical: tuple[str, ...] = ()
+    encoding: str = "utf-8"
+    on_missing_target: str = "drop"
     sweep: str | tuple[str, ...] | dict[str, Any] | None = None
     points: int = 20
     objective: str = "bounded"
@@ -228,6 +231,9 @@ def run_frontier(
             id_column=config.id_column,
             sep=config.sep,
             task=config.task,
+            categorical=config.categorical,
+            encoding=config.encoding,
+            on_missing_target=config.on_missing_target,
         )
     estimator = build_estimator(
         table.task,

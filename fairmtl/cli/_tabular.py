@@ -98,6 +98,7 @@ def read_data(
     *,
     sep: str | None = None,
     text_columns: Sequence[str] = (),
+    encoding: str = "utf-8",
 ) -> pd.DataFrame:
     """Read a table, keeping group and id columns as text (``"007"`` stays ``"007"``).
 
@@ -109,6 +110,8 @@ def read_data(
         The delimiter of a text file; sniffed when None.
     text_columns : sequence of str, default=()
         Columns read as text, so that group labels are the same in every file.
+    encoding : str, default="utf-8"
+        The text encoding of a text file, e.g. ``"latin-1"``.
 
     Returns
     -------
@@ -118,7 +121,9 @@ def read_data(
     if _is_parquet(path):
         frame = read_table(path)
     else:
-        frame = read_table(path, sep=sep, dtype=dict.fromkeys(text_columns, str) or None)
+        frame = read_table(
+            path, sep=sep, dtype=dict.fromkeys(text_columns, str) or None, encoding=encoding
+        )
     for column in text_columns:
         if column in frame.columns:
             frame[column] = _as_labels(frame[column])
@@ -209,6 +214,9 @@ def load_training_table(
     sep: str | None = None,
     task: str = "auto",
     source: str | None = None,
+    categorical: Sequence[str] = (),
+    encoding: str = "utf-8",
+    on_missing_target: str = "drop",
 ) -> TrainingTable:
     """Read and validate training data: schema, task, and rows with a target.
 
@@ -232,6 +240,12 @@ def load_training_table(
         See :func:`detect_task`.
     source : str or None, default=None
         Description of the data for reports; the path by default.
+    categorical : sequence of str, default=()
+        Features to treat as categories even though they hold numbers (codes).
+    encoding : str, default="utf-8"
+        The text encoding of a text file.
+    on_missing_target : {"drop", "error"}, default="drop"
+        Drop rows without a target (with a warning), or refuse them.
 
     Returns
     -------
@@ -253,7 +267,7 @@ def load_training_table(
                 frame[column] = _as_labels(frame[column])
         source = source or "DataFrame"
     else:
-        frame = read_data(data, sep=sep, text_columns=text_columns)
+        frame = read_data(data, sep=sep, text_columns=text_columns, encoding=encoding)
         sha256 = file_sha256(data)
         source = source or str(data)
     schema = Schema(
@@ -262,11 +276,12 @@ def load_training_table(
         features=tuple(features) if features else None,
         drop=tuple(drop),
         id_column=id_column,
+        categorical=tuple(categorical),
     )
     schema = schema.resolve(frame)
     y = frame[schema.target]
     kind = detect_task(y, task)
-    keep = validate_target(y, task=kind, column=schema.target)
+    keep = validate_target(y, task=kind, column=schema.target, on_missing_target=on_missing_target)
     rows_dropped = int((~keep).sum())
     frame = frame[keep]
     if kind == "classification":

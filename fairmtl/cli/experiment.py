@@ -86,6 +86,9 @@ DATA_KEYS: dict[str, _Rule] = {
     "sep": (_str, "a delimiter (str)"),
     "id_column": (_str, "a column name (str)"),
     "task": (_str, "'auto', 'classification' or 'regression'"),
+    "categorical": (_names, "a column name or a list of them"),
+    "encoding": (_str, "a text encoding (str), e.g. 'latin-1'"),
+    "on_missing_target": (_str, "'drop' or 'error'"),
 }
 #: Keys of the [frontier] table.
 FRONTIER_KEYS: dict[str, _Rule] = {
@@ -205,6 +208,9 @@ def read_experiment(path: str | os.PathLike[str]) -> tuple[FrontierConfig, str]:
         sep=data.get("sep"),
         id_column=data.get("id_column"),
         task=data.get("task", "auto"),
+        categorical=_as_tuple(data.get("categorical")),
+        encoding=data.get("encoding", "utf-8"),
+        on_missing_target=data.get("on_missing_target", "drop"),
         **frontier,
     )
     return config, text

@@ -58,7 +58,7 @@ MSG_PARSE_ERROR = (
 )
 MSG_ENCODING = (
     "Cannot decode {path} as {encoding}: {reason}. Save the file as UTF-8, or pass its "
-    "encoding (e.g. encoding='latin-1')."
+    "encoding (encoding='latin-1'; on the command line: --encoding latin-1)."
 )
 MSG_PARQUET_ERROR = "Cannot read Parquet file {path}: {reason}."
 MSG_UNKNOWN_COLUMNS = (
