@@ -177,7 +177,7 @@ def test_fit_output_table_json_and_dropped_rows(tmp_path, visits):
     )  # fmt: skip
     payload = json.loads(result.stdout)
     assert payload["rows_dropped"] == 1
-    assert payload["split"]["train"] + payload["split"]["validation"] == 359
+    assert payload["n_rows"] == 359 and payload["cv"] == 5  # fitted on every row
     assert result.stderr == ""
 
 
@@ -667,7 +667,7 @@ def test_predict_table_keeps_rows_and_order():
         table = load_training_table(frame, target="readmitted", groups=["hospital"],
                                     drop=["cost"], id_column="visit_id")  # fmt: skip
     assert table.rows_dropped == 1 and table.y.dtype == np.int64
-    outcome = fit_table(table, objective="average", val_size=0.0)
+    outcome = fit_table(table, objective="average", cv=0)
     assert set(outcome.metrics["split"]) == {"train"}
     new = make_visits(25, seed=4).iloc[::-1].assign(note="x")  # reversed: order is kept
     new.loc[new.index[0], "hospital"] = "moon"

@@ -162,7 +162,7 @@ def _heart(path: Path, encoding: str = "utf-8") -> Path:
     rng = np.random.default_rng(0)
     n = 240
     cp = rng.integers(1, 5, size=n)
-    age = rng.normal(55, 8, size=n).round(1)
+    age = rng.normal(55, 8, size=n).round(3)
     y = ((cp == 4) ^ (rng.random(n) < 0.15)).astype(float)
     y[[3, 7]] = np.nan
     frame = pd.DataFrame(
@@ -218,3 +218,83 @@ def test_transfer_sharing_option(tmp_path: Path) -> None:
 
     summary = json.loads(out.with_suffix(".json").read_text())
     assert summary["schemes"] == ["shared"] and summary["reference"] == "shared"
+
+
+# -- honest evaluation: the saved model is fitted on every row and knows its rows --------
+
+
+def _fit(tmp_path: Path, data: Path, name: str, *extra: str) -> Path:
+    out = tmp_path / name
+    done = runner.invoke(
+        app,
+        ["fit", str(data), "--target", "disease", "--group", "site", "--categorical"]
+        + ["chest_pain_type", "--objective", "average", "--alpha", "0.001"]
+        + ["--sharing-strength", "1", "-o", str(out), "-q", *extra],
+    )
+    assert done.exit_code == 0, done.output
+    return out
+
+
+def test_fit_uses_every_row_whatever_their_order(tmp_path: Path) -> None:
+    data = _heart(tmp_path / "heart.csv")
+    shuffled = tmp_path / "shuffled.csv"
+    pd.read_csv(data).sample(frac=1.0, random_state=3).to_csv(shuffled, index=False)
+    a, b = _fit(tmp_path, data, "a.skops"), _fit(tmp_path, shuffled, "b.skops")
+    from fairmtl.persistence import load_model
+
+    (ma, schema, meta), (mb, _, _) = load_model(a), load_model(b)
+    assert meta["n_rows"] == 238 and meta["cv"] == 5  # every row with a target
+    frame = pd.read_csv(data)
+    X = frame[[*schema.features, *schema.groups]].astype({"site": str})
+    np.testing.assert_allclose(ma.predict_proba(X), mb.predict_proba(X), atol=1e-5)
+    assert (ma.predict(X) == mb.predict(X)).all()
+    # the same model as one fitted directly on all rows with the same pipeline
+    from fairmtl.cli._tabular import build_pipeline, load_training_table
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = load_training_table(
+            data, target="disease", groups=["site"], categorical=["chest_pain_type"]
+        )
+    direct = build_pipeline(
+        table.schema, "classification", objective="average", alpha=1e-3, sharing_strength=1.0
+    ).fit(table.model_input, table.y)
+    np.testing.assert_allclose(ma.predict_proba(X), direct.predict_proba(X), atol=1e-5)
+
+
+def test_evaluate_and_predict_warn_on_training_rows(tmp_path: Path) -> None:
+    data = _heart(tmp_path / "heart.csv")
+    model = _fit(tmp_path, data, "m.skops")
+    same = runner.invoke(app, ["evaluate", str(model), str(data), "--n-boot", "20"])
+    assert same.exit_code == 0, same.output
+    assert "238 of the 240 rows given (99%) look like rows this model was fitted on" in (
+        " ".join(same.output.split())
+    )
+    fresh = tmp_path / "fresh.csv"
+    new = pd.read_csv(data).assign(age=lambda f: f["age"] + 0.05)  # other patients
+    new.loc[:9, "age"] = pd.read_csv(data)["age"][:10]  # ...but for ten training rows
+    new.dropna(subset=["disease"]).to_csv(fresh, index=False)
+    mixed = runner.invoke(app, ["evaluate", str(model), str(fresh), "--n-boot", "20"])
+    assert mixed.exit_code == 0, mixed.output
+    text = " ".join(mixed.output.split())
+    assert "8 of the 238 rows given" in text, text  # 10, less the 2 without a target
+    preds = runner.invoke(app, ["predict", str(model), str(data), "-o", str(tmp_path / "p.csv")])
+    assert preds.exit_code == 0 and "fitted on" in preds.output
+    other = new.iloc[10:].dropna(subset=["disease"])
+    other.to_csv(fresh, index=False)
+    clean = runner.invoke(app, ["evaluate", str(model), str(fresh), "--n-boot", "20"])
+    assert clean.exit_code == 0 and "fitted on" not in clean.output
+
+
+def test_fingerprint_is_bounded_and_estimates_overlap() -> None:
+    from fairmtl.cli._modeling import FINGERPRINT_ROWS, row_fingerprint, training_overlap
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=60_000), "g": rng.choice(["a", "b"], 60_000)})
+    fp = row_fingerprint(frame, ["x", "g"])
+    assert fp["n_stored"] == FINGERPRINT_ROWS and fp["n_rows"] == 60_000
+    assert len(fp["hashes"]) < 8 * FINGERPRINT_ROWS * 4 / 3 + 4  # base64 of 8 bytes a row
+    probe = pd.concat([frame.iloc[:6000], frame.iloc[:4000].assign(x=lambda f: f["x"] + 1)])
+    assert training_overlap(fp, probe) == pytest.approx(6000, rel=0.15)
+    assert training_overlap(fp, frame.iloc[:100].assign(g="c")) == 0
+    assert training_overlap(None, frame) is None

@@ -75,15 +75,15 @@ def fit(
         int,
         typer.Option("--min-group-size", min=1, help="Warn about groups with fewer rows, e.g. 50."),
     ] = 20,
-    val_size: Annotated[
-        float,
+    cv: Annotated[
+        int,
         typer.Option(
-            "--val-size",
-            min=0.0,
-            max=0.9,
-            help="Share of each group held out for validation metrics (0: none).",
+            "--cv",
+            min=0,
+            help="Folds of the cross-validation that gives the validation figures (0: "
+            "none). The saved model is fitted on every row.",
         ),
-    ] = 0.2,
+    ] = 5,
     seed: SeedOpt = 0,
     force: ForceOpt = False,
     quiet: QuietOpt = False,
@@ -91,9 +91,11 @@ def fit(
 ) -> None:
     """Train a group-as-task model on a table and save it.
 
-    Rows without a target are dropped (and counted); each group's rows are split into
-    training and validation rows (stratified by label), the model is trained on the
-    training rows, and per-group metrics of both splits are shown.
+    Rows without a target are dropped (and counted); the saved model is fitted on every
+    remaining row. Its per-group figures are shown on those rows and, out of sample,
+    from cross-validation (--cv folds) stratified by group and label. A fingerprint of
+    the training rows is saved with the model, so that evaluate and predict can say
+    when they are given rows the model was fitted on.
 
     \b
     Example:
@@ -133,10 +135,12 @@ def fit(
         "sharing_strength": sharing_strength,
         "random_state": seed,
     }
-    with ui.status("Fitting the model..."):
-        outcome = fit_table(
-            table, val_size=val_size, seed=seed, min_group_size=min_group_size, **params
-        )
+    fits = f"Fitting the model on all {table.y.size:,} rows" + (
+        f", then {cv} cross-validation fits..." if cv >= 2 else "..."
+    )
+    ui.info(fits)
+    with ui.status(fits):
+        outcome = fit_table(table, cv=cv, seed=seed, min_group_size=min_group_size, **params)
     metadata = {
         "task": table.task,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -144,7 +148,9 @@ def fit(
         "source": table.source,
         "sha256": table.sha256,
         "rows_dropped": table.rows_dropped,
-        "split": {"train": len(outcome.split.train), "validation": len(outcome.split.val)},
+        "n_rows": int(table.y.size),
+        "cv": outcome.cv,
+        "training_rows": outcome.fingerprint,
         "params": params,
         "metrics": outcome.metrics.to_dict("records"),
     }
@@ -157,7 +163,8 @@ def fit(
         )
     ui.done(f"Saved the model to {path}")
     if json:
-        ui.print_json({"model": str(path), **{k: metadata[k] for k in metadata if k != "params"}})
+        skip = ("params", "training_rows")
+        ui.print_json({"model": str(path), **{k: metadata[k] for k in metadata if k not in skip}})
 
 
 def _fit_table(outcome: Any) -> Any:
@@ -165,7 +172,7 @@ def _fit_table(outcome: Any) -> Any:
     metrics = outcome.metrics
     names = list(dict.fromkeys(metrics["metric"]))
     splits = list(dict.fromkeys(metrics["split"]))
-    short = {"train": "train", "validation": "val"}
+    short = {"train": "train", "validation": "cv"}
     cells = metrics.set_index(["group", "split", "metric"])
     columns = ["group"] + [f"n\n{short[s]}" for s in splits]
     columns += [f"{m.replace('_', '-')}\n{short[s]}" for m in names for s in splits]
@@ -221,7 +228,7 @@ def predict(
     Example:
       fairmtl predict model.skops new_visits.csv -o predictions.csv --id-column visit_id
     """
-    from fairmtl.cli._modeling import predict_table
+    from fairmtl.cli._modeling import overlap_message, predict_table
     from fairmtl.cli._tabular import read_data
     from fairmtl.data import write_table_atomic
     from fairmtl.data._atomic import MSG_EXISTS_NO_FORCE
@@ -231,7 +238,7 @@ def predict(
     ui = Ui(ctx, quiet=quiet)
     if output.exists() and not force:
         raise FileExistsNoForceError(MSG_EXISTS_NO_FORCE.format(path=output))
-    fitted, schema, _ = load_model(model)
+    fitted, schema, metadata = load_model(model)
     text = [
         *schema.groups,
         *([id_column] if id_column else []),
@@ -242,6 +249,9 @@ def predict(
     path = write_table_atomic(outcome.predictions, output, force=force)
     if outcome.unseen:
         ui.warn(outcome.unseen_message())
+    seen = overlap_message(metadata.get("training_rows"), frame)
+    if seen:
+        ui.warn(seen)
     if outcome.n_imputed:
         ui.info(f"{outcome.n_imputed} row(s) had missing feature values, imputed by the model.")
     if outcome.extra_columns:
@@ -284,6 +294,7 @@ def evaluate(
       fairmtl evaluate model.skops test.csv --format json --n-boot 500
     """
     from fairmtl.cli._evaluation import evaluate_table
+    from fairmtl.cli._modeling import overlap_message
     from fairmtl.cli._tabular import read_data
     from fairmtl.data import atomic_write_text
     from fairmtl.persistence import load_model
@@ -291,8 +302,11 @@ def evaluate(
     if json:
         format = "json"
     ui = Ui(ctx, quiet=quiet, json_mode=format != "table")
-    fitted, schema, _ = load_model(model)
+    fitted, schema, metadata = load_model(model)
     frame = read_data(data, sep=sep, text_columns=schema.groups, encoding=encoding)
+    seen = overlap_message(metadata.get("training_rows"), frame)
+    if seen:
+        ui.warn(seen)
     with ui.status(f"Evaluating with {n_boot} bootstrap replicates..."):
         outcome = evaluate_table(
             fitted, schema, frame, n_boot=n_boot, confidence=confidence, random_state=seed

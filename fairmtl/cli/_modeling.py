@@ -6,6 +6,7 @@ only display it.
 
 from __future__ import annotations
 
+import base64
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from fairmtl.cli._tabular import Task, TrainingTable, build_pipeline
-from fairmtl.data import Schema, SplitResult, group_labels, train_val_test_split
-from fairmtl.exceptions import DataValidationError, DataWarning
+from fairmtl.data import Schema, group_labels
+from fairmtl.exceptions import DataValidationError, DataWarning, SmallGroupWarning
 from fairmtl.persistence import check_schema
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "SHARED_GROUP",
     "UNPREDICTED_GROUP",
     "fit_table",
+    "row_fingerprint",
+    "training_overlap",
     "predict_rows",
     "predict_table",
 ]
@@ -48,33 +51,45 @@ MSG_UNSEEN_UNPREDICTED = (
     "(group {label}). Refit with --sharing offset to predict them."
 )
 _UNSEEN_WARNING = r".*not seen in fit.*"
+#: At most this many training rows are fingerprinted in a saved model (8 bytes each).
+FINGERPRINT_ROWS = 20_000
+MSG_TRAINING_OVERLAP = (
+    "{count:,} of the {n:,} rows given ({share:.0%}) look like rows this model was "
+    "fitted on (same features and group){approx}: figures on them are optimistic, not a "
+    "test. Evaluate on rows kept out of fit, e.g. a test split."
+)
 
 
 @dataclass
 class FitOutcome:
-    """A fitted pipeline and what it scored on its training and validation rows.
+    """A pipeline fitted on every row and its per-group figures.
 
     Attributes
     ----------
     model : Pipeline
-        Fitted on the training split.
+        Fitted on all rows of the table.
     table : TrainingTable
-    split : SplitResult
-        Positions into ``table.frame``.
     metrics : DataFrame
-        Columns ``split`` ("train" / "validation"), ``group``, ``metric``, ``value``, ``n``.
+        Columns ``split`` ("train": the model on its own training rows, "validation":
+        out-of-fold predictions of the cross-validation), ``group``, ``metric``,
+        ``value``, ``n``.
     headline : str
         The metric whose worst group is reported.
     worst : dict
         Split -> ``{"group", "value"}``: the worst group by ``headline``.
+    cv : int
+        Folds of the cross-validation (0: none, no validation figures).
+    fingerprint : dict
+        :func:`row_fingerprint` of the training rows, saved with the model.
     """
 
     model: Any
     table: TrainingTable
-    split: SplitResult
     metrics: pd.DataFrame
     headline: str
     worst: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cv: int = 0
+    fingerprint: dict[str, Any] = field(default_factory=dict)
 
 
 def _scores(model: Any, X: pd.DataFrame) -> np.ndarray | None:
@@ -84,22 +99,26 @@ def _scores(model: Any, X: pd.DataFrame) -> np.ndarray | None:
 
 
 def _split_metrics(
-    model: Any, X: pd.DataFrame, y: pd.Series, labels: np.ndarray, task: Task
+    y: pd.Series,
+    labels: np.ndarray,
+    task: Task,
+    y_pred: np.ndarray,
+    y_score: np.ndarray | None,
+    classes: np.ndarray | None,
 ) -> pd.DataFrame:
     from fairmtl.metrics import group_metrics
 
     names = list(FIT_METRICS[task])
-    y_score = _scores(model, X) if task == "classification" else None
     if task == "classification" and y_score is None:
         names = [n for n in names if n != "log_loss"]
     return group_metrics(
         y.to_numpy(),
         groups=labels,
-        y_pred=model.predict(X),
+        y_pred=y_pred,
         y_score=y_score,
         metrics=names,
         task=task,
-        labels=getattr(model, "classes_", None),
+        labels=classes,
     )
 
 
@@ -110,25 +129,76 @@ def _worst(metrics: pd.DataFrame, metric: str) -> dict[str, Any]:
     return {"group": found["worst_group"], "value": found["worst_value"]}
 
 
+def _folds(table: TrainingTable, labels: np.ndarray, cv: int, seed: int) -> list[tuple]:
+    """Folds stratified by group (and label, for classification), shuffled by ``seed``."""
+    from sklearn.model_selection import StratifiedKFold
+
+    key = pd.Series(labels, dtype=object)
+    if table.task == "classification":
+        key = key + "\x1f" + table.y.astype(str).to_numpy()
+    with warnings.catch_warnings():
+        # strata smaller than cv (a tiny group) are spread over fewer folds: expected
+        warnings.filterwarnings("ignore", message=".*least populated class.*")
+        splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(len(key)), key.to_numpy()))
+
+
+def _cross_validated(
+    table: TrainingTable, labels: np.ndarray, cv: int, seed: int, params: dict[str, Any]
+) -> pd.DataFrame:
+    """Per-group figures of out-of-fold predictions (each row predicted by a model that
+    did not see it)."""
+    X, y = table.model_input, table.y
+    y_pred = np.empty(len(y), dtype=object)
+    y_score: np.ndarray | None = None
+    classes = None
+    for train, held in _folds(table, labels, cv, seed):
+        model = build_pipeline(table.schema, table.task, **params)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_UNSEEN_WARNING, category=DataWarning)
+            warnings.filterwarnings("ignore", category=SmallGroupWarning)
+            model.fit(X.iloc[train], y.iloc[train])
+            y_pred[held] = model.predict(X.iloc[held])
+            proba = _scores(model, X.iloc[held])
+        classes = getattr(model, "classes_", None)
+        if proba is not None:
+            if y_score is None:
+                y_score = np.zeros((len(y), proba.shape[1]))
+            if proba.shape[1] == y_score.shape[1]:
+                y_score[held] = proba
+            else:  # a fold without some class: no probabilities for this split
+                y_score = None
+                break
+    y_pred = pd.Series(y_pred).infer_objects().to_numpy()
+    score = y_score
+    if score is not None and classes is not None and len(classes) == 2:
+        score = score[:, 1]
+    return _split_metrics(y, labels, table.task, y_pred, score, classes)
+
+
 def fit_table(
     table: TrainingTable,
     *,
-    val_size: float = 0.2,
+    cv: int = 5,
     seed: int = 0,
     min_group_size: int = 1,
     **params: Any,
 ) -> FitOutcome:
-    """Split, fit the pipeline on the training rows and score both splits per group.
+    """Fit the pipeline on every row; validation figures from cross-validation.
+
+    The saved model is the one a scikit-learn user expects: fitted on all the rows it
+    was given, so that it does not depend on a random split or on the rows' order.
+    Its validation figures come from ``cv``-fold cross-validation stratified by group
+    (and label): each row is predicted by a model that did not see it.
 
     Parameters
     ----------
     table : TrainingTable
         From :func:`fairmtl.cli._tabular.load_training_table`.
-    val_size : float, default=0.2
-        Share of each group's rows held out for validation (stratified by group and, for
-        classification, label); 0 fits on every row.
+    cv : int, default=5
+        Folds of the cross-validation (``cv + 1`` fits in all); 0 skips it.
     seed : int, default=0
-        Seed of the split.
+        Seed of the folds.
     min_group_size : int, default=1
         Groups with fewer rows draw a :class:`SmallGroupWarning`.
     **params
@@ -141,19 +211,21 @@ def fit_table(
     from fairmtl.data import GroupEncoder
 
     GroupEncoder(min_group_size=min_group_size).fit(table.groups)  # warns about small groups
-    split = train_val_test_split(
-        table.X, table.y, table.groups, val_size=val_size, test_size=0, random_state=seed
-    )
+    labels = group_labels(table.groups)
     model = build_pipeline(table.schema, table.task, **params)
     X, y = table.model_input, table.y
-    labels = group_labels(table.groups)
-    model.fit(X.iloc[split.train], y.iloc[split.train])
-    parts = []
-    for name, rows in (("train", split.train), ("validation", split.val)):
-        if len(rows) == 0:
-            continue
-        scored = _split_metrics(model, X.iloc[rows], y.iloc[rows], labels[rows], table.task)
-        parts.append(scored.assign(split=name))
+    model.fit(X, y)
+    y_score = _scores(model, X) if table.task == "classification" else None
+    classes = getattr(model, "classes_", None)
+    if y_score is not None and classes is not None and len(classes) == 2:
+        y_score = y_score[:, 1]
+    parts = [
+        _split_metrics(y, labels, table.task, model.predict(X), y_score, classes).assign(
+            split="train"
+        )
+    ]
+    if cv >= 2:
+        parts.append(_cross_validated(table, labels, cv, seed, params).assign(split="validation"))
     metrics = pd.concat(parts, ignore_index=True)
     metrics = metrics[["split", "group", "metric", "value", "n"]]
     headline = FIT_METRICS[table.task][0]
@@ -161,7 +233,78 @@ def fit_table(
         name: _worst(metrics[metrics["split"] == name], headline)
         for name in metrics["split"].unique()
     }
-    return FitOutcome(model, table, split, metrics, headline, worst)
+    fingerprint = row_fingerprint(table.frame, table.model_input.columns, seed=seed)
+    return FitOutcome(model, table, metrics, headline, worst, cv if cv >= 2 else 0, fingerprint)
+
+
+def _row_hashes(frame: pd.DataFrame, columns: Any) -> np.ndarray:
+    """One 64-bit hash per row of ``columns``, the same whatever file the rows came from:
+    numbers as float64, everything else as text, missing values alike."""
+    parts = {}
+    for column in columns:
+        values = frame[column]
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        if numeric:
+            parts[str(column)] = values.astype("float64").to_numpy()
+        else:
+            parts[str(column)] = (
+                values.astype(object).where(values.notna(), "\x00").astype(str).to_numpy()
+            )
+    table = pd.DataFrame(parts, index=range(len(frame)))
+    return pd.util.hash_pandas_object(table, index=False).to_numpy(dtype=np.uint64)
+
+
+def row_fingerprint(frame: pd.DataFrame, columns: Any, *, seed: int = 0) -> dict[str, Any]:
+    """A bounded fingerprint of the training rows, saved in the model's metadata.
+
+    The hashes of at most :data:`FINGERPRINT_ROWS` rows (a random sample beyond that)
+    of the model's input columns (features and groups, not the target), as one base64
+    string: plain JSON, safe for skops, and about 8 bytes a row.
+
+    Returns
+    -------
+    fingerprint : dict
+        ``{"columns", "n_rows", "n_stored", "hashes"}``.
+    """
+    hashes = np.unique(_row_hashes(frame, columns))
+    n_rows, n_unique = len(frame), int(hashes.size)
+    if hashes.size > FINGERPRINT_ROWS:
+        rng = np.random.default_rng(seed)
+        hashes = np.sort(rng.choice(hashes, FINGERPRINT_ROWS, replace=False))
+    return {
+        "columns": [str(c) for c in columns],
+        "n_rows": int(n_rows),
+        "n_unique": n_unique,
+        "n_stored": int(hashes.size),
+        "hashes": base64.b64encode(hashes.astype("<u8").tobytes()).decode("ascii"),
+    }
+
+
+def training_overlap(fingerprint: dict[str, Any] | None, frame: pd.DataFrame) -> int | None:
+    """How many rows of ``frame`` the model was (probably) fitted on.
+
+    Exact when every training row was stored; otherwise the number found among the
+    stored sample, scaled up by the sampling rate. None without a fingerprint (a model
+    saved by an older fairmtl) or when ``frame`` lacks some of its columns.
+    """
+    if not fingerprint or any(c not in frame.columns for c in fingerprint["columns"]):
+        return None
+    stored = np.frombuffer(base64.b64decode(fingerprint["hashes"]), dtype="<u8")
+    hits = int(np.isin(_row_hashes(frame, fingerprint["columns"]), stored).sum())
+    rate = fingerprint["n_stored"] / max(1, fingerprint.get("n_unique", fingerprint["n_stored"]))
+    return int(round(hits / rate)) if rate < 1 else hits
+
+
+def overlap_message(fingerprint: dict[str, Any] | None, frame: pd.DataFrame) -> str | None:
+    """The warning for rows the model was fitted on, or None when there are none."""
+    count = training_overlap(fingerprint, frame)
+    if not count:
+        return None
+    approx = "" if fingerprint["n_stored"] >= fingerprint.get("n_unique", 0) else " (estimated)"
+    count = min(count, len(frame))
+    return MSG_TRAINING_OVERLAP.format(
+        count=count, n=len(frame), share=count / max(1, len(frame)), approx=approx
+    )
 
 
 @dataclass
