@@ -426,8 +426,8 @@ def test_frontier_writes_report_and_json(tmp_path, visits, fake_search):
                "--seed", "3", "-o", out)
     )  # fmt: skip
     assert out.is_file() and out.with_suffix(".json").is_file()
-    assert f"Wrote the report to {out}" in result.stderr
-    assert "Chosen model" in result.stderr
+    assert f"Wrote the report to {out}" in result.stdout  # results on stdout
+    assert "Chosen model" in result.stdout
     (search,) = fake_search.instances
     assert search.kwargs["n_points"] == 7
     assert search.kwargs["sweep"] == {"epsilon": [0.5, 0.6], "threshold": "auto"}
@@ -498,7 +498,7 @@ def test_run_experiment_file(tmp_path, fake_search):
     result = ok(invoke("run", experiment))
     assert (tmp_path / "out" / "study.html").is_file()
     assert (tmp_path / "out" / "study.json").is_file()
-    assert "Chosen model" in result.stderr
+    assert "Chosen model" in result.stdout
     (search,) = fake_search.instances
     assert search.kwargs["sweep"] == {"tilt": [0.5, 2.0]} and search.kwargs["n_points"] == 5
     assert search.estimator.objective == "tilted"
@@ -539,7 +539,7 @@ def test_report_rerenders_saved_results(tmp_path):
     out = tmp_path / "html" / "r.html"
     result = ok(invoke("report", results, "-o", out))
     assert out.read_text().lstrip().lower().startswith("<!doctype html")
-    assert f"Wrote the report to {out}" in result.stderr
+    assert f"Wrote the report to {out}" in result.stdout  # results on stdout
     assert "already exists" in one_error_line(invoke("report", results, "-o", out))
     ok(invoke("report", results, "-o", out, "--force"))
     assert "does not exist" in one_error_line(invoke("report", tmp_path / "x.json", "-o", out))

@@ -25,6 +25,7 @@ import typer
 from typer.testing import CliRunner
 
 import fairmtl
+from fairmtl import FairMTLClassifier, FrontierSearch
 from fairmtl.cli import app
 
 runner = CliRunner()
@@ -298,3 +299,130 @@ def test_fingerprint_is_bounded_and_estimates_overlap() -> None:
     assert training_overlap(fp, probe) == pytest.approx(6000, rel=0.15)
     assert training_overlap(fp, frame.iloc[:100].assign(g="c")) == 0
     assert training_overlap(None, frame) is None
+
+
+# -- feedback: progress over all the work on stderr, results on stdout -------------------
+
+
+def _frontier(tmp_path: Path, *extra: str) -> Any:
+    data = _heart(tmp_path / "heart.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return runner.invoke(
+            app,
+            ["frontier", str(data), "--target", "disease", "--group", "site", "--categorical"]
+            + ["chest_pain_type", "--points", "2", "--n-boot", "20", "--force"]
+            + ["-o", str(tmp_path / "r.html"), *extra],
+        )
+
+
+def test_frontier_progress_covers_baselines_and_results_go_to_stdout(tmp_path: Path) -> None:
+    done = _frontier(tmp_path, "--baselines", "pooled,independent")
+    assert done.exit_code == 0, done.output
+    err = done.stderr
+    assert "and the baselines pooled, independent" in err
+    for line in (
+        "fairmtl: preparing",
+        "fairmtl: fitting the frontier: 0/2",
+        "fairmtl: baseline 1 of 2: pooled",
+        "fairmtl: baseline 2 of 2: one model per group",
+        "fairmtl: evaluating the models",
+        "fairmtl: done in",
+    ):
+        assert line in err, err
+    assert err.index("fitting the frontier") < err.index("baseline 1 of 2") < err.index("done")
+    assert "Chosen model" in done.stdout and "Wrote the report to" in done.stdout
+    assert "Chosen model" not in err and "Wrote the report" not in err
+
+
+def test_no_baselines_is_said_plainly(tmp_path: Path) -> None:
+    done = _frontier(tmp_path, "--baselines", "none")
+    assert done.exit_code == 0, done.output
+    assert "no baselines" in done.stderr and "and baselines" not in done.output
+    assert "baseline 1 of" not in done.stderr
+
+
+def test_quiet_frontier_shows_no_progress(tmp_path: Path) -> None:
+    done = _frontier(tmp_path, "--baselines", "pooled", "--quiet")
+    assert done.exit_code == 0 and done.stderr == ""
+    assert "Chosen model" in done.stdout
+
+
+def test_plain_progress_lines_come_periodically_off_a_terminal() -> None:
+    import io
+    import time
+
+    from fairmtl.frontier._progress import JobProgress, advance, stage
+
+    out = io.StringIO()
+    with JobProgress(out, interval=0.05):
+        stage("fitting the frontier", total=3)
+        advance(2)
+        time.sleep(0.3)
+    lines = out.getvalue().splitlines()
+    assert sum("fitting the frontier: 2/3" in line for line in lines) >= 3  # repeated
+    assert lines[-1].startswith("fairmtl: done in")
+    stage("outside any job")  # nothing is watching: nothing happens
+    assert "outside" not in out.getvalue()
+
+
+def test_progress_bar_on_a_terminal_names_each_stage() -> None:
+    import io
+
+    from fairmtl.frontier._progress import JobProgress, advance, stage
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Tty()
+    with JobProgress(out):
+        stage("baseline 1 of 1: pooled (scikit-learn)")
+        advance()
+    assert "baseline 1 of 1" in out.getvalue()
+    assert "fairmtl: done" not in out.getvalue()  # the bar is transient: no plain lines
+
+
+# -- noise: warnings nobody can act on ---------------------------------------------------
+
+
+def test_fairlearn_internal_pandas_warnings_do_not_reach_users() -> None:
+    df = _heart_frame()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        FrontierSearch(
+            FairMTLClassifier(objective="bounded", alpha=1e-3, sharing_strength=1.0),
+            n_points=2,
+            baselines=("expgrad", "fairlearn", "threshold"),
+            n_boot=10,
+        ).fit(df[["age", "chest_pain_type"]], df["disease"], groups=df["site"])
+    noise = [
+        w
+        for w in caught
+        if issubclass(w.category, FutureWarning | DeprecationWarning) and "fairlearn" in w.filename
+    ]
+    assert not noise, [str(w.message)[:80] for w in noise[:3]]
+
+
+def test_solver_fallbacks_are_one_note_not_warnings(tmp_path: Path, monkeypatch) -> None:
+    from fairmtl.exceptions import SolverFallbackWarning
+
+    class Falling(FrontierSearch):
+        def fit(self, *args: Any, **kwargs: Any) -> Any:
+            for _ in range(3):
+                warnings.warn("Solver X did not solve", SolverFallbackWarning, stacklevel=2)
+            return super().fit(*args, **kwargs)
+
+    monkeypatch.setattr("fairmtl.cli._frontier.frontier_search_class", lambda: Falling)
+    done = _frontier(tmp_path, "--baselines", "none")
+    assert done.exit_code == 0, done.output
+    assert "Solver X" not in done.stderr
+    assert done.stderr.count("Note: a solver did not finish") == 1
+
+
+def _heart_frame() -> pd.DataFrame:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        frame = pd.read_csv(_heart(Path(folder) / "h.csv")).dropna(subset=["disease"])
+    return frame.astype({"disease": int})

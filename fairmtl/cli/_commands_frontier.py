@@ -67,12 +67,12 @@ JobsOpt = Annotated[
 def _show_outcome(ui: Ui, outcome: FrontierOutcome, json: bool) -> None:
     from fairmtl.cli._frontier import headline
 
-    ui.done(f"Wrote the report to {outcome.html}")
-    ui.done(f"Wrote the results to {outcome.json}")
-    ui.info(
+    ui.result(
         f"Chosen model ({outcome.results.get('policy', 'policy')}): "
         f"{headline(outcome.results, outcome.chosen)}"
     )
+    ui.result(f"Wrote the report to {outcome.html}")
+    ui.result(f"Wrote the results to {outcome.json}")
     if json:
         ui.print_json(
             {
@@ -94,12 +94,18 @@ def _run(
     experiment: str | None = None,
     table: Any = None,
 ) -> None:
-    from fairmtl.cli._frontier import run_frontier
+    from fairmtl.cli._frontier import parse_baselines, run_frontier
 
-    # FrontierSearch shows its own progress bar on a terminal: no spinner here.
-    ui.info(f"Searching the frontier ({config.points} points per knob, and baselines)...")
+    baselines = parse_baselines(config.baselines)
+    also = f", and the baselines {', '.join(baselines)}" if baselines else ", no baselines"
+    ui.info(f"Searching the frontier ({config.points} points per knob{also})...")
     outcome = run_frontier(
-        config, force=force, command=command_line(ctx), experiment=experiment, table=table
+        config,
+        force=force,
+        command=command_line(ctx),
+        experiment=experiment,
+        table=table,
+        progress=not ui.quiet,
     )
     _show_outcome(ui, outcome, ui.json_mode)
 
@@ -332,7 +338,7 @@ def report(
     if not results.is_file():
         raise DataValidationError(MSG_RESULTS_NOT_FOUND.format(path=results, cwd=Path.cwd()))
     path = write_report(load_results(results), output, force=force)
-    ui.done(f"Wrote the report to {path}")
+    ui.result(f"Wrote the report to {path}")
 
 
 def register(app: typer.Typer) -> None:

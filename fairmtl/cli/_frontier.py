@@ -197,6 +197,7 @@ def run_frontier(
     experiment: str | None = None,
     table: TrainingTable | None = None,
     search_class: Callable[[], Any] | None = None,
+    progress: bool = False,
 ) -> FrontierOutcome:
     """Read the data, run the frontier search and write the report and the JSON results.
 
@@ -213,6 +214,9 @@ def run_frontier(
         Data already loaded (the demo); ``config.data`` is read otherwise.
     search_class : callable or None, default=None
         Returns the search class; :func:`frontier_search_class` by default.
+    progress : bool, default=False
+        Show the progress of the whole search on stderr: a bar on a terminal, a plain
+        line every few seconds elsewhere (:class:`fairmtl.frontier._progress.JobProgress`).
 
     Returns
     -------
@@ -264,7 +268,10 @@ def run_frontier(
         "command": command,
         "experiment": experiment,
     }
-    search.fit(table.X, table.y, groups=table.groups, data_info=data_info)
+    from fairmtl.frontier._progress import JobProgress
+
+    with JobProgress(enabled=progress):
+        search.fit(table.X, table.y, groups=table.groups, data_info=data_info)
     html = Path(search.to_html(config.output, force=force) or config.output)
     json_path = Path(search.to_json(config.json_output, force=force) or config.json_output)
     results = search.results_
