@@ -35,7 +35,7 @@ ALLOWED_TAGS = {
     "nav", "a", "main", "section", "strong", "span", "code", "pre", "label", "select",
     "option", "figure", "figcaption", "svg", "rect", "g", "line", "text", "polyline",
     "circle", "path", "ul", "li", "table", "thead", "tbody", "tr", "th", "td", "details",
-    "summary", "dl", "dt", "dd", "footer", "script", "wbr",
+    "summary", "dl", "dt", "dd", "footer", "script", "wbr", "button",
 }  # fmt: skip
 
 

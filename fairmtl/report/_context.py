@@ -471,6 +471,36 @@ def _shorten(text: str, width: int = 30) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def knob_range(results: Mapping[str, Any]) -> str:
+    """The swept knobs' range over the fairmtl models, and the chosen model's values."""
+    ours = [m for m in results["models"] if m["source"] == "fairmtl"]
+    chosen = next((m for m in results["models"] if m["chosen"]), None)
+    parts, picked = [], []
+    for knob in results["method"]["sweep"]:
+        values = sorted(
+            {
+                float(v)
+                for m in ours
+                if isinstance(v := m["params"].get(knob), int | float) and not isinstance(v, bool)
+            }
+        )
+        if not values:
+            continue
+        if len(values) == 1:
+            parts.append(f"{knob} = {_fmt_param(values[0])}")
+        else:
+            parts.append(
+                f"{knob} from {_fmt_param(values[0])} to {_fmt_param(values[-1])} "
+                f"({len(values)} values)"
+            )
+        if chosen is not None and chosen["source"] == "fairmtl" and knob in chosen["params"]:
+            picked.append(f"{knob} = {_fmt_param(chosen['params'][knob])}")
+    if not parts:
+        return ""
+    text = "The fairmtl models sweep " + "; ".join(parts)
+    return text + (f"; the chosen one has {', '.join(picked)}." if picked else ".")
+
+
 def rule_text(results: Mapping[str, Any]) -> str:
     """The one rule for "better", "worse" and "within noise", as the report states it."""
     level = f"{float(results.get('confidence', 0.95)):.0%}"
@@ -526,6 +556,7 @@ def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
         "n_small": sum(1 for g in results["groups"] if g["small"]),
         "confidence_pct": f"{float(results.get('confidence', 0.95)):.0%}",
         "rule_text": rule_text(results),
+        "knob_range": knob_range(results),
         "robust_frequency": ROBUST_FREQUENCY,
         "transfer": (
             transfer_context(results["transfer"]) if results.get("transfer") is not None else None

@@ -16,8 +16,10 @@ __all__ = [
     "MARKER_SHAPES",
     "marker_path",
     "axis",
+    "focus_ids",
     "frontier_plot",
     "frontier_figure",
+    "place_tags",
     "group_bars",
     "heat_colour",
     "heatmap",
@@ -32,6 +34,23 @@ MARKER_SHAPES = ("circle", "square", "triangle", "diamond", "triangle-down", "cr
 # Frontier plot: the SVG's size and its plotting box, in SVG units.
 PLOT_SIZE = (720, 440)
 PLOT_BOX = {"left": 78.0, "top": 18.0, "width": 618.0, "height": 352.0}
+# The default view spans the interesting models plus this share of their values.
+FOCUS_MARGIN = 0.03
+# Where a mark's tag may go, in order of preference: [dx, dy, text-anchor].
+TAG_SPOTS = (
+    (0, -15, "middle"),
+    (0, 22, "middle"),
+    (15, 4, "start"),
+    (-15, 4, "end"),
+    (15, -12, "start"),
+    (-15, -12, "end"),
+    (15, 20, "start"),
+    (-15, 20, "end"),
+    (0, -30, "middle"),
+    (0, 36, "middle"),
+)
+TAG_CHAR = 6.6  # rough width of a character of a tag (11.5 px bold), SVG units
+TAG_HEIGHT = 13.0
 # Per-group bar chart.
 BAR_LABEL_WIDTH = 210.0
 BAR_PLOT_WIDTH = 460.0
@@ -169,11 +188,58 @@ def _front(points: Sequence[tuple[int, float, float]], max_x: bool, max_y: bool)
     return sorted(front, key=lambda i: by_x[i])
 
 
+def focus_ids(
+    models: Sequence[Mapping[str, Any]], x: str, y: str, *, most_accurate: str | None = None
+) -> set[str]:
+    """The models of the default view: the interesting region, not the outliers.
+
+    The Pareto-optimal models, the chosen and the most accurate one, the pooled
+    baseline (the usual reference), and every other model (a baseline, a dominated
+    fit) that lies within half the span of those on both axes (at least
+    :data:`FOCUS_MARGIN` of the value). Poor models far away (a
+    GridSearch model at 30% worst-group accuracy) would otherwise stretch the axes and
+    squeeze the frontier into a corner; the page has a button to show them.
+    """
+
+    def xy(m: Mapping[str, Any]) -> tuple[float, float] | None:
+        vx, vy = m["values"].get(x), m["values"].get(y)
+        if vx is None or vy is None or not (math.isfinite(vx) and math.isfinite(vy)):
+            return None
+        return float(vx), float(vy)
+
+    placed = {m["id"]: xy(m) for m in models if xy(m) is not None}
+    core = [
+        i
+        for i in placed
+        if any(
+            m["id"] == i
+            and (m["pareto"] or m["chosen"] or i == most_accurate or m["method"] == "pooled")
+            for m in models
+        )
+    ]
+    if not core:
+        return set(placed)
+    box = []
+    for k in (0, 1):
+        values = [placed[i][k] for i in core]
+        lo, hi = min(values), max(values)
+        margin = max((hi - lo) * 0.5, FOCUS_MARGIN * max(abs(lo), abs(hi), 1e-9))
+        box.append((lo - margin, hi + margin))
+    near = {
+        i
+        for i, (vx, vy) in placed.items()
+        if box[0][0] <= vx <= box[0][1] and box[1][0] <= vy <= box[1][1]
+    }
+    return near | set(core)
+
+
 def frontier_plot(
     criteria: Sequence[Mapping[str, Any]],
     models: Sequence[Mapping[str, Any]],
     x: str,
     y: str,
+    *,
+    focus: set[str] | None = None,
 ) -> dict[str, Any]:
     """Lay out the frontier plot for the axes `x` and `y`.
 
@@ -185,17 +251,25 @@ def frontier_plot(
         Each with ``id`` and ``values`` (criterion name -> float or None).
     x, y : str
         The criteria on the horizontal and vertical axes.
+    focus : set of str or None, default=None
+        Ids of the models the axes are fitted to (see :func:`focus_ids`); None: all.
 
     Returns
     -------
     plot : dict
-        ``size``, ``box``, ``axes`` (criterion name -> axis, see :func:`axis`),
-        ``positions`` (model id -> ``[x, y]`` in SVG units, or None when a value is
-        missing), ``front`` (polyline points of the non-dominated models in this view),
-        ``x_ticks`` and ``y_ticks`` (``[position, label]``).
+        ``size``, ``box``, ``axes`` (criterion name -> axis fitted to the focus,
+        see :func:`axis`), ``axes_all`` (fitted to every model), ``positions`` (model
+        id -> ``[x, y]`` in SVG units, or None when a value is missing), ``outside``
+        (ids of the models outside the focused view), ``front`` (polyline points of
+        the non-dominated models in this view), ``x_ticks`` and ``y_ticks``.
     """
-    axes = {
+    axes_all = {
         c["name"]: axis([m["values"].get(c["name"]) for m in models], percent=c["percent"])
+        for c in criteria
+    }
+    shown = [m for m in models if focus is None or m["id"] in focus]
+    axes = {
+        c["name"]: axis([m["values"].get(c["name"]) for m in shown], percent=c["percent"])
         for c in criteria
     }
     box = PLOT_BOX
@@ -221,23 +295,80 @@ def frontier_plot(
         [round(_scale(v, axes[y]["domain"], box["top"] + box["height"], -box["height"]), 1), label]
         for v, label in axes[y]["ticks"]
     ]
+    outside = []
+    for m in models:
+        vx, vy = m["values"].get(x), m["values"].get(y)
+        if positions[m["id"]] is None:
+            continue
+        (x0, x1), (y0, y1) = axes[x]["domain"], axes[y]["domain"]
+        if not (x0 <= vx <= x1 and y0 <= vy <= y1):
+            outside.append(m["id"])
     return {
         "size": PLOT_SIZE,
         "box": box,
         "axes": axes,
+        "axes_all": axes_all,
         "positions": positions,
+        "outside": outside,
         "front": line,
         "x_ticks": x_ticks,
         "y_ticks": y_ticks,
     }
 
 
-def _tag_anchor(pos: Sequence[float] | None) -> list[Any]:
-    """``[text-anchor, dx]`` that keep a mark's tag inside the plot (the script agrees)."""
-    if pos is None:
-        return ["middle", 0]
-    rel = (pos[0] - PLOT_BOX["left"]) / PLOT_BOX["width"]
-    return ["end", 12] if rel > 0.8 else ["start", -12] if rel < 0.2 else ["middle", 0]
+def _overlaps(a: Sequence[float], b: Sequence[float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _tag_box(pos: Sequence[float], spot: Sequence[Any], text: str) -> list[float]:
+    """``[x0, y0, x1, y1]`` of a tag's text placed at ``spot`` around ``pos``."""
+    width = TAG_CHAR * len(text) + 4
+    x = pos[0] + spot[0]
+    x0 = x - width / 2 if spot[2] == "middle" else (x if spot[2] == "start" else x - width)
+    y = pos[1] + spot[1]  # the text's baseline
+    return [x0, y - TAG_HEIGHT + 3, x0 + width, y + 3]
+
+
+def place_tags(
+    tags: Sequence[tuple[str, Sequence[float]]], marks: Sequence[Sequence[float]]
+) -> list[list[Any]]:
+    """Spots for the plot's tags ("chosen", "most accurate") so that none overlap.
+
+    Each tag takes the first spot of :data:`TAG_SPOTS` whose text stays inside the
+    plot and clear of the tags already placed and of every other mark; when none is
+    clear, the spot that overlaps least. The page's script runs the same rule when the
+    axes change.
+
+    Parameters
+    ----------
+    tags : sequence of (text, position)
+    marks : sequence of position
+        Every visible mark (the tagged ones included).
+
+    Returns
+    -------
+    spots : list of ``[dx, dy, text-anchor]``, one per tag
+    """
+    box = PLOT_BOX
+    inside = [box["left"], box["top"], box["left"] + box["width"], box["top"] + box["height"]]
+    taken: list[list[float]] = []
+    out = []
+    for text, pos in tags:
+        others = [m for m in marks if abs(m[0] - pos[0]) > 0.5 or abs(m[1] - pos[1]) > 0.5]
+        best, best_cost = TAG_SPOTS[0], math.inf
+        for spot in TAG_SPOTS:
+            r = _tag_box(pos, spot, text)
+            cost = 0.0 if (r[0] >= inside[0] and r[2] <= inside[2] and r[1] >= inside[1]
+                           and r[3] <= inside[3]) else 100.0  # fmt: skip
+            cost += 10.0 * sum(_overlaps(r, t) for t in taken)
+            cost += sum(_overlaps(r, [m[0] - 7, m[1] - 7, m[0] + 7, m[1] + 7]) for m in others)
+            if cost < best_cost:
+                best, best_cost = spot, cost
+            if cost == 0:
+                break
+        taken.append(_tag_box(pos, best, text))
+        out.append(list(best))
+    return out
 
 
 def _styles(models: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[str, str]]:
@@ -287,7 +418,8 @@ def frontier_figure(
         The layout of :func:`frontier_plot` plus ``markers``, ``legend``, ``js`` (the
         data the page's script needs), axis labels and ``n_missing``.
     """
-    geo = frontier_plot(criteria, models, x, y)
+    focus = focus_ids(models, x, y, most_accurate=most_accurate)
+    geo = frontier_plot(criteria, models, x, y, focus=focus)
     styles = _styles(models)
     info = {c["name"]: c for c in criteria}
     markers = []
@@ -307,12 +439,19 @@ def frontier_figure(
                 "robust": m["robust"],
                 "chosen": m["chosen"],
                 "tag": tag,
-                "anchor": _tag_anchor(geo["positions"][m["id"]]),
+                "spot": list(TAG_SPOTS[0]),
+                "outside": m["id"] in geo["outside"],
                 "source": m["source"],
                 "title": f"{m['label']} ({m['method']}): "
                 + ", ".join(f"{info[c]['label']} {text[c]}" for c in (x, y)),
             }
         )
+    visible = [mk for mk in markers if mk["pos"] is not None and not mk["outside"]]
+    tagged = [mk for mk in visible if mk["tag"]]
+    tagged.sort(key=lambda mk: not mk["chosen"])  # the chosen model's tag first
+    spots = place_tags([(mk["tag"], mk["pos"]) for mk in tagged], [mk["pos"] for mk in visible])
+    for mk, spot in zip(tagged, spots, strict=True):
+        mk["spot"] = spot
     legend = [
         {
             "label": f"{method} ({'fairmtl' if source == 'fairmtl' else 'baseline'})",
@@ -326,7 +465,19 @@ def frontier_figure(
         "x": x,
         "y": y,
         "models": list(models),
-        "criteria": [dict(c, **geo["axes"][c["name"]]) for c in criteria],
+        "focus": sorted(focus),
+        "spots": [list(s) for s in TAG_SPOTS],
+        "tag_char": TAG_CHAR,
+        "tag_height": TAG_HEIGHT,
+        "criteria": [
+            dict(
+                c,
+                **geo["axes"][c["name"]],
+                domain_all=geo["axes_all"][c["name"]]["domain"],
+                ticks_all=geo["axes_all"][c["name"]]["ticks"],
+            )
+            for c in criteria
+        ],
     }
     return {
         **geo,
@@ -339,6 +490,8 @@ def frontier_figure(
         "y_max": info[y]["maximize"],
         "criteria": list(criteria),
         "n_missing": sum(1 for mk in markers if mk["pos"] is None),
+        "n_outside": len(geo["outside"]),
+        "outside_labels": [m["label"] for m in models if m["id"] in geo["outside"]],
     }
 
 
