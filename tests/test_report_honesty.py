@@ -235,3 +235,70 @@ def test_transfer_small_group_is_not_headlined() -> None:
     assert intervals and all(
         re.fullmatch(r"\u2212?[\d.]+(e-?\d+)? to \u2212?[\d.]+(e-?\d+)?", t) for t in intervals
     )
+
+
+# -- the frontier chart ------------------------------------------------------------------
+
+
+def test_chart_view_is_fitted_to_the_frontier_and_tags_never_overlap() -> None:
+    from fairmtl.report._svg import PLOT_BOX, _tag_box, frontier_figure, place_tags
+
+    results = make_results(n_models=14, n_groups=6, seed=1)
+    for m in results["models"][1:3]:  # poor baselines far from every Pareto model
+        m["scores"].update(overall_accuracy=0.3, worst_group_accuracy=0.1)
+        m["pareto"] = False
+    html = render_html(results)
+    outside = re.findall(r'class="marker [a-z]+ outside" data-model-id="([^"]+)"', html)
+    assert sorted(outside) == sorted(m["id"] for m in results["models"][1:3])
+    assert "Show all 14 models" in html and "outside it" in _text(html)
+    # without them, the axes span only the interesting models
+    ours = [m["scores"]["overall_accuracy"] for m in results["models"][3:]]
+    x_axis = html[html.index('<g id="x-axis">') :]
+    x_axis = x_axis[: x_axis.index("</g>")]
+    ticks = [float(t.rstrip("%")) for t in re.findall(r">([\d.]+%)</text>", x_axis)]
+    assert min(ticks) > 100 * min(ours) - 5
+    # tags: brute force over crowded marks, every pair of boxes and every edge
+    marks = [[400.0 + 3 * i, 200.0 + 2 * i] for i in range(6)]
+    tags = [("chosen", marks[0]), ("most accurate", marks[1])]
+    spots = place_tags(tags, marks)
+    boxes = [_tag_box(p, s, t) for (t, p), s in zip(tags, spots, strict=True)]
+    a, b = boxes
+    assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+    for x0, y0, x1, y1 in boxes:
+        assert PLOT_BOX["left"] <= x0 and x1 <= PLOT_BOX["left"] + PLOT_BOX["width"]
+        assert PLOT_BOX["top"] <= y0 and y1 <= PLOT_BOX["top"] + PLOT_BOX["height"]
+    # a mark in the top right corner: its tag stays inside the plot
+    corner = [PLOT_BOX["left"] + PLOT_BOX["width"] - 2, PLOT_BOX["top"] + 2]
+    (spot,) = place_tags([("most accurate", corner)], [corner])
+    x0, y0, x1, y1 = _tag_box(corner, spot, "most accurate")
+    assert x1 <= PLOT_BOX["left"] + PLOT_BOX["width"] and y0 >= PLOT_BOX["top"]
+    assert frontier_figure  # the figure uses the same placement (checked in the browser)
+
+
+def test_chart_states_the_swept_range() -> None:
+    results = make_results(n_models=8, n_groups=4)
+    eps = [m["params"]["epsilon"] for m in results["models"] if m["source"] == "fairmtl"]
+    chosen = next(m for m in results["models"] if m["chosen"])
+    text = _text(render_html(results))
+    assert (
+        f"The fairmtl models sweep epsilon from {min(eps):.4g} to {max(eps):.4g} "
+        f"({len(set(eps))} values); the chosen one has epsilon = "
+        f"{chosen['params']['epsilon']:.4g}."
+    ) in text
+
+
+def test_group_names_break_only_at_separators() -> None:
+    from fairmtl.report._render import breakable
+
+    html = str(breakable("va_long_beach|female"))
+    assert re.sub(r"<[^>]+>", "", html) == "va_long_beach|female"
+    pieces = re.findall(r'<span class="nb">([^<]*)</span>', html)
+    assert pieces == ["va_", "long_", "beach|", "female"]
+    assert html.count("<wbr>") == 3
+    assert re.findall(
+        r'<span class="nb">([^<]*)</span>', str(breakable("Asian-Pac-Islander|Male"))
+    )[0] == ("Asian-Pac-Islander|")  # never at a hyphen
+    page = render_html(make_results(n_models=4, group_names=["va_long_beach|female", "b"]))
+    assert "va_</span><wbr>" in page
+    css = page[page.index("<style>") : page.index("</style>")]
+    assert "word-break: keep-all" in css and ".nb { white-space: nowrap; }" in css
