@@ -426,3 +426,20 @@ def _heart_frame() -> pd.DataFrame:
     with tempfile.TemporaryDirectory() as folder:
         frame = pd.read_csv(_heart(Path(folder) / "h.csv")).dropna(subset=["disease"])
     return frame.astype({"disease": int})
+
+
+def test_fit_names_small_groups_with_command_line_options(tmp_path: Path) -> None:
+    frame = pd.read_csv(_heart(tmp_path / "heart.csv"))
+    frame.loc[:7, "site"] = "Bern"  # an 8-row group
+    data = tmp_path / "small.csv"
+    frame.to_csv(data, index=False)
+    done = runner.invoke(
+        app,
+        ["fit", str(data), "--target", "disease", "--group", "site", "--objective", "average"]
+        + ["--alpha", "0.001", "--sharing-strength", "1", "--cv", "3", "-o", str(tmp_path / "m")],
+    )
+    assert done.exit_code == 0, done.output
+    text = " ".join(done.stderr.split())
+    assert "1 group(s) have fewer than 20 rows (--min-group-size): 'Bern'" in text
+    assert "small_groups=" not in text
+    assert "cross-validation fit 3 of 3" in text

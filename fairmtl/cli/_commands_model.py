@@ -38,6 +38,8 @@ from fairmtl.cli._ui import Ui, fmt_number, make_table
 
 __all__ = ["evaluate", "fit", "predict", "register"]
 
+#: A group with fewer rows is named as the worst with a caution (as in the report).
+SMALL_ROWS = 30
 #: Metrics shown in evaluate's table (JSON and CSV hold all of them).
 TABLE_METRICS = {
     "classification": ("accuracy", "balanced_accuracy", "log_loss", "roc_auc"),
@@ -135,11 +137,13 @@ def fit(
         "sharing_strength": sharing_strength,
         "random_state": seed,
     }
-    fits = f"Fitting the model on all {table.y.size:,} rows" + (
-        f", then {cv} cross-validation fits..." if cv >= 2 else "..."
+    from fairmtl.frontier._progress import JobProgress
+
+    ui.info(
+        f"Fitting the model on all {table.y.size:,} rows"
+        + (f", then {cv} cross-validation fits for the validation figures..." if cv >= 2 else "...")
     )
-    ui.info(fits)
-    with ui.status(fits):
+    with JobProgress(enabled=not ui.quiet):
         outcome = fit_table(table, cv=cv, seed=seed, min_group_size=min_group_size, **params)
     metadata = {
         "task": table.task,
@@ -157,14 +161,21 @@ def fit(
     path = save_model(outcome.model, output, schema=table.schema, force=force, metadata=metadata)
     ui.table(_fit_table(outcome))
     for split, worst in outcome.worst.items():
+        n = _group_rows(outcome.metrics, split, worst["group"])
+        few = f", only {n} rows: too few to be sure" if n is not None and n < SMALL_ROWS else ""
         ui.info(
-            f"Worst group ({split}, {outcome.headline}): {worst['group']} "
-            f"({fmt_number(worst['value'])})"
+            f"Worst group ({'cross-validated' if split == 'validation' else split}, "
+            f"{outcome.headline}): {worst['group']} ({fmt_number(worst['value'])}{few})"
         )
     ui.done(f"Saved the model to {path}")
     if json:
         skip = ("params", "training_rows")
         ui.print_json({"model": str(path), **{k: metadata[k] for k in metadata if k not in skip}})
+
+
+def _group_rows(metrics: Any, split: str, group: Any) -> int | None:
+    rows = metrics[(metrics["split"] == split) & (metrics["group"] == group)]["n"]
+    return int(rows.iloc[0]) if len(rows) else None
 
 
 def _fit_table(outcome: Any) -> Any:

@@ -17,6 +17,7 @@ import pandas as pd
 from fairmtl.cli._tabular import Task, TrainingTable, build_pipeline
 from fairmtl.data import Schema, group_labels
 from fairmtl.exceptions import DataValidationError, DataWarning, SmallGroupWarning
+from fairmtl.frontier import _progress as progress
 from fairmtl.persistence import check_schema
 
 __all__ = [
@@ -51,6 +52,10 @@ MSG_UNSEEN_UNPREDICTED = (
     "(group {label}). Refit with --sharing offset to predict them."
 )
 _UNSEEN_WARNING = r".*not seen in fit.*"
+MSG_SMALL_GROUPS = (
+    "{count} group(s) have fewer than {least} rows (--min-group-size): {names}. Their "
+    "fit and figures are uncertain: collect more rows, or leave those groups out."
+)
 #: At most this many training rows are fingerprinted in a saved model (8 bytes each).
 FINGERPRINT_ROWS = 20_000
 MSG_TRAINING_OVERLAP = (
@@ -152,7 +157,9 @@ def _cross_validated(
     y_pred = np.empty(len(y), dtype=object)
     y_score: np.ndarray | None = None
     classes = None
-    for train, held in _folds(table, labels, cv, seed):
+    folds = _folds(table, labels, cv, seed)
+    for k, (train, held) in enumerate(folds):
+        progress.stage(f"cross-validation fit {k + 1} of {len(folds)}")
         model = build_pipeline(table.schema, table.task, **params)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_UNSEEN_WARNING, category=DataWarning)
@@ -174,6 +181,22 @@ def _cross_validated(
     if score is not None and classes is not None and len(classes) == 2:
         score = score[:, 1]
     return _split_metrics(y, labels, table.task, y_pred, score, classes)
+
+
+def _warn_small_groups(labels: np.ndarray, min_group_size: int) -> None:
+    """Name the groups with fewer rows than ``--min-group-size``, with the options the
+    command line has (the library's own warning names Python arguments)."""
+    counts = pd.Series(labels).value_counts(sort=False)
+    small = counts[counts < min_group_size].sort_values()
+    if small.empty:
+        return
+    names = ", ".join(f"{g!r} ({n} rows)" for g, n in list(small.items())[:5])
+    more = f" and {len(small) - 5} more" if len(small) > 5 else ""
+    warnings.warn(
+        MSG_SMALL_GROUPS.format(count=len(small), least=min_group_size, names=names + more),
+        SmallGroupWarning,
+        stacklevel=3,
+    )
 
 
 def fit_table(
@@ -208,12 +231,11 @@ def fit_table(
     -------
     outcome : FitOutcome
     """
-    from fairmtl.data import GroupEncoder
-
-    GroupEncoder(min_group_size=min_group_size).fit(table.groups)  # warns about small groups
     labels = group_labels(table.groups)
+    _warn_small_groups(labels, min_group_size)
     model = build_pipeline(table.schema, table.task, **params)
     X, y = table.model_input, table.y
+    progress.stage(f"fitting the model on all {len(y):,} rows")
     model.fit(X, y)
     y_score = _scores(model, X) if table.task == "classification" else None
     classes = getattr(model, "classes_", None)
