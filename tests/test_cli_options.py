@@ -443,3 +443,29 @@ def test_fit_names_small_groups_with_command_line_options(tmp_path: Path) -> Non
     assert "1 group(s) have fewer than 20 rows (--min-group-size): 'Bern'" in text
     assert "small_groups=" not in text
     assert "cross-validation fit 3 of 3" in text
+
+
+def test_evaluate_intervals_are_honest_for_small_groups(tmp_path: Path) -> None:
+    from scipy.stats import beta
+
+    frame = pd.read_csv(_heart(tmp_path / "heart.csv"))
+    frame.loc[:7, "site"] = "Bern"
+    data = tmp_path / "small.csv"
+    frame.to_csv(data, index=False)
+    model = _fit(tmp_path, data, "m.skops", "--cv", "0")
+    done = runner.invoke(app, ["evaluate", str(model), str(data), "--format", "json", "-q"])
+    assert done.exit_code == 0, done.output
+    import json
+
+    rows = {(r["group"], r["metric"]): r for r in json.loads(done.stdout)["per_group"]}
+    acc = rows[("Bern", "accuracy")]
+    k, n = round(acc["value"] * acc["n"]), acc["n"]
+    lo = 0.0 if k == 0 else beta.ppf(0.025, k, n - k + 1)
+    hi = 1.0 if k == n else beta.ppf(0.975, k + 1, n - k)
+    assert (acc["lo"], acc["hi"]) == pytest.approx((lo, hi)) and acc["interval"] == "exact"
+    loss = rows[("Bern", "log_loss")]
+    assert loss["lo"] is None and loss["interval"] == "too few rows"
+    big = rows[("Genève", "log_loss")]
+    assert big["interval"] == "bootstrap" and big["lo"] < big["value"] < big["hi"]
+    table = runner.invoke(app, ["evaluate", str(model), str(data), "--n-boot", "30"])
+    assert "too few rows" in table.stdout and not re.search(r"\d-\d", table.stdout)

@@ -39,7 +39,7 @@ from fairmtl.cli._ui import Ui, fmt_number, make_table
 __all__ = ["evaluate", "fit", "predict", "register"]
 
 #: A group with fewer rows is named as the worst with a caution (as in the report).
-SMALL_ROWS = 30
+SMALL_ROWS = 30  # the same as fairmtl.cli._evaluation.SMALL_ROWS
 #: Metrics shown in evaluate's table (JSON and CSV hold all of them).
 TABLE_METRICS = {
     "classification": ("accuracy", "balanced_accuracy", "log_loss", "roc_auc"),
@@ -171,6 +171,13 @@ def fit(
     if json:
         skip = ("params", "training_rows")
         ui.print_json({"model": str(path), **{k: metadata[k] for k in metadata if k not in skip}})
+
+
+def _caution(group: Any, n: Any) -> str:
+    """A group's name, with its row count when it has too few rows to be sure."""
+    if n is not None and n == n and int(n) < SMALL_ROWS:
+        return f"{group} (only {int(n)} rows)"
+    return str(group)
 
 
 def _group_rows(metrics: Any, split: str, group: Any) -> int | None:
@@ -357,18 +364,26 @@ def _show_evaluation(ui: Ui, outcome: Any, confidence: float) -> None:
         row = [group, fmt_number(None if n is None else int(n))]
         for m in names:
             value, lo, hi = (cells[c].get((group, m)) for c in ("value", "lo", "hi"))
-            interval = f"{fmt_number(lo, 2)}-{fmt_number(hi, 2)}" if lo == lo and hi == hi else ""
+            kind = cells["interval"].get((group, m)) if "interval" in cells else None
+            interval = (
+                f"{fmt_number(lo, 2)} to {fmt_number(hi, 2)}"
+                if lo == lo and hi == hi and lo is not None
+                else ("too few rows" if kind == "too few rows" else "")
+            )
             row.append(f"{fmt_number(value)}\n{interval}")
         rows.append(row)
     columns = ["group", "n", *(m.replace("_", "\n") for m in names)]
-    title = f"Per-group metrics ({100 * confidence:g}% bootstrap intervals)"
+    title = (
+        f"Per-group metrics ({100 * confidence:g}% intervals: exact for accuracy, bootstrap "
+        f"for the rest; none for groups under {SMALL_ROWS} rows)"
+    )
     ui.table(make_table(title, columns, rows))
     gap_rows = [
         [
             d["metric"].replace("_", " "),
-            d["worst_group"],
+            _caution(d["worst_group"], cells["n"].get((d["worst_group"], d["metric"]))),
             fmt_number(d["worst_value"]),
-            d["best_group"],
+            _caution(d["best_group"], cells["n"].get((d["best_group"], d["metric"]))),
             fmt_number(d["best_value"]),
             fmt_number(d["gap"]),
         ]

@@ -71,7 +71,9 @@ def _boot_bounds(f) -> dict[tuple[str, str], tuple[float | None, float | None]]:
     return {key: (_num(lo[key]), _num(hi[key])) for key in rep.columns}
 
 
-def group_interval(metric: str, value: Any, n: int, boot: tuple, small: bool) -> tuple:
+def group_interval(
+    metric: str, value: Any, n: int, boot: tuple, small: bool, confidence: float = CONFIDENCE
+) -> tuple:
     """``(lo, hi, method)`` of one group's metric: exact, bootstrap or too few rows.
 
     A share of the group's rows (accuracy, error rate, selection rate) gets the exact
@@ -80,7 +82,7 @@ def group_interval(metric: str, value: Any, n: int, boot: tuple, small: bool) ->
     handful of rows is far narrower than the truth.
     """
     if metric in ROW_PROPORTIONS and _num(value) is not None and n > 0:
-        return (*exact_interval(value, n), "exact")
+        return (*exact_interval(value, n, confidence), "exact")
     if small:
         return None, None, "too few rows"
     lo, hi = boot
