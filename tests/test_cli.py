@@ -343,7 +343,7 @@ def test_evaluate_formats(model, visits, tmp_path):
     assert json.loads(ok(invoke("evaluate", model, visits, "--json", "--n-boot", "5")).stdout)
     csv_out = ok(invoke("evaluate", model, visits, "--format", "csv", "--n-boot", "20")).stdout
     frame = pd.read_csv(pd.io.common.StringIO(csv_out))
-    assert list(frame.columns) == ["group", "metric", "value", "n", "lo", "hi"]
+    assert list(frame.columns) == ["group", "metric", "value", "n", "lo", "hi", "interval"]
     out = tmp_path / "metrics.csv"
     ok(invoke("evaluate", model, visits, "--format", "csv", "-o", out, "--n-boot", "5"))
     assert pd.read_csv(out).shape == frame.shape
