@@ -288,7 +288,7 @@ def test_evaluate_and_predict_warn_on_training_rows(tmp_path: Path) -> None:
 
 
 def test_fingerprint_is_bounded_and_estimates_overlap() -> None:
-    from fairmtl.cli._modeling import FINGERPRINT_ROWS, row_fingerprint, training_overlap
+    from fairmtl.cli._fingerprint import FINGERPRINT_ROWS, row_fingerprint, training_overlap
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.normal(size=60_000), "g": rng.choice(["a", "b"], 60_000)})

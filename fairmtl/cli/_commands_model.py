@@ -246,7 +246,8 @@ def predict(
     Example:
       fairmtl predict model.skops new_visits.csv -o predictions.csv --id-column visit_id
     """
-    from fairmtl.cli._modeling import overlap_message, predict_table
+    from fairmtl.cli._fingerprint import overlap_message
+    from fairmtl.cli._modeling import predict_table
     from fairmtl.cli._tabular import read_data
     from fairmtl.data import write_table_atomic
     from fairmtl.data._atomic import MSG_EXISTS_NO_FORCE
@@ -312,7 +313,7 @@ def evaluate(
       fairmtl evaluate model.skops test.csv --format json --n-boot 500
     """
     from fairmtl.cli._evaluation import evaluate_table
-    from fairmtl.cli._modeling import overlap_message
+    from fairmtl.cli._fingerprint import overlap_message
     from fairmtl.cli._tabular import read_data
     from fairmtl.data import atomic_write_text
     from fairmtl.persistence import load_model

@@ -7,12 +7,21 @@ names) stay plain strings: the templates escape them.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fairmtl.report import _svg
+from fairmtl.report import _svg, _transfer
+from fairmtl.report._format import (
+    TOO_FEW,
+    VERDICT_CLASS,
+    VERDICT_TEXT,
+    _fmt_param,
+    _num,
+    _shorten,
+    fmt_delta,
+    fmt_interval,
+    fmt_value,
+)
 from fairmtl.report._schema import criterion_infos, metric_infos
 
 __all__ = ["build_context", "fmt_value", "fmt_delta", "fmt_interval", "transfer_context"]
@@ -21,87 +30,8 @@ MAX_TABLE_ROWS = 40  # beyond this many groups, tables show the worst ones, the 
 TOP_GROUPS = 30  # rows shown unfolded, and bars in the per-group chart
 HOVER_GROUPS = 8  # worst groups listed in the plot's hover card
 ROBUST_FREQUENCY = 0.5
-MAX_TRANSFER_GROUPS = 60
-TRANSFER_MIN_TEST_ROWS = 30  # fairmtl.transfer's default, for summaries that lack it  # groups drawn in the gain chart and the affinity heatmap
-_LOSS_LABELS = {
-    "log_loss": "log loss",
-    "squared_error": "squared error",
-    "error_rate": "error rate",
-}
 
 _BAD_STATUS_WORDS = ("inaccurate", "infeasible", "unbounded", "error", "fail", "max_iter", "limit")
-
-
-def _num(v: Any) -> float | None:
-    """A finite float, or None for None, NaN and infinities."""
-    if v is None or isinstance(v, bool):
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
-def fmt_value(v: Any, percent: bool) -> str:
-    """Format a value: ``71.2%`` for rates, three significant figures otherwise."""
-    v = _num(v)
-    if v is None:
-        return "—"
-    if percent:
-        return _minus(f"{v * 100:.1f}%")
-    if v == 0 or 0.01 <= abs(v) < 10_000:
-        return _minus(f"{v:.3g}" if abs(v) >= 1 else f"{v:.3f}")
-    return _minus(f"{v:.2e}")
-
-
-MINUS = "\u2212"  # the minus sign: "−0.2 pt", "−1.92 to −0.25"
-#: How each verdict on a change reads in a cell and in a sentence.
-VERDICT_TEXT = {
-    "better": "better",
-    "worse": "worse",
-    "within noise": "within noise",
-    "too few rows": "too few rows to judge",
-}
-VERDICT_CLASS = {
-    "better": "better",
-    "worse": "worse",
-    "within noise": "noise",
-    "too few rows": "few",
-}
-TOO_FEW = "too few rows"
-
-
-def _minus(text: str) -> str:
-    """A leading hyphen (of each number) as the minus sign; exponents keep theirs."""
-    return re.sub(r"(^|\s)-", "\\1" + MINUS, text)
-
-
-def fmt_delta(d: Any, percent: bool) -> str:
-    """Format a difference: ``+3.1 pt`` for rates, ``−0.012`` otherwise."""
-    d = _num(d)
-    if d is None:
-        return "—"
-    if percent:
-        return _minus(f"{d * 100:+.1f} pt")
-    return _minus(f"{d:+.3f}" if abs(d) >= 0.001 or d == 0 else f"{d:+.1e}")
-
-
-def fmt_interval(lo: Any, hi: Any, percent: bool) -> str:
-    """Format an interval as ``71.2% to 80.1%`` or ``−1.92 to −0.25`` ("" when missing)."""
-    lo, hi = _num(lo), _num(hi)
-    if lo is None or hi is None:
-        return ""
-    if percent:
-        return _minus(f"{lo * 100:.1f}% to {hi * 100:.1f}%")
-    top = max(abs(lo), abs(hi))
-    if not 0.01 <= top < 10_000:
-        return f"{fmt_value(lo, False)} to {fmt_value(hi, False)}"
-    decimals = max(0, 2 - math.floor(math.log10(top)))  # three figures on the larger end
-    return _minus(f"{lo:.{decimals}f} to {hi:.{decimals}f}")
-
-
-def _fmt_param(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return "—" if v is None else str(v)
 
 
 def _fmt_params(params: Mapping[str, Any]) -> str:
@@ -467,10 +397,6 @@ def _lower_first(label: str) -> str:
     return label[:1].lower() + label[1:] if label[1:2].islower() else label
 
 
-def _shorten(text: str, width: int = 30) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def knob_range(results: Mapping[str, Any]) -> str:
     """The swept knobs' range over the fairmtl models, and the chosen model's values."""
     ours = [m for m in results["models"] if m["source"] == "fairmtl"]
@@ -559,180 +485,12 @@ def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
         "knob_range": knob_range(results),
         "robust_frequency": ROBUST_FREQUENCY,
         "transfer": (
-            transfer_context(results["transfer"]) if results.get("transfer") is not None else None
+            _transfer.transfer_context(results["transfer"])
+            if results.get("transfer") is not None
+            else None
         ),
     }
 
 
-def _small_transfer_groups(summary: Mapping[str, Any]) -> set[str]:
-    """Groups with too few test rows to judge (the summary's list, or the same rule)."""
-    if "small_groups" in summary:
-        return set(summary["small_groups"])
-    least = int(summary.get("min_test_rows", TRANSFER_MIN_TEST_ROWS))
-    return {g["group"] for g in summary["groups"] if g["n_test"] < least}
-
-
-def _gain_cell(g: Mapping[str, Any], scheme: str, small: set[str]) -> dict[str, Any]:
-    """A group's gain under ``scheme``; a small group gets no interval and no verdict."""
-    cell = dict(g["gain"].get(scheme) or {})
-    if g["group"] in small:
-        cell.update(lo=None, hi=None, verdict=TOO_FEW)
-    return cell
-
-
-def _transfer_bars(summary: Mapping[str, Any], picked: Sequence[Mapping[str, Any]]) -> dict:
-    """The gain-from-sharing chart of the reference scheme, one bar per picked group."""
-    scheme = summary["reference"]
-    small = _small_transfer_groups(summary)
-    rows = []
-    for g in picked:
-        cell = _gain_cell(g, scheme, small)
-        rows.append(
-            {
-                "gain": {
-                    "value": _num(cell.get("gain")),
-                    "lo": _num(cell.get("lo")),
-                    "hi": _num(cell.get("hi")),
-                }
-            }
-        )
-    chart = _svg.group_bars(rows, percent=False, series=("gain",))
-    for row, g in zip(chart["rows"], picked, strict=True):
-        cell = _gain_cell(g, scheme, small)
-        verdict = str(cell.get("verdict", "unclear"))
-        ci = fmt_interval(cell.get("lo"), cell.get("hi"), False)
-        row.update(
-            name=g["group"],
-            short=_shorten(g["group"]),
-            verdict=verdict,
-            hurt=verdict == "hurt",
-            small=g["group"] in small,
-            misaligned=bool(g["misaligned"]),
-        )
-        for bar in row["bars"]:
-            bar["key"] = verdict if verdict in ("gains", "hurt") else "unclear"
-            bar["title"] = (
-                f"{g['group']}: gain {fmt_delta(cell.get('gain'), False)}"
-                + (f" ({ci})" if ci else "")
-                + f", {verdict}"
-                + (f" ({g['n_test']} test rows)" if g["group"] in small else "")
-                + ("; misaligned" if g["misaligned"] else "")
-            )
-    return chart
-
-
-def _pick_groups(summary: Mapping[str, Any], limit: int) -> list[str]:
-    """At most `limit` group names, hurt and misaligned ones first, in affinity order."""
-    order = list(summary["affinity"]["labels"])
-    if len(order) <= limit:
-        return order
-    scheme = summary["reference"]
-    first = set(summary["misaligned"]) | set(summary["hurt"].get(scheme, []))
-    keep = [g for g in order if g in first][:limit]
-    rest = [g for g in order if g not in first][: limit - len(keep)]
-    chosen = set(keep) | set(rest)
-    return [g for g in order if g in chosen]
-
-
-def transfer_context(summary: Mapping[str, Any]) -> dict[str, Any]:
-    """What the "Which groups help each other" section shows, from a transfer summary.
-
-    Parameters
-    ----------
-    summary : dict
-        A validated :class:`~fairmtl.report.TransferSummary`.
-
-    Returns
-    -------
-    context : dict
-        ``reading``, ``bars`` (the gain chart of the reference scheme, most hurt
-        first), ``heat`` (the affinity heatmap, see :func:`_svg.heatmap`), ``table``
-        (one row per group), and counts and labels for the notes.
-    """
-    scheme = summary["reference"]
-    by_name = {g["group"]: g for g in summary["groups"]}
-    affinity = summary["affinity"]
-    labels = list(affinity["labels"])
-    index = {g: i for i, g in enumerate(labels)}
-
-    def gain_key(g: Mapping[str, Any]) -> tuple[bool, float]:
-        v = _num((g["gain"].get(scheme) or {}).get("gain"))
-        return (v is None, v if v is not None else 0.0)
-
-    ordered = sorted(summary["groups"], key=gain_key)
-    with_gain = [g for g in ordered if not gain_key(g)[0]]
-    picked_bars = with_gain[:MAX_TRANSFER_GROUPS]
-    drawn = _pick_groups(summary, MAX_TRANSFER_GROUPS)
-    rows_idx = [index[g] for g in drawn]
-    matrix = [[affinity["matrix"][i][j] for j in rows_idx] for i in rows_idx]
-    rng = [_num(v) for v in affinity["range"]]
-    domain = rng if len(rng) == 2 and None not in rng and rng[0] < rng[1] else [-1.0, 1.0]
-    heat = _svg.heatmap(drawn, matrix, domain)
-    small = _small_transfer_groups(summary)
-    hurt = [g for g in summary["hurt"].get(scheme, []) if g not in small]
-    hurt_or_misaligned = set(summary["misaligned"]) | set(hurt)
-    for row in heat["rows"] + heat["columns"]:
-        row["short"] = _shorten(row["label"], 22)
-        row["flag"] = row["label"] in hurt_or_misaligned
-    for c in heat["cells"]:
-        a, b = drawn[c["row"]], drawn[c["column"]]
-        value = "no value" if c["value"] is None else f"{c['value']:.2f}"
-        c["title"] = f"{a} × {b}: {value}"
-    table = []
-    for g in summary["groups"]:
-        cells = []
-        for s in summary["schemes"]:
-            cell = _gain_cell(g, s, small)
-            verdict = str(cell.get("verdict", ""))
-            cells.append(
-                {
-                    "text": fmt_delta(cell.get("gain"), False),
-                    "v": _num(cell.get("gain")),
-                    "ci": fmt_interval(cell.get("lo"), cell.get("hi"), False)
-                    or ("interval: too few rows" if verdict == TOO_FEW else ""),
-                    "verdict": verdict,
-                    "verdict_text": VERDICT_TEXT.get(verdict, verdict)
-                    if verdict in ("hurt", "gains", TOO_FEW)
-                    else "",
-                }
-            )
-        table.append(
-            {
-                "name": g["group"],
-                "n_train": g["n_train"],
-                "n_test": g["n_test"],
-                "cluster": g["cluster"],
-                "alignment": fmt_value(g["alignment"], False),
-                "alignment_v": _num(g["alignment"]),
-                "misaligned": bool(g["misaligned"]),
-                "small": g["group"] in small,
-                "cells": cells,
-            }
-        )
-    table.sort(key=lambda r: gain_key(by_name[r["name"]]))
-    loss = str(summary["loss"])
-    return {
-        "reading": summary["reading"],
-        "scheme": scheme,
-        "schemes": list(summary["schemes"]),
-        "loss": _LOSS_LABELS.get(loss, loss.replace("_", " ")),
-        "confidence": f"{float(summary['confidence']):.0%}",
-        "n_boot": summary["n_boot"],
-        "measure": str(affinity["measure"]),
-        "n_clusters": affinity["n_clusters"],
-        "n_groups": len(summary["groups"]),
-        "hurt": hurt,
-        "gains": [g for g in summary["gains"].get(scheme, []) if g not in small],
-        "misaligned": list(summary["misaligned"]),
-        "bars": _transfer_bars(summary, picked_bars),
-        "bars_shown": len(picked_bars),
-        "bars_missing": len(ordered) - len(with_gain),
-        "heat": heat,
-        "heat_shown": len(drawn),
-        "heat_total": len(labels),
-        "domain": [fmt_value(domain[0], False), fmt_value(domain[1], False)],
-        "table": table,
-        "collapse": len(table) > MAX_TABLE_ROWS,
-        "n_small": len(small),
-        "min_test_rows": int(summary.get("min_test_rows", TRANSFER_MIN_TEST_ROWS)),
-    }
+transfer_context = _transfer.transfer_context
+MAX_TRANSFER_GROUPS = _transfer.MAX_TRANSFER_GROUPS
