@@ -469,3 +469,20 @@ def test_evaluate_intervals_are_honest_for_small_groups(tmp_path: Path) -> None:
     assert big["interval"] == "bootstrap" and big["lo"] < big["value"] < big["hi"]
     table = runner.invoke(app, ["evaluate", str(model), str(data), "--n-boot", "30"])
     assert "too few rows" in table.stdout and not re.search(r"\d-\d", table.stdout)
+
+
+def test_experiment_files_take_the_same_data_options(tmp_path: Path) -> None:
+    from fairmtl.cli.experiment import read_experiment
+    from fairmtl.exceptions import DataValidationError
+
+    path = tmp_path / "study.toml"
+    path.write_text(
+        '[data]\npath = "heart.csv"\ntarget = "disease"\ngroups = ["site"]\n'
+        'categorical = ["chest_pain_type"]\nencoding = "latin-1"\non_missing_target = "error"\n'
+    )
+    config, _ = read_experiment(path)
+    assert config.categorical == ("chest_pain_type",) and config.encoding == "latin-1"
+    assert config.on_missing_target == "error"
+    path.write_text(path.read_text().replace('"error"', '"keep"'))
+    with pytest.raises(DataValidationError, match="'drop' or 'error'"):
+        read_experiment(path)

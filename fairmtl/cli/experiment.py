@@ -88,7 +88,7 @@ DATA_KEYS: dict[str, _Rule] = {
     "task": (_str, "'auto', 'classification' or 'regression'"),
     "categorical": (_names, "a column name or a list of them"),
     "encoding": (_str, "a text encoding (str), e.g. 'latin-1'"),
-    "on_missing_target": (_str, "'drop' or 'error'"),
+    "on_missing_target": (lambda v: v in ("drop", "error"), "'drop' or 'error'"),
 }
 #: Keys of the [frontier] table.
 FRONTIER_KEYS: dict[str, _Rule] = {
