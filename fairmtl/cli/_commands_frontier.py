@@ -233,7 +233,7 @@ def run(
     """Run a frontier study described by a TOML experiment file.
 
     The file has a [data] table (path, target, groups, drop, features, sep, id_column,
-    task) and a [frontier] table (sweep, points, objective, sharing, baselines, policy,
+    task, categorical, encoding, on_missing_target) and a [frontier] table (sweep, points, objective, sharing, baselines, policy,
     seed, output, ...), with the same meaning as the options of `fairmtl frontier`.
     Paths are relative to the file's folder; unknown keys are refused. The report
     records the file's text.
