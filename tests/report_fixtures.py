@@ -74,7 +74,7 @@ def make_results(
     baselines = BASELINES[:n_base]
     skill = {g: rng.uniform(0.62, 0.92) for g in names}
     sizes = {g: int(rng.lognormvariate(5.5, 1.0)) + 12 for g in names}
-    threshold = 60
+    threshold = 30  # test rows, as FrontierSearch's small_group_threshold
 
     models: list[dict[str, Any]] = []
     per_group: list[dict[str, Any]] = []
@@ -187,7 +187,7 @@ def make_results(
                 "n_val": max(2, n_train // 5),
                 "n_test": max(3, n_train // 4),
                 "base_rate": round(rng.uniform(0.1, 0.5), 4),
-                "small": n_train < threshold,
+                "small": max(3, n_train // 4) < threshold,
             }
         )
     n_rows = sum(int(g["n_train"] + g["n_val"] + g["n_test"]) for g in groups)

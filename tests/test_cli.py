@@ -177,7 +177,7 @@ def test_fit_output_table_json_and_dropped_rows(tmp_path, visits):
     )  # fmt: skip
     payload = json.loads(result.stdout)
     assert payload["rows_dropped"] == 1
-    assert payload["split"]["train"] + payload["split"]["validation"] == 359
+    assert payload["n_rows"] == 359 and payload["cv"] == 5  # fitted on every row
     assert result.stderr == ""
 
 
@@ -343,7 +343,7 @@ def test_evaluate_formats(model, visits, tmp_path):
     assert json.loads(ok(invoke("evaluate", model, visits, "--json", "--n-boot", "5")).stdout)
     csv_out = ok(invoke("evaluate", model, visits, "--format", "csv", "--n-boot", "20")).stdout
     frame = pd.read_csv(pd.io.common.StringIO(csv_out))
-    assert list(frame.columns) == ["group", "metric", "value", "n", "lo", "hi"]
+    assert list(frame.columns) == ["group", "metric", "value", "n", "lo", "hi", "interval"]
     out = tmp_path / "metrics.csv"
     ok(invoke("evaluate", model, visits, "--format", "csv", "-o", out, "--n-boot", "5"))
     assert pd.read_csv(out).shape == frame.shape
@@ -426,8 +426,8 @@ def test_frontier_writes_report_and_json(tmp_path, visits, fake_search):
                "--seed", "3", "-o", out)
     )  # fmt: skip
     assert out.is_file() and out.with_suffix(".json").is_file()
-    assert f"Wrote the report to {out}" in result.stderr
-    assert "Chosen model" in result.stderr
+    assert f"Wrote the report to {out}" in result.stdout  # results on stdout
+    assert "Chosen model" in result.stdout
     (search,) = fake_search.instances
     assert search.kwargs["n_points"] == 7
     assert search.kwargs["sweep"] == {"epsilon": [0.5, 0.6], "threshold": "auto"}
@@ -498,7 +498,7 @@ def test_run_experiment_file(tmp_path, fake_search):
     result = ok(invoke("run", experiment))
     assert (tmp_path / "out" / "study.html").is_file()
     assert (tmp_path / "out" / "study.json").is_file()
-    assert "Chosen model" in result.stderr
+    assert "Chosen model" in result.stdout
     (search,) = fake_search.instances
     assert search.kwargs["sweep"] == {"tilt": [0.5, 2.0]} and search.kwargs["n_points"] == 5
     assert search.estimator.objective == "tilted"
@@ -539,7 +539,7 @@ def test_report_rerenders_saved_results(tmp_path):
     out = tmp_path / "html" / "r.html"
     result = ok(invoke("report", results, "-o", out))
     assert out.read_text().lstrip().lower().startswith("<!doctype html")
-    assert f"Wrote the report to {out}" in result.stderr
+    assert f"Wrote the report to {out}" in result.stdout  # results on stdout
     assert "already exists" in one_error_line(invoke("report", results, "-o", out))
     ok(invoke("report", results, "-o", out, "--force"))
     assert "does not exist" in one_error_line(invoke("report", tmp_path / "x.json", "-o", out))
@@ -667,7 +667,7 @@ def test_predict_table_keeps_rows_and_order():
         table = load_training_table(frame, target="readmitted", groups=["hospital"],
                                     drop=["cost"], id_column="visit_id")  # fmt: skip
     assert table.rows_dropped == 1 and table.y.dtype == np.int64
-    outcome = fit_table(table, objective="average", val_size=0.0)
+    outcome = fit_table(table, objective="average", cv=0)
     assert set(outcome.metrics["split"]) == {"train"}
     new = make_visits(25, seed=4).iloc[::-1].assign(note="x")  # reversed: order is kept
     new.loc[new.index[0], "hospital"] = "moon"

@@ -93,7 +93,7 @@ def _pipeline(tmp_path: Path, *, name: str, target: str, groups: list[str], expo
     assert results["reproducibility"]["command"].startswith("fairmtl frontier")
 
     report = fairmtl("report", "reports/study.json", "-o", "reports/again.html", cwd=tmp_path)
-    assert "Wrote the report" in report.stderr
+    assert "Wrote the report" in report.stdout
     assert (
         (tmp_path / "reports" / "again.html")
         .read_text()
@@ -131,4 +131,4 @@ def test_console_script_pipeline_adult(tmp_path):
 def test_console_script_demo(tmp_path):
     done = fairmtl("demo", "--points", "3", "--n-samples", "3000", cwd=tmp_path)
     assert (tmp_path / "reports" / "demo.html").is_file()
-    assert "reports/demo.html" in done.stderr
+    assert "reports/demo.html" in done.stdout

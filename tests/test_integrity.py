@@ -159,7 +159,7 @@ def test_missing_targets_are_dropped_with_a_count_and_predictions_keep_ids(tmp_p
         table = load_training_table(df, target="readmitted", groups=["hospital"], id_column="visit")
     assert table.rows_dropped == 2 and len(table.frame) == 148
     for sharing, unseen_label in (("offset", SHARED_GROUP), ("independent", UNPREDICTED_GROUP)):
-        model = fit_table(table, val_size=0, sharing=sharing, objective="average").model
+        model = fit_table(table, cv=0, sharing=sharing, objective="average").model
         new = df.drop(columns="readmitted").sample(frac=1.0, random_state=0)
         new.iloc[:4, new.columns.get_loc("hospital")] = "a new hospital"
         outcome = predict_table(model, table.schema, new)

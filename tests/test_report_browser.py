@@ -374,3 +374,106 @@ def test_injection_in_browser(browser: Browser, tmp_path: Path) -> None:
     problems = _problems(browser.drain())
     assert problems.pop("pages") == [page.as_uri()]
     assert problems == {"console": [], "exceptions": [], "dialogs": [], "requests": []}
+
+
+LONG_NAMES = [
+    "va_long_beach|female",
+    "Asian-Pac-Islander|Male",
+    "Amer-Indian-Eskimo|Female",
+    "White|Male",
+    "Black|Female",
+    "switzerland|female",
+    "Other|Male",
+]
+
+
+def test_cards_and_sentences_match_the_tables(browser: Browser, tmp_path: Path) -> None:
+    """What the cards and sentences say is read off the page and checked against the
+    page's own tables, as a reader would."""
+    results = make_results(n_models=12, group_names=LONG_NAMES, seed=2)
+    page = write_report(results, tmp_path / "report.html")
+    browser.open(page.as_uri())
+    rows = browser.js(
+        "Array.from(document.querySelectorAll('#group-table tbody tr')).map(tr => ["
+        "tr.querySelector('td.name').dataset.v, +tr.cells[1].dataset.v, "
+        "tr.cells[4].firstChild.textContent.trim(), parseFloat(tr.cells[4].dataset.v), "
+        "tr.querySelector('td.change').dataset.verdict, "
+        "tr.querySelector('td.name .badge') !== null])"
+    )
+    assert len(rows) == len(LONG_NAMES)
+    threshold = results["small_group_threshold"]
+    assert all(small == (n < threshold) for _, n, _, _, _, small in rows)
+    text = " ".join(browser.js("document.getElementById('recommendation').innerText").split())
+    # the worst-off group of the card is the table's lowest among groups with enough rows
+    big = [r for r in rows if not r[5]] or rows
+    name, _, shown, _, _, _ = min(big, key=lambda r: r[3])
+    card = " ".join(browser.js("document.getElementById('kpi-worst').innerText").split())
+    assert card.startswith(shown) and name in card
+    # "N groups are worse off" counts the table's "worse" cells
+    worse = sum(r[4] == "worse" for r in rows)
+    stated = "No group is worse off" if worse == 0 else f"{worse} group"
+    assert stated in text
+    noise = sum(r[4] == "within noise" for r in rows)
+    if worse == 0 and noise:
+        assert f"({noise} change{'s' if noise != 1 else ''} within noise)" in text
+    assert (
+        f"{sum(r[5] for r in rows)} of {len(rows)} groups have fewer than {threshold} test rows"
+        in (text)
+    )
+    gains = " ".join(browser.js("document.getElementById('gains').innerText").split())
+    assert f"{worse} group{'s are' if worse != 1 else ' is'} worse off" in gains
+    # the overall figure and its change: against the frontier table and the plot's data
+    data = browser.js("JSON.parse(document.getElementById('fairmtl-data').textContent)")
+    test = {m["id"]: {s["name"]: s["test"] for s in m["scores"]} for m in data["models"]}
+    overall = browser.js("document.querySelector('#kpi-overall .kpi-value').textContent")
+    assert overall == test[results["chosen"]]["overall_accuracy"]
+    chosen_row = browser.js(
+        "Array.from(document.querySelectorAll('#frontier-table tbody tr'))"
+        ".filter(tr => tr.querySelector('.badge.chosen'))[0].cells[1].textContent"
+    )
+    assert chosen_row == overall
+    delta = browser.js("document.getElementById('kpi-delta-overall').textContent")
+    mine, pooled = (
+        float(test[i]["overall_accuracy"].rstrip("%")) for i in (results["chosen"], "pooled")
+    )
+    assert float(delta.replace("\u2212", "-").split()[0]) == pytest.approx(mine - pooled, abs=0.11)
+
+
+def test_layout_at_1280_px(browser: Browser, tmp_path: Path) -> None:
+    """Names break only at separators, the per-group table needs no scrolling, the
+    plot's tags never overlap, and "Show all" brings every model into view."""
+    results = make_results(n_models=14, group_names=LONG_NAMES, seed=4)
+    for m in results["models"][1:3]:  # two poor baselines far from the frontier
+        m["scores"]["worst_group_accuracy"] = 0.1
+        m["scores"]["overall_accuracy"] = 0.3
+        m["pareto"] = False
+    page = write_report(results, tmp_path / "report.html")
+    browser.open(page.as_uri())
+    assert browser.js("window.innerWidth") == 1280
+    assert browser.js(
+        "Array.from(document.querySelectorAll('.gname .nb'))"
+        ".every(s => s.getClientRects().length === 1)"
+    ), "a group name broke inside a piece"
+    assert browser.js(
+        "(() => { const d = document.getElementById('group-table').parentElement;"
+        "return d.scrollWidth <= d.clientWidth + 1; })()"
+    ), "the per-group table scrolls at 1280 px"
+    boxes = browser.js(
+        "Array.from(document.querySelectorAll('#frontier-svg text.tag'))"
+        ".filter(t => !t.classList.contains('outside') && !t.classList.contains('missing'))"
+        ".map(t => { const r = t.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })"
+    )
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), boxes
+    visible = (
+        "document.querySelectorAll('#markers [data-model-id]:not(.outside):not(.missing)').length"
+    )
+    assert browser.js(visible) < len(results["models"])  # the poor ones are out of view
+    assert "outside it" in browser.js("document.getElementById('outside-note').textContent")
+    browser.js("document.getElementById('view-toggle').click()")
+    assert browser.js(visible) == len(results["models"])
+    browser.js("document.getElementById('view-toggle').click()")
+    assert browser.js(visible) < len(results["models"])
+    problems = _problems(browser.drain())
+    assert problems["exceptions"] == [] and problems["console"] == []

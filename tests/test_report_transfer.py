@@ -42,7 +42,7 @@ def make_summary(names: list[str], *, hurt: tuple[int, ...] = (0,)) -> dict[str,
             {
                 "group": g,
                 "n_train": 50 + i,
-                "n_test": 20,
+                "n_test": 40,
                 "cluster": clusters[g],
                 "alignment": None if i == 1 else 0.5,
                 "misaligned": i in hurt,

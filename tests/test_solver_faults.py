@@ -116,9 +116,7 @@ def test_every_solver_failing_raises_naming_each_attempt(patch_solve):
         pytest.warns(SolverFallbackWarning),
         pytest.raises(SolverFailedError, match=exact(message)),
     ):
-        FairMTLClassifier(objective="average", alpha=1e-4, sharing_strength=1.0).fit(
-            X, y, groups=g
-        )
+        FairMTLClassifier(objective="average", alpha=1e-4, sharing_strength=1.0).fit(X, y, groups=g)
 
 
 # -- statuses --------------------------------------------------------------------------------
@@ -224,9 +222,7 @@ def test_max_time_failure_says_to_raise_max_time(patch_solve):
         pytest.warns(SolverFallbackWarning),
         pytest.raises(SolverFailedError, match=exact(message)),
     ):
-        FairMTLClassifier(objective="average", alpha=1e-4, sharing_strength=1.0).fit(
-            X, y, groups=g
-        )
+        FairMTLClassifier(objective="average", alpha=1e-4, sharing_strength=1.0).fit(X, y, groups=g)
 
 
 # -- many groups: compiled without DPP ---------------------------------------------------------

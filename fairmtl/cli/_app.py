@@ -37,6 +37,12 @@ MSG_UNEXPECTED = (
     "command again with --debug to see the traceback, and report it."
 )
 MSG_INTERRUPTED = "Interrupted."
+MSG_FALLBACK_NOTE = (
+    "Note: a solver did not finish on some fits and the next solver of the chain took "
+    "over; each fit's solver and status are recorded with the results (--debug shows "
+    "every fallback)."
+)
+FALLBACK_KEY = "fairmtl.fallback_noted"
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
 
@@ -58,11 +64,17 @@ def _show_warning(
     ctx: typer.Context, message: Any, category: type[Warning], *args: Any, **kwargs: Any
 ) -> None:
     """``warnings.showwarning`` while a command runs: fairmtl's warnings as yellow lines."""
-    from fairmtl.exceptions import FairMTLWarning
+    from fairmtl.exceptions import FairMTLWarning, SolverFallbackWarning
 
     if not issubclass(category, FairMTLWarning) and not _is_debug(ctx):
         return
     ui = current_ui(ctx)
+    if issubclass(category, SolverFallbackWarning) and not _is_debug(ctx):
+        # Nothing to act on: the next solver took over and the results record it.
+        if ui is not None and not ctx.meta.get(FALLBACK_KEY):
+            ctx.meta[FALLBACK_KEY] = True
+            ui.info(MSG_FALLBACK_NOTE, style="dim")
+        return
     if ui is not None:
         ui.warn(str(message))
     else:

@@ -9,8 +9,10 @@ import typer
 
 from fairmtl.cli._options import (
     AlphaOpt,
+    CategoricalOpt,
     DataArg,
     DropOpt,
+    EncodingOpt,
     FeaturesOpt,
     ForceOpt,
     GroupOpt,
@@ -19,6 +21,7 @@ from fairmtl.cli._options import (
     NaValuesOpt,
     NBootOpt,
     Objective,
+    OnMissingTargetOpt,
     QuietOpt,
     SeedOpt,
     SepOpt,
@@ -65,12 +68,12 @@ JobsOpt = Annotated[
 def _show_outcome(ui: Ui, outcome: FrontierOutcome, json: bool) -> None:
     from fairmtl.cli._frontier import headline
 
-    ui.done(f"Wrote the report to {outcome.html}")
-    ui.done(f"Wrote the results to {outcome.json}")
-    ui.info(
+    ui.result(
         f"Chosen model ({outcome.results.get('policy', 'policy')}): "
         f"{headline(outcome.results, outcome.chosen)}"
     )
+    ui.result(f"Wrote the report to {outcome.html}")
+    ui.result(f"Wrote the results to {outcome.json}")
     if json:
         ui.print_json(
             {
@@ -92,12 +95,18 @@ def _run(
     experiment: str | None = None,
     table: Any = None,
 ) -> None:
-    from fairmtl.cli._frontier import run_frontier
+    from fairmtl.cli._frontier import parse_baselines, run_frontier
 
-    # FrontierSearch shows its own progress bar on a terminal: no spinner here.
-    ui.info(f"Searching the frontier ({config.points} points per knob, and baselines)...")
+    baselines = parse_baselines(config.baselines)
+    also = f", and the baselines {', '.join(baselines)}" if baselines else ", no baselines"
+    ui.info(f"Searching the frontier ({config.points} points per knob{also})...")
     outcome = run_frontier(
-        config, force=force, command=command_line(ctx), experiment=experiment, table=table
+        config,
+        force=force,
+        command=command_line(ctx),
+        experiment=experiment,
+        table=table,
+        progress=not ui.quiet,
     )
     _show_outcome(ui, outcome, ui.json_mode)
 
@@ -162,6 +171,9 @@ def frontier(
     sep: SepOpt = None,
     na_values: NaValuesOpt = None,
     id_column: IdOpt = None,
+    categorical: CategoricalOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    on_missing_target: OnMissingTargetOpt = "drop",
     force: ForceOpt = False,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
@@ -192,6 +204,9 @@ def frontier(
         na_values=tuple(na_values) if na_values is not None else None,
         id_column=id_column,
         task=task,
+        categorical=split_names(categorical),
+        encoding=encoding,
+        on_missing_target=on_missing_target,
         sweep=tuple(sweep) if sweep else None,
         points=points,
         objective=objective,
@@ -221,7 +236,7 @@ def run(
     """Run a frontier study described by a TOML experiment file.
 
     The file has a [data] table (path, target, groups, drop, features, sep, id_column,
-    task) and a [frontier] table (sweep, points, objective, sharing, baselines, policy,
+    task, categorical, encoding, on_missing_target) and a [frontier] table (sweep, points, objective, sharing, baselines, policy,
     seed, output, ...), with the same meaning as the options of `fairmtl frontier`.
     Paths are relative to the file's folder; unknown keys are refused. The report
     records the file's text.
@@ -326,7 +341,7 @@ def report(
     if not results.is_file():
         raise DataValidationError(MSG_RESULTS_NOT_FOUND.format(path=results, cwd=Path.cwd()))
     path = write_report(load_results(results), output, force=force)
-    ui.done(f"Wrote the report to {path}")
+    ui.result(f"Wrote the report to {path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -10,8 +10,10 @@ import typer
 
 from fairmtl.cli._options import (
     AlphaOpt,
+    CategoricalOpt,
     DataArg,
     DropOpt,
+    EncodingOpt,
     EpsilonOpt,
     FeaturesOpt,
     ForceOpt,
@@ -22,6 +24,7 @@ from fairmtl.cli._options import (
     NaValuesOpt,
     NBootOpt,
     Objective,
+    OnMissingTargetOpt,
     OutputOpt,
     QuietOpt,
     SeedOpt,
@@ -36,6 +39,8 @@ from fairmtl.cli._ui import Ui, fmt_number, make_table
 
 __all__ = ["evaluate", "fit", "predict", "register"]
 
+#: A group with fewer rows is named as the worst with a caution (as in the report).
+SMALL_ROWS = 30  # the same as fairmtl.cli._evaluation.SMALL_ROWS
 #: Metrics shown in evaluate's table (JSON and CSV hold all of them).
 TABLE_METRICS = {
     "classification": ("accuracy", "balanced_accuracy", "log_loss", "roc_auc"),
@@ -68,19 +73,22 @@ def fit(
     sep: SepOpt = None,
     na_values: NaValuesOpt = None,
     id_column: IdOpt = None,
+    categorical: CategoricalOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    on_missing_target: OnMissingTargetOpt = "drop",
     min_group_size: Annotated[
         int,
         typer.Option("--min-group-size", min=1, help="Warn about groups with fewer rows, e.g. 50."),
     ] = 20,
-    val_size: Annotated[
-        float,
+    cv: Annotated[
+        int,
         typer.Option(
-            "--val-size",
-            min=0.0,
-            max=0.9,
-            help="Share of each group held out for validation metrics (0: none).",
+            "--cv",
+            min=0,
+            help="Folds of the cross-validation that gives the validation figures (0: "
+            "none). The saved model is fitted on every row.",
         ),
-    ] = 0.2,
+    ] = 5,
     seed: SeedOpt = 0,
     force: ForceOpt = False,
     quiet: QuietOpt = False,
@@ -88,9 +96,11 @@ def fit(
 ) -> None:
     """Train a group-as-task model on a table and save it.
 
-    Rows without a target are dropped (and counted); each group's rows are split into
-    training and validation rows (stratified by label), the model is trained on the
-    training rows, and per-group metrics of both splits are shown.
+    Rows without a target are dropped (and counted); the saved model is fitted on every
+    remaining row. Its per-group figures are shown on those rows and, out of sample,
+    from cross-validation (--cv folds) stratified by group and label. A fingerprint of
+    the training rows is saved with the model, so that evaluate and predict can say
+    when they are given rows the model was fitted on.
 
     \b
     Example:
@@ -113,6 +123,9 @@ def fit(
         sep=sep,
         na_values=tuple(na_values) if na_values is not None else None,
         task=task,
+        categorical=split_names(categorical),
+        encoding=encoding,
+        on_missing_target=on_missing_target,
     )
     ui.info(
         f"Read {len(table.frame) + table.rows_dropped:,} rows from {data}: {table.task}, "
@@ -126,10 +139,14 @@ def fit(
         "sharing_strength": sharing_strength,
         "random_state": seed,
     }
-    with ui.status("Fitting the model..."):
-        outcome = fit_table(
-            table, val_size=val_size, seed=seed, min_group_size=min_group_size, **params
-        )
+    from fairmtl.frontier._progress import JobProgress
+
+    ui.info(
+        f"Fitting the model on all {table.y.size:,} rows"
+        + (f", then {cv} cross-validation fits for the validation figures..." if cv >= 2 else "...")
+    )
+    with JobProgress(enabled=not ui.quiet):
+        outcome = fit_table(table, cv=cv, seed=seed, min_group_size=min_group_size, **params)
     metadata = {
         "task": table.task,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -137,20 +154,37 @@ def fit(
         "source": table.source,
         "sha256": table.sha256,
         "rows_dropped": table.rows_dropped,
-        "split": {"train": len(outcome.split.train), "validation": len(outcome.split.val)},
+        "n_rows": int(table.y.size),
+        "cv": outcome.cv,
+        "training_rows": outcome.fingerprint,
         "params": params,
         "metrics": outcome.metrics.to_dict("records"),
     }
     path = save_model(outcome.model, output, schema=table.schema, force=force, metadata=metadata)
     ui.table(_fit_table(outcome))
     for split, worst in outcome.worst.items():
+        n = _group_rows(outcome.metrics, split, worst["group"])
+        few = f", only {n} rows: too few to be sure" if n is not None and n < SMALL_ROWS else ""
         ui.info(
-            f"Worst group ({split}, {outcome.headline}): {worst['group']} "
-            f"({fmt_number(worst['value'])})"
+            f"Worst group ({'cross-validated' if split == 'validation' else split}, "
+            f"{outcome.headline}): {worst['group']} ({fmt_number(worst['value'])}{few})"
         )
     ui.done(f"Saved the model to {path}")
     if json:
-        ui.print_json({"model": str(path), **{k: metadata[k] for k in metadata if k != "params"}})
+        skip = ("params", "training_rows")
+        ui.print_json({"model": str(path), **{k: metadata[k] for k in metadata if k not in skip}})
+
+
+def _caution(group: Any, n: Any) -> str:
+    """A group's name, with its row count when it has too few rows to be sure."""
+    if n is not None and n == n and int(n) < SMALL_ROWS:
+        return f"{group} (only {int(n)} rows)"
+    return str(group)
+
+
+def _group_rows(metrics: Any, split: str, group: Any) -> int | None:
+    rows = metrics[(metrics["split"] == split) & (metrics["group"] == group)]["n"]
+    return int(rows.iloc[0]) if len(rows) else None
 
 
 def _fit_table(outcome: Any) -> Any:
@@ -158,7 +192,7 @@ def _fit_table(outcome: Any) -> Any:
     metrics = outcome.metrics
     names = list(dict.fromkeys(metrics["metric"]))
     splits = list(dict.fromkeys(metrics["split"]))
-    short = {"train": "train", "validation": "val"}
+    short = {"train": "train", "validation": "cv"}
     cells = metrics.set_index(["group", "split", "metric"])
     columns = ["group"] + [f"n\n{short[s]}" for s in splits]
     columns += [f"{m.replace('_', '-')}\n{short[s]}" for m in names for s in splits]
@@ -178,14 +212,27 @@ def _fit_table(outcome: Any) -> Any:
     return make_table("Per-group metrics", columns, rows, caption=caption)
 
 
+PredictionsOpt = Annotated[
+    Path,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="PATH",
+        help="The predictions file to write, e.g. -o predictions.csv.",
+        show_default=False,
+    ),
+]
+
+
 def predict(
     ctx: typer.Context,
     model: ModelArg,
     data: DataArg,
-    output: OutputOpt,
+    output: PredictionsOpt,
     id_column: IdOpt = None,
     sep: SepOpt = None,
     na_values: NaValuesOpt = None,
+    encoding: EncodingOpt = "utf-8",
     force: ForceOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -202,6 +249,7 @@ def predict(
     Example:
       fairmtl predict model.skops new_visits.csv -o predictions.csv --id-column visit_id
     """
+    from fairmtl.cli._fingerprint import overlap_message
     from fairmtl.cli._modeling import predict_table
     from fairmtl.cli._tabular import read_data
     from fairmtl.data import check_outputs, write_table_atomic
@@ -209,17 +257,20 @@ def predict(
 
     ui = Ui(ctx, quiet=quiet)
     check_outputs([output], force=force)
-    fitted, schema, _ = load_model(model)
+    fitted, schema, metadata = load_model(model)
     text = [
         *schema.groups,
         *([id_column] if id_column else []),
         *([schema.id_column] if schema.id_column else []),
     ]
-    frame = read_data(data, sep=sep, text_columns=text, na_values=na_values)
+    frame = read_data(data, sep=sep, text_columns=text, na_values=na_values, encoding=encoding)
     outcome = predict_table(fitted, schema, frame, id_column=id_column)
     path = write_table_atomic(outcome.predictions, output, force=force)
     if outcome.unseen:
         ui.warn(outcome.unseen_message())
+    seen = overlap_message(metadata.get("training_rows"), frame)
+    if seen:
+        ui.warn(seen)
     if outcome.n_imputed:
         ui.info(f"{outcome.n_imputed} row(s) had missing feature values, imputed by the model.")
     if outcome.extra_columns:
@@ -242,6 +293,7 @@ def evaluate(
     seed: SeedOpt = 0,
     sep: SepOpt = None,
     na_values: NaValuesOpt = None,
+    encoding: EncodingOpt = "utf-8",
     output: Annotated[
         Path | None,
         typer.Option(
@@ -262,6 +314,7 @@ def evaluate(
       fairmtl evaluate model.skops test.csv --format json --n-boot 500
     """
     from fairmtl.cli._evaluation import evaluate_table
+    from fairmtl.cli._fingerprint import overlap_message
     from fairmtl.cli._tabular import read_data
     from fairmtl.data import atomic_write_text, check_outputs
     from fairmtl.persistence import load_model
@@ -271,8 +324,13 @@ def evaluate(
     if json:
         format = "json"
     ui = Ui(ctx, quiet=quiet, json_mode=format != "table")
-    fitted, schema, _ = load_model(model)
-    frame = read_data(data, sep=sep, text_columns=schema.groups, na_values=na_values)
+    fitted, schema, metadata = load_model(model)
+    frame = read_data(
+        data, sep=sep, text_columns=schema.groups, na_values=na_values, encoding=encoding
+    )
+    seen = overlap_message(metadata.get("training_rows"), frame)
+    if seen:
+        ui.warn(seen)
     with ui.status(f"Evaluating with {n_boot} bootstrap replicates..."):
         outcome = evaluate_table(
             fitted, schema, frame, n_boot=n_boot, confidence=confidence, random_state=seed
@@ -316,18 +374,26 @@ def _show_evaluation(ui: Ui, outcome: Any, confidence: float) -> None:
         row = [group, fmt_number(None if n is None else int(n))]
         for m in names:
             value, lo, hi = (cells[c].get((group, m)) for c in ("value", "lo", "hi"))
-            interval = f"{fmt_number(lo, 2)}-{fmt_number(hi, 2)}" if lo == lo and hi == hi else ""
+            kind = cells["interval"].get((group, m)) if "interval" in cells else None
+            interval = (
+                f"{fmt_number(lo, 2)} to {fmt_number(hi, 2)}"
+                if lo == lo and hi == hi and lo is not None
+                else ("too few rows" if kind == "too few rows" else "")
+            )
             row.append(f"{fmt_number(value)}\n{interval}")
         rows.append(row)
     columns = ["group", "n", *(m.replace("_", "\n") for m in names)]
-    title = f"Per-group metrics ({100 * confidence:g}% bootstrap intervals)"
+    title = (
+        f"Per-group metrics ({100 * confidence:g}% intervals: exact for accuracy, bootstrap "
+        f"for the rest; none for groups under {SMALL_ROWS} rows)"
+    )
     ui.table(make_table(title, columns, rows))
     gap_rows = [
         [
             d["metric"].replace("_", " "),
-            d["worst_group"],
+            _caution(d["worst_group"], cells["n"].get((d["worst_group"], d["metric"]))),
             fmt_number(d["worst_value"]),
-            d["best_group"],
+            _caution(d["best_group"], cells["n"].get((d["best_group"], d["metric"]))),
             fmt_number(d["best_value"]),
             fmt_number(d["gap"]),
         ]

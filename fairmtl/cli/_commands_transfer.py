@@ -9,14 +9,17 @@ HTML page (:func:`fairmtl.report.write_transfer_report`) with the summary as JSO
 from __future__ import annotations
 
 import json as jsonlib
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from fairmtl.cli._options import (
+    CategoricalOpt,
     DataArg,
     DropOpt,
+    EncodingOpt,
     FeaturesOpt,
     ForceOpt,
     GroupOpt,
@@ -24,6 +27,7 @@ from fairmtl.cli._options import (
     JsonOpt,
     NaValuesOpt,
     NBootOpt,
+    OnMissingTargetOpt,
     QuietOpt,
     SeedOpt,
     SepOpt,
@@ -33,6 +37,43 @@ from fairmtl.cli._options import (
 from fairmtl.cli._ui import Ui, to_jsonable
 
 __all__ = ["register", "transfer"]
+
+#: The pooled schemes ``fairmtl transfer`` compares with each group's own model.
+TRANSFER_SCHEMES = ("offset", "shared", "clustered")
+MSG_ONE_CLASS_NOTE = (
+    "Group(s) {groups} have a single class in the training rows: their own (independent) "
+    "models predict that class for every row, which is what the comparison measures."
+)
+
+MSG_BAD_SCHEME = "Unknown --sharing {name!r} for transfer. Choose among {choices}."
+#: Every pooled scheme that transfer can compare with the groups' own models.
+TRANSFER_CHOICES = ("offset", "shared", "clustered", "lowrank")
+
+SchemesOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--sharing",
+        metavar="SCHEME",
+        help="The pooled scheme(s) to compare with each group's own model: offset, shared, "
+        "clustered or lowrank (repeat or comma-separate); the first is the one the "
+        "reading names. Default: offset, shared, clustered.",
+        show_default=False,
+    ),
+]
+
+
+def _schemes(values: list[str] | None) -> list[str]:
+    from fairmtl.cli._tabular import split_names
+    from fairmtl.exceptions import DataValidationError
+
+    names = list(dict.fromkeys(split_names(values))) or list(TRANSFER_SCHEMES)
+    for name in names:
+        if name not in TRANSFER_CHOICES:
+            raise DataValidationError(
+                MSG_BAD_SCHEME.format(name=name, choices=", ".join(TRANSFER_CHOICES))
+            )
+    return names
+
 
 TransferReportOpt = Annotated[
     Path,
@@ -78,6 +119,10 @@ def transfer(
     sep: SepOpt = None,
     na_values: NaValuesOpt = None,
     id_column: IdOpt = None,
+    sharing: SchemesOpt = None,
+    categorical: CategoricalOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    on_missing_target: OnMissingTargetOpt = "drop",
     force: ForceOpt = False,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
@@ -112,7 +157,11 @@ def transfer(
         sep=sep,
         na_values=tuple(na_values) if na_values is not None else None,
         task=task,
+        categorical=split_names(categorical),
+        encoding=encoding,
+        on_missing_target=on_missing_target,
     )
+    schemes = _schemes(sharing)
     estimator = build_estimator(
         table.task,
         sharing="offset",
@@ -120,15 +169,21 @@ def transfer(
         sharing_strength=DEFAULT_SHARING_STRENGTH,
         random_state=seed,
     )
-    with ui.status("Fitting pooled and per-group models..."):
+    with (
+        ui.status("Fitting pooled and per-group models..."),
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
         summary = transfer_summary(
             _features(table),
             table.y.to_numpy(),
             groups=table.groups,
             estimator=estimator,
+            schemes=schemes,
             n_boot=n_boot,
             random_state=seed,
         )
+    _show_warnings(ui, caught)
     page = render_transfer_html(summary, source=table.source)
     text = jsonlib.dumps(to_jsonable(summary), indent=1, ensure_ascii=False, allow_nan=False)
     pair = [(output, page.encode("utf-8")), (json_path, (text + "\n").encode("utf-8"))]
@@ -149,6 +204,26 @@ def transfer(
         )
     else:
         ui.print_text(summary["reading"])
+
+
+def _show_warnings(ui: Ui, caught: list[warnings.WarningMessage]) -> None:
+    """Pass on the fits' warnings, except the one-class advice that the comparison
+    itself cannot follow (its own models are independent by design): a note instead."""
+    import re
+
+    from fairmtl.estimators._input import MSG_ONE_CLASS_GROUP
+
+    prefix = MSG_ONE_CLASS_GROUP.split("{groups}")[0]
+    one_class = []
+    for w in caught:
+        text = str(w.message)
+        if text.startswith(prefix):
+            found = re.match(re.escape(prefix) + r"(.*?) have a single class", text)
+            one_class.append(found.group(1) if found else "?")
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if one_class:
+        ui.info(MSG_ONE_CLASS_NOTE.format(groups=", ".join(dict.fromkeys(one_class))))
 
 
 def register(app: typer.Typer) -> None:

@@ -87,6 +87,31 @@ class EvaluateOutcome:
         }
 
 
+#: Groups with fewer rows get no bootstrap interval (the report's small-group rule).
+SMALL_ROWS = 30
+
+
+def honest_intervals(per_group: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """The frontier report's interval rule, applied to evaluate's table.
+
+    Shares of a group's rows (accuracy, error rate, selection rate) get exact
+    Clopper-Pearson intervals; other metrics of groups with fewer than
+    :data:`SMALL_ROWS` rows get none; the rest keep their bootstrap intervals. The
+    ``interval`` column says which.
+    """
+    from fairmtl.frontier._results import group_interval
+
+    out = per_group.copy()
+    found = [
+        group_interval(r.metric, r.value, int(r.n), (r.lo, r.hi), int(r.n) < SMALL_ROWS, confidence)
+        for r in out.itertuples(index=False)
+    ]
+    out["lo"] = [f[0] if f[0] is not None else np.nan for f in found]
+    out["hi"] = [f[1] if f[1] is not None else np.nan for f in found]
+    out["interval"] = [f[2] for f in found]
+    return out
+
+
 def evaluate_table(
     model: Any,
     schema: Schema,
@@ -143,6 +168,7 @@ def evaluate_table(
         confidence=confidence,
         random_state=random_state,
     )
+    per_group = honest_intervals(per_group, confidence)
     gaps = [disparities(per_group, m) for m in per_group["metric"].unique()]
     fairness = None
     if classes is not None and len(classes) == 2:

@@ -129,6 +129,9 @@ class FrontierConfig:
     na_values: tuple[str, ...] | None = None
     id_column: str | None = None
     task: str = "auto"
+    categorical: tuple[str, ...] = ()
+    encoding: str = "utf-8"
+    on_missing_target: str = "drop"
     sweep: str | tuple[str, ...] | dict[str, Any] | None = None
     points: int = 20
     objective: str = "bounded"
@@ -193,6 +196,7 @@ def run_frontier(
     experiment: str | None = None,
     table: TrainingTable | None = None,
     search_class: Callable[[], Any] | None = None,
+    progress: bool = False,
 ) -> FrontierOutcome:
     """Read the data, run the frontier search and write the report and the JSON results.
 
@@ -209,6 +213,9 @@ def run_frontier(
         Data already loaded (the demo); ``config.data`` is read otherwise.
     search_class : callable or None, default=None
         Returns the search class; :func:`frontier_search_class` by default.
+    progress : bool, default=False
+        Show the progress of the whole search on stderr: a bar on a terminal, a plain
+        line every few seconds elsewhere (:class:`fairmtl.frontier._progress.JobProgress`).
 
     Returns
     -------
@@ -228,6 +235,9 @@ def run_frontier(
             sep=config.sep,
             task=config.task,
             na_values=config.na_values,
+            categorical=config.categorical,
+            encoding=config.encoding,
+            on_missing_target=config.on_missing_target,
         )
     estimator = build_estimator(
         table.task,
@@ -258,9 +268,11 @@ def run_frontier(
         "command": command,
         "experiment": experiment,
     }
-    search.fit(table.X, table.y, groups=table.groups, data_info=data_info)
+    from fairmtl.frontier._progress import JobProgress
     from fairmtl.report import write_report_and_results
 
+    with JobProgress(enabled=progress):
+        search.fit(table.X, table.y, groups=table.groups, data_info=data_info)
     results = search.results_
     # Both files or neither: a half-written pair would make the re-run refuse.
     html, json_path = write_report_and_results(

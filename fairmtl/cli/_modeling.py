@@ -13,9 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fairmtl.cli._fingerprint import row_fingerprint
 from fairmtl.cli._tabular import Task, TrainingTable, build_pipeline
-from fairmtl.data import Schema, SplitResult, group_labels, train_val_test_split
-from fairmtl.exceptions import DataValidationError, DataWarning
+from fairmtl.data import Schema, group_labels
+from fairmtl.exceptions import DataValidationError, DataWarning, SmallGroupWarning
+from fairmtl.frontier import _progress as progress
 from fairmtl.persistence import check_schema
 
 __all__ = [
@@ -48,33 +50,42 @@ MSG_UNSEEN_UNPREDICTED = (
     "(group {label}). Refit with --sharing offset to predict them."
 )
 _UNSEEN_WARNING = r".*not seen in fit.*"
+MSG_SMALL_GROUPS = (
+    "{count} group(s) have fewer than {least} rows (--min-group-size): {names}. Their "
+    "fit and figures are uncertain: collect more rows, or leave those groups out."
+)
 
 
 @dataclass
 class FitOutcome:
-    """A fitted pipeline and what it scored on its training and validation rows.
+    """A pipeline fitted on every row and its per-group figures.
 
     Attributes
     ----------
     model : Pipeline
-        Fitted on the training split.
+        Fitted on all rows of the table.
     table : TrainingTable
-    split : SplitResult
-        Positions into ``table.frame``.
     metrics : DataFrame
-        Columns ``split`` ("train" / "validation"), ``group``, ``metric``, ``value``, ``n``.
+        Columns ``split`` ("train": the model on its own training rows, "validation":
+        out-of-fold predictions of the cross-validation), ``group``, ``metric``,
+        ``value``, ``n``.
     headline : str
         The metric whose worst group is reported.
     worst : dict
         Split -> ``{"group", "value"}``: the worst group by ``headline``.
+    cv : int
+        Folds of the cross-validation (0: none, no validation figures).
+    fingerprint : dict
+        :func:`row_fingerprint` of the training rows, saved with the model.
     """
 
     model: Any
     table: TrainingTable
-    split: SplitResult
     metrics: pd.DataFrame
     headline: str
     worst: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cv: int = 0
+    fingerprint: dict[str, Any] = field(default_factory=dict)
 
 
 def _scores(model: Any, X: pd.DataFrame) -> np.ndarray | None:
@@ -84,22 +95,26 @@ def _scores(model: Any, X: pd.DataFrame) -> np.ndarray | None:
 
 
 def _split_metrics(
-    model: Any, X: pd.DataFrame, y: pd.Series, labels: np.ndarray, task: Task
+    y: pd.Series,
+    labels: np.ndarray,
+    task: Task,
+    y_pred: np.ndarray,
+    y_score: np.ndarray | None,
+    classes: np.ndarray | None,
 ) -> pd.DataFrame:
     from fairmtl.metrics import group_metrics
 
     names = list(FIT_METRICS[task])
-    y_score = _scores(model, X) if task == "classification" else None
     if task == "classification" and y_score is None:
         names = [n for n in names if n != "log_loss"]
     return group_metrics(
         y.to_numpy(),
         groups=labels,
-        y_pred=model.predict(X),
+        y_pred=y_pred,
         y_score=y_score,
         metrics=names,
         task=task,
-        labels=getattr(model, "classes_", None),
+        labels=classes,
     )
 
 
@@ -110,25 +125,94 @@ def _worst(metrics: pd.DataFrame, metric: str) -> dict[str, Any]:
     return {"group": found["worst_group"], "value": found["worst_value"]}
 
 
+def _folds(table: TrainingTable, labels: np.ndarray, cv: int, seed: int) -> list[tuple]:
+    """Folds stratified by group (and label, for classification), shuffled by ``seed``."""
+    from sklearn.model_selection import StratifiedKFold
+
+    key = pd.Series(labels, dtype=object)
+    if table.task == "classification":
+        key = key + "\x1f" + table.y.astype(str).to_numpy()
+    with warnings.catch_warnings():
+        # strata smaller than cv (a tiny group) are spread over fewer folds: expected
+        warnings.filterwarnings("ignore", message=".*least populated class.*")
+        splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(len(key)), key.to_numpy()))
+
+
+def _cross_validated(
+    table: TrainingTable, labels: np.ndarray, cv: int, seed: int, params: dict[str, Any]
+) -> pd.DataFrame:
+    """Per-group figures of out-of-fold predictions (each row predicted by a model that
+    did not see it)."""
+    X, y = table.model_input, table.y
+    y_pred = np.empty(len(y), dtype=object)
+    y_score: np.ndarray | None = None
+    classes = None
+    folds = _folds(table, labels, cv, seed)
+    for k, (train, held) in enumerate(folds):
+        progress.stage(f"cross-validation fit {k + 1} of {len(folds)}")
+        model = build_pipeline(table.schema, table.task, **params)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_UNSEEN_WARNING, category=DataWarning)
+            warnings.filterwarnings("ignore", category=SmallGroupWarning)
+            model.fit(X.iloc[train], y.iloc[train])
+            y_pred[held] = model.predict(X.iloc[held])
+            proba = _scores(model, X.iloc[held])
+        classes = getattr(model, "classes_", None)
+        if proba is not None:
+            if y_score is None:
+                y_score = np.zeros((len(y), proba.shape[1]))
+            if proba.shape[1] == y_score.shape[1]:
+                y_score[held] = proba
+            else:  # a fold without some class: no probabilities for this split
+                y_score = None
+                break
+    y_pred = pd.Series(y_pred).infer_objects().to_numpy()
+    score = y_score
+    if score is not None and classes is not None and len(classes) == 2:
+        score = score[:, 1]
+    return _split_metrics(y, labels, table.task, y_pred, score, classes)
+
+
+def _warn_small_groups(labels: np.ndarray, min_group_size: int) -> None:
+    """Name the groups with fewer rows than ``--min-group-size``, with the options the
+    command line has (the library's own warning names Python arguments)."""
+    counts = pd.Series(labels).value_counts(sort=False)
+    small = counts[counts < min_group_size].sort_values()
+    if small.empty:
+        return
+    names = ", ".join(f"{g!r} ({n} rows)" for g, n in list(small.items())[:5])
+    more = f" and {len(small) - 5} more" if len(small) > 5 else ""
+    warnings.warn(
+        MSG_SMALL_GROUPS.format(count=len(small), least=min_group_size, names=names + more),
+        SmallGroupWarning,
+        stacklevel=3,
+    )
+
+
 def fit_table(
     table: TrainingTable,
     *,
-    val_size: float = 0.2,
+    cv: int = 5,
     seed: int = 0,
     min_group_size: int = 1,
     **params: Any,
 ) -> FitOutcome:
-    """Split, fit the pipeline on the training rows and score both splits per group.
+    """Fit the pipeline on every row; validation figures from cross-validation.
+
+    The saved model is the one a scikit-learn user expects: fitted on all the rows it
+    was given, so that it does not depend on a random split or on the rows' order.
+    Its validation figures come from ``cv``-fold cross-validation stratified by group
+    (and label): each row is predicted by a model that did not see it.
 
     Parameters
     ----------
     table : TrainingTable
         From :func:`fairmtl.cli._tabular.load_training_table`.
-    val_size : float, default=0.2
-        Share of each group's rows held out for validation (stratified by group and, for
-        classification, label); 0 fits on every row.
+    cv : int, default=5
+        Folds of the cross-validation (``cv + 1`` fits in all); 0 skips it.
     seed : int, default=0
-        Seed of the split.
+        Seed of the folds.
     min_group_size : int, default=1
         Groups with fewer rows draw a :class:`SmallGroupWarning`.
     **params
@@ -138,22 +222,23 @@ def fit_table(
     -------
     outcome : FitOutcome
     """
-    from fairmtl.data import GroupEncoder
-
-    GroupEncoder(min_group_size=min_group_size).fit(table.groups)  # warns about small groups
-    split = train_val_test_split(
-        table.X, table.y, table.groups, val_size=val_size, test_size=0, random_state=seed
-    )
+    labels = group_labels(table.groups)
+    _warn_small_groups(labels, min_group_size)
     model = build_pipeline(table.schema, table.task, **params)
     X, y = table.model_input, table.y
-    labels = group_labels(table.groups)
-    model.fit(X.iloc[split.train], y.iloc[split.train])
-    parts = []
-    for name, rows in (("train", split.train), ("validation", split.val)):
-        if len(rows) == 0:
-            continue
-        scored = _split_metrics(model, X.iloc[rows], y.iloc[rows], labels[rows], table.task)
-        parts.append(scored.assign(split=name))
+    progress.stage(f"fitting the model on all {len(y):,} rows")
+    model.fit(X, y)
+    y_score = _scores(model, X) if table.task == "classification" else None
+    classes = getattr(model, "classes_", None)
+    if y_score is not None and classes is not None and len(classes) == 2:
+        y_score = y_score[:, 1]
+    parts = [
+        _split_metrics(y, labels, table.task, model.predict(X), y_score, classes).assign(
+            split="train"
+        )
+    ]
+    if cv >= 2:
+        parts.append(_cross_validated(table, labels, cv, seed, params).assign(split="validation"))
     metrics = pd.concat(parts, ignore_index=True)
     metrics = metrics[["split", "group", "metric", "value", "n"]]
     headline = FIT_METRICS[table.task][0]
@@ -161,7 +246,8 @@ def fit_table(
         name: _worst(metrics[metrics["split"] == name], headline)
         for name in metrics["split"].unique()
     }
-    return FitOutcome(model, table, split, metrics, headline, worst)
+    fingerprint = row_fingerprint(table.frame, table.model_input.columns, seed=seed)
+    return FitOutcome(model, table, metrics, headline, worst, cv if cv >= 2 else 0, fingerprint)
 
 
 @dataclass

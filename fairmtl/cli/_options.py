@@ -202,3 +202,28 @@ NBootOpt = Annotated[
     int,
     typer.Option("--n-boot", min=1, help="Bootstrap replicates of the confidence intervals."),
 ]
+CategoricalOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--categorical",
+        metavar="COL",
+        help="Treat these numeric columns as categories (repeat or comma-separate), e.g. "
+        "--categorical chest_pain_type for integer codes. Default: text columns only.",
+        show_default=False,
+    ),
+]
+EncodingOpt = Annotated[
+    str,
+    typer.Option(
+        "--encoding",
+        help="The text encoding of a CSV or TSV file, e.g. --encoding latin-1.",
+    ),
+]
+OnMissingTargetOpt = Annotated[
+    Literal["drop", "error"],
+    typer.Option(
+        "--on-missing-target",
+        help="What to do with rows whose target is missing: drop them (and say how many) "
+        "or stop with an error.",
+    ),
+]

@@ -99,6 +99,7 @@ def read_data(
     sep: str | None = None,
     text_columns: Sequence[str] = (),
     na_values: Sequence[str] | None = None,
+    encoding: str = "utf-8",
 ) -> pd.DataFrame:
     """Read a table, keeping group and id columns as text (``"007"`` stays ``"007"``).
 
@@ -113,6 +114,8 @@ def read_data(
         empty field is missing there unless ``na_values`` is given.
     na_values : sequence of str or None, default=None
         The text read as missing (see :func:`fairmtl.data.read_table`).
+    encoding : str, default="utf-8"
+        The text encoding of a text file, e.g. ``"latin-1"``.
 
     Returns
     -------
@@ -130,6 +133,7 @@ def read_data(
             dtype=dict.fromkeys(text_columns, str) or None,
             na_values=na_values,
             literal_columns=text_columns,
+            encoding=encoding,
         )
     for column in text_columns:
         if column in frame.columns:
@@ -222,6 +226,9 @@ def load_training_table(
     task: str = "auto",
     source: str | None = None,
     na_values: Sequence[str] | None = None,
+    categorical: Sequence[str] = (),
+    encoding: str = "utf-8",
+    on_missing_target: str = "drop",
 ) -> TrainingTable:
     """Read and validate training data: schema, task, and rows with a target.
 
@@ -247,6 +254,12 @@ def load_training_table(
         Description of the data for reports; the path by default.
     na_values : sequence of str or None, default=None
         The text read as missing in a file (see :func:`fairmtl.data.read_table`).
+    categorical : sequence of str, default=()
+        Features to treat as categories even though they hold numbers (codes).
+    encoding : str, default="utf-8"
+        The text encoding of a text file.
+    on_missing_target : {"drop", "error"}, default="drop"
+        Drop rows without a target (with a warning), or refuse them.
 
     Returns
     -------
@@ -268,7 +281,9 @@ def load_training_table(
                 frame[column] = _as_labels(frame[column])
         source = source or "DataFrame"
     else:
-        frame = read_data(data, sep=sep, text_columns=text_columns, na_values=na_values)
+        frame = read_data(
+            data, sep=sep, text_columns=text_columns, na_values=na_values, encoding=encoding
+        )
         sha256 = file_sha256(data)
         source = source or str(data)
     schema = Schema(
@@ -277,11 +292,12 @@ def load_training_table(
         features=tuple(features) if features else None,
         drop=tuple(drop),
         id_column=id_column,
+        categorical=tuple(categorical),
     )
     schema = schema.resolve(frame)
     y = frame[schema.target]
     kind = detect_task(y, task)
-    keep = validate_target(y, task=kind, column=schema.target)
+    keep = validate_target(y, task=kind, column=schema.target, on_missing_target=on_missing_target)
     rows_dropped = int((~keep).sum())
     _check_messy(frame, schema, keep, kind)
     frame = frame[keep]

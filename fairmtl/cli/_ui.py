@@ -170,6 +170,12 @@ class Ui:
             yield
 
     # -- results on stdout -----------------------------------------------------------
+    def result(self, text: str) -> None:
+        """A line of result a script may want (a path, the chosen model): stdout, also
+        when quiet; not in JSON mode, where the JSON holds it."""
+        if not self.json_mode:
+            typer.echo(text)
+
     def table(self, table: Table) -> None:
         """Print a rich table on stdout (not in JSON mode, not when quiet)."""
         if not (self.quiet or self.json_mode):

@@ -114,6 +114,9 @@ DATA_KEYS: dict[str, _Rule] = {
     "na_values": (_names, "a text or a list of texts read as missing"),
     "id_column": (_str, "a column name (str)"),
     "task": (_str, "'auto', 'classification' or 'regression'"),
+    "categorical": (_names, "a column name or a list of them"),
+    "encoding": (_str, "a text encoding (str), e.g. 'latin-1'"),
+    "on_missing_target": (lambda v: v in ("drop", "error"), "'drop' or 'error'"),
 }
 #: Keys of the [frontier] table.
 FRONTIER_KEYS: dict[str, _Rule] = {
@@ -298,6 +301,9 @@ def read_experiment(path: str | os.PathLike[str]) -> tuple[FrontierConfig, str]:
         na_values=_as_tuple(data["na_values"]) if "na_values" in data else None,
         id_column=data.get("id_column"),
         task=data.get("task", "auto"),
+        categorical=_as_tuple(data.get("categorical")),
+        encoding=data.get("encoding", "utf-8"),
+        on_missing_target=data.get("on_missing_target", "drop"),
         **frontier,
     )
     return config, text

@@ -68,8 +68,8 @@ MSG_PARSE_ERROR = (
 MSG_ENCODING = (
     "Cannot read {path} as {encoding} text: byte {byte} on line {line} ({reason}). The "
     "file was probably saved in another encoding (Latin-1 / Windows-1252 are common). "
-    "Save it as UTF-8 (in a spreadsheet: 'CSV UTF-8'), or from Python read it with "
-    "fairmtl.data.read_table(path, encoding='latin-1')."
+    "Save it as UTF-8 (in a spreadsheet: 'CSV UTF-8'), or pass its encoding "
+    "(encoding='latin-1'; on the command line: --encoding latin-1)."
 )
 MSG_DAMAGED_COMPRESSED = (
     "Cannot read {path}: the gzip file is truncated or damaged ({reason}). Copy or "

@@ -31,7 +31,8 @@ MSG_AMBIGUOUS_LABEL = (
 )
 MSG_SEPARATOR_IN_LABEL = (
     "Group label {label!r} in column {column} contains the separator {separator!r}, which "
-    "makes intersection labels ambiguous. Pass another separator (e.g. separator=' & ')."
+    "makes intersection labels ambiguous. Replace {separator!r} in that column's values, "
+    "or, with GroupEncoder or group_labels, pass another separator (separator=' & ')."
 )
 
 

@@ -41,11 +41,13 @@ MSG_TARGET_ALL_MISSING = (
 )
 MSG_TARGET_MISSING_ERROR = (
     "Target column {column!r} is missing in {count} of {n} rows (first at row {row!r}). "
-    "Fill or drop those rows, or let fairmtl drop them (on_missing_target='drop')."
+    "Fill or drop those rows, or let fairmtl drop them (on_missing_target='drop'; on the "
+    "command line: --on-missing-target drop)."
 )
 MSG_TARGET_MISSING_DROPPED = (
     "Dropped {count} of {n} rows because target column {column!r} is missing there "
-    "(first at row {row!r}). Pass on_missing_target='error' to refuse such data instead."
+    "(first at row {row!r}). Pass on_missing_target='error' (on the command line: "
+    "--on-missing-target error) to refuse such data instead."
 )
 MSG_ONE_CLASS = (
     "Target column {column!r} has a single class ({value!r}) in all {n} rows: a classifier "

@@ -6,7 +6,9 @@ Each baseline is wrapped in :class:`Fitted`, which predicts labels and scores fo
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +17,7 @@ from sklearn.dummy import DummyRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from fairmtl.exceptions import DataWarning
+from fairmtl.frontier import _progress as progress
 
 __all__ = [
     "Fitted",
@@ -32,6 +35,15 @@ MSG_UNWEIGHTED = (
     "reductions and ThresholdOptimizer take none. Their metrics are weighted like every "
     "other model's, but their fits are not comparable to weighted ones."
 )
+#: How the progress lines name each baseline.
+BASELINE_LABELS = {
+    "pooled": "pooled (scikit-learn)",
+    "independent": "one model per group (scikit-learn)",
+    "fairlearn": "fairlearn GridSearch",
+    "expgrad": "fairlearn ExponentiatedGradient",
+    "threshold": "fairlearn ThresholdOptimizer",
+    "neural": "neural (torch)",
+}
 #: the neural baseline's objective: Group DRO weights on a shared MLP (best worst group)
 NEURAL_OBJECTIVE = "minimax"
 
@@ -68,11 +80,12 @@ class Fitted:
             return _per_group_call(self.per_group, X, groups, "predict")
         if self.takes_groups:
             return self.model.predict(X, groups=groups)
-        if self.method == "ThresholdOptimizer":
-            return self.model.predict(X, sensitive_features=groups, random_state=0)
-        if self.method == "ExponentiatedGradient":
-            return self.model.predict(X, random_state=0)
-        return self.model.predict(X)
+        with quiet_fairlearn():
+            if self.method == "ThresholdOptimizer":
+                return self.model.predict(X, sensitive_features=groups, random_state=0)
+            if self.method == "ExponentiatedGradient":
+                return self.model.predict(X, random_state=0)
+            return self.model.predict(X)
 
     def predict_proba(self, X: np.ndarray, groups: np.ndarray) -> np.ndarray | None:
         if self.per_group is not None:
@@ -82,7 +95,8 @@ class Fitted:
                 return None
             return self.model.predict_proba(X, groups=groups)
         if self.method == "ExponentiatedGradient":
-            return self.model._pmf_predict(X)
+            with quiet_fairlearn():
+                return self.model._pmf_predict(X)
         if self.method == "ThresholdOptimizer":
             return None
         if hasattr(self.model, "predict_proba"):
@@ -151,10 +165,42 @@ def fit_baselines(
     check_baseline_names(names)
     fitted: list[Fitted] = []
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    n = float(len(y)) if w is None else float(w.sum())
     unweighted = [b for b in ("fairlearn", "expgrad", "threshold") if b in names]
     if w is not None and unweighted and task != "regression":
         warnings.warn(MSG_UNWEIGHTED.format(names=", ".join(unweighted)), DataWarning, stacklevel=3)
+    binary = task != "regression" and classes is not None and len(classes) == 2
+    runs = [b for b in BASELINE_NAMES if b in names]
+    runs = [b for b in runs if binary or b not in ("fairlearn", "expgrad", "threshold")]
+    common = dict(task=task, objective=objective, alpha=alpha, n_points=n_points)
+    common.update(classes=classes, n_expgrad=n_expgrad, random_state=random_state, w=w)
+    for i, name in enumerate(runs):
+        label = BASELINE_LABELS.get(name, name)
+        progress.stage(f"baseline {i + 1} of {len(runs)}: {label}", None)
+        fitted += _fit_one(name, X, y, groups, **common)
+    if runs:
+        progress.stage("evaluating the models", None)
+    return fitted
+
+
+def _fit_one(
+    name: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    *,
+    task: str,
+    objective: str,
+    alpha: float,
+    n_points: int,
+    classes: np.ndarray | None,
+    n_expgrad: int | None,
+    random_state: int | None,
+    w: np.ndarray | None,
+) -> list[Fitted]:
+    """The models of the baseline ``name`` (``w``: the training rows' weights or None)."""
+    names = (name,)
+    fitted: list[Fitted] = []
+    n = float(len(y)) if w is None else float(w.sum())
     if "pooled" in names:
         model = _pooled(task, alpha, n).fit(X, y, sample_weight=w)
         fitted.append(Fitted("pooled (scikit-learn)", "baseline", "pooled", model))
@@ -191,7 +237,9 @@ def fit_baselines(
             estimator=_pooled(task, alpha, n),
             constraints=constraint,
             predict_method="predict_proba",
-        ).fit(X, y, sensitive_features=groups)
+        )
+        with quiet_fairlearn():
+            model.fit(X, y, sensitive_features=groups)
         fitted.append(
             Fitted(
                 f"ThresholdOptimizer ({constraint})",
@@ -245,7 +293,8 @@ def _fairlearn_grid(X, y, groups, objective, alpha, n_points) -> list[Fitted]:
         constraints=getattr(reductions, name)(),
         grid_size=n_points,
     )
-    grid.fit(X, y, sensitive_features=groups)
+    with quiet_fairlearn():
+        grid.fit(X, y, sensitive_features=groups)
     for i, predictor in enumerate(grid.predictors_):
         out.append(
             Fitted(
@@ -275,6 +324,21 @@ class _ConstantProba:
         return proba
 
 
+@contextlib.contextmanager
+def quiet_fairlearn() -> Iterator[None]:
+    """Silence the pandas deprecation notices raised inside fairlearn's own code.
+
+    fairlearn's reductions (ExponentiatedGradient's Lagrangian, the moments) use pandas
+    idioms that newer pandas versions deprecate, about 200 notices a search. A user of
+    fairmtl cannot act on them, so they are not shown; only warnings whose code is in
+    fairlearn are affected, and only around the fairlearn call.
+    """
+    with warnings.catch_warnings():
+        for category in (FutureWarning, DeprecationWarning):
+            warnings.filterwarnings("ignore", category=category, module=r"fairlearn(\.|$)")
+        yield
+
+
 def _fairlearn_expgrad(X, y, groups, objective, alpha, n_points) -> list[Fitted]:
     """ExponentiatedGradient swept over its constraint's ``difference_bound``.
 
@@ -288,7 +352,9 @@ def _fairlearn_expgrad(X, y, groups, objective, alpha, n_points) -> list[Fitted]
         model = reductions.ExponentiatedGradient(
             _pooled("classification", alpha, float(len(y))),
             constraints=getattr(reductions, name)(difference_bound=float(bound)),
-        ).fit(X, y, sensitive_features=groups)
+        )
+        with quiet_fairlearn():
+            model.fit(X, y, sensitive_features=groups)
         out.append(
             Fitted(
                 f"fairlearn ExponentiatedGradient (bound {bound:.3g})",

@@ -31,35 +31,183 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _intervals(f, metric_names) -> dict[tuple[str, str], tuple[float | None, float | None]]:
+#: Metrics that are a share of a group's rows: their intervals are exact binomial ones.
+ROW_PROPORTIONS = ("accuracy", "error_rate", "selection_rate")
+#: Coverage of every interval and of the rule that calls a change better or worse.
+CONFIDENCE = 0.95
+#: The verdicts on a change against a reference model (one rule for every table and text).
+VERDICTS = ("better", "worse", "within noise", "too few rows")
+
+
+def exact_interval(value: float | None, n: int, confidence: float = CONFIDENCE):
+    """Clopper-Pearson interval of a proportion ``value`` observed on ``n`` rows.
+
+    Honest for any count, one row included (0 of 1 correct gives 0% to 97.5%), where a
+    percentile bootstrap of one row gives a zero-width interval.
+
+    Examples
+    --------
+    >>> [round(v, 3) for v in exact_interval(0.0, 1)]
+    [0.0, 0.975]
+    """
+    from scipy.stats import binomtest
+
+    value = _num(value)
+    if value is None or n <= 0:
+        return None, None
+    k = min(n, max(0, int(round(value * n))))
+    ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+def _boot_bounds(f) -> dict[tuple[str, str], tuple[float | None, float | None]]:
     rep = f.test.replicates
     if rep is None:
         return {}
+    tail = (1 - CONFIDENCE) / 2
     with np.errstate(all="ignore"):
-        lo = rep.quantile(0.025)
-        hi = rep.quantile(0.975)
+        lo = rep.quantile(tail)
+        hi = rep.quantile(1 - tail)
     return {key: (_num(lo[key]), _num(hi[key])) for key in rep.columns}
 
 
-def _harm(f, reference, primary: str, greater: bool) -> list[str]:
-    """Groups whose primary metric is worse than ``reference``'s on (nearly) every resample.
+def group_interval(
+    metric: str, value: Any, n: int, boot: tuple, small: bool, confidence: float = CONFIDENCE
+) -> tuple:
+    """``(lo, hi, method)`` of one group's metric: exact, bootstrap or too few rows.
 
-    Paired bootstrap on the same test resamples: harmed when the 97.5% bound of the
-    difference (model - reference, oriented so that positive is better) is below 0.
+    A share of the group's rows (accuracy, error rate, selection rate) gets the exact
+    Clopper-Pearson interval; any other metric of a group with fewer test rows than the
+    small-group threshold gets none (``"too few rows"``): a percentile bootstrap of a
+    handful of rows is far narrower than the truth.
     """
-    if reference is None or f is reference or f.test.replicates is None:
+    if metric in ROW_PROPORTIONS and _num(value) is not None and n > 0:
+        return (*exact_interval(value, n, confidence), "exact")
+    if small:
+        return None, None, "too few rows"
+    lo, hi = boot
+    return lo, hi, ("bootstrap" if lo is not None else "none")
+
+
+def change_verdict(lo: Any, hi: Any, greater: bool | None, small: bool = False) -> str:
+    """The one rule for calling a change better or worse.
+
+    ``lo`` and ``hi`` bound the paired bootstrap difference (model minus reference, at
+    :data:`CONFIDENCE`). A change is *worse* (*better*) when the whole interval is on the
+    bad (good) side of 0, *within noise* when it holds 0, and *too few rows* for a group
+    with fewer test rows than the small-group threshold, which is never judged. ``""``
+    when there is no interval or the metric has no direction.
+    """
+    if small:
+        return "too few rows"
+    lo, hi = _num(lo), _num(hi)
+    if lo is None or hi is None or greater is None:
+        return ""
+    if hi < 0:
+        return "worse" if greater else "better"
+    if lo > 0:
+        return "better" if greater else "worse"
+    return "within noise"
+
+
+def _paired(a: pd.Series, b: pd.Series) -> tuple[float | None, float | None]:
+    """Bounds of the paired bootstrap difference ``a - b`` at :data:`CONFIDENCE`."""
+    diff = (a - b).to_numpy(dtype=float)
+    diff = diff[np.isfinite(diff)]
+    if not diff.size:
+        return None, None
+    tail = (1 - CONFIDENCE) / 2
+    return float(np.quantile(diff, tail)), float(np.quantile(diff, 1 - tail))
+
+
+def _changes(f, reference, small: set[str], metric: str | None = None) -> list[dict[str, Any]]:
+    """Each group's change of each metric (or of ``metric``), ``f`` minus ``reference``."""
+    from fairmtl.metrics import METRICS, OVERALL
+
+    if reference is None or f.test.replicates is None or reference.test.replicates is None:
         return []
     a, b = f.test.replicates, reference.test.replicates
-    harmed = []
-    for group, metric in a.columns:
-        if metric != primary or group == "overall":
+    mine = f.test.per_group.set_index(["group", "metric"])["value"]
+    theirs = reference.test.per_group.set_index(["group", "metric"])["value"]
+    out = []
+    for group, name in a.columns:
+        if group == OVERALL or (group, name) not in b.columns or metric not in (None, name):
             continue
-        diff = (a[(group, metric)] - b[(group, metric)]).to_numpy()
-        diff = diff if greater else -diff
-        diff = diff[np.isfinite(diff)]
-        if diff.size and np.quantile(diff, 0.975) < 0:
-            harmed.append(str(group))
-    return harmed
+        lo, hi = _paired(a[(group, name)], b[(group, name)])
+        greater = None if name == "selection_rate" else METRICS[name].greater_is_better
+        d = _num(mine.get((group, name), np.nan) - theirs.get((group, name), np.nan))
+        out.append(
+            {
+                "group": str(group),
+                "metric": name,
+                "diff": d,
+                "lo": lo,
+                "hi": hi,
+                "verdict": change_verdict(lo, hi, greater, str(group) in small),
+            }
+        )
+    return out
+
+
+def _judged(f, reference, primary: str, small: set[str], verdict: str) -> list[str]:
+    """Groups whose primary-metric change against ``reference`` has ``verdict``.
+
+    Groups with too few test rows are never judged, so never listed.
+    """
+    if reference is None or f is reference:
+        return []
+    return [c["group"] for c in _changes(f, reference, small, primary) if c["verdict"] == verdict]
+
+
+def _worst_group(f, primary: str, greater: bool, eligible: list[str]) -> tuple[str, float] | None:
+    """The worst group by ``primary`` among ``eligible`` (groups with enough test rows)."""
+    table = f.test.per_group
+    rows = table[(table["metric"] == primary) & table["group"].isin(eligible)]
+    rows = rows[np.isfinite(rows["value"].astype(float))]
+    if rows.empty:
+        return None
+    row = rows.loc[rows["value"].idxmin() if greater else rows["value"].idxmax()]
+    return str(row["group"]), float(row["value"])
+
+
+def _worst_replicates(f, primary: str, greater: bool, eligible: list[str]) -> pd.Series | None:
+    rep = f.test.replicates
+    cols = [(g, primary) for g in eligible if rep is not None and (g, primary) in rep.columns]
+    if not cols:
+        return None
+    part = rep[cols]
+    return part.min(axis=1) if greater else part.max(axis=1)
+
+
+def _comparison(f, reference, primary: str, greater: bool, eligible: list[str]) -> dict:
+    """The chosen model against ``reference``: overall and worst eligible group, paired."""
+    from fairmtl.metrics import OVERALL
+
+    def entry(d, lo_hi) -> dict[str, Any]:
+        lo, hi = lo_hi
+        return {"diff": _num(d), "lo": lo, "hi": hi, "verdict": change_verdict(lo, hi, greater)}
+
+    none = (None, None)
+    mine, theirs = f.test.replicates, reference.test.replicates
+    both = mine is not None and theirs is not None
+    key = (OVERALL, primary)
+    overall = entry(
+        f.test.scores.get(f"overall_{primary}", np.nan)
+        - reference.test.scores.get(f"overall_{primary}", np.nan),
+        _paired(mine[key], theirs[key]) if both and key in mine and key in theirs else none,
+    )
+    w_mine = _worst_group(f, primary, greater, eligible)
+    w_theirs = _worst_group(reference, primary, greater, eligible)
+    r_mine = _worst_replicates(f, primary, greater, eligible)
+    r_theirs = _worst_replicates(reference, primary, greater, eligible)
+    worst = entry(
+        (w_mine[1] - w_theirs[1]) if w_mine and w_theirs else None,
+        _paired(r_mine, r_theirs) if r_mine is not None and r_theirs is not None else none,
+    )
+    worst.update(
+        group=w_mine[0] if w_mine else None, reference_group=w_theirs[0] if w_theirs else None
+    )
+    return {"reference": None, "overall": overall, "worst_group": worst}
 
 
 def build_results(search, fitted, data, metrics, X, info: dict[str, Any]) -> dict[str, Any]:
@@ -75,6 +223,9 @@ def build_results(search, fitted, data, metrics, X, info: dict[str, Any]) -> dic
     ids = [f"m{i:02d}" for i in range(len(fitted))]
     pooled = next((f for f in fitted if f.method == "pooled"), None)
     independent = next((f for f in fitted if f.method == "independent"), None)
+    groups = _groups_summary(search, data)
+    small = {g["name"] for g in groups if g["small"]}
+    eligible = [g["name"] for g in groups if not g["small"]] or [g["name"] for g in groups]
     models, per_group = [], []
     for i, f in enumerate(fitted):
         models.append(
@@ -91,16 +242,23 @@ def build_results(search, fitted, data, metrics, X, info: dict[str, Any]) -> dic
                 "pareto_frequency": _num(search.pareto_frequency_[i]),
                 "chosen": i == search.best_index_,
                 "harm": {
-                    "worse_than_pooled": _harm(f, pooled, primary, greater),
-                    "worse_than_own": _harm(f, independent, primary, greater),
+                    "worse_than_pooled": _judged(f, pooled, primary, small, "worse"),
+                    "worse_than_own": _judged(f, independent, primary, small, "worse"),
+                    "better_than_pooled": _judged(f, pooled, primary, small, "better"),
                 },
             }
         )
-        bounds = _intervals(f, metrics)
+        bounds = _boot_bounds(f)
         for row in f.test.per_group.itertuples(index=False):
             if row.group == OVERALL:
                 continue  # overall figures are the model's scores, not a group
-            lo, hi = bounds.get((row.group, row.metric), (None, None))
+            lo, hi, method = group_interval(
+                row.metric,
+                row.value,
+                int(row.n),
+                bounds.get((row.group, row.metric), (None, None)),
+                str(row.group) in small,
+            )
             per_group.append(
                 {
                     "model": ids[i],
@@ -110,8 +268,13 @@ def build_results(search, fitted, data, metrics, X, info: dict[str, Any]) -> dic
                     "lo": lo,
                     "hi": hi,
                     "n": int(row.n),
+                    "interval": method,
                 }
             )
+    chosen = fitted[search.best_index_]
+    reference = pooled if pooled is not None else fitted[search.most_accurate_index_]
+    comparison = _comparison(chosen, reference, primary, greater, eligible)
+    comparison["reference"] = ids[fitted.index(reference)]
     return {
         "schema_version": 1,
         "title": search.title or "fairmtl frontier report",
@@ -124,7 +287,10 @@ def build_results(search, fitted, data, metrics, X, info: dict[str, Any]) -> dic
         "y_criterion": criteria[1]["name"],
         "models": models,
         "per_group": per_group,
-        "groups": _groups_summary(search, data),
+        "groups": groups,
+        "comparison": comparison,
+        "changes": _changes(chosen, pooled, small) if pooled is not None else [],
+        "confidence": CONFIDENCE,
         "chosen": ids[search.best_index_],
         "most_accurate": ids[search.most_accurate_index_],
         "pooled": ids[fitted.index(pooled)] if pooled is not None else None,
@@ -138,7 +304,7 @@ def build_results(search, fitted, data, metrics, X, info: dict[str, Any]) -> dic
             "sweep": {k: str(v) for k, v in search.sweep_.items()},
             "notes": [
                 _choice_note(fitted),
-                f"Intervals: {search.n_boot} stratified bootstrap resamples of the test set.",
+                _interval_note(search),
             ],
         },
         "reproducibility": {
@@ -149,6 +315,18 @@ def build_results(search, fitted, data, metrics, X, info: dict[str, Any]) -> dic
             "experiment": info.get("experiment"),
         },
     }
+
+
+def _interval_note(search) -> str:
+    return (
+        f"Intervals are {CONFIDENCE:.0%}: exact (Clopper-Pearson) binomial intervals for "
+        "accuracy, error rate and selection rate; for other metrics, "
+        f"{search.n_boot} stratified bootstrap resamples of the test set, and none for "
+        f"groups with fewer than {search.small_group_threshold} test rows. A change "
+        "against another model is better or worse only when its paired bootstrap "
+        "interval excludes 0, and within noise otherwise; groups with fewer than "
+        f"{search.small_group_threshold} test rows are not judged."
+    )
 
 
 def _choice_note(fitted) -> str:

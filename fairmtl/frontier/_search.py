@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import sys
 import warnings
 from typing import Any
 
@@ -26,6 +25,7 @@ from fairmtl.frontier._baselines import Fitted, check_baseline_names, fit_baseli
 from fairmtl.frontier._evaluate import Evaluation, evaluate
 from fairmtl.frontier._parallel import fit_settings
 from fairmtl.frontier._pareto import pareto_mask, robust_pareto_frequency, select
+from fairmtl.frontier._progress import sweep_progress as _progress
 from fairmtl.frontier._results import build_frontier_table, build_results
 from fairmtl.frontier._sweep import (
     PREDICT_ONLY_KNOBS,
@@ -727,49 +727,3 @@ def _replicate_criteria(f: Fitted, primary: str, greater: bool) -> np.ndarray:
     with np.errstate(all="ignore"):
         worst = np.nanmin(per_group, axis=1) if greater else np.nanmax(per_group, axis=1)
     return np.column_stack([overall, worst])
-
-
-class _progress:
-    """A rich progress bar (fits done / total, elapsed, ETA) on a TTY, nothing elsewhere.
-
-    Transient: it disappears when the sweep is done. ``stream`` defaults to stderr.
-    """
-
-    def __init__(self, total: int, stream=None) -> None:
-        self.total = total
-        self.stream = stream
-
-    def __enter__(self):
-        stream = self.stream if self.stream is not None else sys.stderr
-        isatty = getattr(stream, "isatty", None)
-        if not (callable(isatty) and isatty()):
-            self._bar = None
-            return lambda n: None
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("fits"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=Console(file=stream, force_terminal=True),
-            transient=True,
-        )
-        self._bar.start()
-        task = self._bar.add_task("fitting the frontier", total=self.total)
-        return lambda n: self._bar.advance(task, n)
-
-    def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.stop()

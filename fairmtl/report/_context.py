@@ -7,11 +7,21 @@ names) stay plain strings: the templates escape them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fairmtl.report import _svg
+from fairmtl.report import _svg, _transfer
+from fairmtl.report._format import (
+    TOO_FEW,
+    VERDICT_CLASS,
+    VERDICT_TEXT,
+    _fmt_param,
+    _num,
+    _shorten,
+    fmt_delta,
+    fmt_interval,
+    fmt_value,
+)
 from fairmtl.report._schema import criterion_infos, metric_infos
 
 __all__ = ["build_context", "fmt_value", "fmt_delta", "fmt_interval", "transfer_context"]
@@ -20,70 +30,12 @@ MAX_TABLE_ROWS = 40  # beyond this many groups, tables show the worst ones, the 
 TOP_GROUPS = 30  # rows shown unfolded, and bars in the per-group chart
 HOVER_GROUPS = 8  # worst groups listed in the plot's hover card
 ROBUST_FREQUENCY = 0.5
-MAX_TRANSFER_GROUPS = 60  # groups drawn in the gain chart and the affinity heatmap
-_LOSS_LABELS = {
-    "log_loss": "log loss",
-    "squared_error": "squared error",
-    "error_rate": "error rate",
-}
 
 _BAD_STATUS_WORDS = ("inaccurate", "infeasible", "unbounded", "error", "fail", "max_iter", "limit")
 
 
-def _num(v: Any) -> float | None:
-    """A finite float, or None for None, NaN and infinities."""
-    if v is None or isinstance(v, bool):
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
-def fmt_value(v: Any, percent: bool) -> str:
-    """Format a value: ``71.2%`` for rates, three significant figures otherwise."""
-    v = _num(v)
-    if v is None:
-        return "—"
-    if percent:
-        return f"{v * 100:.1f}%"
-    if v == 0 or 0.01 <= abs(v) < 10_000:
-        return f"{v:.3g}" if abs(v) >= 1 else f"{v:.3f}"
-    return f"{v:.2e}"
-
-
-def fmt_delta(d: Any, percent: bool) -> str:
-    """Format a difference: ``+3.1 pt`` for rates, ``-0.012`` otherwise."""
-    d = _num(d)
-    if d is None:
-        return "—"
-    if percent:
-        return f"{d * 100:+.1f} pt"
-    return f"{d:+.3f}" if abs(d) >= 0.001 or d == 0 else f"{d:+.1e}"
-
-
-def fmt_interval(lo: Any, hi: Any, percent: bool) -> str:
-    lo, hi = _num(lo), _num(hi)
-    if lo is None or hi is None:
-        return ""
-    if percent:
-        return f"{lo * 100:.1f}–{hi * 100:.1f}%"
-    return f"{fmt_value(lo, False)}–{fmt_value(hi, False)}"
-
-
-def _fmt_param(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return "—" if v is None else str(v)
-
-
 def _fmt_params(params: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={_fmt_param(v)}" for k, v in params.items())
-
-
-def _direction(delta: float | None, maximize: bool | None) -> str:
-    """'better', 'worse' or '' for a change of a metric."""
-    if delta is None or maximize is None or abs(delta) < 1e-12:
-        return ""
-    return "better" if (delta > 0) == maximize else "worse"
 
 
 def _index(results: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Mapping[str, Any]]]:
@@ -125,58 +77,86 @@ class _Builder:
         self.groups = {g["name"]: g for g in results["groups"]}
         self.chosen = self.models[results["chosen"]]
         self.pooled = self.models.get(results["pooled"]) if results["pooled"] else None
+        self.changes = {(c["group"], c["metric"]): c for c in results.get("changes") or ()}
 
     def rows(self, model_id: str | None, metric: str) -> dict[str, Mapping[str, Any]]:
         return self.index.get((model_id, metric), {}) if model_id else {}
 
-    def headline_figures(self, model: Mapping[str, Any]) -> dict[str, Any]:
+    def eligible(self) -> set[str]:
+        """Groups with enough test rows to be headlined (all groups when none has)."""
+        big = {n for n, g in self.groups.items() if not g["small"]}
+        return big or set(self.groups)
+
+    def worst_of(self, model: Mapping[str, Any]) -> tuple[str, float] | None:
+        """The worst group by the primary metric among :meth:`eligible` groups."""
+        rows = self.rows(model["id"], self.pm["name"])
+        return _worst({g: r for g, r in rows.items() if g in self.eligible()}, self.pm["maximize"])
+
+    def overall(self, model: Mapping[str, Any]) -> float | None:
         name = self.pm["name"]
-        rows = self.rows(model["id"], name)
         overall = _num(model["scores"].get("overall_" + name))
         if overall is None:
-            pairs = [(_num(r["value"]), r["n"]) for r in rows.values()]
+            pairs = [(_num(r["value"]), r["n"]) for r in self.rows(model["id"], name).values()]
             pairs = [(v, n) for v, n in pairs if v is not None and n > 0]
             total = sum(n for _, n in pairs)
             overall = sum(v * n for v, n in pairs) / total if total else None
-        worst = _worst(rows, self.pm["maximize"])
-        worst_value = _num(model["scores"].get("worst_group_" + name))
-        if worst_value is None and worst is not None:
-            worst_value = worst[1]
-        elif worst_value is not None and worst is not None:
-            # The criterion may leave out small groups: name the group it refers to.
-            values = {g: _num(r["value"]) for g, r in rows.items()}
-            worst = min(
-                ((g, v) for g, v in values.items() if v is not None),
-                key=lambda gv: abs(gv[1] - worst_value),
+        return overall
+
+    def lower_small_groups(self, worst: tuple[str, float] | None) -> list[dict[str, Any]]:
+        """Small groups that score worse than the headlined worst group, worst first."""
+        if worst is None or self.eligible() == set(self.groups):
+            return []
+        pc, mx = self.pm["percent"], self.pm["maximize"]
+        rows = self.rows(self.chosen["id"], self.pm["name"])
+        sign = -1 if mx is False else 1
+        out = []
+        for g, r in rows.items():
+            v = _num(r["value"])
+            if g in self.eligible() or v is None or sign * v >= sign * worst[1]:
+                continue
+            c = self.cell(self.chosen["id"], self.pm["name"], g)
+            out.append(
+                {"name": g, "value": fmt_value(v, pc), "v": v, "n_test": r["n"], "ci": c["ci"]}
             )
-        return {"overall": overall, "worst": worst_value, "group": worst[0] if worst else None}
+        return sorted(out, key=lambda d: sign * d["v"])
 
     def headline(self) -> dict[str, Any]:
-        pc, mx = self.pm["percent"], self.pm["maximize"]
-        best = self.models[self.r["most_accurate"]]
-        mine, theirs = self.headline_figures(self.chosen), self.headline_figures(best)
-        d_all = d_worst = None
-        if mine["overall"] is not None and theirs["overall"] is not None:
-            d_all = mine["overall"] - theirs["overall"]
-        if mine["worst"] is not None and theirs["worst"] is not None:
-            d_worst = mine["worst"] - theirs["worst"]
-        group = self.groups.get(mine["group"] or "")
+        pc = self.pm["percent"]
+        comp = self.r.get("comparison") or {}
+        ref_id = comp.get("reference") or (self.pooled or {}).get("id") or self.r["most_accurate"]
+        ref = self.models[ref_id]
+        worst, ref_worst = self.worst_of(self.chosen), self.worst_of(ref)
+        mine_all, ref_all = self.overall(self.chosen), self.overall(ref)
+        d_all = mine_all - ref_all if mine_all is not None and ref_all is not None else None
+        d_worst = worst[1] - ref_worst[1] if worst and ref_worst else None
+        v_all = (comp.get("overall") or {}).get("verdict", "")
+        v_worst = (comp.get("worst_group") or {}).get("verdict", "")
+        few = len(self.eligible()) < len(self.groups)
         return {
             "label": self.chosen["label"],
             "method": self.chosen["method"],
             "params": _fmt_params(self.chosen["params"]),
             "metric": _lower_first(self.pm["label"]),
-            "overall": fmt_value(mine["overall"], pc),
-            "worst": fmt_value(mine["worst"], pc),
-            "worst_group": mine["group"],
-            "worst_small": bool(group and group["small"]),
-            "same": self.chosen["id"] == best["id"],
-            "best_label": best["label"],
-            "best_worst_group": theirs["group"],
+            "overall": fmt_value(mine_all, pc),
+            "worst": fmt_value(worst[1] if worst else None, pc),
+            "worst_ci": self.cell(self.chosen["id"], self.pm["name"], worst[0])["ci"]
+            if worst
+            else "",
+            "worst_group": worst[0] if worst else None,
+            "worst_small": bool(worst and self.groups[worst[0]]["small"]),
+            "eligible_only": few,
+            "lower_small": self.lower_small_groups(worst),
+            "same": self.chosen["id"] == ref["id"],
+            "most_accurate": self.chosen["id"] == self.r["most_accurate"],
+            "ref_label": ref["label"],
+            "ref_is_pooled": self.pooled is not None and ref["id"] == self.pooled["id"],
+            "ref_worst_group": ref_worst[0] if ref_worst else None,
             "delta_overall": fmt_delta(d_all, pc),
-            "delta_overall_cls": _direction(d_all, mx),
+            "delta_overall_verdict": v_all,
+            "delta_overall_cls": VERDICT_CLASS.get(v_all, ""),
             "delta_worst": fmt_delta(d_worst, pc),
-            "delta_worst_cls": _direction(d_worst, mx),
+            "delta_worst_verdict": v_worst,
+            "delta_worst_cls": VERDICT_CLASS.get(v_worst, ""),
             "harm_pooled": list(self.chosen["harm"]["worse_than_pooled"]),
             "harm_own": list(self.chosen["harm"]["worse_than_own"]),
             "status_warning": _status_warning(self.chosen["solver_info"]),
@@ -187,12 +167,31 @@ class _Builder:
         pc = self.metrics[metric]["percent"]
         if row is None:
             return {"text": "—", "ci": "", "v": None, "row": None}
+        ci = fmt_interval(row["lo"], row["hi"], pc)
+        if not ci and row.get("interval") == TOO_FEW:
+            ci = "interval: too few rows"
         return {
             "text": fmt_value(row["value"], pc),
-            "ci": fmt_interval(row["lo"], row["hi"], pc),
+            "ci": ci,
             "v": _num(row["value"]),
             "row": {"value": _num(row["value"]), "lo": _num(row["lo"]), "hi": _num(row["hi"])},
         }
+
+    def verdict(self, group: str, metric: str, d: float | None) -> str:
+        """The results' verdict on a group's change against the pooled model.
+
+        Results that carry no verdicts (written by an older fairmtl) fall back on the
+        harm lists, computed with the same rule for the primary metric.
+        """
+        found = self.changes.get((group, metric))
+        if found is not None:
+            return str(found.get("verdict", ""))
+        if d is None or "changes" in self.r or metric != self.pm["name"]:
+            return ""
+        harm = self.chosen["harm"]
+        if group in harm["worse_than_pooled"]:
+            return "worse"
+        return "better" if group in harm.get("better_than_pooled", ()) else ""
 
     def group_rows(self) -> list[dict[str, Any]]:
         pooled_id = self.pooled["id"] if self.pooled else None
@@ -209,13 +208,16 @@ class _Builder:
                     if mine["v"] is not None and base["v"] is not None
                     else None
                 )
+                verdict = self.verdict(name, metric, d) if base["v"] is not None else ""
                 cells.append(
                     {
                         "chosen": mine,
                         "pooled": base,
                         "delta": fmt_delta(d, info["percent"]),
                         "delta_v": d,
-                        "cls": _direction(d, info["maximize"]),
+                        "verdict": verdict,
+                        "verdict_text": VERDICT_TEXT.get(verdict, ""),
+                        "cls": VERDICT_CLASS.get(verdict, ""),
                     }
                 )
             out.append(
@@ -261,12 +263,13 @@ class _Builder:
         gains = [
             (r["name"], r["cells"][first]["delta"], r["cells"][first]["delta_v"])
             for r in group_rows
-            if r["cells"][first]["cls"] == "better"
+            if r["cells"][first]["verdict"] == "better"
         ]
         gains.sort(key=lambda t: -abs(t[2]))
         deltas = {r["name"]: r["cells"][first]["delta"] for r in group_rows}
         pays = [(g, deltas.get(g, "—")) for g in self.chosen["harm"]["worse_than_pooled"]]
         own = list(self.chosen["harm"]["worse_than_own"])
+        verdicts = [r["cells"][first]["verdict"] for r in group_rows]
         x, y = self.r["x_criterion"], self.r["y_criterion"]
         info = {c["name"]: c for c in self.criteria}
         sign = 1 if info[x]["maximize"] else -1
@@ -296,6 +299,8 @@ class _Builder:
             "pays_text": [f"{g}: {d}" for g, d in pays],
             "gains": gains,
             "pays": pays,
+            "n_noise": verdicts.count("within noise"),
+            "n_few": verdicts.count("too few rows"),
             "own": own,
             "frontier": frontier,
             "x_label": info[x]["label"],
@@ -392,8 +397,44 @@ def _lower_first(label: str) -> str:
     return label[:1].lower() + label[1:] if label[1:2].islower() else label
 
 
-def _shorten(text: str, width: int = 30) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+def knob_range(results: Mapping[str, Any]) -> str:
+    """The swept knobs' range over the fairmtl models, and the chosen model's values."""
+    ours = [m for m in results["models"] if m["source"] == "fairmtl"]
+    chosen = next((m for m in results["models"] if m["chosen"]), None)
+    parts, picked = [], []
+    for knob in results["method"]["sweep"]:
+        values = sorted(
+            {
+                float(v)
+                for m in ours
+                if isinstance(v := m["params"].get(knob), int | float) and not isinstance(v, bool)
+            }
+        )
+        if not values:
+            continue
+        if len(values) == 1:
+            parts.append(f"{knob} = {_fmt_param(values[0])}")
+        else:
+            parts.append(
+                f"{knob} from {_fmt_param(values[0])} to {_fmt_param(values[-1])} "
+                f"({len(values)} values)"
+            )
+        if chosen is not None and chosen["source"] == "fairmtl" and knob in chosen["params"]:
+            picked.append(f"{knob} = {_fmt_param(chosen['params'][knob])}")
+    if not parts:
+        return ""
+    text = "The fairmtl models sweep " + "; ".join(parts)
+    return text + (f"; the chosen one has {', '.join(picked)}." if picked else ".")
+
+
+def rule_text(results: Mapping[str, Any]) -> str:
+    """The one rule for "better", "worse" and "within noise", as the report states it."""
+    level = f"{float(results.get('confidence', 0.95)):.0%}"
+    return (
+        f"A change is called better or worse only when its paired bootstrap {level} "
+        "interval excludes 0, and within noise otherwise; groups with fewer than "
+        f"{results['small_group_threshold']} test rows are not judged."
+    )
 
 
 def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
@@ -439,153 +480,17 @@ def build_context(results: Mapping[str, Any]) -> dict[str, Any]:
             for g in results["groups"]
         ],
         "n_small": sum(1 for g in results["groups"] if g["small"]),
+        "confidence_pct": f"{float(results.get('confidence', 0.95)):.0%}",
+        "rule_text": rule_text(results),
+        "knob_range": knob_range(results),
         "robust_frequency": ROBUST_FREQUENCY,
         "transfer": (
-            transfer_context(results["transfer"]) if results.get("transfer") is not None else None
+            _transfer.transfer_context(results["transfer"])
+            if results.get("transfer") is not None
+            else None
         ),
     }
 
 
-def _transfer_bars(summary: Mapping[str, Any], picked: Sequence[Mapping[str, Any]]) -> dict:
-    """The gain-from-sharing chart of the reference scheme, one bar per picked group."""
-    scheme = summary["reference"]
-    rows = []
-    for g in picked:
-        cell = g["gain"].get(scheme) or {}
-        rows.append(
-            {
-                "gain": {
-                    "value": _num(cell.get("gain")),
-                    "lo": _num(cell.get("lo")),
-                    "hi": _num(cell.get("hi")),
-                }
-            }
-        )
-    chart = _svg.group_bars(rows, percent=False, series=("gain",))
-    for row, g in zip(chart["rows"], picked, strict=True):
-        cell = g["gain"].get(scheme) or {}
-        verdict = str(cell.get("verdict", "unclear"))
-        ci = fmt_interval(cell.get("lo"), cell.get("hi"), False)
-        row.update(
-            name=g["group"],
-            short=_shorten(g["group"]),
-            verdict=verdict,
-            hurt=verdict == "hurt",
-            misaligned=bool(g["misaligned"]),
-        )
-        for bar in row["bars"]:
-            bar["key"] = verdict if verdict in ("gains", "hurt") else "unclear"
-            bar["title"] = (
-                f"{g['group']}: gain {fmt_delta(cell.get('gain'), False)}"
-                + (f" ({ci})" if ci else "")
-                + f", {verdict}"
-                + ("; misaligned" if g["misaligned"] else "")
-            )
-    return chart
-
-
-def _pick_groups(summary: Mapping[str, Any], limit: int) -> list[str]:
-    """At most `limit` group names, hurt and misaligned ones first, in affinity order."""
-    order = list(summary["affinity"]["labels"])
-    if len(order) <= limit:
-        return order
-    scheme = summary["reference"]
-    first = set(summary["misaligned"]) | set(summary["hurt"].get(scheme, []))
-    keep = [g for g in order if g in first][:limit]
-    rest = [g for g in order if g not in first][: limit - len(keep)]
-    chosen = set(keep) | set(rest)
-    return [g for g in order if g in chosen]
-
-
-def transfer_context(summary: Mapping[str, Any]) -> dict[str, Any]:
-    """What the "Which groups help each other" section shows, from a transfer summary.
-
-    Parameters
-    ----------
-    summary : dict
-        A validated :class:`~fairmtl.report.TransferSummary`.
-
-    Returns
-    -------
-    context : dict
-        ``reading``, ``bars`` (the gain chart of the reference scheme, most hurt
-        first), ``heat`` (the affinity heatmap, see :func:`_svg.heatmap`), ``table``
-        (one row per group), and counts and labels for the notes.
-    """
-    scheme = summary["reference"]
-    by_name = {g["group"]: g for g in summary["groups"]}
-    affinity = summary["affinity"]
-    labels = list(affinity["labels"])
-    index = {g: i for i, g in enumerate(labels)}
-
-    def gain_key(g: Mapping[str, Any]) -> tuple[bool, float]:
-        v = _num((g["gain"].get(scheme) or {}).get("gain"))
-        return (v is None, v if v is not None else 0.0)
-
-    ordered = sorted(summary["groups"], key=gain_key)
-    with_gain = [g for g in ordered if not gain_key(g)[0]]
-    picked_bars = with_gain[:MAX_TRANSFER_GROUPS]
-    drawn = _pick_groups(summary, MAX_TRANSFER_GROUPS)
-    rows_idx = [index[g] for g in drawn]
-    matrix = [[affinity["matrix"][i][j] for j in rows_idx] for i in rows_idx]
-    rng = [_num(v) for v in affinity["range"]]
-    domain = rng if len(rng) == 2 and None not in rng and rng[0] < rng[1] else [-1.0, 1.0]
-    heat = _svg.heatmap(drawn, matrix, domain)
-    hurt_or_misaligned = set(summary["misaligned"]) | set(summary["hurt"].get(scheme, []))
-    for row in heat["rows"] + heat["columns"]:
-        row["short"] = _shorten(row["label"], 22)
-        row["flag"] = row["label"] in hurt_or_misaligned
-    for c in heat["cells"]:
-        a, b = drawn[c["row"]], drawn[c["column"]]
-        value = "no value" if c["value"] is None else f"{c['value']:.2f}"
-        c["title"] = f"{a} × {b}: {value}"
-    table = []
-    for g in summary["groups"]:
-        cells = []
-        for s in summary["schemes"]:
-            cell = g["gain"].get(s) or {}
-            cells.append(
-                {
-                    "text": fmt_delta(cell.get("gain"), False),
-                    "v": _num(cell.get("gain")),
-                    "ci": fmt_interval(cell.get("lo"), cell.get("hi"), False),
-                    "verdict": str(cell.get("verdict", "")),
-                }
-            )
-        table.append(
-            {
-                "name": g["group"],
-                "n_train": g["n_train"],
-                "n_test": g["n_test"],
-                "cluster": g["cluster"],
-                "alignment": fmt_value(g["alignment"], False),
-                "alignment_v": _num(g["alignment"]),
-                "misaligned": bool(g["misaligned"]),
-                "cells": cells,
-            }
-        )
-    table.sort(key=lambda r: gain_key(by_name[r["name"]]))
-    loss = str(summary["loss"])
-    return {
-        "reading": summary["reading"],
-        "scheme": scheme,
-        "schemes": list(summary["schemes"]),
-        "loss": _LOSS_LABELS.get(loss, loss.replace("_", " ")),
-        "confidence": f"{float(summary['confidence']):.0%}",
-        "n_boot": summary["n_boot"],
-        "measure": str(affinity["measure"]),
-        "n_clusters": affinity["n_clusters"],
-        "n_groups": len(summary["groups"]),
-        "hurt": list(summary["hurt"].get(scheme, [])),
-        "gains": list(summary["gains"].get(scheme, [])),
-        "misaligned": list(summary["misaligned"]),
-        "bars": _transfer_bars(summary, picked_bars),
-        "bars_shown": len(picked_bars),
-        "bars_missing": len(ordered) - len(with_gain),
-        "heat": heat,
-        "heat_shown": len(drawn),
-        "heat_total": len(labels),
-        "domain": [fmt_value(domain[0], False), fmt_value(domain[1], False)],
-        "table": table,
-        "collapse": len(table) > MAX_TABLE_ROWS,
-    }
+transfer_context = _transfer.transfer_context
+MAX_TRANSFER_GROUPS = _transfer.MAX_TRANSFER_GROUPS

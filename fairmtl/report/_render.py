@@ -13,12 +13,14 @@ import hashlib
 import json
 import math
 import os
+import re
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 from markupsafe import Markup
 
 from fairmtl.data._atomic import (
@@ -51,15 +53,39 @@ _CSP = (
 )
 
 
+#: Where a group name may break across lines: after "|", "_", "/" and spaces.
+_BREAK_AFTER = re.compile(r"(?<=[|_/ ])")
+
+
+def breakable(name: Any) -> markupsafe.Markup:
+    """A name, escaped, that breaks across lines only after a separator.
+
+    Each piece is a ``<span class="nb">`` (no wrapping inside, not even at a hyphen:
+    "Asian-Pac-Islander" stays whole) followed by ``<wbr>``; the text is unchanged.
+
+    Examples
+    --------
+    >>> str(breakable("a_b|c"))
+    '<span class="nb">a_</span><wbr><span class="nb">b|</span><wbr><span class="nb">c</span>'
+    >>> str(breakable("<b>"))
+    '<span class="nb">&lt;b&gt;</span>'
+    """
+    parts = [p for p in _BREAK_AFTER.split(str(name)) if p]
+    pieces = (markupsafe.Markup('<span class="nb">%s</span>') % p for p in parts)
+    return markupsafe.Markup("<wbr>").join(pieces)
+
+
 @functools.lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("fairmtl.report", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["breakable"] = breakable
+    return env
 
 
 @functools.lru_cache(maxsize=4)

@@ -124,6 +124,10 @@ class Harm(TypedDict):
     worse_than_pooled: list[str]
     worse_than_own: list[str]
     """Worse than the group's own single-group (independent) model."""
+    better_than_pooled: NotRequired[list[str]]
+    """Better than under the pooled model. Every list follows one rule: the paired
+    bootstrap interval of the change excludes 0; groups with fewer test rows than
+    ``small_group_threshold`` are never listed."""
 
 
 class ModelResult(TypedDict):
@@ -158,6 +162,9 @@ class GroupMetric(TypedDict):
     lo: float | None
     hi: float | None
     n: int
+    interval: NotRequired[str]
+    """How ``lo``/``hi`` were found: ``"exact"`` (Clopper-Pearson, for shares of the
+    group's rows), ``"bootstrap"``, or ``"too few rows"`` (none given)."""
 
 
 class GroupInfo(TypedDict):
@@ -169,7 +176,7 @@ class GroupInfo(TypedDict):
     n_test: int
     base_rate: float | None
     small: bool
-    """Fewer training rows than ``small_group_threshold``: its figures are uncertain."""
+    """Fewer test rows than ``small_group_threshold``: its figures are uncertain."""
 
 
 class Split(TypedDict):
@@ -270,6 +277,9 @@ class TransferSummary(TypedDict):
     gains: dict[str, list[str]]
     misaligned: list[str]
     misaligned_rule: NotRequired[str]
+    small_groups: NotRequired[list[str]]
+    """Groups with fewer than ``min_test_rows`` held-out rows: shown, never judged."""
+    min_test_rows: NotRequired[int]
     reading: str
 
 
@@ -301,6 +311,16 @@ class Results(TypedDict):
     """Optional: labels and directions of per-group metrics; guessed when absent."""
     transfer: NotRequired[TransferSummary | None]
     """Optional: which groups help each other (a transfer summary); shown when present."""
+    confidence: NotRequired[float]
+    """Coverage of the intervals and of the better/worse rule (0.95)."""
+    comparison: NotRequired[dict[str, Any]]
+    """The chosen model against ``reference`` (the pooled model, else the most accurate):
+    ``overall`` and ``worst_group`` (among groups with enough test rows), each with
+    ``diff``, ``lo``, ``hi`` (paired bootstrap) and ``verdict``."""
+    changes: NotRequired[list[dict[str, Any]]]
+    """Each group's change of each metric, chosen minus pooled: ``group``, ``metric``,
+    ``diff``, ``lo``, ``hi`` and ``verdict`` ("better", "worse", "within noise" or
+    "too few rows")."""
 
 
 # ---------------------------------------------------------------------------

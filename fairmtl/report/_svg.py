@@ -12,12 +12,24 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fairmtl.report._view import (  # noqa: F401  (re-exported: the plot's geometry)
+    PLOT_BOX,
+    TAG_CHAR,
+    TAG_HEIGHT,
+    TAG_SPOTS,
+    _tag_box,
+    focus_ids,
+    place_tags,
+)
+
 __all__ = [
     "MARKER_SHAPES",
     "marker_path",
     "axis",
+    "focus_ids",
     "frontier_plot",
     "frontier_figure",
+    "place_tags",
     "group_bars",
     "heat_colour",
     "heatmap",
@@ -31,7 +43,6 @@ MARKER_SHAPES = ("circle", "square", "triangle", "diamond", "triangle-down", "cr
 
 # Frontier plot: the SVG's size and its plotting box, in SVG units.
 PLOT_SIZE = (720, 440)
-PLOT_BOX = {"left": 78.0, "top": 18.0, "width": 618.0, "height": 352.0}
 # Per-group bar chart.
 BAR_LABEL_WIDTH = 210.0
 BAR_PLOT_WIDTH = 460.0
@@ -174,6 +185,8 @@ def frontier_plot(
     models: Sequence[Mapping[str, Any]],
     x: str,
     y: str,
+    *,
+    focus: set[str] | None = None,
 ) -> dict[str, Any]:
     """Lay out the frontier plot for the axes `x` and `y`.
 
@@ -185,17 +198,25 @@ def frontier_plot(
         Each with ``id`` and ``values`` (criterion name -> float or None).
     x, y : str
         The criteria on the horizontal and vertical axes.
+    focus : set of str or None, default=None
+        Ids of the models the axes are fitted to (see :func:`focus_ids`); None: all.
 
     Returns
     -------
     plot : dict
-        ``size``, ``box``, ``axes`` (criterion name -> axis, see :func:`axis`),
-        ``positions`` (model id -> ``[x, y]`` in SVG units, or None when a value is
-        missing), ``front`` (polyline points of the non-dominated models in this view),
-        ``x_ticks`` and ``y_ticks`` (``[position, label]``).
+        ``size``, ``box``, ``axes`` (criterion name -> axis fitted to the focus,
+        see :func:`axis`), ``axes_all`` (fitted to every model), ``positions`` (model
+        id -> ``[x, y]`` in SVG units, or None when a value is missing), ``outside``
+        (ids of the models outside the focused view), ``front`` (polyline points of
+        the non-dominated models in this view), ``x_ticks`` and ``y_ticks``.
     """
-    axes = {
+    axes_all = {
         c["name"]: axis([m["values"].get(c["name"]) for m in models], percent=c["percent"])
+        for c in criteria
+    }
+    shown = [m for m in models if focus is None or m["id"] in focus]
+    axes = {
+        c["name"]: axis([m["values"].get(c["name"]) for m in shown], percent=c["percent"])
         for c in criteria
     }
     box = PLOT_BOX
@@ -221,23 +242,25 @@ def frontier_plot(
         [round(_scale(v, axes[y]["domain"], box["top"] + box["height"], -box["height"]), 1), label]
         for v, label in axes[y]["ticks"]
     ]
+    outside = []
+    for m in models:
+        vx, vy = m["values"].get(x), m["values"].get(y)
+        if positions[m["id"]] is None:
+            continue
+        (x0, x1), (y0, y1) = axes[x]["domain"], axes[y]["domain"]
+        if not (x0 <= vx <= x1 and y0 <= vy <= y1):
+            outside.append(m["id"])
     return {
         "size": PLOT_SIZE,
         "box": box,
         "axes": axes,
+        "axes_all": axes_all,
         "positions": positions,
+        "outside": outside,
         "front": line,
         "x_ticks": x_ticks,
         "y_ticks": y_ticks,
     }
-
-
-def _tag_anchor(pos: Sequence[float] | None) -> list[Any]:
-    """``[text-anchor, dx]`` that keep a mark's tag inside the plot (the script agrees)."""
-    if pos is None:
-        return ["middle", 0]
-    rel = (pos[0] - PLOT_BOX["left"]) / PLOT_BOX["width"]
-    return ["end", 12] if rel > 0.8 else ["start", -12] if rel < 0.2 else ["middle", 0]
 
 
 def _styles(models: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[str, str]]:
@@ -287,7 +310,8 @@ def frontier_figure(
         The layout of :func:`frontier_plot` plus ``markers``, ``legend``, ``js`` (the
         data the page's script needs), axis labels and ``n_missing``.
     """
-    geo = frontier_plot(criteria, models, x, y)
+    focus = focus_ids(models, x, y, most_accurate=most_accurate)
+    geo = frontier_plot(criteria, models, x, y, focus=focus)
     styles = _styles(models)
     info = {c["name"]: c for c in criteria}
     markers = []
@@ -307,12 +331,19 @@ def frontier_figure(
                 "robust": m["robust"],
                 "chosen": m["chosen"],
                 "tag": tag,
-                "anchor": _tag_anchor(geo["positions"][m["id"]]),
+                "spot": list(TAG_SPOTS[0]),
+                "outside": m["id"] in geo["outside"],
                 "source": m["source"],
                 "title": f"{m['label']} ({m['method']}): "
                 + ", ".join(f"{info[c]['label']} {text[c]}" for c in (x, y)),
             }
         )
+    visible = [mk for mk in markers if mk["pos"] is not None and not mk["outside"]]
+    tagged = [mk for mk in visible if mk["tag"]]
+    tagged.sort(key=lambda mk: not mk["chosen"])  # the chosen model's tag first
+    spots = place_tags([(mk["tag"], mk["pos"]) for mk in tagged], [mk["pos"] for mk in visible])
+    for mk, spot in zip(tagged, spots, strict=True):
+        mk["spot"] = spot
     legend = [
         {
             "label": f"{method} ({'fairmtl' if source == 'fairmtl' else 'baseline'})",
@@ -326,7 +357,19 @@ def frontier_figure(
         "x": x,
         "y": y,
         "models": list(models),
-        "criteria": [dict(c, **geo["axes"][c["name"]]) for c in criteria],
+        "focus": sorted(focus),
+        "spots": [list(s) for s in TAG_SPOTS],
+        "tag_char": TAG_CHAR,
+        "tag_height": TAG_HEIGHT,
+        "criteria": [
+            dict(
+                c,
+                **geo["axes"][c["name"]],
+                domain_all=geo["axes_all"][c["name"]]["domain"],
+                ticks_all=geo["axes_all"][c["name"]]["ticks"],
+            )
+            for c in criteria
+        ],
     }
     return {
         **geo,
@@ -339,6 +382,8 @@ def frontier_figure(
         "y_max": info[y]["maximize"],
         "criteria": list(criteria),
         "n_missing": sum(1 for mk in markers if mk["pos"] is None),
+        "n_outside": len(geo["outside"]),
+        "outside_labels": [m["label"] for m in models if m["id"] in geo["outside"]],
     }
 
 

@@ -9,6 +9,7 @@ at a limit, or returns an inaccurate status hands over to the next with a
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -33,6 +34,13 @@ MSG_FALLBACK = (
     "The result records both in solver_info_."
 )
 MSG_UNKNOWN_SOLVER = "Unknown solver {name!r}. Choose one of: {choices}."
+# cvxpy's own advice in its errors names options of cvxpy's solve(), not fairmtl's.
+_CVXPY_ADVICE = re.compile(r"\s*Try another solver,? or solve with verbose=True[^.]*\.?")
+
+
+def _reason(error: str | None, raw: Any) -> str:
+    """Why a solver failed, without cvxpy's advice about its own options."""
+    return _CVXPY_ADVICE.sub("", error).strip() if error else f"status {raw!r}"
 
 
 @dataclass(frozen=True)
@@ -193,7 +201,7 @@ def solve_chain(
             # a first-order solver will not sharpen an interior-point near-solution
             break
         if i + 1 < len(chain):
-            reason = error or f"status {raw!r}"
+            reason = _reason(error, raw)
             warnings.warn(
                 MSG_FALLBACK.format(failed=step.label, reason=reason, next=chain[i + 1].label),
                 SolverFallbackWarning,

@@ -45,7 +45,8 @@ MSG_NOT_FAIRMTL = (
 MSG_TEST_PARTIAL = "Pass X_test, y_test and groups_test together, or none of them."
 MSG_TEST_MISSING_GROUP = (
     "Group(s) {names} have no rows in the held-out data, so their held-out loss is "
-    "undefined. Give every group held-out rows, or lower test_size's minimum."
+    "undefined. Give every group held-out rows (X_test, y_test, groups_test), or leave "
+    "them out to let fairmtl hold out test_size of each group's rows."
 )
 
 DEFAULT_SHARING_STRENGTH = 0.01

@@ -21,6 +21,8 @@ from fairmtl.transfer._gain import gain_from_sharing
 __all__ = ["SUMMARY_VERSION", "group_alignment", "reading", "transfer_summary"]
 
 SUMMARY_VERSION = 1
+#: Groups with fewer held-out rows than this are shown but never judged hurt or gaining.
+MIN_TEST_ROWS = 30
 
 
 def group_alignment(affinity: pd.DataFrame, n_neighbors: int = 3) -> pd.Series:
@@ -61,6 +63,8 @@ def reading(
     n_groups: int,
     n_clusters: int = 1,
     rule: str = "alignment",
+    small: Sequence[str] = (),
+    min_test_rows: int = MIN_TEST_ROWS,
 ) -> str:
     """The one-line reading of a summary (see :func:`transfer_summary`).
 
@@ -75,6 +79,10 @@ def reading(
     n_groups, n_clusters : int
     rule : {"alignment", "cluster"}, default="alignment"
         How ``misaligned`` was found: low alignment, or hurt by pooling within clusters.
+    small : sequence of str, default=()
+        Groups with fewer than ``min_test_rows`` held-out rows: too few to judge, so
+        left out of ``hurt`` and named as such.
+    min_test_rows : int, default=30
 
     Returns
     -------
@@ -85,9 +93,15 @@ def reading(
     >>> reading(["h07", "h12", "h19"], ["h07", "h12", "h19"], scheme="offset", n_groups=20)
     'h07, h12 and h19 lose from offset pooling; their data are misaligned with the rest.'
     """
-    hurt, misaligned = list(hurt), list(misaligned)
+    hurt, misaligned, small = list(hurt), list(misaligned), list(small)
     if hurt:
         line = f"{_names(hurt)} {'loses' if len(hurt) == 1 else 'lose'} from {scheme} pooling"
+    elif small:
+        judged = n_groups - len(small)
+        line = (
+            f"No group of {judged} with at least {min_test_rows} test rows loses from "
+            f"{scheme} pooling"
+        )
     else:
         line = f"No group of {n_groups} loses from {scheme} pooling"
     if misaligned:
@@ -106,6 +120,12 @@ def reading(
             line += f" (hurt even by pooling only {where})"
     elif rule == "cluster" and n_clusters > 1:
         line += f"; pooling within the {n_clusters} clusters of aligned groups hurts none"
+    if small:
+        few = "group has" if len(small) == 1 else "groups have"
+        line += (
+            f". {len(small)} {few} fewer than {min_test_rows} test rows, too few to judge "
+            f"({_names(small, 3)})"
+        )
     return line + "."
 
 
@@ -143,6 +163,7 @@ def transfer_summary(
     confidence: float = 0.95,
     n_neighbors: int = 3,
     misaligned_ratio: float = 0.5,
+    min_test_rows: int = MIN_TEST_ROWS,
     random_state: Any = None,
 ) -> dict[str, Any]:
     """Who gains from pooling, who is hurt, which groups agree: one plain-data dict.
@@ -171,6 +192,10 @@ random_state
         with few rows per group, noisy fits blur it). With ``"clustered"``, a group is
         misaligned when pooling it only with its own cluster still hurts it (interval
         below 0): a measured, not a heuristic, reading, used first.
+    min_test_rows : int, default=30
+        Groups with fewer held-out rows are listed in ``small_groups`` and never judged:
+        they are left out of ``hurt``, ``gains`` and (under the cluster rule)
+        ``misaligned``, since a bootstrap of a handful of rows is far too narrow.
 
     Returns
     -------
@@ -228,8 +253,10 @@ random_state
         random_state=random_state,
     )
     alignment = group_alignment(affinity, n_neighbors)
-    hurt = {s: _where(gain, s, "hurt") for s in schemes}
-    gains = {s: _where(gain, s, "gains") for s in schemes}
+    n_test = gain.groupby("group")["n_test"].first()
+    small = sorted(str(g) for g, n in n_test.items() if n < min_test_rows)
+    hurt = {s: [g for g in _where(gain, s, "hurt") if g not in small] for s in schemes}
+    gains = {s: [g for g in _where(gain, s, "gains") if g not in small] for s in schemes}
     if "clustered" in schemes:
         rule, misaligned = "cluster", hurt["clustered"]
     else:
@@ -282,6 +309,8 @@ random_state
         "gains": gains,
         "misaligned": [str(g) for g in misaligned],
         "misaligned_rule": rule,
+        "small_groups": small,
+        "min_test_rows": int(min_test_rows),
         "reading": reading(
             hurt[schemes[0]],
             misaligned,
@@ -289,5 +318,7 @@ random_state
             n_groups=len(affinity),
             n_clusters=int(clusters.attrs["n_clusters"]),
             rule=rule,
+            small=small,
+            min_test_rows=min_test_rows,
         ),
     }

@@ -64,18 +64,57 @@
   var models = {}, crits = {};
   data.models.forEach(function (m) { models[m.id] = m; });
   data.criteria.forEach(function (c) { crits[c.name] = c; });
-  var state = { x: data.x, y: data.y };
+  var state = { x: data.x, y: data.y, all: false };
 
   /* ---------------- frontier plot: axes ---------------- */
   function scale(v, domain, start, length) {
     return start + (v - domain[0]) / (domain[1] - domain[0]) * length;
   }
+  /* The default view is fitted to the focus models; "Show all" fits every model. */
+  function domain(c) { return state.all ? c.domain_all : c.domain; }
+  function ticks(c) { return state.all ? c.ticks_all : c.ticks; }
   function position(m) {
     var vx = m.values[state.x], vy = m.values[state.y];
     if (vx === null || vy === null || vx === undefined || vy === undefined) { return null; }
     var cx = crits[state.x], cy = crits[state.y];
-    return [scale(vx, cx.domain, box.left, box.width),
-            scale(vy, cy.domain, box.top + box.height, -box.height)];
+    return [scale(vx, domain(cx), box.left, box.width),
+            scale(vy, domain(cy), box.top + box.height, -box.height)];
+  }
+  function inView(p) {
+    return p !== null && p[0] >= box.left - 0.5 && p[0] <= box.left + box.width + 0.5 &&
+      p[1] >= box.top - 0.5 && p[1] <= box.top + box.height + 0.5;
+  }
+  /* Tags ("chosen", "most accurate") take the first spot clear of the plot's edges,
+     of the tags already placed and of other marks: the rule of _svg.place_tags. */
+  function tagBox(p, spot, text) {
+    var w = data.tag_char * text.length + 4, x = p[0] + spot[0];
+    var x0 = spot[2] === "middle" ? x - w / 2 : (spot[2] === "start" ? x : x - w);
+    var y = p[1] + spot[1];
+    return [x0, y - data.tag_height + 3, x0 + w, y + 3];
+  }
+  function overlaps(a, b) { return a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]; }
+  function placeTags(tags, marks) {
+    var taken = [];
+    var edge = [box.left, box.top, box.left + box.width, box.top + box.height];
+    tags.forEach(function (t) {
+      var best = data.spots[0], bestCost = Infinity;
+      for (var i = 0; i < data.spots.length; i += 1) {
+        var spot = data.spots[i], r = tagBox(t.p, spot, t.text);
+        var cost = (r[0] >= edge[0] && r[2] <= edge[2] && r[1] >= edge[1] && r[3] <= edge[3]) ? 0 : 100;
+        taken.forEach(function (q) { if (overlaps(r, q)) { cost += 10; } });
+        marks.forEach(function (m) {
+          if (Math.abs(m[0] - t.p[0]) > 0.5 || Math.abs(m[1] - t.p[1]) > 0.5) {
+            if (overlaps(r, [m[0] - 7, m[1] - 7, m[0] + 7, m[1] + 7])) { cost += 1; }
+          }
+        });
+        if (cost < bestCost) { best = spot; bestCost = cost; }
+        if (cost === 0) { break; }
+      }
+      taken.push(tagBox(t.p, best, t.text));
+      t.node.setAttribute("dx", best[0]);
+      t.node.setAttribute("dy", best[1]);
+      t.node.setAttribute("text-anchor", best[2]);
+    });
   }
   function front() {
     var sx = crits[state.x].maximize ? 1 : -1, sy = crits[state.y].maximize ? 1 : -1;
@@ -100,13 +139,13 @@
     var gx = document.getElementById("x-axis"), gy = document.getElementById("y-axis");
     var cx = crits[state.x], cy = crits[state.y];
     clear(gx); clear(gy);
-    cx.ticks.forEach(function (t) {
-      var p = scale(t[0], cx.domain, box.left, box.width).toFixed(1);
+    ticks(cx).forEach(function (t) {
+      var p = scale(t[0], domain(cx), box.left, box.width).toFixed(1);
       gx.appendChild(svgEl("line", { "class": "grid", x1: p, x2: p, y1: box.top, y2: box.top + box.height }));
       gx.appendChild(svgEl("text", { "class": "tick", x: p, y: box.top + box.height + 16, "text-anchor": "middle" }, t[1]));
     });
-    cy.ticks.forEach(function (t) {
-      var p = scale(t[0], cy.domain, box.top + box.height, -box.height).toFixed(1);
+    ticks(cy).forEach(function (t) {
+      var p = scale(t[0], domain(cy), box.top + box.height, -box.height).toFixed(1);
       gy.appendChild(svgEl("line", { "class": "grid", x1: box.left, x2: box.left + box.width, y1: p, y2: p }));
       gy.appendChild(svgEl("text", { "class": "tick", x: box.left - 7, y: +p + 4, "text-anchor": "end" }, t[1]));
     });
@@ -116,24 +155,27 @@
     if (title) { title.textContent = cy.label + " against " + cx.label + " for " + data.models.length + " models"; }
   }
   function place() {
-    var missing = 0;
+    var missing = 0, outside = 0, tags = [], marks = [], away = [];
     Array.prototype.forEach.call(svg.querySelectorAll("[data-model-id], [data-for]"), function (node) {
       var id = node.getAttribute("data-model-id") || node.getAttribute("data-for");
       var m = models[id];
       if (!m) { return; }
       var p = position(m);
+      var isMark = node.hasAttribute("data-model-id");
       if (p === null) {
         node.classList.add("missing");
-        if (node.hasAttribute("data-model-id")) { missing += 1; }
+        if (isMark) { missing += 1; }
         return;
       }
       node.classList.remove("missing");
-      node.setAttribute("transform", "translate(" + p[0].toFixed(1) + " " + p[1].toFixed(1) + ")");
-      if (node.tagName.toLowerCase() === "text") {  /* keep tags inside the plot */
-        var rel = (p[0] - box.left) / box.width;
-        node.setAttribute("text-anchor", rel > 0.8 ? "end" : (rel < 0.2 ? "start" : "middle"));
-        node.setAttribute("dx", rel > 0.8 ? "12" : (rel < 0.2 ? "-12" : "0"));
+      node.classList.toggle("outside", !inView(p));
+      if (!inView(p)) {
+        if (isMark) { outside += 1; away.push(m.label); }
+        return;
       }
+      if (isMark) { marks.push(p); }
+      node.setAttribute("transform", "translate(" + p[0].toFixed(1) + " " + p[1].toFixed(1) + ")");
+      if (node.tagName.toLowerCase() === "text") { tags.push({ node: node, p: p, text: node.textContent, chosen: m.chosen }); }
       if (node.hasAttribute("data-model-id")) {
         var t = node.querySelector("title");
         if (t) {
@@ -142,8 +184,9 @@
         }
       }
     });
-    var line = front().map(function (m) {
-      var p = position(m);
+    tags.sort(function (a, b) { return (b.chosen ? 1 : 0) - (a.chosen ? 1 : 0); });
+    placeTags(tags, marks);
+    var line = front().map(position).filter(inView).map(function (p) {
       return p[0].toFixed(1) + "," + p[1].toFixed(1);
     });
     document.getElementById("front-line").setAttribute("points", line.join(" "));
@@ -153,7 +196,22 @@
       note.textContent = missing + (missing === 1 ? " model has" : " models have") +
         " no value on these axes and " + (missing === 1 ? "is" : "are") + " not shown.";
     }
+    var outNote = document.getElementById("outside-note"), toggle = document.getElementById("view-toggle");
+    if (outNote) {
+      outNote.hidden = outside === 0;
+      outNote.textContent = "The view is fitted to the Pareto-optimal models and the models near them; " +
+        outside + (outside === 1 ? " model lies" : " models lie") + " outside it (" +
+        away.slice(0, 3).join(", ") + (away.length > 3 ? ", \u2026" : "") + ").";
+    }
+    if (toggle) {
+      toggle.hidden = outside === 0 && !state.all;
+      toggle.textContent = state.all ? "Back to the frontier's region" : "Show all " + data.models.length + " models";
+    }
     drawAxes();
+  }
+  var viewToggle = document.getElementById("view-toggle");
+  if (viewToggle) {
+    viewToggle.addEventListener("click", function () { state.all = !state.all; place(); });
   }
   var xs = document.getElementById("x-select"), ys = document.getElementById("y-select");
   var controls = document.getElementById("axis-controls");
@@ -162,6 +220,7 @@
     xs.addEventListener("change", function () { state.x = xs.value; place(); });
     ys.addEventListener("change", function () { state.y = ys.value; place(); });
   }
+  place();
 
   /* ---------------- frontier plot: hover card ---------------- */
   var card = document.getElementById("hover-card");
