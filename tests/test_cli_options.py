@@ -323,7 +323,7 @@ def test_frontier_progress_covers_baselines_and_results_go_to_stdout(tmp_path: P
     assert "and the baselines pooled, independent" in err
     for line in (
         "fairmtl: preparing",
-        "fairmtl: fitting the frontier: 0/2",
+        "fairmtl: fitting the frontier: 0/6",  # 2 epsilons x 3 sharing strengths (offset)
         "fairmtl: baseline 1 of 2: pooled",
         "fairmtl: baseline 2 of 2: one model per group",
         "fairmtl: evaluating the models",

@@ -495,13 +495,19 @@ def test_truncated_gzip_file_is_reported_as_damaged(workdir, tmp_path):
     assert "bug" not in message
 
 
-def test_latin1_file_error_names_the_byte_and_line_and_no_missing_option(tmp_path):
+def test_latin1_file_error_names_the_byte_and_line_and_a_real_option(tmp_path):
     path = tmp_path / "latin.csv"
     rows = "".join(f"{i},north,{i % 2}\n" for i in range(5))
     path.write_bytes(("id,hospital,y\n" + rows + "6,M\u00fcnchen,1\n").encode("latin-1"))
     message = error_line(invoke("fit", path, "-t", "y", "-g", "hospital", "-o", tmp_path / "m"))
     assert "as utf-8 text: byte 0xfc on line 7" in message
-    assert "--encoding" not in message  # no option that the command does not have
+    assert "--encoding latin-1" in message
+    # and the option it names reads the file
+    done = invoke(
+        "fit", path, "-t", "y", "-g", "hospital", "--encoding", "latin-1", "--alpha", "0.01",
+        "--sharing-strength", "0.1", "-o", tmp_path / "m2",
+    )  # fmt: skip
+    assert "byte 0xfc" not in done.output
 
 
 def test_datetime_feature_in_a_dataframe_is_named():
@@ -535,8 +541,8 @@ def test_groups_series_with_another_index_is_refused():
 # -- 6. overflowing numbers reported at their real rows, with their real cause ----------
 
 
-@pytest.mark.parametrize(("seed", "val_size"), [("0", "0.2"), ("5", "0.5")])
-def test_infinite_value_is_reported_at_its_row_whatever_the_split(tmp_path, seed, val_size):
+@pytest.mark.parametrize(("seed", "folds"), [("0", "5"), ("5", "2")])
+def test_infinite_value_is_reported_at_its_row_whatever_the_split(tmp_path, seed, folds):
     from fairmtl.data._validation import MSG_INFINITE_VALUES
 
     path = tmp_path / "inf.csv"
@@ -546,7 +552,7 @@ def test_infinite_value_is_reported_at_its_row_whatever_the_split(tmp_path, seed
     text[151] = ",".join(fields)
     path.write_text("\n".join(text) + "\n")
     message = error_line(invoke("fit", path, "-t", "y", "-g", "hospital", "--seed", seed,
-                                "--val-size", val_size, "-o", tmp_path / "m.skops"))  # fmt: skip
+                                "--cv", folds, "-o", tmp_path / "m.skops"))  # fmt: skip
     expected = MSG_INFINITE_VALUES.format(column="age", count=1, value=float("inf"), row=150)
     assert message == "Error: " + expected
 

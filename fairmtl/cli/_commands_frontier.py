@@ -99,7 +99,7 @@ def _run(
 
     baselines = parse_baselines(config.baselines)
     also = f", and the baselines {', '.join(baselines)}" if baselines else ", no baselines"
-    ui.info(f"Searching the frontier ({config.points} points per knob{also})...")
+    ui.info(f"Searching the frontier (--points {config.points}{also})...")
     outcome = run_frontier(
         config,
         force=force,
