@@ -414,7 +414,7 @@ def test_svd_weights_follow_their_definition():
     X = rng.standard_normal((4 * n, 3))
     groups = np.repeat(["a", "b", "c", "d"], n)
     y = np.where(groups == "d", X[:, 1], X[:, 0]) + 0.01 * rng.standard_normal(4 * n)
-    w = svd_task_weights(X, y, groups=groups, basis="data", rank=1, min_weight=0.01)
+    w = svd_task_weights(X, y, groups=groups, method="unit", rank=1, min_weight=0.01)
     assert w[["a", "b", "c"]].to_numpy() == pytest.approx(1.0, abs=0.01)
     assert w["d"] == pytest.approx(0.01)
     assert w.attrs["rank"] == 1
@@ -432,7 +432,9 @@ def test_svd_weights_follow_their_definition():
 
 def test_svd_weights_down_weight_the_outliers_and_fit():
     train, _, bunch = planted(0)
-    w = svd_task_weights(train.X, train.y, groups=train.groups, rank=2)
+    w = svd_task_weights(
+        train.X, train.y, groups=train.groups, method="unit", basis="model", rank=2
+    )
     outliers = sorted(_outliers(bunch))
     regular = w.drop(outliers)
     assert w[outliers].max() < regular.median()

@@ -32,13 +32,14 @@ from fairmtl.transfer._affinity import (
 )
 from fairmtl.transfer._alignment import (
     covariance_alignment,
+    covariance_similarity,
     subspace_affinity,
     top_eigenpairs,
 )
 from fairmtl.transfer._clustered import ClusteredMTL
 from fairmtl.transfer._gain import VERDICTS, gain_from_sharing
 from fairmtl.transfer._leave_one_in import transfer_test
-from fairmtl.transfer._reweight import svd_task_weights
+from fairmtl.transfer._reweight import REWEIGHT_METHODS, svd_task_weights
 from fairmtl.transfer._summary import (
     SUMMARY_VERSION,
     group_alignment,
@@ -49,11 +50,13 @@ from fairmtl.transfer._summary import (
 __all__ = [
     "AFFINITY_MEASURES",
     "CLUSTER_METHODS",
+    "REWEIGHT_METHODS",
     "SUMMARY_VERSION",
     "VERDICTS",
     "ClusteredMTL",
     "cluster_groups",
     "covariance_alignment",
+    "covariance_similarity",
     "gain_from_sharing",
     "group_alignment",
     "group_gradients",
