@@ -1,6 +1,6 @@
 """Which groups help each other: transfer diagnostics and alignment-aware sharing.
 
-Diagnostics (issue 11, after Wu, Zhang & Re, ICLR 2020):
+Diagnostics (after Wu, Zhang & Re, ICLR 2020):
 
 - :func:`gain_from_sharing`: each group's held-out loss under pooled sharing against
   its own independent model, with paired bootstrap intervals (who gains, who is hurt);
@@ -17,6 +17,9 @@ Alignment-aware training:
   cluster count chosen on validation data;
 - :func:`svd_task_weights`: per-group weights from the spectrum of the stacked per-group
   models (or data), to use as sample weights of a pooled fit.
+
+- :class:`CovarianceAlignedMTL` (needs torch): Algorithm 1 of Wu, Zhang & Re, one
+  alignment matrix per group in front of the fixed trunk of a neural FairMTL model.
 
 The alignment scores themselves (:func:`subspace_affinity`,
 :func:`covariance_alignment`) work on plain matrices.
@@ -54,6 +57,7 @@ __all__ = [
     "SUMMARY_VERSION",
     "VERDICTS",
     "ClusteredMTL",
+    "CovarianceAlignedMTL",
     "cluster_groups",
     "covariance_alignment",
     "covariance_similarity",
@@ -69,3 +73,12 @@ __all__ = [
     "transfer_summary",
     "transfer_test",
 ]
+
+
+def __getattr__(name: str):
+    """:class:`CovarianceAlignedMTL` loads torch, an optional dependency, on first use."""
+    if name == "CovarianceAlignedMTL":
+        from fairmtl.transfer._alignment_train import CovarianceAlignedMTL
+
+        return CovarianceAlignedMTL
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
