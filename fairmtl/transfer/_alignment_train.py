@@ -89,6 +89,9 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
     ----------
     estimator : FairMTLClassifier or FairMTLRegressor
         Template with ``model="mlp"`` and ``heads="per_group"``, numeric features only.
+    prefit : bool, default=False
+        True: ``estimator`` is already fitted (on the same groups); its trunk and heads
+        are used as they are instead of fitting a clone first.
     max_epochs : int, default=300
         Full-batch Adam steps of the alignment stage.
     learning_rate : float, default=0.01
@@ -131,6 +134,7 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
 
     _parameter_constraints: dict[str, list[Any]] = {
         "estimator": [FairMTLClassifier, FairMTLRegressor],
+        "prefit": ["boolean"],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "alignment_penalty": [Interval(numbers.Real, 0, None, closed="left")],
@@ -143,6 +147,7 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
         self,
         estimator,
         *,
+        prefit=False,
         max_epochs=300,
         learning_rate=0.01,
         alignment_penalty=0.0,
@@ -151,6 +156,7 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
         random_state=None,
     ):
         self.estimator = estimator
+        self.prefit = prefit
         self.max_epochs = max_epochs
         self.learning_rate = learning_rate
         self.alignment_penalty = alignment_penalty
@@ -181,9 +187,13 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
         self._validate_params()
         self._check_template()
         data = check_data(X, y, groups, min_groups=1)
-        self.estimator_ = clone(self.estimator).fit(
-            data.X, data.y, groups=data.groups, sample_weight=sample_weight
-        )
+        if self.prefit:
+            check_is_fitted(self.estimator, "network_state_")
+            self.estimator_ = self.estimator
+        else:
+            self.estimator_ = clone(self.estimator).fit(
+                data.X, data.y, groups=data.groups, sample_weight=sample_weight
+            )
         self.groups_ = np.asarray(self.estimator_.groups_)
         if is_classifier(self.estimator_):
             self.classes_ = self.estimator_.classes_
