@@ -1,6 +1,6 @@
-"""SVD-based task reweighting: Algorithm 2 of Wu, Zhang & Re (ICLR 2020), and a variant.
+"""SVD-based task reweighting: Algorithm 2 of Wu, Zhang & Re (ICLR 2020).
 
-``method="wu2020"`` (the default) is the paper's Algorithm 2. Each group g gives a
+The weights are the paper's Algorithm 2. Each group g gives a
 vector ``theta_g`` (see ``basis``); with ``Theta = [theta_1 ... theta_G]`` (p x G) and
 ``U_r`` its top ``r`` left singular vectors (``r = rank``, given by the user), the
 weight of group g is
@@ -21,12 +21,15 @@ paper's model has no intercept; fairmtl's have one). ``basis="model"``: ``theta_
 group g's own fitted slope vector (``sharing="independent"``, ``objective="average"``)
 on pooled-standardised features, flattened over outputs; an extension of the paper.
 
-``method="unit"`` is fairmtl's earlier variant: rows scaled to unit length, squared
-projections, ``r`` by an energy rule, weights clipped below. Scaling to unit length
-gives a task with random labels a singular direction of its own, so it keeps a weight
-near 1: on six tasks sharing one ``X``, the last with permuted labels, it weighs that
-task 1.0 where Algorithm 2 weighs it far below the others (``benchmarks/_transfer.py``,
-experiment ``noisy task``). It is kept for comparison only; prefer ``"wu2020"``.
+fairmtl's earlier variant (per-group centred data or fitted slopes, each row scaled to
+unit length, squared projections, ``r`` by a 90% energy rule, weights clipped at 0.05) is
+gone: scaling to unit length gives a task with random labels a singular direction of its
+own, so it kept a weight near 1 (1.0 on six tasks sharing one ``X``, the last with
+permuted labels, where Algorithm 2 gives it 0.1 of the others' weight and lowers the
+clean tasks' held-out error by a third); no benchmark showed it better
+(``benchmarks/_transfer.py``, experiments ``noisy task`` and ``training``). On the
+planted-cluster hospitals neither variant helps the worst group: reweighting is for
+noisy tasks, and it down-weights outlying groups, the ones a fair model must serve.
 
 Use the weights as sample weights of a pooled fit (``sharing="shared"`` or
 ``"offset"``)::
@@ -50,12 +53,11 @@ import pandas as pd
 from sklearn.base import is_classifier
 
 from fairmtl.exceptions import DataValidationError
-from fairmtl.transfer._alignment import _rank_for
 from fairmtl.transfer._common import check_data, default_estimator, fit_variant, standardise
 
 __all__ = ["MSG_BASIS", "MSG_METHOD", "MSG_RANK", "REWEIGHT_METHODS", "svd_task_weights"]
 
-REWEIGHT_METHODS = ("wu2020", "unit")
+REWEIGHT_METHODS = ("wu2020",)
 MSG_BASIS = "basis must be 'model' or 'data'. Got {basis!r} instead."
 MSG_METHOD = "method must be one of {choices}. Got {method!r} instead."
 MSG_MIN_WEIGHT = "min_weight must be a float in [0, 1]. Got {value!r} instead."
@@ -85,15 +87,12 @@ def _group_means(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.nda
     return sums / counts.reshape(-1, *([1] * (values.ndim - 1)))
 
 
-def _data_rows(data, classification: bool, *, center: str) -> np.ndarray:
-    """``theta_g = X_g.T t_g / n_g`` (``center``: "none", "pooled" or "group"), flattened."""
+def _data_rows(data, classification: bool, *, center: bool) -> np.ndarray:
+    """``theta_g = X_g.T t_g / n_g`` (pooled-centred when ``center``), flattened."""
     target, X = _target(data.y, classification), data.X
     codes, G = data.codes(), len(data.names)
-    if center == "pooled":
+    if center:
         X, target = X - X.mean(axis=0), target - target.mean(axis=0)
-    elif center == "group":  # fairmtl's variant: standardised, target centred per group
-        X, _, _ = standardise(X)
-        target = target - _group_means(target, codes, G)[codes]
     return _group_means(X[:, :, None] * target[:, None, :], codes, G).reshape(G, -1)
 
 
@@ -105,26 +104,14 @@ def _wu2020(M: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
     return (alpha / top if top > 0 else np.ones_like(alpha)), S
 
 
-def _unit(M: np.ndarray, rank: int | None, energy: float) -> tuple[np.ndarray, np.ndarray, int]:
-    norms = np.linalg.norm(M, axis=1)
-    M = M / np.where(norms > 0, norms, 1.0)[:, None]
-    U, S, _ = np.linalg.svd(M, full_matrices=False)
-    r = _rank_for(S**2, rank, energy)
-    return np.sum((U[:, :r] * S[:r]) ** 2, axis=1), S, r
-
-
 def _check(method, basis, rank, min_weight, n_groups) -> None:
     if method not in REWEIGHT_METHODS:
         raise DataValidationError(MSG_METHOD.format(choices=REWEIGHT_METHODS, method=method))
     if basis not in ("model", "data"):
         raise DataValidationError(MSG_BASIS.format(basis=basis))
-    if rank is not None and (
-        isinstance(rank, bool) or not isinstance(rank, int | np.integer) or rank < 1
-    ):
+    if isinstance(rank, bool) or not isinstance(rank, int | np.integer) or rank < 1:
         raise DataValidationError(MSG_RANK.format(n_groups=n_groups, rank=rank))
-    if min_weight is not None and (
-        not isinstance(min_weight, float | int) or not 0 <= min_weight <= 1
-    ):
+    if not isinstance(min_weight, float | int) or not 0 <= min_weight <= 1:
         raise DataValidationError(MSG_MIN_WEIGHT.format(value=min_weight))
 
 
@@ -135,10 +122,9 @@ def svd_task_weights(
     groups: Any,
     method: str = "wu2020",
     basis: str = "data",
-    rank: int | None = 1,
+    rank: int = 1,
     center: bool = False,
-    energy: float = 0.9,
-    min_weight: float | None = None,
+    min_weight: float = 0.0,
     estimator: Any = None,
     sample_weight: Any = None,
 ) -> pd.Series:
@@ -149,22 +135,18 @@ def svd_task_weights(
     X : array-like of shape (n_samples, n_features)
     y : array-like of shape (n_samples,)
     groups : array-like of shape (n_samples,)
-    method : {"wu2020", "unit"}, default="wu2020"
-        Algorithm 2 of Wu, Zhang & Re (ICLR 2020), or fairmtl's earlier variant (see the
-        module docstring; kept for comparison).
+    method : {"wu2020"}, default="wu2020"
+        Algorithm 2 of Wu, Zhang & Re (ICLR 2020).
     basis : {"data", "model"}, default="data"
         What each group's vector is: ``X_g.T t_g / n_g`` (the paper's) or the group's own
         fitted slopes.
     rank : int, default=1
-        ``r``, the number of top singular vectors kept (capped at the number of groups).
-        None: with ``method="unit"`` only, the fewest holding ``energy``.
+        ``r``, the number of top singular vectors kept (capped at the number of groups):
+        the paper leaves it to the user.
     center : bool, default=False
-        ``method="wu2020", basis="data"``: centre features and target on their pooled
-        means first.
-    energy : float in (0, 1], default=0.9
-        ``method="unit"`` with ``rank=None``: share of ``sum(S**2)`` kept.
-    min_weight : float in [0, 1], default=None
-        Smallest weight given (None: no floor for "wu2020", 0.05 for "unit").
+        ``basis="data"``: centre features and target on their pooled means first.
+    min_weight : float in [0, 1], default=0.0
+        Smallest weight given (0: none, as in the paper).
     estimator : FairMTLClassifier or FairMTLRegressor, default=None
         Template of the per-group fits of ``basis="model"`` (its loss and ``alpha``).
     sample_weight : array-like of shape (n_samples,), default=None
@@ -173,8 +155,8 @@ def svd_task_weights(
     Returns
     -------
     weights : pandas.Series
-        Weight in ``[0, 1]`` of each group (index: sorted group labels), the largest 1
-        for "wu2020"; ``attrs``: ``rank`` (r), ``singular_values`` (a list), ``basis``,
+        Weight in ``[0, 1]`` of each group (index: sorted group labels), the largest 1;
+        ``attrs``: ``rank`` (r), ``singular_values`` (a list), ``basis``,
         ``method``.
 
     Examples
@@ -191,19 +173,11 @@ def svd_task_weights(
     template = default_estimator(data.y, estimator)
     if basis == "model":
         M = _model_rows(data, template, sample_weight)
-    elif method == "wu2020":
-        M = _data_rows(data, is_classifier(template), center="pooled" if center else "none")
     else:
-        M = _data_rows(data, is_classifier(template), center="group")
-    if method == "wu2020":
-        if rank is None:
-            raise DataValidationError(MSG_RANK.format(n_groups=len(data.names), rank=rank))
-        r = int(min(rank, len(data.names), M.shape[1]))
-        weights, S = _wu2020(M, r)
-        floor = 0.0 if min_weight is None else min_weight
-    else:
-        weights, S, r = _unit(M, rank, energy)
-        floor = 0.05 if min_weight is None else min_weight
+        M = _data_rows(data, is_classifier(template), center=center)
+    r = int(min(rank, len(data.names), M.shape[1]))
+    weights, S = _wu2020(M, r)
+    floor = min_weight
     weights = np.clip(weights, floor, 1.0)
     out = pd.Series(weights, index=pd.Index(data.names.tolist(), name="group"), name="weight")
     out.attrs.update(rank=int(r), singular_values=S.tolist(), basis=basis, method=method)
