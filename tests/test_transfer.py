@@ -281,7 +281,7 @@ def test_gain_from_sharing_flags_the_outliers_over_many_seeds():
 
 def _worst_losses(seed: int) -> dict[str, float]:
     train, held, _ = planted(seed)
-    template = FairMTLClassifier(objective="average", sharing_strength=0.01)
+    template = FairMTLClassifier(objective="average", alpha=1e-4, sharing_strength=0.01)
     out = {
         s: _group_losses(fit_variant(template, train, sharing=s), held).max()
         for s in ("independent", "shared", "offset")
@@ -299,10 +299,30 @@ def test_clustered_sharing_beats_global_and_independent_on_worst_group():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", range(1, 6))
+@pytest.mark.parametrize("seed", range(1, 10))
 def test_clustered_sharing_beats_global_and_independent_many_seeds(seed):
     worst = _worst_losses(seed)
     assert worst["clustered"] < min(worst["shared"], worst["independent"])
+
+
+def test_an_isolated_worst_off_outlier_tied_the_independent_fit_until_its_alpha_was_chosen():
+    """Seed 7: the worst group under independent models is an outlier, which ClusteredMTL
+    rightly puts alone in its cluster. With the template's alpha its model is exactly its
+    independent fit (a tie on the worst-group loss); its own alpha breaks the tie."""
+    train, held, bunch = planted(7)
+    template = FairMTLClassifier(objective="average", alpha=1e-4, sharing_strength=0.01)
+    independent = _group_losses(fit_variant(template, train, sharing="independent"), held)
+    worst = held.names[independent.argmax()]
+    assert worst in _outliers(bunch)
+    losses = {}
+    for alphas in (None, "auto"):
+        model = ClusteredMTL(template, max_clusters=6, alphas=alphas, random_state=0)
+        model.fit(train.X, train.y, groups=train.groups)
+        cluster = model.clusters_[worst]
+        assert (model.clusters_ == cluster).sum() == 1  # a singleton cluster
+        losses[alphas] = _group_losses(model, held)
+    assert losses[None].max() == pytest.approx(independent.max(), rel=1e-6)  # the tie
+    assert losses["auto"].max() < independent.max()
 
 
 # -- gain from sharing: the numbers ----------------------------------------------------------
