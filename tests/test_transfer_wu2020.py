@@ -222,3 +222,17 @@ def test_covariance_alignment_does_not_hurt_aligned_groups():
     model = CovarianceAlignedMTL(_template(), max_epochs=200, random_state=0).fit(X, y, groups=g)
     before = _held_out_mse(model.estimator_, X_test, y_test, g_test)
     assert _held_out_mse(model, X_test, y_test, g_test) < 1.1 * before
+
+
+def test_linear_alignment_reduces_to_an_offset_penalty():
+    """The claim of the alignment module's docstring: min ||R - I||_F^2 subject to
+    R w = v is ||v - w||^2 / ||w||^2 (so a linear R_g adds nothing to offset sharing),
+    checked by the minimum-norm least-squares solution of the linear constraints."""
+    rng = np.random.default_rng(3)
+    d = 4
+    for _ in range(3):
+        w, v = rng.standard_normal((2, d))
+        # R w = v is linear in vec(R): (I kron w.T) vec(R) = v; write R = I + E
+        A = np.kron(np.eye(d), w[None, :])
+        E = np.linalg.lstsq(A, v - w, rcond=None)[0]  # minimum-norm E
+        assert np.sum(E**2) == pytest.approx(np.sum((v - w) ** 2) / np.sum(w**2))
