@@ -205,17 +205,24 @@ def headlines(rows) -> list[str]:
             f"{fmt(_values(rows, 'noisy task', 'wu2020 r=1', 'average_loss'))} against "
             f"{fmt(_values(rows, 'noisy task', 'unweighted', 'average_loss'))} unweighted."
         )
-    for dataset in ("rotated groups", "aligned groups"):
-        part = [r for r in rows if r["experiment"] == "alignment" and r["dataset"] == dataset]
-        if part:
-            n = len({r["seed"] for r in part})
-            worst = {m: fmt(_values(part, "alignment", m, "worst_loss"))
-                     for m in dict.fromkeys(r["method"] for r in part)}  # fmt: skip
-            out.append(
-                f"Alignment, {dataset} ({n} seed(s)): held-out worst-group MSE "
-                + "; ".join(f"{m} {v}" for m, v in worst.items())
-                + "."
-            )
+    part = [r for r in rows if r["experiment"] == "alignment"]
+    if part:
+        n = len({r["seed"] for r in part})
+
+        def worst(dataset: str, method: str) -> float:
+            return interval(_values(part, "alignment", method, "worst_loss", dataset))[0]
+
+        template, control = "trunk + heads (template)", "heads only (R = I)"
+        algorithm = "Algorithm 1 (R_g + heads)"
+        out.append(
+            f"Covariance alignment ({n} seed(s), held-out worst-group MSE): with rotated "
+            f"per-group features Algorithm 1 reaches {worst('rotated groups', algorithm):.3f} "
+            f"against {worst('rotated groups', template):.3f} for its template and "
+            f"{worst('rotated groups', control):.3f} for the same second stage without "
+            f"alignment; with aligned features {worst('aligned groups', algorithm):.3f} "
+            f"against {worst('aligned groups', template):.3f} and "
+            f"{worst('aligned groups', control):.3f}."
+        )
     return out
 
 

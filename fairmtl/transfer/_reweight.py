@@ -144,7 +144,11 @@ def svd_task_weights(
         ``r``, the number of top singular vectors kept (capped at the number of groups):
         the paper leaves it to the user.
     center : bool, default=False
-        ``basis="data"``: centre features and target on their pooled means first.
+        ``basis="data"``: centre features and target on their pooled means first (a
+        fairmtl variant). Where features have a non-zero mean it does better than the
+        paper's uncentred ``X.T y``: on the noisy-task benchmark (features of mean 0.5,
+        10 seeds) the noisy task's weight falls from 0.25 to 0.06 of the clean tasks'
+        and their held-out MSE from 0.384 to 0.348 (``basis="model"`` does the same).
     min_weight : float in [0, 1], default=0.0
         Smallest weight given (0: none, as in the paper).
     estimator : FairMTLClassifier or FairMTLRegressor, default=None
