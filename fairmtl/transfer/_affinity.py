@@ -1,6 +1,6 @@
 """Pairwise task affinity between groups, and a clustering of groups by it.
 
-Four measures, each a symmetric (G, G) matrix with 1 on the diagonal; features are
+Five measures, each a symmetric (G, G) matrix with 1 on the diagonal; features are
 first standardised with the pooled mean and standard deviation, so that no measure
 depends on the features' units:
 
@@ -17,8 +17,12 @@ depends on the features' units:
 - ``"subspace"``: :func:`subspace_affinity` between the top eigenspaces (``energy`` of the
   trace, or ``rank``) of the groups' feature second moments. Range ``[0, 1]``.
 - ``"covariance"``: :func:`covariance_alignment` of those second moments. Range ``[0, 1]``.
+- ``"covariance_similarity"``: the covariance similarity score of Wu, Zhang & Re (ICLR
+  2020, Eq. 5; :func:`covariance_similarity`) of those second moments, each truncated to
+  99% of its eigenvalues (``rank`` and ``energy`` do not apply). Range ``[0, 1]``; 1 on
+  the diagonal by convention (a group's score with itself is below 1).
 
-The last two look at features only (Wu, Zhang & Re's data alignment); the first two see
+The last three look at features only (Wu, Zhang & Re's data alignment); the first two see
 how the groups' outcomes depend on the features, which is what differs when groups
 share features but not models.
 """
@@ -39,6 +43,7 @@ from fairmtl.losses import get_loss
 from fairmtl.transfer._alignment import (
     group_second_moments,
     pairwise_covariance_alignment,
+    pairwise_covariance_similarity,
     pairwise_subspace_affinity,
 )
 from fairmtl.transfer._common import (
@@ -61,7 +66,7 @@ __all__ = [
     "task_affinity",
 ]
 
-AFFINITY_MEASURES = ("gradient", "coefficient", "subspace", "covariance")
+AFFINITY_MEASURES = ("gradient", "coefficient", "subspace", "covariance", "covariance_similarity")
 CLUSTER_METHODS = ("average", "complete", "single", "weighted", "spectral")
 MSG_MEASURE = "Unknown affinity measure {measure!r}. Choose one of: {choices}."
 MSG_METHOD = "Unknown clustering method {method!r}. Choose one of: {choices}."
@@ -149,7 +154,8 @@ def task_affinity(
         Target; needed by ``"gradient"`` and ``"coefficient"``.
     groups : array-like of shape (n_samples,)
         Group of each row.
-    measure : {"coefficient", "gradient", "subspace", "covariance"}, default="coefficient"
+    measure : {"coefficient", "gradient", "subspace", "covariance", "covariance_similarity"}, \
+            default="coefficient"
         See the module docstring. ``"coefficient"`` recovered planted clusters of
         hospitals best in our measurements (see ``benchmarks/_transfer.py``).
     estimator : FairMTLClassifier or FairMTLRegressor, default=None
@@ -214,6 +220,8 @@ def task_affinity(
         moments = group_second_moments(Z, data.codes(names), len(names), center)
         if measure == "subspace":
             matrix = pairwise_subspace_affinity(moments, rank, energy)
+        elif measure == "covariance_similarity":
+            matrix = pairwise_covariance_similarity(moments)
         else:
             matrix = pairwise_covariance_alignment(moments, rank, energy)
         np.fill_diagonal(matrix, 1.0)

@@ -18,6 +18,23 @@ Pure numpy on matrices; nothing here knows models. Two scores, both in ``[0, 1]`
 
 The rank of a truncation is given, or the fewest eigenpairs that hold ``energy`` of the
 trace.
+
+:func:`covariance_similarity` is the covariance similarity score of Wu, Zhang & Re (ICLR
+2020, Eq. 5) itself, from data matrices: ``C_i = X_i.T X_i`` (uncentred, not divided by
+the row count), truncated to the fewest eigenpairs holding 99% of its eigenvalues, and
+
+    ||(U1 D1^1/2).T U2 D2^1/2||_F / (||U1 D1^1/2||_F ||U2 D2^1/2||_F)
+      = ||D1^1/2 U1.T U2 D2^1/2||_F / sqrt(tr D1 tr D2).
+
+It is invariant to rotations of the rows' coordinates applied to both matrices and to
+the scale of each, 0 for orthogonal ranges, and below 1 for identical data unless the
+covariance has rank 1 (``||D||_F / tr D``; 1/sqrt(d) for an isotropic one).
+:func:`covariance_alignment` squares the numerator and divides by ``||D1||_F ||D2||_F``
+instead, so identical covariances score 1 whatever their spectrum. Neither clusters
+groups better: on groups in two clusters of rotated covariances
+(``benchmarks/_transfer.py``, experiment ``covariance clusters``) their adjusted Rand
+indices are within each other's intervals. fairmtl keeps its cosine for the transfer
+report's heatmap, whose diagonal reads 1, and offers the paper's score beside it.
 """
 
 from __future__ import annotations
@@ -31,8 +48,10 @@ from fairmtl.exceptions import DataValidationError
 __all__ = [
     "MSG_ENERGY",
     "covariance_alignment",
+    "covariance_similarity",
     "group_second_moments",
     "pairwise_covariance_alignment",
+    "pairwise_covariance_similarity",
     "pairwise_subspace_affinity",
     "subspace_affinity",
     "top_eigenpairs",
@@ -40,6 +59,10 @@ __all__ = [
 
 MSG_ENERGY = "energy must be a float in (0, 1]. Got {energy!r} instead."
 MSG_NOT_SQUARE = "A covariance must be a square symmetric matrix; got shape {shape}."
+MSG_DATA_MATRIX = (
+    "The data of each task must be a 2-D array of shape (n_rows, n_features), with the "
+    "same features for both tasks; got shape {shape}."
+)
 MSG_BASIS = "A basis must be a 2-D array of shape (n_features, rank); got shape {shape}."
 
 
@@ -150,6 +173,72 @@ def covariance_alignment(C1: Any, C2: Any, rank: int | None = None, energy: floa
         return 0.0
     inner = np.sum((np.sqrt(d1)[:, None] * (U1.T @ U2) * np.sqrt(d2)[None, :]) ** 2)
     return float(np.clip(inner / denominator, 0.0, 1.0))
+
+
+def _scaled_factor(C: Any, energy: float) -> np.ndarray:
+    """``U_r D_r^1/2`` of the energy-truncated eigendecomposition of ``C``."""
+    values, vectors = top_eigenpairs(C, None, energy)
+    return vectors * np.sqrt(values)[None, :]
+
+
+def _similarity(F1: np.ndarray, F2: np.ndarray) -> float:
+    denominator = np.linalg.norm(F1) * np.linalg.norm(F2)
+    if denominator == 0:
+        return 0.0
+    return float(np.clip(np.linalg.norm(F1.T @ F2) / denominator, 0.0, 1.0))
+
+
+def covariance_similarity(X1: Any, X2: Any, energy: float = 0.99) -> float:
+    """Covariance similarity score of Wu, Zhang & Re (ICLR 2020, Eq. 5) of two data sets.
+
+    Parameters
+    ----------
+    X1 : array-like of shape (m1, d)
+        Rows of the first task (its features, or embeddings).
+    X2 : array-like of shape (m2, d)
+        Rows of the second.
+    energy : float in (0, 1], default=0.99
+        Each ``X_i.T X_i`` keeps its fewest top eigenpairs holding this share of its
+        eigenvalues (the paper's 99%).
+
+    Returns
+    -------
+    score : float in [0, 1]
+        ``||(U1 D1^1/2).T U2 D2^1/2||_F / (||U1 D1^1/2||_F ||U2 D2^1/2||_F)``.
+
+    See Also
+    --------
+    covariance_alignment : fairmtl's cosine of the two covariances (1 for identical ones).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> round(covariance_similarity(X, X), 4), covariance_similarity(X[:1], X[1:])
+    (0.7071, 0.0)
+    """
+    X1, X2 = np.asarray(X1, dtype=float), np.asarray(X2, dtype=float)
+    for M in (X1, X2):
+        if M.ndim != 2:
+            raise DataValidationError(MSG_DATA_MATRIX.format(shape=M.shape))
+    if X1.shape[1] != X2.shape[1]:
+        raise DataValidationError(MSG_DATA_MATRIX.format(shape=(X1.shape, X2.shape)))
+    return _similarity(_scaled_factor(X1.T @ X1, energy), _scaled_factor(X2.T @ X2, energy))
+
+
+def pairwise_covariance_similarity(moments: np.ndarray, energy: float = 0.99) -> np.ndarray:
+    """:func:`covariance_similarity` of every pair of second moments, shape (G, G).
+
+    The score does not depend on the scale of each moment, so ``X_g.T X_g / n_g`` gives
+    the numbers of ``X_g.T X_g``.
+    """
+    factors = [_scaled_factor(C, energy) for C in moments]
+    G = len(factors)
+    out = np.empty((G, G))
+    for i in range(G):
+        for j in range(i, G):
+            out[i, j] = out[j, i] = _similarity(factors[i], factors[j])
+    return out
 
 
 def group_second_moments(Z: np.ndarray, codes: np.ndarray, n_groups: int, center: str):

@@ -41,15 +41,19 @@ def _template_has(name: str):
 
 
 def fit_per_cluster(
-    template: Any, clusters: pd.Series, data: Data, weight=None, **params: Any
+    template: Any, clusters: pd.Series, data: Data, weight=None, *, alphas=None, **params: Any
 ) -> list[Any]:
-    """One clone of ``template`` (with ``params``) per cluster, fitted on its groups' rows."""
+    """One clone of ``template`` (with ``params``) per cluster, fitted on its groups' rows.
+
+    ``alphas[c]`` (when given and not None) is the ``alpha`` of cluster c's model.
+    """
     models = []
     for c in range(int(clusters.max()) + 1):
         members = clusters.index[clusters.to_numpy() == c].to_numpy(dtype=str)
         rows = np.flatnonzero(np.isin(data.groups, members))
         w = None if weight is None else weight[rows]
-        models.append(fit_variant(template, data.take(rows), w, **params))
+        extra = {} if alphas is None or alphas[c] is None else {"alpha": alphas[c]}
+        models.append(fit_variant(template, data.take(rows), w, **params, **extra))
     return models
 
 
@@ -77,6 +81,15 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
     clusters found on the training part. With a fixed ``n_clusters`` the clusters come
     from all the rows.
 
+    Each cluster also gets its own ridge strength (``alphas``), chosen on the same
+    validation rows. Without it, a group that the clustering rightly isolates (an
+    outlier, unrelated to the others) is fitted exactly as its independent model, with
+    the template's ``alpha``; when that group is the worst off, clustering can then only
+    tie the independent models on the worst-group loss, never beat them. A singleton's
+    model has no other group to borrow from, but it can be regularised for its own size:
+    on the planted-cluster benchmark this turned those ties into wins (see
+    ``benchmarks/_transfer.py``).
+
     Parameters
     ----------
     estimator : FairMTLClassifier or FairMTLRegressor, default=None
@@ -86,7 +99,8 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         A fixed count, or "auto" to choose it on validation data.
     max_clusters : int, default=6
         Largest count tried by "auto" (capped at the number of groups).
-    affinity : {"coefficient", "gradient", "subspace", "covariance"}, default="coefficient"
+    affinity : {"coefficient", "gradient", "subspace", "covariance", \
+            "covariance_similarity"}, default="coefficient"
         Measure of :func:`task_affinity` the clusters come from.
     method : {"average", "complete", "single", "weighted", "spectral"}, default="average"
         Clustering of :func:`cluster_groups`.
@@ -95,6 +109,12 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         or the mean loss over rows. On the planted-cluster benchmark "balanced" chose
         counts with a better *held-out worst-group* loss than "worst" itself: one small
         group's validation loss is too noisy to choose by.
+    alphas : "auto", tuple of float or None, default="auto"
+        Candidate ``alpha`` of each cluster's model, chosen per cluster on the validation
+        rows by the cluster's own ``selection`` loss. "auto": the template's ``alpha``
+        times 1, 10 and 100 (the template's alone when it is not a number). None: the
+        template's ``alpha`` for every cluster. Used only when ``n_clusters="auto"``
+        (a fixed count holds out no validation rows).
     val_size : float in (0, 1), default=0.25
         Share of each group's rows held out to choose the count.
     random_state : int or None, default=None
@@ -113,7 +133,9 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         The affinity matrix (training part) the clusters come from.
     validation_ : pandas.DataFrame
         One row per count tried: ``n_clusters``, ``average``, ``balanced``, ``worst``
-        (validation losses) and ``chosen``.
+        (validation losses, each cluster at its best ``alpha``) and ``chosen``.
+    cluster_alpha_ : list of float
+        ``alpha`` of each cluster's model (``cluster_alpha_[c]`` for cluster c).
     groups_ : ndarray of str
         Group labels seen in fit, sorted.
     group_losses_ : pandas.Series
@@ -144,6 +166,7 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         "affinity": [StrOptions(set(AFFINITY_MEASURES))],
         "method": [StrOptions(set(CLUSTER_METHODS))],
         "selection": [StrOptions({"worst", "average", "balanced"})],
+        "alphas": [StrOptions({"auto"}), tuple, list, None],
         "val_size": [Interval(numbers.Real, 0, 1, closed="neither")],
         "random_state": ["random_state"],
     }
@@ -157,6 +180,7 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         affinity="coefficient",
         method="average",
         selection="balanced",
+        alphas="auto",
         val_size=0.25,
         random_state=None,
     ):
@@ -166,6 +190,7 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         self.affinity = affinity
         self.method = method
         self.selection = selection
+        self.alphas = alphas
         self.val_size = val_size
         self.random_state = random_state
 
@@ -214,15 +239,18 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
             k: cluster_groups(self.affinity_, k, method=self.method, random_state=self.random_state)
             for k in candidates
         }
+        template_alpha = self.estimator_.get_params().get("alpha")
         if len(candidates) == 1:
             chosen = candidates[0]
             self.validation_ = pd.DataFrame({"n_clusters": [chosen], "chosen": [True]})
+            alphas = [template_alpha] * chosen
         else:
-            chosen = self._choose(labelings, train, data.take(val_rows), w_train)
+            chosen, alphas = self._choose(labelings, train, data.take(val_rows), w_train)
         self.n_clusters_ = int(chosen)
         self.clusters_ = labelings[chosen]
+        self.cluster_alpha_ = list(alphas)
         self.groups_ = self.clusters_.index.to_numpy(dtype=str)
-        self.estimators_ = self._fit_clusters(self.clusters_, data, weight)
+        self.estimators_ = self._fit_clusters(self.clusters_, data, weight, alphas)
         self._store_losses()
         if is_classifier(self.estimator_):
             self.classes_ = self.estimators_[0].classes_
@@ -249,18 +277,36 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
             return [int(self.n_clusters)]
         return list(range(1, min(self.max_clusters, n_groups) + 1))
 
-    def _fit_clusters(self, clusters: pd.Series, data: Data, weight) -> list[Any]:
-        return fit_per_cluster(self.estimator_, clusters, data, weight)
+    def _fit_clusters(self, clusters: pd.Series, data: Data, weight, alphas) -> list[Any]:
+        return fit_per_cluster(self.estimator_, clusters, data, weight, alphas=alphas)
 
-    def _choose(self, labelings: dict[int, pd.Series], train: Data, val: Data, w_train) -> int:
+    def _alpha_grid(self) -> list[Any]:
+        alpha = self.estimator_.get_params().get("alpha")
+        if self.alphas is None or not isinstance(alpha, numbers.Real):
+            return [alpha]
+        if isinstance(self.alphas, str):  # "auto"
+            return [float(alpha) * f for f in (1.0, 10.0, 100.0)]
+        return [float(a) for a in self.alphas]
+
+    def _choose(self, labelings: dict[int, pd.Series], train: Data, val: Data, w_train):
+        """The count with the best validation loss, each cluster at its best alpha."""
         names = np.unique(val.groups)
         codes = np.searchsorted(names, val.groups)
         counts = np.bincount(codes, minlength=len(names)).astype(float)
-        records = []
+        cache: dict[tuple, tuple[Any, np.ndarray]] = {}  # nested clusterings share clusters
+        grid = self._alpha_grid()
+        records, choices = [], {}
         for k, clusters in labelings.items():
-            models = self._fit_clusters(clusters, train, w_train)
-            losses = per_cluster_losses(models, clusters, val)
+            losses, alphas = np.empty(len(val.y)), []
+            for c in range(k):
+                members = tuple(sorted(clusters.index[clusters.to_numpy() == c]))
+                if members not in cache:
+                    cache[members] = self._best_alpha(members, grid, train, val, w_train)
+                alpha, rows, part = cache[members]
+                losses[rows] = part
+                alphas.append(alpha)
             per_group = np.bincount(codes, weights=losses, minlength=len(names)) / counts
+            choices[k] = alphas
             records.append(
                 {
                     "n_clusters": k,
@@ -273,7 +319,30 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         best = int(table[self.selection].to_numpy().argmin())  # ties: the fewest clusters
         table["chosen"] = np.arange(len(table)) == best
         self.validation_ = table
-        return int(table["n_clusters"].iloc[best])
+        k = int(table["n_clusters"].iloc[best])
+        return k, choices[k]
+
+    def _best_alpha(self, members: tuple, grid: list, train: Data, val: Data, w_train):
+        """``(alpha, validation rows, their losses)`` of one cluster at its best alpha."""
+        rows_train = np.flatnonzero(np.isin(train.groups, members))
+        rows_val = np.flatnonzero(np.isin(val.groups, members))
+        part_train, part_val = train.take(rows_train), val.take(rows_val)
+        w = None if w_train is None else w_train[rows_train]
+        codes = part_val.codes()
+        best = None
+        for alpha in grid:
+            params = {} if alpha is None else {"alpha": alpha}
+            model = fit_variant(self.estimator_, part_train, w, **params)
+            losses = row_losses(model, part_val)
+            per_group = np.bincount(codes, weights=losses) / np.bincount(codes)
+            score = {
+                "average": losses.mean(),
+                "balanced": per_group.mean(),
+                "worst": per_group.max(),
+            }[self.selection]
+            if best is None or score < best[0]:  # ties: the smaller (template) alpha
+                best = (score, alpha, losses)
+        return best[1], rows_val, best[2]
 
     def _store_losses(self) -> None:
         parts = [model.group_losses_ for model in self.estimators_]

@@ -49,6 +49,10 @@ MSG_TEST_MISSING_GROUP = (
     "them out to let fairmtl hold out test_size of each group's rows."
 )
 
+DEFAULT_ALPHA = 1e-4
+"""``alpha`` of the default template: a number, so that every diagnostic fit is one fit
+(not a cross-validated search)."""
+
 DEFAULT_SHARING_STRENGTH = 0.01
 """``sharing_strength`` of the default template. The offset penalty is not scaled by the
 groups' weight shares, so the library default (1.0) makes ``offset`` nearly ``shared``
@@ -96,14 +100,17 @@ def default_estimator(y: np.ndarray, estimator: Any = None):
     """The template: ``estimator`` as given, else an ``average``-objective FairMTL model.
 
     The default template is a FairMTLRegressor for a continuous target and a
-    FairMTLClassifier otherwise, with ``sharing="offset"``, ``objective="average"`` and
-    ``sharing_strength=DEFAULT_SHARING_STRENGTH``: under the library's default
+    FairMTLClassifier otherwise, with ``sharing="offset"``, ``objective="average"``,
+    ``alpha=DEFAULT_ALPHA`` and ``sharing_strength=DEFAULT_SHARING_STRENGTH``: under the library's default
     ``minimax`` objective an ``independent`` fit leaves every group but the worst
     unconstrained, which makes a poor per-group baseline.
     """
     if estimator is None:
         params = dict(
-            sharing="offset", objective="average", sharing_strength=DEFAULT_SHARING_STRENGTH
+            sharing="offset",
+            objective="average",
+            sharing_strength=DEFAULT_SHARING_STRENGTH,
+            alpha=DEFAULT_ALPHA,
         )
         if type_of_target(y) == "continuous":
             return FairMTLRegressor(**params)
