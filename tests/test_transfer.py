@@ -175,7 +175,11 @@ def test_feature_affinities_on_hand_built_groups():
 def test_group_gradients_match_their_definition():
     bunch = make_hospitals(4, n_samples=600, task="regression", random_state=0)
     data = check_data(bunch.data, bunch.target, bunch.groups)
-    model = fit_variant(FairMTLRegressor(objective="average"), data, sharing="shared")
+    model = fit_variant(
+        FairMTLRegressor(objective="average", alpha=1e-4, sharing_strength=0.1),
+        data,
+        sharing="shared",
+    )
     grads = group_gradients(model, data, data.names)
     Z = (data.X - data.X.mean(0)) / data.X.std(0)
     residual = 2.0 * (model.predict(data.X, groups=data.groups) - data.y)
@@ -281,7 +285,7 @@ def test_gain_from_sharing_flags_the_outliers_over_many_seeds():
 
 def _worst_losses(seed: int) -> dict[str, float]:
     train, held, _ = planted(seed)
-    template = FairMTLClassifier(objective="average", alpha=1e-4, sharing_strength=0.01)
+    template = FairMTLClassifier(objective="average", alpha=1e-4, sharing_strength=0.16)
     out = {
         s: _group_losses(fit_variant(template, train, sharing=s), held).max()
         for s in ("independent", "shared", "offset")
@@ -310,7 +314,7 @@ def test_an_isolated_worst_off_outlier_tied_the_independent_fit_until_its_alpha_
     rightly puts alone in its cluster. With the template's alpha its model is exactly its
     independent fit (a tie on the worst-group loss); its own alpha breaks the tie."""
     train, held, bunch = planted(7)
-    template = FairMTLClassifier(objective="average", alpha=1e-4, sharing_strength=0.01)
+    template = FairMTLClassifier(objective="average", alpha=1e-4, sharing_strength=0.16)
     independent = _group_losses(fit_variant(template, train, sharing="independent"), held)
     worst = held.names[independent.argmax()]
     assert worst in _outliers(bunch)

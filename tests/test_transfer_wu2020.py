@@ -144,7 +144,7 @@ def test_algorithm_2_input_errors():
 
 def test_clustered_mtl_chooses_alpha_per_cluster_from_the_grid():
     bunch = make_hospitals(6, n_samples=900, n_clusters=2, n_outliers=1, random_state=0)
-    template = FairMTLClassifier(objective="average", alpha=1e-4, sharing_strength=0.01)
+    template = FairMTLClassifier(objective="average", alpha=1e-4, sharing_strength=0.16)
     model = ClusteredMTL(template, max_clusters=3, alphas=(1e-4, 1e-2), random_state=0)
     model.fit(bunch.data, bunch.target, groups=bunch.groups)
     assert len(model.cluster_alpha_) == model.n_clusters_

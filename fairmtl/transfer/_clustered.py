@@ -94,7 +94,7 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
     ----------
     estimator : FairMTLClassifier or FairMTLRegressor, default=None
         Template of every cluster's model. None: ``sharing="offset"``,
-        ``objective="average"``, ``sharing_strength=0.01``, suited to ``y``.
+        ``objective="average"``, ``alpha=1e-4``, ``sharing_strength=0.1``, suited to ``y``.
     n_clusters : int or "auto", default="auto"
         A fixed count, or "auto" to choose it on validation data.
     max_clusters : int, default=6
