@@ -87,8 +87,8 @@ def penalty(model, shares, alpha: float, strength: float) -> float:
     if model.sharing == "shared":
         return alpha * float(W[0] @ W[0])
     value = alpha * float(shares @ np.einsum("gd,gd->g", W, W))
-    if model.sharing == "offset":
-        value += strength * (
+    if model.sharing == "offset":  # per group of average size: strength / G
+        value += strength / len(b) * (
             float(np.sum((W - W.mean(0)) ** 2)) + float(np.sum((b - b.mean()) ** 2))
         )
     return value
@@ -126,16 +126,16 @@ def test_bounded_offset_dual_equals_the_exact_path(seed, G, epsilon):
     with a lower bound of 8e11 (above its own upper bound of 590)."""
     X, y, g = make_problem(seed, G, d=5, n_total=2000)
     params = dict(
-        sharing="offset", objective="bounded", alpha=1e-2, sharing_strength=1.0,
+        sharing="offset", objective="bounded", alpha=1e-2, sharing_strength=float(G),
         epsilon=epsilon,
-    )  # fmt: skip
+    )  # fmt: skip  (a coupling of 1.0 in the solvers' units: the repro's regime)
     exact = fit_quietly(data=(X, y, g), solver="CLARABEL", **params)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         dual = FairMTLClassifier(solver="dual", **params).fit(X, y, groups=g)
     assert not [w for w in caught if issubclass(w.category, SolverInaccurateWarning)]
     info, opt = dual.solver_info_, exact.solver_info_["objective"]
-    own = own_objective(dual, X, y, g, 1e-2, 1.0)
+    own = own_objective(dual, X, y, g, 1e-2, float(G))
     assert own == pytest.approx(info["objective"], rel=1e-9)
     assert info["status"] == "optimal" and info["relative_gap"] <= 1e-4
     assert info["lower_bound"] <= opt + EXACT_TOL * max(1.0, opt)
