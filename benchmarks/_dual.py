@@ -1,4 +1,4 @@
-"""Dual suite: certified minimax and loss-bounded fits on large data (issue 4).
+"""Dual suite: certified minimax and loss-bounded fits on large data.
 
 On one preprocessed dataset per block, in one run: one scikit-learn LogisticRegression
 fit (the pooled model, ``C = 1 / (2 alpha n)``) is the unit of time; against it the dual
@@ -17,7 +17,7 @@ The one constraint fairlearn shares with the dual path *with the same loss* is a
 every group's mean squared error (``BoundedGroupLoss(SquareLoss)``) for regression: the
 regression block fits it both ways on the same data — ``FairMTLRegressor(solver="dual",
 objective="bounded")`` and ExponentiatedGradient around ``Ridge`` with the same penalty and
-the same bound — and checks issue 4's target of at least 10x.
+the same bound — and reports how many times faster the dual path is.
 
 Blocks: Adult (race x sex, the full train split, 32,561 rows) and simulated hospitals
 regression (10 hospitals; 30,000 rows quick, 100,000 full). ExponentiatedGradient on
@@ -42,10 +42,6 @@ from fairmtl.data import make_preprocessor
 from fairmtl.datasets import load_adult, load_census_kdd, make_hospitals
 
 ALPHA = 1e-4
-#: issue 4's targets: minimax within these factors of one scikit-learn fit
-TARGET_ADULT, TARGET_KDD = 3.0, 5.0
-#: issue 4's target: at least this many times faster than ExponentiatedGradient
-TARGET_SPEEDUP = 10.0
 #: the bounded fits' epsilon: this share of the way from the minimax to the pooled worst loss
 EPS_SHARE = 0.5
 
@@ -174,10 +170,8 @@ def _certify(dual: dict[str, Any], exact: dict[str, Any]) -> None:
 
 def _real_block(label, X, y, g, *, repeats, log, exact: bool, fairlearn: bool, offset: bool):
     block = _Block(label, X, y, g, repeats, log)
-    target = TARGET_ADULT if label.startswith("adult") else TARGET_KDD
     mm = block.fairmtl("fairmtl dual minimax (shared)", sharing="shared", objective="minimax",
                        solver="dual")  # fmt: skip
-    mm["target"] = f"<= {target:g}x: {'met' if mm['ratio'] <= target else 'not met'}"
     if offset:
         block.fairmtl("fairmtl dual minimax (offset)", sharing="offset", objective="minimax",
                       solver="dual")  # fmt: skip
@@ -199,12 +193,8 @@ def _real_block(label, X, y, g, *, repeats, log, exact: bool, fairlearn: bool, o
 
 
 def _speedup(row: dict[str, Any], expgrad: dict[str, Any]) -> None:
-    """ExponentiatedGradient's time over this row's, and issue 4's verdict on it."""
+    """ExponentiatedGradient's time over this row's."""
     row["speedup_vs_expgrad"] = expgrad["seconds"] / row["seconds"]
-    met = row["speedup_vs_expgrad"] >= TARGET_SPEEDUP
-    row["target"] = f">= {TARGET_SPEEDUP:g}x faster than ExponentiatedGradient: " + (
-        "met" if met else "not met"
-    )
 
 
 def _fairlearn_rows(block: _Block, dual_bounded: dict[str, Any]) -> None:
@@ -327,8 +317,7 @@ def headline(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"On Census KDD ({kdd['dataset'].split('(')[1].rstrip(')')}), the dual path's "
             f"minimax fit takes {kdd['ratio']:.2f}x one scikit-learn LogisticRegression fit "
-            f"(offset sharing {kdd_offset['ratio']:.2f}x; issue 4's target "
-            f"{TARGET_KDD:g}x: {'met' if kdd['ratio'] <= TARGET_KDD else 'not met'}), certified "
+            f"(offset sharing {kdd_offset['ratio']:.2f}x), certified "
             f"relative gap {kdd['relative_gap']:.1e}, peak memory {kdd['peak_mb']:.0f} MiB."
         )
     reduction = _find(rows, "adult", "fairmtl FairMTLReduction")

@@ -258,7 +258,7 @@ class FrontierSearch(BaseEstimator):
         self.target_name_ = str(getattr(y, "name", None) or "target")
         y = np.asarray(y)
         weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        # rows without a target are dropped with a DataWarning giving the count (issue 9)
+        # rows without a target are dropped with a DataWarning giving the count
         keep = validate_target(y, task=self.task_, column=self.target_name_)
         if not keep.all():
             X = X[keep] if isinstance(X, pd.DataFrame) else np.asarray(X)[keep]
