@@ -14,6 +14,7 @@ import sys
 import textwrap
 import time
 import tracemalloc
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -741,3 +742,23 @@ def test_experiment_na_values_reach_the_frontier_config(workdir):
     ))  # fmt: skip
     config, _ = read_experiment(path)
     assert config.na_values == ("", "-999")
+
+
+def test_values_merged_by_leading_spaces_are_said(tmp_path):
+    """' yes' and 'yes' in one column are read as one value: a warning names the column,
+    the value and the line; a file that puts a space after every delimiter draws none."""
+    from fairmtl.data import read_table
+    from fairmtl.data._messy import MSG_LEADING_SPACES
+
+    path = tmp_path / "spaces.csv"
+    path.write_text("age,hospital,y\n1,north,yes\n2,north, yes\n3,south,no\n4,south,no\n")
+    with pytest.warns(DataWarning) as caught:
+        frame = read_table(path)
+    assert frame["y"].tolist() == ["yes", "yes", "no", "no"]
+    expected = MSG_LEADING_SPACES.format(path=path, column="y", value="yes", line=3)
+    assert expected in [str(w.message) for w in caught]
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text("age, hospital, y\n1, north, yes\n2, south, no\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        assert read_table(spaced)["y"].tolist() == ["yes", "no"]

@@ -51,6 +51,11 @@ MSG_SHORT_ROWS = (
     "{n_header} (first on line {line}, with {n_fields}); their missing fields were read as "
     "missing values. If a delimiter was lost, fix those rows."
 )
+MSG_LEADING_SPACES = (
+    "Input file {path}: column {column!r} holds {value!r} both with and without leading "
+    "spaces (with them first on line {line}); spaces after a delimiter are dropped, so "
+    "both were read as {value!r}, one value. If they mean different things, rename one."
+)
 MSG_INDEX_COLUMN = (
     "Column {column!r} looks like a saved row index (0, 1, 2, ... in file order), not a "
     "feature: the model can learn how the file was sorted, and validation scores mean "
@@ -113,7 +118,12 @@ def parse_thousands(frame: pd.DataFrame, *, skip: Iterable[str] = ()) -> pd.Data
 
 
 def warn_short_rows(path: Path, *, sep: str, gzipped: bool, encoding: str, n_header: int) -> None:
-    """Warn when rows of a text file have fewer fields than its header.
+    """Warn when rows of a text file have fewer fields than its header, and when values
+    of a column that differ only by leading spaces were read as one value.
+
+    The reader drops the spaces after a delimiter (``a, b`` is read as ``a`` and ``b``),
+    so ``" yes"`` and ``"yes"`` in one column become the same value: said, with an
+    example, when both spellings occur.
 
     Parameters
     ----------
@@ -130,13 +140,24 @@ def warn_short_rows(path: Path, *, sep: str, gzipped: bool, encoding: str, n_hea
         return
     opener = gzip.open if gzipped else open
     count, first = 0, None
+    spelled = _Spellings()
     with opener(path, "rt", encoding=encoding, newline="") as handle:
-        reader = csv.reader(handle, delimiter=sep, skipinitialspace=True)
-        next(reader, None)
+        reader = csv.reader(handle, delimiter=sep)
+        header = [h.strip() for h in next(reader, [])]
         for row in reader:
             if row and len(row) < n_header:
                 count += 1
                 first = first or (reader.line_num, len(row))
+            spelled.add(row, reader.line_num)
+    merged = spelled.merged()
+    if merged is not None:
+        index, value, line = merged
+        column = header[index] if index < len(header) else f"field {index + 1}"
+        warnings.warn(
+            MSG_LEADING_SPACES.format(path=path, column=column, value=value, line=line),
+            DataWarning,
+            stacklevel=4,
+        )
     if first is not None:
         warnings.warn(
             MSG_SHORT_ROWS.format(
@@ -145,6 +166,38 @@ def warn_short_rows(path: Path, *, sep: str, gzipped: bool, encoding: str, n_hea
             DataWarning,
             stacklevel=4,
         )
+
+
+class _Spellings:
+    """The text values of each column with and without leading spaces (bounded)."""
+
+    LIMIT = 10_000  # distinct values remembered per column and spelling
+
+    def __init__(self) -> None:
+        self.spaced: dict[int, dict[str, int]] = {}
+        self.plain: dict[int, set[str]] = {}
+
+    def add(self, row: list[str], line: int) -> None:
+        for i, field in enumerate(row):
+            value = field.lstrip(" ")
+            if not value or _PLAIN_NUMBER.match(value):
+                continue
+            if len(value) < len(field):
+                seen = self.spaced.setdefault(i, {})
+                if len(seen) < self.LIMIT:
+                    seen.setdefault(value, line)
+            else:
+                seen_plain = self.plain.setdefault(i, set())
+                if len(seen_plain) < self.LIMIT:
+                    seen_plain.add(value)
+
+    def merged(self) -> tuple[int, str, int] | None:
+        """``(column index, value, line)`` of a value met in both spellings, or None."""
+        for i, spaced in self.spaced.items():
+            for value, line in spaced.items():
+                if value in self.plain.get(i, ()):
+                    return i, value, line
+        return None
 
 
 def _is_row_counter(values: pd.Series) -> bool:
