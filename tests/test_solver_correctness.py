@@ -88,8 +88,10 @@ def penalty(model, shares, alpha: float, strength: float) -> float:
         return alpha * float(W[0] @ W[0])
     value = alpha * float(shares @ np.einsum("gd,gd->g", W, W))
     if model.sharing == "offset":  # per group of average size: strength / G
-        value += strength / len(b) * (
-            float(np.sum((W - W.mean(0)) ** 2)) + float(np.sum((b - b.mean()) ** 2))
+        value += (
+            strength
+            / len(b)
+            * (float(np.sum((W - W.mean(0)) ** 2)) + float(np.sum((b - b.mean()) ** 2)))
         )
     return value
 
@@ -126,7 +128,10 @@ def test_bounded_offset_dual_equals_the_exact_path(seed, G, epsilon):
     with a lower bound of 8e11 (above its own upper bound of 590)."""
     X, y, g = make_problem(seed, G, d=5, n_total=2000)
     params = dict(
-        sharing="offset", objective="bounded", alpha=1e-2, sharing_strength=float(G),
+        sharing="offset",
+        objective="bounded",
+        alpha=1e-2,
+        sharing_strength=float(G),
         epsilon=epsilon,
     )  # fmt: skip  (a coupling of 1.0 in the solvers' units: the repro's regime)
     exact = fit_quietly(data=(X, y, g), solver="CLARABEL", **params)
