@@ -127,13 +127,14 @@ def test_bounded_offset_dual_equals_the_exact_path(seed, G, epsilon):
     from the diagnosis's point, ended at a penalty of 1e27, and 304 reported 'optimal'
     with a lower bound of 8e11 (above its own upper bound of 590)."""
     X, y, g = make_problem(seed, G, d=5, n_total=2000)
+    # sharing_strength=G: a coupling of 1.0 in the solvers' units, the repro's regime
     params = dict(
         sharing="offset",
         objective="bounded",
         alpha=1e-2,
         sharing_strength=float(G),
         epsilon=epsilon,
-    )  # fmt: skip  (a coupling of 1.0 in the solvers' units: the repro's regime)
+    )
     exact = fit_quietly(data=(X, y, g), solver="CLARABEL", **params)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
