@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m benchmarks [--quick] [--suite convex|dual|neural|frontier|transfer|all ...]
+    python -m benchmarks [--quick] [--suite convex|dual|neural|frontier|transfer|generalisation|all ...]
                          [--repeats N] [--smoke] [--out DIR]
 
 ``--quick`` (``make bench-quick``) runs small versions of every suite, in under 10 minutes
