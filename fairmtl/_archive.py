@@ -28,6 +28,11 @@ import numpy as np
 
 from fairmtl.exceptions import DataValidationError
 
+MSG_CORRUPT = (
+    "Model file {path} is damaged or was not written by skops ({reason}). Save the model "
+    "again with fairmtl.persistence.save_model."
+)
+
 __all__ = ["DEFAULT_MAX_MODEL_BYTES", "MAX_SCHEMA_BYTES", "check_model_archive"]
 
 #: Model files whose unpacked content is larger than this (256 MiB) are refused by
@@ -115,8 +120,6 @@ def _array_shapes(path: Path, archive: zipfile.ZipFile) -> dict[str, tuple]:
 
 
 def _corrupt(path: Path, reason: str) -> str:
-    from fairmtl.persistence import MSG_CORRUPT
-
     return MSG_CORRUPT.format(path=path, reason=reason)
 
 

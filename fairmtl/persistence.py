@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fairmtl._archive import MSG_CORRUPT, check_model_archive
 from fairmtl.data import Schema, atomic_write_bytes
 from fairmtl.exceptions import DataValidationError, DataWarning
 
@@ -79,10 +80,6 @@ MSG_PICKLE_REFUSED = (
 MSG_NOT_SKOPS = (
     "Model file {path} is not a skops model file (it is not a zip archive). Give the file "
     "written by `fairmtl fit -o model.skops` or fairmtl.persistence.save_model."
-)
-MSG_CORRUPT = (
-    "Model file {path} is damaged or was not written by skops ({reason}). Save the model "
-    "again with fairmtl.persistence.save_model."
 )
 MSG_UNTRUSTED = (
     "Model file {path} refused: it would create objects of types that a fairmtl model "
@@ -365,8 +362,6 @@ def load_model(
     >>> model, schema, metadata = load_model("model.skops")  # doctest: +SKIP
     """
     import skops.io as sio
-
-    from fairmtl._archive import check_model_archive
 
     path = Path(path)
     data = _read_checked(path)
