@@ -205,8 +205,8 @@ def test_auto_records_every_candidate_and_fits_the_chosen_values(hospitals):
     X, y, g = hospitals
     clf = FairMTLClassifier().fit(X, y, groups=g)
     results = pd.DataFrame(clf.cv_results_)
-    # the strength path, its two half-decade neighbours, then three new alphas
-    assert len(results) == len(STRENGTH_GRID) + 2 + 3
+    # the strength path, its two half-decade neighbours, then two new alphas
+    assert len(results) == len(STRENGTH_GRID) + 2 + 2
     best = results.iloc[clf.best_index_]
     assert (best["param_alpha"], best["param_sharing_strength"]) == (
         clf.alpha_,

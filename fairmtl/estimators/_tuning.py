@@ -26,9 +26,9 @@ it). The shrinkage pulls each group's estimate towards the mean by exactly the s
 it that is noise: a large group keeps its own figure, a tiny one counts for little, and
 when the groups do not differ beyond noise the score is the average held-out loss.
 
-Order of the search: ``sharing_strength`` along its path (10 to 0.001 by decades, then
+Order of the search: ``sharing_strength`` along its path (10 to 1e-4 by decades, then
 the two half-decade neighbours of the best; at ``alpha=1e-4`` when alpha is tuned too),
-then ``alpha`` (0.01 to 1e-5) at the chosen strength, both on the average loss (the
+then ``alpha`` (0.01, 1e-3, 1e-4) at the chosen strength, both on the average loss (the
 objective does not change which model complexity generalises; the average-loss solves are
 the cheap ones); then, for ``minimax`` and ``bounded``, the adjustment ``C`` on the stated
 objective. Fold solves use the dual path (L-BFGS, warm-started) wherever it applies.
@@ -65,10 +65,10 @@ MSG_TOO_SMALL_TO_TUNE = (
     "them as numbers to choose them yourself."
 )
 #: candidate values of alpha (L2 penalty per unit of mean loss, standardised features)
-ALPHA_GRID = (1e-2, 1e-3, 1e-4, 1e-5)
+ALPHA_GRID = (1e-2, 1e-3, 1e-4)
 #: candidate values of sharing_strength, from nearly shared to nearly independent; the
 #: search then tries the two half-decade neighbours of the best one
-STRENGTH_GRID = (10.0, 1.0, 0.1, 0.01, 0.001)
+STRENGTH_GRID = (10.0, 1.0, 0.1, 0.01, 0.001, 1e-4)
 #: relative optimality gap of the fold solves (the held-out losses move far less)
 CV_TOL = 0.1
 #: candidate values of the Group DRO adjustment C (each group's loss + C / sqrt(n_g))
