@@ -679,7 +679,7 @@ def headline(rows: list[dict[str, Any]]) -> list[str]:
         text += (
             f". Tuning costs {min(costs):.1f}x to {max(costs):.1f}x one fit at the chosen values"
         )
-    return [text + ". (generalisation suite)"]
+    return [text + "."]
 
 
 def run(quick: bool, *, smoke: bool = False, log=None) -> list[dict[str, Any]]:
