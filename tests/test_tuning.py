@@ -270,3 +270,25 @@ def test_pooled_reference_matches_scikit_learn(hospitals):
     ours = FairMTLClassifier(sharing="shared", objective="average", alpha=alpha).fit(X, y, groups=g)
     ref = LogisticRegression(C=1 / (2 * alpha * len(y)), tol=1e-10, max_iter=10_000).fit(X, y)
     np.testing.assert_allclose(ours.shared_coef_[:, 0], ref.coef_[0], atol=1e-4)
+
+
+def test_a_candidate_no_fold_can_fit_is_never_chosen(hospitals, monkeypatch):
+    """Every fold solve at alpha=0.01 fails: that candidate scores inf and another is
+    chosen; the fit itself goes on."""
+    from fairmtl.exceptions import SolverFailedError
+    from fairmtl.solvers import DualProblem
+
+    solve = DualProblem.solve
+
+    def failing(self, *, alpha, **kw):
+        if alpha == 1e-2:
+            raise SolverFailedError("boom")
+        return solve(self, alpha=alpha, **kw)
+
+    monkeypatch.setattr(DualProblem, "solve", failing)
+    X, y, g = hospitals
+    clf = FairMTLClassifier(sharing_strength=0.1).fit(X, y, groups=g)
+    results = pd.DataFrame(clf.cv_results_)
+    failed = results[results["param_alpha"] == 1e-2]
+    assert len(failed) == 1 and np.isinf(failed["score"].iloc[0])
+    assert clf.alpha_ != 1e-2

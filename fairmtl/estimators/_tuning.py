@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from fairmtl.data import group_label_folds
-from fairmtl.exceptions import DataWarning, InfeasibleError
+from fairmtl.exceptions import DataWarning, InfeasibleError, SolverFailedError
 from fairmtl.solvers import DualProblem, ExactProblem, dual_unsupported, group_outputs
 
 __all__ = [
@@ -249,7 +249,9 @@ class _Search:
                         reference=est.reference,
                         **knobs,
                     )
-            except InfeasibleError:
+            except (InfeasibleError, SolverFailedError):
+                # a candidate no fold can fit (a bound below the fold's minimax loss, or
+                # every solver failing at its penalties) is scored inf, never chosen
                 feasible = False
                 break
             n_inaccurate += int(fit.solver_info.get("status") != "optimal" or bool(caught))
