@@ -15,11 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from cli_helpers import invoke, ok, one_error_line
 from report_fixtures import make_results
-from typer.testing import CliRunner
 
 from fairmtl.cli import _frontier as frontier_module
-from fairmtl.cli import app
 from fairmtl.cli._frontier import FrontierConfig, headline, parse_baselines, parse_sweep
 from fairmtl.cli._modeling import SHARED_GROUP, UNPREDICTED_GROUP, fit_table, predict_table
 from fairmtl.cli._options import OBJECTIVE_NAMES, SHARING_NAMES
@@ -28,27 +27,7 @@ from fairmtl.cli.experiment import read_experiment
 from fairmtl.exceptions import DataValidationError, DataWarning
 from fairmtl.persistence import load_model
 
-runner = CliRunner()
 COMMANDS = ["fit", "predict", "evaluate", "frontier", "run", "demo", "report", "datasets"]
-
-
-def invoke(*args: Any) -> Any:
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def ok(result: Any) -> Any:
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def one_error_line(result: Any, code: int = 1) -> str:
-    """The command failed with ``code``, one 'Error:' line on stderr and no traceback."""
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("Error:")]
-    assert len(errors) == 1, result.stderr
-    assert "Traceback" not in result.output
-    return errors[0]
 
 
 def make_visits(n: int = 360, seed: int = 0) -> pd.DataFrame:

@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from cli_helpers import invoke, ok
+from cli_helpers import one_error_line as error_line
 from report_fixtures import make_results
-from typer.testing import CliRunner
 
 from fairmtl._archive import MAX_SCHEMA_BYTES, MIN_ARRAY_CAP, MSG_ARRAY_TOO_BIG
 from fairmtl.cli import _frontier as frontier_module
-from fairmtl.cli import app
 from fairmtl.data import (
     atomic_target,
     atomic_write_bytes,
@@ -40,25 +40,6 @@ from fairmtl.exceptions import DataValidationError, DataWarning, FileExistsNoFor
 from fairmtl.persistence import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
-runner = CliRunner()
-
-
-def invoke(*args: Any) -> Any:
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def ok(result: Any) -> Any:
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def error_line(result: Any, code: int = 1) -> str:
-    """The command failed with ``code`` and one 'Error:' line, no traceback."""
-    assert result.exit_code == code, result.output
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1, result.stderr
-    assert "Traceback" not in result.output
-    return errors[0]
 
 
 def make_visits(n: int = 240, seed: int = 0) -> pd.DataFrame:

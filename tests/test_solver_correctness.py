@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
+from solver_statuses import STATUSES
 
 from fairmtl import FairMTLClassifier, FairMTLRegressor
 from fairmtl.datasets import make_hospitals
@@ -314,19 +315,6 @@ def test_uncertified_dual_refinement_warns(monkeypatch):
 
 
 # -- 3. every status other than optimal warns (or raises), on every path --------------------
-STATUSES = [
-    cp.OPTIMAL,
-    cp.OPTIMAL_INACCURATE,
-    cp.INFEASIBLE,
-    cp.INFEASIBLE_INACCURATE,
-    cp.UNBOUNDED,
-    cp.UNBOUNDED_INACCURATE,
-    cp.USER_LIMIT,
-    cp.SOLVER_ERROR,
-    cp.settings.INFEASIBLE_OR_UNBOUNDED,
-    None,
-    "a status from a future cvxpy",
-]
 
 
 def reporting(raw):

@@ -11,6 +11,7 @@ import re
 import cvxpy as cp
 import numpy as np
 import pytest
+from solver_statuses import STATUSES
 
 from fairmtl import FairMTLClassifier, FairMTLRegressor
 from fairmtl.exceptions import SolverFailedError, SolverFallbackWarning, SolverInaccurateWarning
@@ -120,19 +121,6 @@ def test_every_solver_failing_raises_naming_each_attempt(patch_solve):
 
 
 # -- statuses --------------------------------------------------------------------------------
-STATUSES = [
-    cp.OPTIMAL,
-    cp.OPTIMAL_INACCURATE,
-    cp.INFEASIBLE,
-    cp.INFEASIBLE_INACCURATE,
-    cp.UNBOUNDED,
-    cp.UNBOUNDED_INACCURATE,
-    cp.USER_LIMIT,
-    cp.SOLVER_ERROR,
-    cp.settings.INFEASIBLE_OR_UNBOUNDED,
-    None,
-    "a status from a future cvxpy",
-]
 
 
 @pytest.mark.parametrize("raw", STATUSES)

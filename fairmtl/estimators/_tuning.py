@@ -155,6 +155,7 @@ class _Fold:
 
     train: np.ndarray
     test: np.ndarray
+    train_tasks: np.ndarray  # fold-local group id of each training row
     local: np.ndarray  # fold-local group id of each held-out row, -1 if unseen in training
     n_groups: int
     group_weight: np.ndarray
@@ -171,13 +172,12 @@ class _Search:
             present = np.unique(prepared.tasks[train])
             lookup = np.full(prepared.encoder.n_groups_, -1)
             lookup[present] = np.arange(len(present))
+            tasks = lookup[prepared.tasks[train]]
             weight = np.bincount(
-                lookup[prepared.tasks[train]],
-                weights=prepared.sample_weight[train],
-                minlength=len(present),
+                tasks, weights=prepared.sample_weight[train], minlength=len(present)
             )
             self.folds.append(
-                _Fold(train, test, lookup[prepared.tasks[test]], len(present), weight)
+                _Fold(train, test, tasks, lookup[prepared.tasks[test]], len(present), weight)
             )
         self.rows: list[dict[str, Any]] = []
         self.cache: dict[tuple, dict[str, Any]] = {}
@@ -194,12 +194,10 @@ class _Search:
         extra: dict[str, Any] = {"tol": CV_TOL} if cls is DualProblem else {}
         if cls is ExactProblem:
             X = X.astype(np.float64, copy=False)
-        lookup = np.full(p.encoder.n_groups_, -1)
-        lookup[np.unique(p.tasks[fold.train])] = np.arange(fold.n_groups)
         fold.problems[objective] = cls(
             X,
             p.y[fold.train],
-            lookup[p.tasks[fold.train]],
+            fold.train_tasks,
             p.sample_weight[fold.train],
             fold.n_groups,
             loss=p.loss,
