@@ -13,6 +13,7 @@ from fairmtl.data import group_label_folds
 from fairmtl.datasets import make_hospitals
 from fairmtl.estimators._tuning import (
     ADJUSTMENT_GRID,
+    START_ALPHA,
     STRENGTH_GRID,
     adjustment_vector,
     heldout_group_stats,
@@ -239,7 +240,9 @@ def test_auto_scores_are_heldout_losses(hospitals):
         proba[test] = fold.predict_proba(X[test], groups=g[test])[:, 1]
     results = pd.DataFrame(clf.cv_results_)
     chosen = results.iloc[clf.best_index_]
-    assert chosen["mean_test_loss"] == pytest.approx(log_loss(y, proba), rel=1e-3)
+    # the fold fits stop at a certified error of 0.01 (CV_TOL_WEIGHTED), the refits here
+    # at the default tolerance: the held-out losses agree to a few parts in a thousand
+    assert chosen["mean_test_loss"] == pytest.approx(log_loss(y, proba), rel=5e-3)
 
 
 def test_adjustment_is_tuned_for_minimax(hospitals):
@@ -258,7 +261,7 @@ def test_too_small_to_tune_warns_and_names_the_values():
     with pytest.warns(DataWarning, match="Pass them as numbers"):
         clf = FairMTLRegressor().fit(X[:1], y[:1].astype(float))
     assert clf.cv_results_ is None
-    with pytest.warns(DataWarning, match="alpha=0.0001"):
+    with pytest.warns(DataWarning, match=f"alpha={START_ALPHA:g}"):
         FairMTLClassifier().fit(X, np.array([0, 0, 0, 0, 0, 1]))
 
 
