@@ -13,6 +13,7 @@ from fairmtl.data import group_label_folds
 from fairmtl.datasets import make_hospitals
 from fairmtl.estimators._tuning import (
     ADJUSTMENT_GRID,
+    PATH_PATIENCE,
     START_ALPHA,
     STRENGTH_GRID,
     adjustment_vector,
@@ -206,17 +207,27 @@ def test_auto_records_every_candidate_and_fits_the_chosen_values(hospitals):
     X, y, g = hospitals
     clf = FairMTLClassifier().fit(X, y, groups=g)
     results = pd.DataFrame(clf.cv_results_)
-    # the strength path, its two half-decade neighbours, then two new alphas
-    assert len(results) == len(STRENGTH_GRID) + 2 + 2
+    # the strength path (a prefix of the grid: the walk stops once PATH_PATIENCE values
+    # in a row score worse than its best), its two half-decade neighbours, then alphas
+    at_start = results[results["param_alpha"] == START_ALPHA]
+    n_path = 0
+    while n_path < len(at_start) and at_start["param_sharing_strength"].iloc[n_path] == (
+        STRENGTH_GRID[n_path] if n_path < len(STRENGTH_GRID) else None
+    ):
+        n_path += 1
+    path_scores = at_start["score"].to_numpy()[:n_path]
+    if n_path < len(STRENGTH_GRID):
+        assert path_scores[-PATH_PATIENCE:].min() > path_scores[:-PATH_PATIENCE].min()
+    assert (
+        clf.sharing_strength_ == at_start.loc[at_start["score"].idxmin()]["param_sharing_strength"]
+    )
+    at_chosen = results[results["param_sharing_strength"] == clf.sharing_strength_]
+    assert clf.alpha_ == at_chosen.loc[at_chosen["score"].idxmin()]["param_alpha"]
+    assert len(results) == len(at_start) + len(at_chosen) - 1
     best = results.iloc[clf.best_index_]
     assert (best["param_alpha"], best["param_sharing_strength"]) == (
         clf.alpha_,
         clf.sharing_strength_,
-    )
-    strength_path = results.iloc[: len(STRENGTH_GRID) + 2]
-    assert (
-        clf.sharing_strength_
-        == strength_path.loc[strength_path["score"].idxmin()]["param_sharing_strength"]
     )
     same = FairMTLClassifier(alpha=clf.alpha_, sharing_strength=clf.sharing_strength_)
     same.fit(X, y, groups=g)

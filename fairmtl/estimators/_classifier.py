@@ -112,8 +112,9 @@ class FairMTLClassifier(ClassifierMixin, FairMTLBase):
         ``alpha * sum_g rho_g ||w_g||^2`` on group models (``rho_g``: group's share of the
         weight), like scikit-learn's ``SGDClassifier(alpha=)``; it means the same at any
         number of rows. Intercepts are not penalised. "auto": chosen by cross-validation
-        from 0.01, 1e-3 and 1e-4 (smaller values barely change a fit on standardised
-        features and make the cross-validation's solves slow). Penalties act on the features' own units:
+        from 0.01, 1e-3 and 1e-4, then the two half-decade neighbours of the best
+        (smaller values barely change a fit on standardised features and make the
+        cross-validation's solves slow). Penalties act on the features' own units:
         standardise them (``fairmtl.data.make_preprocessor``).
     cv : int, default=5
         Folds of the cross-validation that settles the "auto" knobs, stratified by

@@ -26,9 +26,11 @@ it). The shrinkage pulls each group's estimate towards the mean by exactly the s
 it that is noise: a large group keeps its own figure, a tiny one counts for little, and
 when the groups do not differ beyond noise the score is the average held-out loss.
 
-Order of the search: ``sharing_strength`` along its path (10 to 1e-4 by decades, then
-the two half-decade neighbours of the best; at ``alpha=1e-3`` when alpha is tuned too),
-then ``alpha`` (0.01, 1e-3, 1e-4) at the chosen strength, both on the average loss (the
+Order of the search: ``sharing_strength`` along its path (10 to 1e-4 by decades, the
+walk stopping once two values in a row score worse than its best, then the two
+half-decade neighbours of the best; at ``alpha=1e-3`` when alpha is tuned too), then
+``alpha`` (0.01, 1e-3, 1e-4, then the two half-decade neighbours of the best) at the
+chosen strength, both on the average loss (the
 objective does not change which model complexity generalises; the average-loss solves are
 the cheap ones); then, for ``minimax`` and ``bounded``, the adjustment ``C`` on the stated
 objective. Fold solves use the dual path (L-BFGS, warm-started) wherever it applies.
@@ -80,6 +82,8 @@ CV_TOL = 0.1
 CV_TOL_WEIGHTED = 10.0
 #: candidate values of the Group DRO adjustment C (each group's loss + C / sqrt(n_g))
 ADJUSTMENT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+#: the strength path stops after this many values in a row score worse than its best
+PATH_PATIENCE = 2
 #: alpha used while sharing_strength is searched, when both are tuned (the value the
 #: search most often ends at; solves at 1e-4 are ill-conditioned and take twice as long)
 START_ALPHA = 1e-3
@@ -144,6 +148,13 @@ def shrinkage_weights(means: np.ndarray, se2: np.ndarray) -> np.ndarray:
 def shrunk_worst(overall: float, mean: np.ndarray, keep: np.ndarray) -> float:
     """The selection score: ``max_g (L + keep_g * (L_g - L))``."""
     return float(np.max(overall + keep * (mean - overall)))
+
+
+def shrunk_worst_row(row: dict[str, Any], keep: np.ndarray) -> float:
+    """A candidate's selection score (inf when a fold could not fit it)."""
+    if not row["feasible"]:
+        return np.inf
+    return shrunk_worst(row["mean_test_loss"], row["group_test_loss"], keep)
 
 
 @dataclass
@@ -286,24 +297,37 @@ class _Search:
         return row
 
     def _score(self, row: dict) -> float:
-        if not row["feasible"]:
-            return np.inf
-        return shrunk_worst(row["mean_test_loss"], row["group_test_loss"], self.keep)
+        return shrunk_worst_row(row, self.keep)
 
-    def path(self, objective: str, values, make) -> float:
-        """Evaluate every value of one path; return the best value (first of ties).
+    def path(self, objective: str, values, make, *, patience: int | None = None) -> float:
+        """Evaluate the values of one path in order; return the best value (first of ties).
 
+        With ``patience``, the walk stops once that many values in a row have scored
+        worse than the best so far (held-out scores along a regularisation path rise
+        on both sides of one minimum; the weakest couplings are the slowest solves).
         The shrinkage weights are estimated on the first path and kept for the rest.
         """
-        rows = [self.evaluate(objective, *make(v)) for v in values]
+        rows: list[dict] = []
+        for v in values:
+            rows.append(self.evaluate(objective, *make(v)))
+            if patience is not None and len(rows) > patience:
+                scores = [shrunk_worst_row(r, self._weights(rows)) for r in rows]
+                if int(np.argmin(scores)) < len(rows) - patience:
+                    break
         if self.keep is None:
-            ok = [r for r in rows if r["feasible"]] or rows
-            means = np.array([r["group_test_loss"] for r in ok])
-            self.keep = shrinkage_weights(means, np.array([r["se2"] for r in ok]))
+            self.keep = self._weights(rows)
         scores = [self._score(r) for r in rows]
         best = int(np.argmin(scores))
         self.best = self.rows.index(rows[best])
         return values[best]
+
+    def _weights(self, rows: list[dict]) -> np.ndarray:
+        """The shrinkage weights: kept ones, or estimated on ``rows`` (feasible ones)."""
+        if self.keep is not None:
+            return self.keep
+        ok = [r for r in rows if r["feasible"]] or rows
+        means = np.array([r["group_test_loss"] for r in ok])
+        return shrinkage_weights(means, np.array([r["se2"] for r in ok]))
 
     def results(self, group_names) -> dict[str, Any]:
         rows = self.rows
@@ -365,11 +389,15 @@ def tune(est, prepared) -> Tuned:
     search = _Search(est, prepared, folds)
     base = est.objective if est.objective in CHEAP_OBJECTIVES else "average"
     if tune_strength:
-        strength = search.path(base, list(STRENGTH_GRID), lambda s: (alpha, s, 0.0))
+        strength = search.path(
+            base, list(STRENGTH_GRID), lambda s: (alpha, s, 0.0), patience=PATH_PATIENCE
+        )
         near = [strength, strength * np.sqrt(10.0), strength / np.sqrt(10.0)]
         strength = search.path(base, near, lambda s: (alpha, s, 0.0))
     if tune_alpha:
         alpha = search.path(base, list(ALPHA_GRID), lambda a: (a, strength, 0.0))
+        near = [alpha, alpha * np.sqrt(10.0), alpha / np.sqrt(10.0)]
+        alpha = search.path(base, near, lambda a: (a, strength, 0.0))
     if tune_C:
         C = search.path(est.objective, list(ADJUSTMENT_GRID), lambda c: (alpha, strength, c))
     return Tuned(alpha, strength, C, search.results(prepared.encoder.labels_), search.best)
