@@ -22,7 +22,7 @@ from fairmtl.data._atomic import (
     atomic_write_text,
     check_outputs,
 )
-from fairmtl.data._folds import group_label_folds
+from fairmtl.data._folds import group_label_folds, row_keys
 from fairmtl.data._groups import UNSEEN, GroupEncoder
 from fairmtl.data._io import DEFAULT_MAX_BYTES, DEFAULT_NA_VALUES, read_table, write_table_atomic
 from fairmtl.data._labels import check_groups_length, group_labels
@@ -62,6 +62,7 @@ __all__ = [
     "check_numeric_values",
     "check_outputs",
     "group_label_folds",
+    "row_keys",
     "group_labels",
     "infer_column_kind",
     "make_preprocessor",

@@ -97,7 +97,7 @@ class FairMTLBase(BaseEstimator):
         "sharing_strength": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
         "alpha": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
         "adjustment": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
-        "cv": [Interval(numbers.Integral, 2, None, closed="left")],
+        "cv": [Interval(numbers.Integral, 2, None, closed="left"), "cv_object"],
         "reference": [StrOptions({"pooled", "independent"})],
         "solver": [StrOptions({"auto", "dual", *SOLVER_NAMES})],
         "group_column": [str, list, None],

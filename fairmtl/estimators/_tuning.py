@@ -38,13 +38,14 @@ objective. Fold solves use the dual path (L-BFGS, warm-started) wherever it appl
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from fairmtl.data import group_label_folds
+from fairmtl.data import group_label_folds, row_keys
 from fairmtl.exceptions import DataWarning, InfeasibleError, SolverFailedError
 from fairmtl.solvers import DualProblem, ExactProblem, dual_unsupported, group_outputs
 
@@ -62,9 +63,18 @@ __all__ = [
 ]
 
 MSG_TOO_SMALL_TO_TUNE = (
-    "Too few rows ({n}) to cross-validate the 'auto' hyper-parameters (a class needs at "
+    "Too few distinct rows ({n}) to cross-validate the 'auto' hyper-parameters (a class needs at "
     "least 2 rows): the fit uses alpha={alpha:g} and sharing_strength={strength:g}. Pass "
     "them as numbers to choose them yourself."
+)
+MSG_EMPTY_FOLD = (
+    "cv gave a fold with no training or no held-out rows: every fold needs both. Pass "
+    "an int (that many folds stratified by group and class) or other splits."
+)
+MSG_UNCOVERED = (
+    "cv holds out {n} row(s) in no fold: the held-out loss of every row decides the "
+    "choice, so every row must be held out once. Pass an int, or a splitter such as "
+    "KFold, whose folds cover every row."
 )
 #: candidate values of alpha (L2 penalty per unit of mean loss, standardised features)
 ALPHA_GRID = (1e-2, 1e-3, 1e-4)
@@ -376,16 +386,68 @@ def tune(est, prepared) -> Tuned:
     if not (tune_alpha or tune_strength or tune_C):
         return Tuned(alpha, strength, C)
     labels = None if prepared.task == "regression" else prepared.y
-    n_splits = _feasible_splits(est.cv, labels, len(prepared.y))
+    if not isinstance(est.cv, numbers.Integral):
+        folds = _given_folds(est.cv, prepared)
+        return _search_all(
+            est, prepared, folds, (tune_alpha, tune_strength, tune_C), alpha, strength, C
+        )
+    # folds of distinct rows: integer weights cross-validate as repeated rows do, and
+    # the order of the rows does not matter
+    keys = row_keys(prepared.X, prepared.y, prepared.tasks)
+    counted = prepared.sample_weight > 0
+    distinct = np.unique(keys[counted], return_index=True)[1]
+    n_distinct = len(distinct)
+    n_splits = _feasible_splits(
+        est.cv, None if labels is None else labels[counted][distinct], n_distinct
+    )
     if n_splits < 2:
         warnings.warn(
-            MSG_TOO_SMALL_TO_TUNE.format(n=len(prepared.y), alpha=alpha, strength=strength),
+            MSG_TOO_SMALL_TO_TUNE.format(n=n_distinct, alpha=alpha, strength=strength),
             DataWarning,
             stacklevel=4,
         )
         return Tuned(alpha, strength, C)
     seed = 0 if est.random_state is None else est.random_state
-    folds = group_label_folds(prepared.tasks, labels, n_splits, random_state=seed)
+    folds = group_label_folds(
+        prepared.tasks,
+        labels,
+        n_splits,
+        random_state=seed,
+        keys=keys,
+        weights=prepared.sample_weight,
+    )
+    return _search_all(
+        est, prepared, folds, (tune_alpha, tune_strength, tune_C), alpha, strength, C
+    )
+
+
+def _given_folds(cv, prepared) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The user's splitter or iterable of splits, as ``(train, test)`` position arrays."""
+    from sklearn.model_selection import check_cv
+
+    splitter = check_cv(cv, prepared.y, classifier=prepared.task != "regression")
+    n = len(prepared.y)
+    folds = []
+    for train, test in splitter.split(np.zeros((n, 1)), prepared.y, groups=prepared.tasks):
+        train, test = np.asarray(train), np.asarray(test)
+        if train.dtype == bool or test.dtype == bool:  # boolean masks
+            train, test = np.flatnonzero(train), np.flatnonzero(test)
+        if not (len(train) and len(test)):
+            raise ValueError(MSG_EMPTY_FOLD)
+        folds.append((train, test))
+    if not folds:
+        raise ValueError(MSG_EMPTY_FOLD)
+    covered = np.zeros(n, bool)
+    for _, test in folds:
+        covered[test] = True
+    if not covered.all():
+        raise ValueError(MSG_UNCOVERED.format(n=int((~covered).sum())))
+    return folds
+
+
+def _search_all(est, prepared, folds, tuned, alpha, strength, C) -> Tuned:
+    """Walk the paths of the knobs to tune (see the module docstring) over ``folds``."""
+    tune_alpha, tune_strength, tune_C = tuned
     search = _Search(est, prepared, folds)
     base = est.objective if est.objective in CHEAP_OBJECTIVES else "average"
     if tune_strength:
