@@ -35,7 +35,7 @@ from fairmtl.data import (
     check_outputs,
     write_table_atomic,
 )
-from fairmtl.data._atomic import MSG_EXISTS_NO_FORCE, STALE_AFTER_S
+from fairmtl.data._writing import MSG_EXISTS_NO_FORCE, STALE_AFTER_S
 from fairmtl.exceptions import DataValidationError, DataWarning, FileExistsNoForceError, OutputError
 from fairmtl.persistence import load_model
 

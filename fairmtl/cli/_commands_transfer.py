@@ -87,13 +87,6 @@ TransferReportOpt = Annotated[
 ]
 
 
-def _check_outputs(paths: list[Path], force: bool) -> None:
-    """Refuse existing or unwritable outputs before the fits, not after them."""
-    from fairmtl.data import check_outputs
-
-    check_outputs(paths, force=force)
-
-
 def _features(table: Any) -> Any:
     """The table's features as numbers: imputed, scaled and one-hot encoded.
 
@@ -139,14 +132,14 @@ def transfer(
       fairmtl transfer visits.csv --target readmitted --group hospital -o reports/transfer.html
     """
     from fairmtl.cli._tabular import build_estimator, load_training_table, split_names
-    from fairmtl.data import atomic_write_many
+    from fairmtl.data import atomic_write_many, check_outputs
     from fairmtl.report import render_transfer_html
     from fairmtl.transfer import transfer_summary
     from fairmtl.transfer._common import DEFAULT_SHARING_STRENGTH
 
     ui = Ui(ctx, quiet=quiet, json_mode=json)
     json_path = output.with_suffix(".json")
-    _check_outputs([output, json_path], force)
+    check_outputs([output, json_path], force=force)  # before the fits, not after them
     table = load_training_table(
         data,
         target=target,

@@ -183,11 +183,6 @@ def frontier_search_class() -> Any:
     return FrontierSearch
 
 
-def _check_outputs(paths: Sequence[Path], force: bool) -> None:
-    """Refuse existing or unwritable outputs before the long search, not after it."""
-    check_outputs(paths, force=force)
-
-
 def run_frontier(
     config: FrontierConfig,
     *,
@@ -221,7 +216,7 @@ def run_frontier(
     -------
     outcome : FrontierOutcome
     """
-    _check_outputs([config.output, config.json_output], force)
+    check_outputs([config.output, config.json_output], force=force)  # before the search
     sweep = None if config.sweep is None else parse_sweep(config.sweep)
     baselines = parse_baselines(config.baselines)
     if table is None:

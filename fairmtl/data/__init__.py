@@ -15,13 +15,6 @@ Error messages are module constants named ``MSG_*`` in the private modules.
 
 from __future__ import annotations
 
-from fairmtl.data._atomic import (
-    atomic_target,
-    atomic_write_bytes,
-    atomic_write_many,
-    atomic_write_text,
-    check_outputs,
-)
 from fairmtl.data._folds import group_label_folds
 from fairmtl.data._groups import UNSEEN, GroupEncoder
 from fairmtl.data._io import DEFAULT_MAX_BYTES, DEFAULT_NA_VALUES, read_table, write_table_atomic
@@ -38,6 +31,13 @@ from fairmtl.data._validation import (
     check_numeric_values,
     infer_column_kind,
     validate_target,
+)
+from fairmtl.data._writing import (
+    atomic_target,
+    atomic_write_bytes,
+    atomic_write_many,
+    atomic_write_text,
+    check_outputs,
 )
 
 __all__ = [
