@@ -14,9 +14,14 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from fairmtl import FairMTLClassifier, FairMTLRegressor, FrontierSearch
-from fairmtl.cli._modeling import SHARED_GROUP, UNPREDICTED_GROUP, fit_table, predict_table
-from fairmtl.cli._tabular import load_training_table
-from fairmtl.data import GroupEncoder, Schema, make_preprocessor, train_val_test_split
+from fairmtl.cli._model import SHARED_GROUP, UNPREDICTED_GROUP, fit_table, predict_table
+from fairmtl.data import (
+    GroupEncoder,
+    Schema,
+    load_training_table,
+    make_preprocessor,
+    train_val_test_split,
+)
 from fairmtl.data._groups import MSG_UNSEEN_SHARED
 from fairmtl.data._validation import MSG_TARGET_MISSING_DROPPED
 from fairmtl.datasets import make_hospitals

@@ -1,6 +1,6 @@
 """``fairmtl transfer``: which groups help each other. Parse, call, display.
 
-Reads the table as the other commands do (:func:`fairmtl.cli._tabular.load_training_table`),
+Reads the table as the other commands do (:func:`fairmtl.data.load_training_table`),
 turns the features into numbers with :func:`fairmtl.data.make_preprocessor`, runs
 :func:`fairmtl.transfer.transfer_summary`, prints its one-line reading and writes the
 HTML page (:func:`fairmtl.report.write_transfer_report`) with the summary as JSON beside it.
@@ -63,7 +63,7 @@ SchemesOpt = Annotated[
 
 
 def _schemes(values: list[str] | None) -> list[str]:
-    from fairmtl.cli._tabular import split_names
+    from fairmtl.cli._options import split_names
     from fairmtl.exceptions import DataValidationError
 
     names = list(dict.fromkeys(split_names(values))) or list(TRANSFER_SCHEMES)
@@ -131,8 +131,9 @@ def transfer(
     Example:
       fairmtl transfer visits.csv --target readmitted --group hospital -o reports/transfer.html
     """
-    from fairmtl.cli._tabular import build_estimator, load_training_table, split_names
-    from fairmtl.data import atomic_write_many, check_outputs
+    from fairmtl.cli._options import split_names
+    from fairmtl.cli._pipeline import build_estimator
+    from fairmtl.data import atomic_write_many, check_outputs, load_training_table
     from fairmtl.report import render_transfer_html
     from fairmtl.transfer import transfer_summary
     from fairmtl.transfer._common import DEFAULT_SHARING_STRENGTH

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fairmtl.cli._tabular import TrainingTable, build_estimator, load_training_table
-from fairmtl.data import check_outputs
+from fairmtl.cli._pipeline import build_estimator
+from fairmtl.data import TrainingTable, check_outputs, load_training_table
 from fairmtl.exceptions import DataValidationError
 
 __all__ = [
