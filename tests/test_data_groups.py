@@ -285,3 +285,12 @@ def test_route_groups_follows_the_unseen_group_policy(shared):
     assert routing.unseen_counts() == {"b|F": 1, f"{MISSING_GROUP}|M": 1, "b|M": 1}
     pd.testing.assert_frame_equal(frame, before)  # the caller's frame is not modified
 
+
+def test_group_labels_missing_rule():
+    column = pd.Series([67.0, np.nan, 3.0], name="age")
+    with pytest.raises(DataValidationError, match="missing in 1 row"):
+        group_labels(column)  # fitting needs every row's group
+    # a label for missing values; whole floats (integer codes with gaps) read as integers
+    assert group_labels(column, missing="(missing)").tolist() == ["67", "(missing)", "3"]
+    both = pd.DataFrame({"age": column, "site": ["a", "b", None]})
+    assert group_labels(both, missing="?").tolist() == ["67|a", "?|b", "3|?"]

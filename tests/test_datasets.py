@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fairmtl._suggest import MSG_DID_YOU_MEAN
 from fairmtl.datasets import (
     _reader,
     dataset_path,
@@ -33,7 +34,6 @@ from fairmtl.datasets import (
 )
 from fairmtl.datasets._reader import (
     MISSING_GROUP_LABEL,
-    MSG_DID_YOU_MEAN,
     MSG_NO_SPLITS,
     MSG_SPLIT_REQUIRED,
     MSG_UNKNOWN_DATASET,

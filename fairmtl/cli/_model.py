@@ -324,7 +324,7 @@ def predict_rows(model: Any, schema: Schema, df: pd.DataFrame) -> Predicted:
 
 
 def _id_values(df: pd.DataFrame, id_column: str | None) -> tuple[str, pd.Series]:
-    from fairmtl.data._validation import did_you_mean
+    from fairmtl._suggest import did_you_mean
 
     if id_column is None:
         return "row", pd.Series(np.arange(len(df)), index=df.index)

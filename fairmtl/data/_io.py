@@ -14,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 
+from fairmtl._suggest import did_you_mean
 from fairmtl.data._csvsafe import neutralize_formulas
 from fairmtl.data._messy import warn_short_rows
-from fairmtl.data._validation import did_you_mean
 from fairmtl.data._writing import atomic_target
 from fairmtl.exceptions import DataValidationError
 
