@@ -54,11 +54,6 @@ def make_visits(n: int = 240, seed: int = 0) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("hostile2")
-
-
-@pytest.fixture(scope="module")
 def visits(workdir) -> Path:
     path = workdir / "visits.csv"
     make_visits().to_csv(path, index=False)

@@ -1,4 +1,4 @@
-"""Determinism and data integrity (issue 9, items 4 and 5).
+"""Determinism and data integrity.
 
 The same data and seed give bit-identical frontier tables, whatever the run or n_jobs;
 no path drops or reorders rows without saying so.
@@ -37,9 +37,7 @@ def exact(message: str) -> str:
     return "^" + re.escape(message) + "$"
 
 
-@pytest.fixture(scope="module")
-def hospitals():
-    return make_hospitals(3, n_samples=240, n_features=4, random_state=0)
+HOSPITALS = {"n_hospitals": 3, "n_samples": 240, "n_features": 4, "random_state": 0}
 
 
 def search(data, **params):
