@@ -386,7 +386,7 @@ def results_markdown(results: dict[str, Any], plots: dict[str, str]) -> str:
 
 
 def update_readme(path: Path, results: dict[str, Any]) -> bool:
-    """Replace the headline block of a README (benchmarks/ or the project's); False if it
+    """Replace the headline block of a README (benchmarks/ or fairmtl's); False if it
     has no markers."""
     try:
         text = path.read_text()

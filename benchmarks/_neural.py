@@ -16,8 +16,8 @@ average-loss step measured in the same run. Methods:
 
 For the gradient programs the share of step time spent in the direction program (the
 NNLS or cvxpy solve) and in forming the Gram matrix are reported. Timings use
-``torch.set_num_threads(threads)`` (1 by default: on a shared 2-core machine a second
-thread mostly waits).
+``torch.set_num_threads(threads)`` (1 by default: on a machine with 2 cores shared with other work, a
+second thread mostly waits).
 """
 
 from __future__ import annotations
