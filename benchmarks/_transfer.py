@@ -305,8 +305,10 @@ if __name__ == "__main__":  # python -m benchmarks._transfer [--full] [--json PA
     import json
     import sys
 
+    from fairmtl.data import atomic_write_text
+
     result = run(quick="--full" not in sys.argv)
     if "--json" in sys.argv:
-        with open(sys.argv[sys.argv.index("--json") + 1], "w") as fh:
-            json.dump(result, fh, indent=1)
+        path = sys.argv[sys.argv.index("--json") + 1]
+        atomic_write_text(path, json.dumps(result, indent=1), force=True)
     print(markdown(result))

@@ -232,9 +232,9 @@ def test_unseen_group_independent_raises_naming_it():
 
 
 def test_unseen_group_message_does_not_suggest_an_estimator_option_that_does_not_exist():
-    """BUG (reported): the estimator re-raises GroupEncoder's message, which tells the user
-    to "pass unseen='shared'" -- an option of GroupEncoder, not of the estimator; the
-    estimator's own MSG_UNSEEN_INDEPENDENT (suggesting sharing='offset') is never used."""
+    """An unseen group under ``sharing="independent"``: the estimator's own message
+    (MSG_UNSEEN_INDEPENDENT) suggests ``sharing=``, an estimator option, not GroupEncoder's
+    ``unseen='shared'``, which the estimator does not have."""
     X, y, g = numeric_data()
     est = FairMTLClassifier(sharing="independent", objective="average").fit(X, y, groups=g)
     with pytest.raises(UnseenGroupError) as info:

@@ -1,4 +1,4 @@
-"""Solver faults (issue 9, item 3): fallbacks are loud, statuses honest, time limits obeyed.
+"""Solver faults: fallbacks are loud, statuses honest, time limits obeyed.
 
 cvxpy's ``Problem.solve`` is patched to fail, to stop at a limit, or to record what it
 was asked; no test asserts a wall-clock duration.

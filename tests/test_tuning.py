@@ -10,7 +10,6 @@ from sklearn.linear_model import LogisticRegression
 
 from fairmtl import FairMTLClassifier, FairMTLRegressor
 from fairmtl.data import group_label_folds, row_keys
-from fairmtl.datasets import make_hospitals
 from fairmtl.estimators._tuning import (
     ADJUSTMENT_GRID,
     PATH_PATIENCE,
@@ -23,11 +22,8 @@ from fairmtl.estimators._tuning import (
 )
 from fairmtl.exceptions import DataWarning
 
-
-@pytest.fixture(scope="module")
-def hospitals():
-    data = make_hospitals(5, n_samples=600, random_state=0)
-    return np.asarray(data.data, dtype=float), np.asarray(data.target), np.asarray(data.groups)
+HOSPITALS = {"n_hospitals": 5, "n_samples": 600, "random_state": 0}
+HOSPITALS_AS = "numpy"
 
 
 # -- folds ---------------------------------------------------------------------------------

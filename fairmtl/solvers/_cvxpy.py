@@ -25,6 +25,7 @@ from fairmtl.losses import Loss
 from fairmtl.models import Scaling, make_sharing
 from fairmtl.objectives import ObjectiveContext, make_objective
 from fairmtl.solvers._chain import default_chain, solve_chain
+from fairmtl.solvers._infeasible import infeasible_bounds_error
 from fairmtl.solvers._notices import (
     MSG_NOT_OPTIMAL,
     check_target_scale,
@@ -43,11 +44,6 @@ __all__ = [
     "group_outputs",
 ]
 
-MSG_INFEASIBLE = (
-    "The loss bounds cannot be met by any model: group(s) {groups} stay above their bound "
-    "for every model. The smallest feasible epsilon is {min_eps:.6g}{shift_note}; "
-    "pass epsilon >= that value."
-)
 MSG_SOLVER_FAILED = (
     "Every solver failed on this problem ({attempts}). Try scaling the features, a larger "
     "alpha (now {alpha}), or fewer groups; solver_info records each attempt."
@@ -471,25 +467,10 @@ class ExactProblem:
         helper = self._helper("diagnose", self.sharing_name, "chebyshev")
         # min over models of max_g (L_g - bound_g): the smallest uniform shift that is feasible
         helper_fit = helper._solve_shifted(bounds, solver)
-        excess = helper_fit.group_losses - bounds
-        delta = float(excess.max())
-        blocking = [self.group_names[g] for g in np.flatnonzero(excess >= delta - 1e-6)]
-        uniform = np.allclose(bounds, bounds[0])
-        if self.objective_name == "no_harm":
-            # epsilon is a slack over the reference losses: the needed slack is the shift
-            slack = float(np.max(bounds - self.objective.reference_losses))
-            min_eps, shift_note = slack + delta, ", as a slack over the reference losses"
-        elif uniform:
-            min_eps, shift_note = float(bounds[0] + delta), " (the minimax loss)"
-        else:
-            min_eps = float(helper_fit.group_losses.max())
-            shift_note = f" (the minimax loss); with per-group bounds, raise each by {delta:.6g}"
-        raise InfeasibleError(
-            MSG_INFEASIBLE.format(
-                groups=", ".join(repr(g) for g in blocking), min_eps=min_eps, shift_note=shift_note
-            ),
-            groups=blocking,
-            min_feasible=min_eps,
+        no_harm = self.objective_name == "no_harm"
+        reference = self.objective.reference_losses if no_harm else None
+        raise infeasible_bounds_error(
+            helper_fit.group_losses, bounds, self.group_names, reference=reference
         )
 
     def _solve_shifted(self, shift: np.ndarray, solver: str) -> FitResult:
