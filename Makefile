@@ -20,6 +20,7 @@ install: $(STAMP)
 
 demo: install
 	$(BIN)/fairmtl demo
+	$(BIN)/fairmtl demo --data hospitals
 
 lint: install
 	$(BIN)/ruff check fairmtl tests benchmarks scripts

@@ -536,6 +536,21 @@ def test_demo_overwrites_its_own_report_only(tmp_path, monkeypatch, fake_search)
     assert other.read_text() == "mine"
 
 
+def test_demo_on_simulated_hospitals(tmp_path, monkeypatch, fake_search):
+    from fairmtl.datasets import make_hospitals
+
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):  # its own file too is replaced
+        result = ok(invoke("demo", "--data", "hospitals", "--points", "3", "--n-samples", "600"))
+    assert Path("reports/demo-hospitals.html").is_file()
+    assert not Path("reports/demo.html").exists()
+    assert "600 patients of 8 hospitals" in result.stderr
+    fit = fake_search.instances[-1].fit_args
+    truth = make_hospitals(8, n_samples=600, random_state=0)
+    np.testing.assert_array_equal(fit["X"].to_numpy(), truth.data.to_numpy())
+    assert "make_hospitals(8, n_samples=600, random_state=0)" in fit["data_info"]["source"]
+
+
 def test_frontier_real_search(tmp_path, visits):
     out = tmp_path / "real.html"
     result = ok(

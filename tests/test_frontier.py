@@ -88,27 +88,31 @@ def _split_features(search, X, rows):
 # -- sweep settings ----------------------------------------------------------------------
 
 
-def test_auto_epsilon_spans_minimax_to_the_pooled_worst_loss(search, messy_hospitals):
+def test_auto_epsilon_spans_minimax_to_average_at_each_strength(search, messy_hospitals):
+    """Offset sharing sweeps epsilon x three sharing strengths; at each strength the
+    bounds run from just above that strength's minimax loss to its average fit's worst
+    group loss (refitted here independently)."""
     X, y, g = messy_hospitals
     rows = search.split_.train
     Xtr, ytr, gtr = _split_features(search, X, rows), y.to_numpy()[rows], g.to_numpy()[rows]
     tuned = search.tuned_params_  # the estimator's "auto" knobs, settled once on train
-    worst = {
-        name: FairMTLClassifier(**change, **tuned).fit(Xtr, ytr, groups=gtr).group_losses_.max()
-        for name, change in (
-            ("minimax", {"objective": "minimax"}),
-            ("average", {"objective": "average"}),
-            ("pooled", {"objective": "average", "sharing": "shared"}),
-        )
-    }
-    eps = sorted({s["epsilon"] for s in search.settings_})
-    # offset sharing: the default sweep is epsilon x three sharing strengths
-    assert len(eps) == 2 and len(search.settings_) == 6
-    low, high = worst["minimax"], max(worst.values())
-    assert high - low > 0
-    # starts just above the minimax loss (to be feasible), ends at the highest worst loss
-    assert low < eps[0] <= low + 0.01 * (high - low)
-    assert eps[-1] == pytest.approx(high, rel=1e-6)
+    strengths = sorted({s["sharing_strength"] for s in search.settings_})
+    assert len(strengths) == 3 and len(search.settings_) == 6
+    assert strengths[1] == pytest.approx(tuned["sharing_strength"])
+    for strength in strengths:
+        knobs = {**tuned, "sharing_strength": strength}
+        worst = {
+            name: FairMTLClassifier(objective=name, **knobs)
+            .fit(Xtr, ytr, groups=gtr)
+            .group_losses_.max()
+            for name in ("minimax", "average")
+        }
+        eps = sorted(s["epsilon"] for s in search.settings_ if s["sharing_strength"] == strength)
+        low, high = worst["minimax"], max(worst.values())
+        assert len(eps) == 2 and high - low > 0
+        # starts just above the minimax loss (to be feasible), ends at the average fit's
+        assert low < eps[0] <= low + 0.01 * (high - low)
+        assert eps[-1] == pytest.approx(high, rel=1e-6)
 
 
 def _small():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -41,6 +41,9 @@ __all__ = ["demo", "frontier", "register", "report", "run"]
 #: Where ``fairmtl demo`` writes its report, and how many Adult rows it uses.
 DEMO_OUTPUT = Path("reports/demo.html")
 DEMO_ROWS = 8000
+#: The same for ``fairmtl demo --data hospitals``.
+HOSPITALS_DEMO_OUTPUT = Path("reports/demo-hospitals.html")
+HOSPITALS_DEMO_ROWS = 3000
 
 MSG_RESULTS_NOT_FOUND = (
     "Results file {path} does not exist. Give the .json file that fairmtl frontier wrote "
@@ -254,46 +257,75 @@ def run(
 
 def demo(
     ctx: typer.Context,
+    data: Annotated[
+        Literal["adult", "hospitals"],
+        typer.Option(
+            "--data",
+            help="adult: the bundled Adult census data, groups race x sex. hospitals: "
+            "8 simulated hospitals whose risk models differ (fairmtl.datasets."
+            "make_hospitals), where pooling serves the small hospitals badly.",
+        ),
+    ] = "adult",
     output: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--output",
             "-o",
-            help="The report to write. The default reports/demo.html is the demo's own "
-            "file and is replaced on every run; any other existing file needs --force.",
+            help="The report to write. The default (reports/demo.html, or "
+            "reports/demo-hospitals.html with --data hospitals) is the demo's own file "
+            "and is replaced on every run; any other existing file needs --force.",
+            show_default=False,
         ),
-    ] = DEMO_OUTPUT,
+    ] = None,
     points: PointsOpt = 10,
     n_samples: Annotated[
-        int,
-        typer.Option("--n-samples", min=200, help="Rows of Adult to use (a stratified sample)."),
-    ] = DEMO_ROWS,
+        int | None,
+        typer.Option(
+            "--n-samples",
+            min=200,
+            help="Rows to use: a stratified sample of Adult (default 8000), or the "
+            "simulated patients (default 3000).",
+            show_default=False,
+        ),
+    ] = None,
     n_jobs: JobsOpt = -1,
     seed: SeedOpt = 0,
     force: ForceOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Run the frontier on the bundled Adult census data (race x sex) and write a report.
+    """Run the frontier on bundled data and write a report.
 
-    Uses a stratified sample of the Adult training rows (8,000 by default) and all
-    cores, so that the demo takes a minute or two, and writes reports/demo.html (with
-    demo.json beside it), replacing the previous demo report.
+    By default on the Adult census data (race x sex): a stratified sample of its training
+    rows (8,000) on all cores, a minute or two, written to reports/demo.html (with
+    demo.json beside it), replacing the previous demo report. With --data hospitals, on
+    8 simulated hospitals (reports/demo-hospitals.html).
 
     \b
     Example:
       fairmtl demo --points 10 -o reports/demo.html
+      fairmtl demo --data hospitals
     """
-    from fairmtl.cli._datasets import demo_table
+    from fairmtl.cli._datasets import demo_table, hospitals_demo_table
     from fairmtl.cli._frontier import FrontierConfig
 
     ui = Ui(ctx, quiet=quiet)
-    own_file = output == DEMO_OUTPUT
-    table, n_total = demo_table(n_samples=n_samples, random_state=seed)
-    ui.info(
-        f"Adult census data: a stratified sample of {len(table.frame):,} of its "
-        f"{n_total:,} training rows (--n-samples to change), groups race x sex, "
-        f"target {table.schema.target}."
-    )
+    default = HOSPITALS_DEMO_OUTPUT if data == "hospitals" else DEMO_OUTPUT
+    output = default if output is None else output
+    own_file = output == default
+    if data == "hospitals":
+        table = hospitals_demo_table(n_samples=n_samples or HOSPITALS_DEMO_ROWS, random_state=seed)
+        ui.info(
+            f"Simulated hospitals: {len(table.frame):,} patients of "
+            f"{table.frame['hospital'].nunique()} hospitals (--n-samples to change), "
+            f"target {table.schema.target}."
+        )
+    else:
+        table, n_total = demo_table(n_samples=n_samples or DEMO_ROWS, random_state=seed)
+        ui.info(
+            f"Adult census data: a stratified sample of {len(table.frame):,} of its "
+            f"{n_total:,} training rows (--n-samples to change), groups race x sex, "
+            f"target {table.schema.target}."
+        )
     config = FrontierConfig(
         data=Path(table.source),
         target=table.schema.target,

@@ -13,11 +13,20 @@ from fairmtl.data import TrainingTable, load_training_table
 from fairmtl.data._table import file_sha256
 from fairmtl.exceptions import DataValidationError
 
-__all__ = ["DEMO_DATASET", "ExportOutcome", "dataset_listing", "demo_table", "export_dataset"]
+__all__ = [
+    "DEMO_DATASET",
+    "ExportOutcome",
+    "dataset_listing",
+    "demo_table",
+    "export_dataset",
+    "hospitals_demo_table",
+]
 
 #: The dataset of ``fairmtl demo``, with its groups.
 DEMO_DATASET = "adult"
 DEMO_GROUPS = ("race", "sex")
+#: The simulated hospitals of ``fairmtl demo --data hospitals``.
+DEMO_HOSPITALS = 8
 
 MSG_NO_SPLITS = (
     "The {name} dataset has a single file: leave out --split. (Only datasets with a "
@@ -176,3 +185,40 @@ def demo_table(*, n_samples: int, random_state: int = 0) -> tuple[TrainingTable,
     )
     table.sha256 = file_sha256(dataset_path(DEMO_DATASET, "train"))
     return table, n_total
+
+
+def hospitals_demo_table(*, n_samples: int, random_state: int = 0) -> TrainingTable:
+    """The hospitals demo's data: patients of simulated hospitals that differ.
+
+    :func:`fairmtl.datasets.make_hospitals` with 8 hospitals of skewed sizes whose true
+    risk models are related but not equal: the case where one pooled model serves the
+    small hospitals badly and one model per hospital is noisy.
+
+    Parameters
+    ----------
+    n_samples : int
+        Patients in all.
+    random_state : int, default=0
+        Seed of the simulation.
+
+    Returns
+    -------
+    TrainingTable
+        Group column ``hospital``, target ``readmitted``.
+    """
+    import hashlib
+
+    from fairmtl.datasets import make_hospitals
+
+    bunch = make_hospitals(DEMO_HOSPITALS, n_samples=n_samples, random_state=random_state)
+    frame = bunch.data.copy()
+    frame["hospital"] = bunch.groups.to_numpy()
+    frame["readmitted"] = bunch.target.to_numpy()
+    source = (
+        f"simulated by fairmtl.datasets.make_hospitals({DEMO_HOSPITALS}, "
+        f"n_samples={n_samples}, random_state={random_state})"
+    )
+    table = load_training_table(frame, target="readmitted", groups=["hospital"], source=source)
+    digest = pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
+    table.sha256 = hashlib.sha256(digest).hexdigest()
+    return table

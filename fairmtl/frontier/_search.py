@@ -396,6 +396,21 @@ class FrontierSearch(BaseEstimator):
 
         if "threshold" in sweep:
             self._check_threshold_sweep(template)
+        strengths = sweep.get("sharing_strength")
+        if sweep.get("epsilon") == "auto" and isinstance(strengths, list) and len(strengths) > 1:
+            # each coupling gets its own epsilon range, minimax to average at that coupling:
+            # a flexible model's worst group is already below a stiffer one's minimax loss,
+            # where one range for all binds nothing
+            rest = {k: v for k, v in sweep.items() if k not in ("epsilon", "sharing_strength")}
+            settings = []
+            for strength in strengths:
+                at = clone(template).set_params(sharing_strength=strength)
+                epsilons = self._auto_epsilon(at, Xtr, ytr, gtr, wtr, n_fair, pooled=False)
+                for other in expand_sweep(rest, n_fair, auto):
+                    settings += [
+                        {"epsilon": e, "sharing_strength": strength, **other} for e in epsilons
+                    ]
+            return settings
         return expand_sweep(sweep, n_fair, auto)
 
     def _check_threshold_sweep(self, template) -> None:
@@ -409,7 +424,11 @@ class FrontierSearch(BaseEstimator):
             return
         raise DataValidationError(MSG_THRESHOLD_SWEEP.format(what=what))
 
-    def _auto_epsilon(self, template, X, y, groups, w, n: int) -> list[float]:
+    def _auto_epsilon(
+        self, template, X, y, groups, w, n: int, *, pooled: bool = True
+    ) -> list[float]:
+        """``n`` loss bounds from the minimax fit's worst group to the average fit's (and,
+        with ``pooled``, the pooled model's, when higher)."""
         # the range comes from plain fits: no per-group thresholds (a rate objective's)
         plain = clone(template)
         if "rate_tolerance" in plain.get_params():
@@ -432,6 +451,8 @@ class FrontierSearch(BaseEstimator):
             ("average", {"objective": "average"}),
             ("pooled", {"objective": "average", "sharing": "shared"}),
         ):
+            if name == "pooled" and not pooled:
+                continue
             fit = clone(plain).set_params(**change).fit(X, y, groups=groups, sample_weight=w)
             worst[name] = float(fit.group_losses_.max())
         low, high = worst["minimax"], max(worst.values())
