@@ -185,8 +185,8 @@ def _affinity(seed: int, smoke: bool = False) -> list[dict[str, Any]]:
 
 def run(quick: bool, *, smoke: bool = False) -> list[dict[str, Any]]:
     """Rows of every experiment: 10 seeds of the planted clusters, noisy task and
-    covariance clusters, and 1 seed of the alignment experiment when ``quick`` (a few
-    minutes); else all methods, the regression variant and 5 alignment seeds; ``smoke``:
+    covariance clusters, and 3 seeds of the alignment experiment when ``quick`` (a few
+    minutes); else all methods, the regression variant and 10 alignment seeds; ``smoke``:
     one seed of tiny data, no alignment (seconds)."""
     seeds = range(1) if smoke else range(10)
     tasks = ("classification",) if quick or smoke else ("classification", "regression")
@@ -199,7 +199,7 @@ def run(quick: bool, *, smoke: bool = False) -> list[dict[str, Any]]:
             rows += paper.covariance_clusters(seed, _row)
             for task in tasks:
                 rows += _training(task, seed, smoke, full=not quick)
-        for seed in range(0 if smoke else 1 if quick else 5):
+        for seed in range(0 if smoke else 3 if quick else 10):
             for rotate in (True, False):
                 rows += paper.alignment(seed, rotate, _row)
     return rows + _summary_rows(rows)

@@ -236,3 +236,30 @@ def test_linear_alignment_reduces_to_an_offset_penalty():
         A = np.kron(np.eye(d), w[None, :])
         E = np.linalg.lstsq(A, v - w, rcond=None)[0]  # minimum-norm E
         assert np.sum(E**2) == pytest.approx(np.sum((v - w) ** 2) / np.sum(w**2))
+
+
+@pytest.mark.torch
+def test_auto_alignment_penalty_keeps_the_best_held_out_run():
+    """ "auto" trains every penalty of the grid from the same template and keeps the run
+    whose held-out loss is lowest: its score equals the best fixed-penalty run's."""
+    from fairmtl.transfer import CovarianceAlignedMTL
+    from fairmtl.transfer._alignment_train import PENALTY_GRID
+
+    X, y, g = _rotated_groups(0, rotate=True, n=100)
+    base = _template().fit(X, y, groups=g)
+
+    def run(penalty):
+        return CovarianceAlignedMTL(
+            base, prefit=True, max_epochs=30, alignment_penalty=penalty, random_state=0
+        ).fit(X, y, groups=g)
+
+    auto = run("auto")
+    assert auto.alignment_penalty_ in PENALTY_GRID
+    same = run(auto.alignment_penalty_)  # the chosen run, trained on its own
+    np.testing.assert_allclose(auto.alignment_, same.alignment_)
+    for other in (PENALTY_GRID[0], PENALTY_GRID[-1]):  # no better held-out run was passed over
+        assert min(run(other).history_) >= min(same.history_)
+    with pytest.raises(ValueError, match="validation_fraction > 0"):
+        CovarianceAlignedMTL(
+            base, prefit=True, alignment_penalty="auto", validation_fraction=0.0
+        ).fit(X, y, groups=g)

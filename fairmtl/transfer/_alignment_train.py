@@ -31,7 +31,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import check_random_state, get_tags
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from fairmtl._optional import import_optional
@@ -53,6 +53,14 @@ MSG_ALIGN_MLP = (
 MSG_ALIGN_CATEGORICAL = (
     "CovarianceAlignedMTL aligns numeric features only; the template has categorical "
     "features {columns}. One-hot encode them first (fairmtl.data.make_preprocessor)."
+)
+
+
+#: penalties tried by ``alignment_penalty="auto"`` (the last holds R_g at the identity)
+PENALTY_GRID = (0.0, 0.01, 0.1, 1.0, 1e6)
+MSG_AUTO_NEEDS_VALIDATION = (
+    'alignment_penalty="auto" chooses on held-out rows: give validation_fraction > 0 '
+    "(e.g. 0.2), or a number for alignment_penalty."
 )
 
 
@@ -95,8 +103,13 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
     max_epochs : int, default=300
         Full-batch Adam steps of the alignment stage.
     learning_rate : float, default=0.01
-    alignment_penalty : float, default=0.0
+    alignment_penalty : float >= 0 or "auto", default=0.0
         ``alignment_penalty * sum_g ||R_g - I||_F**2`` added to the loss (0: the paper's).
+        "auto" (fairmtl's variant): each of :data:`PENALTY_GRID` is trained and the one
+        with the lowest held-out loss kept; the largest holds every ``R_g`` at the identity
+        (the heads alone are retrained), so groups whose features are already aligned
+        are not made worse by matrices fitted to noise (measured in the transfer
+        benchmark; needs ``validation_fraction > 0``).
     validation_fraction : float in [0, 1), default=0.2
         Share of each group's rows held out to keep the best epoch (0: the last).
     n_iter_no_change : int, default=30
@@ -114,6 +127,8 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
         Group labels seen in fit (the template's order).
     history_ : list of float
         Held-out (or training) loss after each epoch of the alignment stage.
+    alignment_penalty_ : float
+        The penalty used (the chosen one with "auto").
     classes_ : ndarray
         Class labels (classification only).
 
@@ -137,7 +152,7 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
         "prefit": ["boolean"],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
-        "alignment_penalty": [Interval(numbers.Real, 0, None, closed="left")],
+        "alignment_penalty": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
@@ -200,7 +215,17 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
         _, tasks = self.estimator_._tasks_for(data.X, data.groups, "fit")
         target, loss_name = _encoded_target(self.estimator_, data.y)
         weight = np.ones(len(target)) if sample_weight is None else np.asarray(sample_weight)
-        self.state_, self.history_ = self._align(data.X, target, tasks, weight, loss_name)
+        penalties = [self.alignment_penalty]
+        if self.alignment_penalty == "auto":
+            if self.validation_fraction == 0:
+                raise ValueError(MSG_AUTO_NEEDS_VALIDATION)
+            penalties = list(PENALTY_GRID)
+        best = None
+        for penalty in penalties:
+            state, history, score = self._align(data.X, target, tasks, weight, loss_name, penalty)
+            if best is None or score < best[2]:
+                best = (state, history, score, penalty)
+        self.state_, self.history_, _, self.alignment_penalty_ = best
         self.alignment_ = self.state_["alignment"].copy()
         return self
 
@@ -240,7 +265,8 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
                 held[rows[:n_held]] = True
         return held
 
-    def _align(self, X, target, tasks, weight, loss_name):
+    def _align(self, X, target, tasks, weight, loss_name, penalty: float):
+        """Train ``R_g`` and the heads; the best epoch's state, the history, its score."""
         net = self._network()
         net.train(False)  # dropout off: the trunk is fixed
         loss_fn = torch_loss(loss_name)
@@ -265,8 +291,8 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
         for _ in range(self.max_epochs):
             optimiser.zero_grad()
             loss = group_sum(train_rows)
-            if self.alignment_penalty > 0:
-                loss = loss + self.alignment_penalty * (net.alignment - net.eye).pow(2).sum()
+            if penalty > 0:
+                loss = loss + penalty * (net.alignment - net.eye).pow(2).sum()
             loss.backward()
             optimiser.step()
             with torch.no_grad():
@@ -280,7 +306,8 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
                 if stale >= self.n_iter_no_change:
                     break
         net.load_state_dict(best_state)
-        return {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}, history
+        state = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
+        return state, history, best
 
     # -- predict -----------------------------------------------------------------------
     def _outputs(self, X, groups) -> np.ndarray:
