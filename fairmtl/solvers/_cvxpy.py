@@ -13,6 +13,7 @@ status other than optimal, in either stage, raises a
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from fairmtl.exceptions import InfeasibleError, SolverFailedError
 from fairmtl.losses import Loss
 from fairmtl.models import Scaling, make_sharing
 from fairmtl.objectives import ObjectiveContext, make_objective
+from fairmtl.solvers._certificate import Penalty
 from fairmtl.solvers._chain import default_chain, solve_chain
 from fairmtl.solvers._notices import (
     MSG_NOT_OPTIMAL,
@@ -32,6 +34,8 @@ from fairmtl.solvers._notices import (
     warn_not_optimal,
     warn_refine,
 )
+from fairmtl.solvers._oracle import GroupedData
+from fairmtl.solvers._refine import refine_smooth, smooth_refinable
 from fairmtl.solvers._status import INFEASIBLE, OPTIMAL, SOLUTION_PRESENT, UNBOUNDED
 
 __all__ = [
@@ -185,6 +189,7 @@ class ExactProblem:
         self._no_dpp = n_groups > DPP_MAX_GROUPS
         self._helpers: dict[str, ExactProblem] = {}
         self._cache: dict[tuple, np.ndarray] = {}
+        self._grouped: GroupedData | None = None
 
     # -- building --------------------------------------------------------------------
     def _build(self) -> None:
@@ -397,14 +402,21 @@ class ExactProblem:
             self.loss, self.X, self.y, self.tasks, self.w, coef, intercept, self.n_groups
         )
         level = self.objective.refine_bounds(stage1)
+        bounds = level + REFINE_TOL * np.maximum(1.0, np.abs(level))
+        info["stage1_objective"] = info["objective"]
+        smooth = self._refine_smooth(bounds, coef, intercept)
+        if smooth is not None:
+            info.update(refine_attempts=[smooth], refined=True, refine_status=OPTIMAL)
+            info["time"] += smooth["time"]
+            info["objective"] = float(self.value.value) + float(self.penalty.value)
+            return info
         problem, param = self._refiner()
-        param.value = level + REFINE_TOL * np.maximum(1.0, np.abs(level))
+        param.value = bounds
         saved = {v.id: v.value for v in self.problem.variables()}
         second = solve_chain(
             problem, chain[:2], max_time=max_time, stop_on_infeasible=False, ignore_dpp=self._no_dpp
         )
         info["refine_attempts"] = second.attempts
-        info["stage1_objective"] = info["objective"]
         accepted = second.status in SOLUTION_PRESENT
         if accepted and second.status != OPTIMAL:
             # an inaccurate second stage is kept only if it provably keeps the guarantee
@@ -434,6 +446,38 @@ class ExactProblem:
         # the returned model's own objective (worst loss + penalty for minimax)
         info["objective"] = float(self.value.value) + float(self.penalty.value)
         return info
+
+    def _refine_smooth(self, bounds, coef, intercept) -> dict[str, Any] | None:
+        """Stage 2 by SQP for smooth losses (see fairmtl.solvers._refine); None when the
+        problem is not eligible or the answer fails its checks. On success the cvxpy
+        variables hold the answer and the attempt record is returned."""
+        alpha, strength = float(self.alpha.value), float(self.strength.value)
+        P = 1 if self.sharing_name == "shared" else self.n_groups
+        n_params = P * (self.X.shape[1] + 1)
+        if not smooth_refinable(self.loss, self.sharing_name, self.n_outputs, alpha, n_params):
+            return None
+        t0 = time.perf_counter()
+        if self._grouped is None:
+            self._grouped = GroupedData(self.X, self.y, self.tasks, self.w, self.n_groups)
+        penalty = Penalty(self.sharing_name, alpha, strength, self._grouped.shares)
+        start = (coef[:P, :, 0], intercept[:P, 0])
+        result = refine_smooth(
+            self._grouped, self.loss, penalty, self.sharing_name, self.shares, bounds, start
+        )
+        if result is None:
+            return None
+        self.sharing.warm_start(result.coef[:, :, None], result.intercept[:, None])
+        return {
+            "solver": "SLSQP",
+            "status": OPTIMAL,
+            "raw_status": "kkt_certified",
+            "iterations": result.iterations,
+            "time": time.perf_counter() - t0,
+            "error": None,
+            "limit": False,
+            "solver_output": "",
+            "kkt_bound": result.kkt,
+        }
 
     def _check(self, result) -> None:
         if result.status in SOLUTION_PRESENT:
