@@ -77,6 +77,9 @@ class Objective:
     refine: ClassVar[bool] = False
     needs: ClassVar[frozenset[str]] = frozenset()
     constrains_losses: ClassVar[bool] = False
+    #: whether :meth:`build` reads the per-row outputs of ``ObjectiveContext`` (then the
+    #: solver keeps one output per row; otherwise it may compress the rows)
+    uses_outputs: ClassVar[bool] = False
 
     def build(self, L: cp.Expression, ctx: ObjectiveContext) -> tuple[cp.Expression, list]:
         """Return ``(value, constraints)`` for group losses ``L``."""

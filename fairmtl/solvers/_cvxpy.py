@@ -206,21 +206,26 @@ class ExactProblem:
         # compile grow with the number of groups: 6.6 GB at 300 groups.)
         order = np.argsort(self.tasks, kind="stable")
         tasks = self.tasks[order]
-        z = self.sharing.outputs_all(Xs[order], tasks)
         w = self.w[order]
-        per_row = self.loss.cvxpy(z, self.y[order])
         group_weight = np.bincount(tasks, weights=w, minlength=self.n_groups)
+        rw = w / group_weight[tasks]  # row weights, summing to 1 within each group
+        compressed = self._compressed(Xs[order] if sp.issparse(Xs) else Xs[order], tasks, rw)
+        if compressed is not None:  # squared loss: the same group losses from few rows
+            X_rows, y_rows, tasks, ones, rw = compressed
+        else:
+            X_rows, y_rows, ones = Xs[order], self.y[order], None
+        z = self.sharing.outputs_all(X_rows, tasks, ones)
+        per_row = self.loss.cvxpy(z, y_rows)
         averaging = sp.csr_matrix(
-            (w / group_weight[tasks], (tasks, np.arange(len(tasks)))),
-            shape=(self.n_groups, len(tasks)),
+            (rw, (tasks, np.arange(len(tasks)))), shape=(self.n_groups, len(tasks))
         )
         self.L = averaging @ per_row
         bounds = np.concatenate([[0], np.cumsum(np.bincount(tasks, minlength=self.n_groups))])
         for g in range(self.n_groups):
             a, b = bounds[g], bounds[g + 1]
             ctx.outputs.append(z[a:b])
-            ctx.targets.append(self.y[order][a:b])
-            ctx.row_weights.append(w[a:b] / w[a:b].sum())
+            ctx.targets.append(y_rows[a:b])
+            ctx.row_weights.append(rw[a:b] / rw[a:b].sum())
         value, cons = self.objective.build(self.L, ctx)
         self.penalty = self.sharing.penalty(self.alpha, self.strength, self.shares)
         self.constraints = cons + self.sharing.constraints()
@@ -228,6 +233,35 @@ class ExactProblem:
         self.problem = cp.Problem(cp.Minimize(value + self.penalty), self.constraints)
         self._refine_problem: cp.Problem | None = None
         self._built = True
+
+    def _compressed(self, Xs, tasks: np.ndarray, rw: np.ndarray):
+        """For the squared loss, each group's rows replaced by the ``R`` factor of a QR
+        decomposition of ``sqrt(rw) [X, 1, y]``: ``L_g = ||R_g [w; b; -1]||^2`` exactly, with
+        at most ``d + 2`` rows per group instead of ``n_g`` (measured: 10,000 rows of
+        regression, stage 1 from 0.9 s to a few ms). None where it does not apply or
+        does not shrink the problem. Returns rows, targets, tasks, intercept column and
+        row weights (all 1) of the compressed problem."""
+        n, d = Xs.shape
+        if (
+            self.loss.name != "squared"
+            or self.n_outputs != 1
+            or make_objective(self.objective_name).uses_outputs
+            or self.n_groups * (d + 2) > n // 2
+        ):
+            return None
+        starts = np.concatenate([[0], np.cumsum(np.bincount(tasks, minlength=self.n_groups))])
+        y = self.y[np.argsort(self.tasks, kind="stable")]
+        blocks, group_of = [], []
+        for g in range(self.n_groups):
+            a, b = starts[g], starts[g + 1]
+            rows = Xs[a:b].toarray() if sp.issparse(Xs) else Xs[a:b]
+            A = np.sqrt(rw[a:b])[:, None] * np.column_stack([rows, np.ones(b - a), y[a:b]])
+            R = np.linalg.qr(A, mode="r")
+            blocks.append(R)
+            group_of.append(np.full(R.shape[0], g))
+        R = np.vstack(blocks)
+        tasks_c = np.concatenate(group_of)
+        return R[:, :d], R[:, d + 1], tasks_c, R[:, d], np.ones(len(tasks_c))
 
     def _refiner(self) -> tuple[cp.Problem, cp.Parameter]:
         """Second stage: the best average among models no worse than stage 1 for any group."""
