@@ -126,3 +126,34 @@ def test_ordinary_minimax_fits_never_fall_back_or_warn(task, sharing):
     info = model.solver_info_
     assert info["status"] == "optimal" and info["refined"] is True
     assert [a["solver"] for a in info["refine_attempts"]] == ["SLSQP"]
+
+
+@pytest.mark.parametrize(("seed", "alpha"), [(4, 0.1), (5, 1e-3)])
+def test_auto_first_stage_equals_the_textbook_minimax_program(seed, alpha):
+    X, y, g = grouped_binary(seed, G=4)
+    model = FairMTLClassifier(
+        sharing="shared", objective="minimax", alpha=alpha, sharing_strength=0.0,
+        solver="auto",
+    ).fit(X, y, groups=g)  # fmt: skip
+    info = model.solver_info_
+    assert info["path"] == "exact" and info["solver"] == "SLSQP"
+    expected, _, _ = textbook(X, y, g, alpha, "minimax")
+    assert info["stage1_objective"] == pytest.approx(expected, rel=1e-7, abs=1e-9)
+    losses = shared_logistic_losses(model, X, y, g)
+    assert losses.max() <= expected * (1 + 1e-6) + 1e-9  # the stage-1 guarantee is kept
+
+
+def test_auto_and_clarabel_agree_on_offset_chebyshev():
+    X, y, g = grouped_binary(6, G=3)
+    params = dict(
+        sharing="offset", objective="chebyshev", alpha=0.01, sharing_strength=0.1,
+        preference=[1.0, 2.0, 1.0],
+    )  # fmt: skip
+    fast = FairMTLClassifier(solver="auto", **params).fit(X, y, groups=g)
+    conic = FairMTLClassifier(solver="CLARABEL", **params).fit(X, y, groups=g)
+    assert fast.solver_info_["solver"] == "SLSQP"
+    assert conic.solver_info_["solver"] == "CLARABEL"
+    assert fast.solver_info_["objective"] == pytest.approx(
+        conic.solver_info_["objective"], rel=1e-6
+    )
+    np.testing.assert_allclose(fast.group_losses_, conic.group_losses_, rtol=1e-5, atol=1e-7)

@@ -301,6 +301,8 @@ class FairMTLBase(BaseEstimator):
             **overrides,
         }
         solver = "CLARABEL" if self.solver in ("auto", "dual") else self.solver
+        if self.solver == "auto" and isinstance(prepared.problem, ExactProblem):
+            solver = "auto"  # the exact path's choice: SQP where it is fast and checked
         return prepared.problem.solve(
             solver=solver, max_time=self.max_time, reference=self.reference, **knobs
         )

@@ -102,6 +102,11 @@ class Objective:
         """Per-group loss bounds that keep the stage-1 guarantee (objectives with ``refine``)."""
         raise NotImplementedError(f"{type(self).__name__} does not refine")
 
+    def epigraph_terms(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(c, s)`` when the value is ``max_g (c_g L_g - s_g)`` at the current knobs
+        (solvers may then use the epigraph form), else None."""
+        return None
+
     def loss_bounds(self) -> np.ndarray | None:
         """The per-group bounds ``L_g <= bound_g`` this objective imposes, if any."""
         return None

@@ -89,6 +89,10 @@ class Minimax(Objective):
             0.0 if adjust is None else adjust, n_groups, "adjustment"
         )
 
+    def epigraph_terms(self):
+        adjust = np.asarray(self.adjust.value, dtype=float)
+        return np.ones_like(adjust), -adjust
+
     def refine_bounds(self, losses: np.ndarray) -> np.ndarray:
         adjust = np.asarray(self.adjust.value)
         return np.max(losses + adjust) - adjust
@@ -139,6 +143,9 @@ class Chebyshev(Objective):
         self.pref = cp.Parameter(ctx.n_groups, nonneg=True, name="preference")
         self.shift = cp.Parameter(ctx.n_groups, name="preference_times_ideal")
         return cp.max(cp.multiply(self.pref, L) - self.shift), []
+
+    def epigraph_terms(self):
+        return np.asarray(self.pref.value, dtype=float), np.asarray(self.shift.value, dtype=float)
 
     def refine_bounds(self, losses: np.ndarray) -> np.ndarray:
         lam, shift = self.pref.value, self.shift.value

@@ -13,7 +13,6 @@ status other than optimal, in either stage, raises a
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +24,7 @@ from fairmtl.exceptions import InfeasibleError, SolverFailedError
 from fairmtl.losses import Loss
 from fairmtl.models import Scaling, make_sharing
 from fairmtl.objectives import ObjectiveContext, make_objective
-from fairmtl.solvers._certificate import Penalty
-from fairmtl.solvers._chain import default_chain, solve_chain
+from fairmtl.solvers._chain import ChainResult, default_chain, solve_chain
 from fairmtl.solvers._notices import (
     MSG_NOT_OPTIMAL,
     check_target_scale,
@@ -34,8 +32,7 @@ from fairmtl.solvers._notices import (
     warn_not_optimal,
     warn_refine,
 )
-from fairmtl.solvers._oracle import GroupedData
-from fairmtl.solvers._refine import refine_smooth, smooth_refinable
+from fairmtl.solvers._refine import smooth_stage1, smooth_stage2
 from fairmtl.solvers._status import INFEASIBLE, OPTIMAL, SOLUTION_PRESENT, UNBOUNDED
 
 __all__ = [
@@ -189,7 +186,7 @@ class ExactProblem:
         self._no_dpp = n_groups > DPP_MAX_GROUPS
         self._helpers: dict[str, ExactProblem] = {}
         self._cache: dict[tuple, np.ndarray] = {}
-        self._grouped: GroupedData | None = None
+        self._grouped = None  # the rows for the smooth stages, made on first use
 
     # -- building --------------------------------------------------------------------
     def _build(self) -> None:
@@ -332,7 +329,14 @@ class ExactProblem:
         reference: str = "pooled",
         **knobs: Any,
     ) -> FitResult:
-        """Solve for the given knob values; see the class docstring."""
+        """Solve for the given knob values; see the class docstring.
+
+        ``solver="auto"`` solves ``minimax`` and ``chebyshev`` with smooth losses and few
+        parameters by SQP (:mod:`fairmtl.solvers._refine`, KKT-checked), and everything
+        else, or what fails its checks, with CLARABEL's chain.
+        """
+        smooth_first = solver.lower() == "auto"
+        solver = "CLARABEL" if smooth_first else solver
         if not self._built:
             self._build()
         self.alpha.value, self.strength.value = float(alpha), float(sharing_strength)
@@ -345,14 +349,17 @@ class ExactProblem:
         chain = default_chain(solver)
         if "linearization" in self.objective.needs:
             return self._solve_convex_concave(alpha, sharing_strength, solver, chain, max_time)
-        first = solve_chain(self.problem, chain, max_time=max_time, ignore_dpp=self._no_dpp)
-        if first.status == INFEASIBLE:
-            self._raise_infeasible(solver, first.attempts)
-        self._check(first)
-        warn_not_optimal(first, max_time)
-        info = _info(first, stage="main")
-        objective_value = float(self.problem.value)
-        info["objective"] = objective_value
+        smooth = smooth_stage1(self) if smooth_first else None
+        if smooth is not None:
+            info = {**_info(smooth, stage="main"), "objective": smooth["objective"]}
+        else:
+            first = solve_chain(self.problem, chain, max_time=max_time, ignore_dpp=self._no_dpp)
+            if first.status == INFEASIBLE:
+                self._raise_infeasible(solver, first.attempts)
+            self._check(first)
+            warn_not_optimal(first, max_time)
+            info = _info(first, stage="main")
+            info["objective"] = float(self.problem.value)
         if self.objective.refine and self.n_groups > 1:
             info = self._refine(chain, max_time, info)
         coef, intercept = self.sharing.unpack()
@@ -438,7 +445,7 @@ class ExactProblem:
         level = self.objective.refine_bounds(stage1)
         bounds = level + REFINE_TOL * np.maximum(1.0, np.abs(level))
         info["stage1_objective"] = info["objective"]
-        smooth = self._refine_smooth(bounds, coef, intercept)
+        smooth = smooth_stage2(self, bounds, coef, intercept)
         if smooth is not None:
             info.update(refine_attempts=[smooth], refined=True, refine_status=OPTIMAL)
             info["time"] += smooth["time"]
@@ -480,38 +487,6 @@ class ExactProblem:
         # the returned model's own objective (worst loss + penalty for minimax)
         info["objective"] = float(self.value.value) + float(self.penalty.value)
         return info
-
-    def _refine_smooth(self, bounds, coef, intercept) -> dict[str, Any] | None:
-        """Stage 2 by SQP for smooth losses (see fairmtl.solvers._refine); None when the
-        problem is not eligible or the answer fails its checks. On success the cvxpy
-        variables hold the answer and the attempt record is returned."""
-        alpha, strength = float(self.alpha.value), float(self.strength.value)
-        P = 1 if self.sharing_name == "shared" else self.n_groups
-        n_params = P * (self.X.shape[1] + 1)
-        if not smooth_refinable(self.loss, self.sharing_name, self.n_outputs, alpha, n_params):
-            return None
-        t0 = time.perf_counter()
-        if self._grouped is None:
-            self._grouped = GroupedData(self.X, self.y, self.tasks, self.w, self.n_groups)
-        penalty = Penalty(self.sharing_name, alpha, strength, self._grouped.shares)
-        start = (coef[:P, :, 0], intercept[:P, 0])
-        result = refine_smooth(
-            self._grouped, self.loss, penalty, self.sharing_name, self.shares, bounds, start
-        )
-        if result is None:
-            return None
-        self.sharing.warm_start(result.coef[:, :, None], result.intercept[:, None])
-        return {
-            "solver": "SLSQP",
-            "status": OPTIMAL,
-            "raw_status": "kkt_certified",
-            "iterations": result.iterations,
-            "time": time.perf_counter() - t0,
-            "error": None,
-            "limit": False,
-            "solver_output": "",
-            "kkt_bound": result.kkt,
-        }
 
     def _check(self, result) -> None:
         if result.status in SOLUTION_PRESENT:
@@ -586,6 +561,10 @@ class ExactProblem:
 
 
 def _info(result, *, stage: str) -> dict[str, Any]:
+    if isinstance(result, dict):  # one attempt of a smooth stage (always optimal)
+        result = ChainResult(
+            OPTIMAL, result["solver"], result["iterations"], result["time"], [result]
+        )
     return {
         "status": result.status,
         "solver": result.solver,

@@ -1,4 +1,4 @@
-"""The second, lexicographic stage for smooth losses: a small SQP instead of a conic solve.
+"""The exact path's two stages for smooth losses: small SQPs instead of conic solves.
 
 Stage 2 of ``minimax`` and ``chebyshev`` (see :meth:`ExactProblem._refine`) minimises
 ``F(theta) = sum_g p_g L_g(theta) + R(theta)`` subject to ``L_g(theta) <= b_g`` for every
@@ -12,16 +12,24 @@ quadratic programming (scipy's SLSQP) solves it from the stage-1 point in a few 
 passes over the rows, in the oracle's preconditioned coordinates
 (:mod:`fairmtl.solvers._precondition`).
 
-The answer is checked, not trusted: every bound must hold (to ``FEAS_TOL`` relative) and
+Stage 1 of the same objectives, ``min_theta max_g (c_g L_g(theta) - s_g) + R(theta)``
+(``c = 1``, ``s = -adjustment`` for ``minimax``; the preference and its shift for
+``chebyshev``), is solved the same way in epigraph form (:func:`minimax_smooth`), from
+any start: the conic program's cost grows with the rows, SQP's only through one pass
+over them per iteration.
+
+Every answer is checked, not trusted: every bound must hold (to ``FEAS_TOL`` relative) and
 the KKT conditions must hold with the multipliers recovered by non-negative least
 squares, to ``KKT_TOL`` in the penalty's dual norm (the certificate's measure of
-distance to the optimum of the Lagrangian fit). Otherwise :func:`refine_smooth` returns
-None and the caller falls back to the conic stage.
+distance to the optimum of the Lagrangian fit), which bounds the duality gap. Otherwise
+the functions return None and the caller falls back to the conic program.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,7 +40,14 @@ from fairmtl.solvers._certificate import CURVATURE_BOUND, Penalty
 from fairmtl.solvers._oracle import GroupedData, _loss_and_gradient, _transpose
 from fairmtl.solvers._precondition import Coordinates
 
-__all__ = ["RefineResult", "refine_smooth", "smooth_refinable"]
+__all__ = [
+    "RefineResult",
+    "minimax_smooth",
+    "refine_smooth",
+    "smooth_refinable",
+    "smooth_stage1",
+    "smooth_stage2",
+]
 
 #: relative violation of a bound that is accepted (the bounds carry a 1e-6 slack)
 FEAS_TOL = 1e-9
@@ -40,8 +55,10 @@ FEAS_TOL = 1e-9
 KKT_TOL = 1e-9
 #: SLSQP's iteration limit and tolerance on the objective
 MAX_ITER, FTOL = 500, 1e-15
-#: above this many parameters SLSQP's dense quasi-Newton matrix is too costly
-MAX_PARAMS = 2_000
+#: above this many parameters SLSQP's dense quasi-Newton steps cost more than the conic
+#: program (measured: 17 ms per iteration at 280 parameters, growing as their cube);
+#: stage 1 starts farther from its answer and needs more iterations than stage 2
+MAX_PARAMS, MAX_PARAMS_STAGE1 = 400, 150
 
 
 @dataclass
@@ -57,7 +74,7 @@ class RefineResult:
 
 
 def smooth_refinable(loss: Loss, sharing: str, n_outputs: int, alpha: float, n_params: int):
-    """Whether stage 2 can be solved by :func:`refine_smooth`."""
+    """Whether the stages can be solved by :func:`refine_smooth` and :func:`minimax_smooth`."""
     return (
         loss.name in CURVATURE_BOUND
         and sharing in ("shared", "independent", "offset")
@@ -96,11 +113,10 @@ class _Model:
         losses = np.bincount(data.task, weights=data.rw * ell, minlength=data.n_groups)
         r = data.rw * dz
         spread = sp.csr_matrix((r, (np.arange(data.n), data.task)), (data.n, data.n_groups))
-        jw = np.asarray((self.XT @ spread).T, dtype=float)
-        if sp.issparse(jw):
-            jw = jw.toarray()
+        jw = self.XT @ spread
+        jw = np.asarray(jw.toarray() if sp.issparse(jw) else jw, dtype=float).T
         jb = np.bincount(data.task, weights=r, minlength=data.n_groups)
-        out = (losses, np.asarray(jw), jb, *self.penalty.value_grad(w, b))
+        out = (losses, jw, jb, *self.penalty.value_grad(w, b))
         self._cache = (key, out)
         return out
 
@@ -119,6 +135,40 @@ class _Model:
         return gw, gb
 
 
+def _sqp(model, coords, objective, slack, slack_jac, check, x0):
+    """SLSQP until ``check`` passes (or its iteration limit); the result or None."""
+
+    def stop_when_certified(xk):
+        if check(xk)[1]:
+            raise StopIteration
+
+    opt = minimize(
+        objective,
+        x0,
+        jac=True,
+        method="SLSQP",
+        constraints=[{"type": "ineq", "fun": slack, "jac": slack_jac}],
+        options={"maxiter": MAX_ITER, "ftol": FTOL},
+        callback=stop_when_certified,
+    )
+    result, passed = check(opt.x)
+    result.iterations = int(opt.nit)
+    return result if passed else None
+
+
+def _setup(data, loss, penalty, sharing, lam):
+    model = _Model(data, loss, penalty, sharing)
+    coords = Coordinates(data.group_mean, data.group_sq, lam, penalty, CURVATURE_BOUND[loss.name])
+    return model, coords
+
+
+def _constraint_jacobian(model, coords, jw, jb, scale) -> np.ndarray:
+    """Rows ``scale_g * grad L_g`` in the SQP's coordinates."""
+    return np.array(
+        [coords.gradient(*model.constraint_blocks(jw * c, jb * c, g)) for g, c in enumerate(scale)]
+    )
+
+
 def refine_smooth(
     data: GroupedData,
     loss: Loss,
@@ -133,10 +183,8 @@ def refine_smooth(
     ``start`` holds original-space parameters of shape (P, d) and (P,), P = 1 for
     ``shared``. Returns None when the answer fails its checks (see the module docstring).
     """
-    model = _Model(data, loss, penalty, sharing)
-    curvature = CURVATURE_BOUND[loss.name]
-    coords = Coordinates(data.group_mean, data.group_sq, shares, penalty, curvature)
-    G = data.n_groups
+    model, coords = _setup(data, loss, penalty, sharing, shares)
+    ones = np.ones(data.n_groups)
 
     def objective(x):
         w, b = coords.from_x(x)
@@ -145,62 +193,186 @@ def refine_smooth(
         return float(shares @ losses) + pv, coords.gradient(gw + pw, gb + pb)
 
     def slack(x):
-        w, b = coords.from_x(x)
-        return bounds - model.evaluate(w, b)[0]
+        return bounds - model.evaluate(*coords.from_x(x))[0]
 
     def slack_jac(x):
-        w, b = coords.from_x(x)
-        _, jw, jb, *_ = model.evaluate(w, b)
-        return -np.array([coords.gradient(*model.constraint_blocks(jw, jb, g)) for g in range(G)])
+        _, jw, jb, *_ = model.evaluate(*coords.from_x(x))
+        return -_constraint_jacobian(model, coords, jw, jb, ones)
 
     def check(x):
         """The point, its value and KKT bound, and whether it passes both checks."""
         w, b = coords.from_x(x)
         losses, jw, jb, pv, pw, pb = model.evaluate(w, b)
         value = float(shares @ losses) + pv
-        gap = _kkt_residual(model, penalty, shares, bounds, losses, jw, jb, pw, pb)
-        feasible = np.all(losses <= bounds + FEAS_TOL * np.maximum(1.0, np.abs(bounds)))
+        margin = bounds - losses
+        near = 1e-6 * np.maximum(1.0, np.abs(bounds))
+        gap = _kkt_gap(model, penalty, (jw, jb, pw, pb), shares, ones, margin, False, near)
+        feasible = np.all(margin >= -FEAS_TOL * np.maximum(1.0, np.abs(bounds)))
         passed = bool(feasible and gap <= KKT_TOL * (1.0 + abs(value)))
         return RefineResult(w, b, losses, value, 0, gap), passed
 
-    def stop_when_certified(xk):
-        if check(xk)[1]:
-            raise StopIteration
-
-    opt = minimize(
-        objective,
-        coords.to_x(*start),
-        jac=True,
-        method="SLSQP",
-        constraints=[{"type": "ineq", "fun": slack, "jac": slack_jac}],
-        options={"maxiter": MAX_ITER, "ftol": FTOL},
-        callback=stop_when_certified,
-    )
-    result, passed = check(opt.x)
-    result.iterations = int(opt.nit)
-    return result if passed else None
+    return _sqp(model, coords, objective, slack, slack_jac, check, coords.to_x(*start))
 
 
-def _kkt_residual(model, penalty, shares, bounds, losses, jw, jb, pw, pb) -> float:
-    """``1/2 ||grad of the Lagrangian||^2_{H^-1}`` at the best multipliers of the groups
-    whose bound is (nearly) active, plus their complementarity ``mu @ (bounds - L)``."""
-    near = np.flatnonzero(bounds - losses <= 1e-6 * np.maximum(1.0, np.abs(bounds)))
-    gw, gb = model.blocks(jw, jb, shares)
-    base = np.concatenate([(gw + pw).ravel(), gb + pb])
-    mu = np.zeros(len(shares))
+def minimax_smooth(
+    data: GroupedData,
+    loss: Loss,
+    penalty: Penalty,
+    sharing: str,
+    scale: np.ndarray,
+    shift: np.ndarray,
+    start: tuple[np.ndarray, np.ndarray],
+) -> RefineResult | None:
+    """Minimise ``max_g (scale_g L_g - shift_g) + R`` from ``start`` (any point).
+
+    ``value`` of the result is that objective; None when the answer fails its checks.
+    """
+    model, coords = _setup(data, loss, penalty, sharing, np.maximum(scale, 1e-3 * scale.max()))
+    zeros = np.zeros(data.n_groups)
+
+    def split(xt):
+        w, b = coords.from_x(xt[:-1])
+        return w, b, xt[-1]
+
+    def objective(xt):
+        w, b, t = split(xt)
+        pv, pw, pb = model.evaluate(w, b)[3:]
+        return t + pv, np.append(coords.gradient(pw, pb), 1.0)
+
+    def slack(xt):
+        w, b, t = split(xt)
+        return t - (scale * model.evaluate(w, b)[0] - shift)
+
+    def slack_jac(xt):
+        w, b, _ = split(xt)
+        _, jw, jb, *_ = model.evaluate(w, b)
+        J = -_constraint_jacobian(model, coords, jw, jb, scale)
+        return np.column_stack([J, np.ones(data.n_groups)])
+
+    def check(xt):
+        w, b, _ = split(xt)
+        losses, jw, jb, pv, pw, pb = model.evaluate(w, b)
+        levels = scale * losses - shift
+        value = float(levels.max()) + pv
+        margin = levels.max() - levels
+        near = 1e-6 * max(1.0, abs(float(levels.max())))
+        gap = _kkt_gap(model, penalty, (jw, jb, pw, pb), zeros, scale, margin, True, near)
+        return RefineResult(w, b, losses, value, 0, gap), bool(gap <= KKT_TOL * (1 + abs(value)))
+
+    x0 = coords.to_x(*start)
+    w0, b0 = coords.from_x(x0)
+    t0 = float(np.max(scale * model.evaluate(w0, b0)[0] - shift))
+    return _sqp(model, coords, objective, slack, slack_jac, check, np.append(x0, t0))
+
+
+def _kkt_gap(model, penalty, grads, base, scale, margin, simplex: bool, near_tol) -> float:
+    """A bound on the duality gap of ``base @ L + R`` under ``scale_g L_g <= ...`` (margin
+    ``margin_g`` >= 0): multipliers ``mu`` of the (nearly) active constraints by
+    non-negative least squares (summing to 1 when ``simplex``: the epigraph's ``t``), then
+    ``1/2 ||grad of the Lagrangian||^2_{H^-1} + mu @ margin``; constraints within
+    ``near_tol`` of active may carry a multiplier. The free intercept
+    directions' gradient enters squared (zero at the optimum)."""
+    jw, jb, pw, pb = grads
+    near = np.flatnonzero(margin <= near_tol)
+    gw, gb = model.blocks(jw, jb, base)
+    target = -np.concatenate([(gw + pw).ravel(), gb + pb])
+    mu = np.zeros(len(base))
     if near.size:
-        cols = []
-        for g in near:
-            cw, cb = model.constraint_blocks(jw, jb, g)
-            cols.append(np.concatenate([cw.ravel(), cb]))
+        cols = [
+            np.concatenate(
+                [a.ravel() for a in model.constraint_blocks(jw * scale[g], jb * scale[g], g)]
+            )
+            for g in near
+        ]
         A = np.column_stack(cols)
-        mu[near] = nnls(A, -base)[0]
-    weights = shares + mu
-    gw, gb = model.blocks(jw, jb, weights)
+        if simplex:  # sum(mu) = 1, weighted to dominate
+            weight = 1e3 * (1.0 + np.abs(A).max())
+            A = np.vstack([A, np.full(near.size, weight)])
+            target = np.append(target, weight)
+        mu[near] = nnls(A, target)[0]
+        if simplex and mu.sum() > 0:
+            mu /= mu.sum()
+    gw, gb = model.blocks(jw, jb, base + mu * scale)
     gw, gb = gw + pw, gb + pb
     if penalty.single_free:  # the free intercept direction: one common shift
         free = float(gb.sum()) ** 2
     else:  # one free intercept per group
         free = float(gb @ gb)
-    residual = 0.5 * penalty.dual_norm_sq(gw, gb) + free
-    return residual + float(mu @ (bounds - losses))
+    return 0.5 * penalty.dual_norm_sq(gw, gb) + free + float(mu @ margin)
+
+
+# -- the exact path's use of the two stages ---------------------------------------------------
+def _eligible(problem, limit: int) -> bool:
+    P = 1 if problem.sharing_name == "shared" else problem.n_groups
+    n_params = P * (problem.X.shape[1] + 1)
+    alpha = float(problem.alpha.value)
+    return (
+        smooth_refinable(problem.loss, problem.sharing_name, problem.n_outputs, alpha, n_params)
+        and n_params <= limit
+    )
+
+
+def _inputs(problem):
+    """The rows (made once per problem), the penalty, and the current point as (P, d), (P,)."""
+    if problem._grouped is None:
+        problem._grouped = GroupedData(
+            problem.X, problem.y, problem.tasks, problem.w, problem.n_groups
+        )
+    data = problem._grouped
+    penalty = Penalty(
+        problem.sharing_name, float(problem.alpha.value), float(problem.strength.value), data.shares
+    )
+    P = 1 if problem.sharing_name == "shared" else problem.n_groups
+    return data, penalty, P
+
+
+def _attempt(result: RefineResult, t0: float) -> dict[str, Any]:
+    return {
+        "solver": "SLSQP",
+        "status": "optimal",
+        "raw_status": "kkt_checked",
+        "iterations": result.iterations,
+        "time": time.perf_counter() - t0,
+        "error": None,
+        "limit": False,
+        "solver_output": "",
+        "kkt_bound": result.kkt,
+        "objective": result.value,
+    }
+
+
+def smooth_stage1(problem) -> dict[str, Any] | None:
+    """Stage 1 of an :class:`~fairmtl.solvers.ExactProblem` by :func:`minimax_smooth`,
+    warm-started from its last answer; the attempt record, or None (not eligible, or
+    the answer failed its checks). On success the problem's variables hold the answer."""
+    terms = problem.objective.epigraph_terms()
+    if terms is None or not _eligible(problem, MAX_PARAMS_STAGE1):
+        return None
+    t0 = time.perf_counter()
+    data, penalty, P = _inputs(problem)
+    if problem.sharing.coef_var.value is None:
+        start = (np.zeros((P, data.d)), np.zeros(P))
+    else:
+        coef, intercept = problem.sharing.unpack()
+        start = (coef[:P, :, 0], intercept[:P, 0])
+    result = minimax_smooth(data, problem.loss, penalty, problem.sharing_name, *terms, start)
+    if result is None:
+        return None
+    problem.sharing.warm_start(result.coef[:, :, None], result.intercept[:, None])
+    return _attempt(result, t0)
+
+
+def smooth_stage2(problem, bounds, coef, intercept) -> dict[str, Any] | None:
+    """Stage 2 (see :meth:`ExactProblem._refine`) by :func:`refine_smooth`; the attempt
+    record or None, as :func:`smooth_stage1`."""
+    if not _eligible(problem, MAX_PARAMS):
+        return None
+    t0 = time.perf_counter()
+    data, penalty, P = _inputs(problem)
+    start = (coef[:P, :, 0], intercept[:P, 0])
+    shares = problem.shares
+    result = refine_smooth(data, problem.loss, penalty, problem.sharing_name, shares, bounds, start)
+    if result is None:
+        return None
+    problem.sharing.warm_start(result.coef[:, :, None], result.intercept[:, None])
+    return _attempt(result, t0)
