@@ -43,6 +43,7 @@ from fairmtl.solvers._precondition import Coordinates
 __all__ = [
     "RefineResult",
     "minimax_smooth",
+    "polishable",
     "refine_smooth",
     "smooth_refinable",
     "smooth_stage1",
@@ -59,6 +60,8 @@ MAX_ITER, FTOL = 500, 1e-15
 #: program (measured: 17 ms per iteration at 280 parameters, growing as their cube);
 #: stage 1 starts farther from its answer and needs more iterations than stage 2
 MAX_PARAMS, MAX_PARAMS_STAGE1 = 400, 150
+#: up to this many groups the group gradients come from one dense (n, G) product
+DENSE_SPREAD_GROUPS = 64
 
 
 @dataclass
@@ -112,7 +115,11 @@ class _Model:
         ell, dz = _loss_and_gradient(self.loss, self.outputs(w, b), data.y)
         losses = np.bincount(data.task, weights=data.rw * ell, minlength=data.n_groups)
         r = data.rw * dz
-        spread = sp.csr_matrix((r, (np.arange(data.n), data.task)), (data.n, data.n_groups))
+        if data.n_groups <= DENSE_SPREAD_GROUPS:  # a dense (n, G) spread: one fast product
+            spread = np.zeros((data.n, data.n_groups))
+            spread[np.arange(data.n), data.task] = r
+        else:
+            spread = sp.csr_matrix((r, (np.arange(data.n), data.task)), (data.n, data.n_groups))
         jw = self.XT @ spread
         jw = np.asarray(jw.toarray() if sp.issparse(jw) else jw, dtype=float).T
         jb = np.bincount(data.task, weights=r, minlength=data.n_groups)
@@ -341,12 +348,18 @@ def _attempt(result: RefineResult, t0: float) -> dict[str, Any]:
     }
 
 
-def smooth_stage1(problem) -> dict[str, Any] | None:
+def polishable(problem) -> bool:
+    """Whether stage 1 can be polished by :func:`smooth_stage1` from a conic answer."""
+    return problem.objective.epigraph_terms() is not None and _eligible(problem, MAX_PARAMS)
+
+
+def smooth_stage1(problem, limit: int = MAX_PARAMS_STAGE1) -> dict[str, Any] | None:
     """Stage 1 of an :class:`~fairmtl.solvers.ExactProblem` by :func:`minimax_smooth`,
     warm-started from its last answer; the attempt record, or None (not eligible, or
-    the answer failed its checks). On success the problem's variables hold the answer."""
+    the answer failed its checks). On success the problem's variables hold the answer.
+    ``limit``: the most parameters (a polish from a near-optimal start may take more)."""
     terms = problem.objective.epigraph_terms()
-    if terms is None or not _eligible(problem, MAX_PARAMS_STAGE1):
+    if terms is None or not _eligible(problem, limit):
         return None
     t0 = time.perf_counter()
     data, penalty, P = _inputs(problem)
