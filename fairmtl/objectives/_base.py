@@ -107,6 +107,11 @@ class Objective:
         (solvers may then use the epigraph form), else None."""
         return None
 
+    def weighted_terms(self, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(lam, b)`` when the problem is ``min lam @ L + R`` subject to ``L <= b``
+        (``b`` may be inf) at the current knobs, else None."""
+        return None
+
     def loss_bounds(self) -> np.ndarray | None:
         """The per-group bounds ``L_g <= bound_g`` this objective imposes, if any."""
         return None

@@ -25,6 +25,9 @@ class Average(Objective):
     def build(self, L, ctx: ObjectiveContext):
         return ctx.shares @ L, []
 
+    def weighted_terms(self, shares):
+        return np.asarray(shares, dtype=float), np.full(len(shares), np.inf)
+
 
 class Balanced(Objective):
     """Equal weight per group: ``mean_g L_g``."""
@@ -33,6 +36,9 @@ class Balanced(Objective):
 
     def build(self, L, ctx: ObjectiveContext):
         return cp.sum(L) / ctx.n_groups, []
+
+    def weighted_terms(self, shares):
+        return np.full(len(shares), 1.0 / len(shares)), np.full(len(shares), np.inf)
 
 
 class Weighted(Objective):
@@ -47,6 +53,9 @@ class Weighted(Objective):
 
     def _set(self, n_groups: int, **values: Any) -> None:
         self.weights.value = broadcast_groups(values["group_weights"], n_groups, "group_weights")
+
+    def weighted_terms(self, shares):
+        return np.asarray(self.weights.value, dtype=float), np.full(len(shares), np.inf)
 
 
 class Minimax(Objective):

@@ -52,8 +52,12 @@ __all__ = [
 
 #: relative violation of a bound that is accepted (the bounds carry a 1e-6 slack)
 FEAS_TOL = 1e-9
-#: largest accepted KKT residual ``1/2 ||grad||^2_{H^-1}`` relative to ``1 + |F|``
-KKT_TOL = 1e-9
+#: largest accepted bound on the duality gap, relative to ``1 + |F|``; SQP goes on towards
+#: ``KKT_AIM`` while the bound keeps falling (a 1e-9 gap alone leaves the parameters
+#: ~sqrt(1e-9 / alpha) from the optimum in flat directions; the extra iterations are cheap)
+KKT_TOL, KKT_AIM = 1e-9, 1e-14
+#: the bound counts as stalled when it fell less than 10x over this many iterations
+STALL_ITERATIONS = 4
 #: SLSQP's iteration limit and tolerance on the objective
 MAX_ITER, FTOL = 500, 1e-15
 #: above this many parameters SLSQP's dense quasi-Newton steps cost more than the conic
@@ -142,11 +146,17 @@ class _Model:
         return gw, gb
 
 
-def _sqp(model, coords, objective, slack, slack_jac, check, x0):
-    """SLSQP until ``check`` passes (or its iteration limit); the result or None."""
+def _sqp(model, coords, objective, constraint, check, x0):
+    """SLSQP until ``check`` passes (or its iteration limit); the result or None.
+    ``constraint``: ``(fun, jac)`` of the inequalities ``fun(x) >= 0``, or None."""
+
+    gaps: list[float] = []
 
     def stop_when_certified(xk):
-        if check(xk)[1]:
+        result, passed = check(xk)
+        gaps.append(result.kkt / (1.0 + abs(result.value)))
+        stalled = len(gaps) > STALL_ITERATIONS and gaps[-1] > 0.1 * gaps[-1 - STALL_ITERATIONS]
+        if passed and (gaps[-1] <= KKT_AIM or stalled):
             raise StopIteration
 
     opt = minimize(
@@ -154,7 +164,9 @@ def _sqp(model, coords, objective, slack, slack_jac, check, x0):
         x0,
         jac=True,
         method="SLSQP",
-        constraints=[{"type": "ineq", "fun": slack, "jac": slack_jac}],
+        constraints=[]
+        if constraint is None
+        else [{"type": "ineq", "fun": constraint[0], "jac": constraint[1]}],
         options={"maxiter": MAX_ITER, "ftol": FTOL},
         callback=stop_when_certified,
     )
@@ -185,7 +197,8 @@ def refine_smooth(
     bounds: np.ndarray,
     start: tuple[np.ndarray, np.ndarray],
 ) -> RefineResult | None:
-    """Minimise ``shares @ L + R`` subject to ``L <= bounds`` from ``start`` (feasible).
+    """Minimise ``shares @ L + R`` subject to ``L <= bounds`` (inf: no bound) from
+    ``start`` (stage 2: the stage-1 point, which is feasible; otherwise any point).
 
     ``start`` holds original-space parameters of shape (P, d) and (P,), P = 1 for
     ``shared``. Returns None when the answer fails its checks (see the module docstring).
@@ -199,12 +212,14 @@ def refine_smooth(
         gw, gb = model.blocks(jw, jb, shares)
         return float(shares @ losses) + pv, coords.gradient(gw + pw, gb + pb)
 
+    bounded = np.isfinite(bounds)
+
     def slack(x):
-        return bounds - model.evaluate(*coords.from_x(x))[0]
+        return (bounds - model.evaluate(*coords.from_x(x))[0])[bounded]
 
     def slack_jac(x):
         _, jw, jb, *_ = model.evaluate(*coords.from_x(x))
-        return -_constraint_jacobian(model, coords, jw, jb, ones)
+        return -_constraint_jacobian(model, coords, jw, jb, ones)[bounded]
 
     def check(x):
         """The point, its value and KKT bound, and whether it passes both checks."""
@@ -212,13 +227,14 @@ def refine_smooth(
         losses, jw, jb, pv, pw, pb = model.evaluate(w, b)
         value = float(shares @ losses) + pv
         margin = bounds - losses
-        near = 1e-6 * np.maximum(1.0, np.abs(bounds))
+        near = 1e-6 * np.maximum(1.0, np.abs(np.where(bounded, bounds, 0.0)))
         gap = _kkt_gap(model, penalty, (jw, jb, pw, pb), shares, ones, margin, False, near)
         feasible = np.all(margin >= -FEAS_TOL * np.maximum(1.0, np.abs(bounds)))
         passed = bool(feasible and gap <= KKT_TOL * (1.0 + abs(value)))
         return RefineResult(w, b, losses, value, 0, gap), passed
 
-    return _sqp(model, coords, objective, slack, slack_jac, check, coords.to_x(*start))
+    cons = (slack, slack_jac) if bounded.any() else None
+    return _sqp(model, coords, objective, cons, check, coords.to_x(*start))
 
 
 def minimax_smooth(
@@ -269,7 +285,7 @@ def minimax_smooth(
     x0 = coords.to_x(*start)
     w0, b0 = coords.from_x(x0)
     t0 = float(np.max(scale * model.evaluate(w0, b0)[0] - shift))
-    return _sqp(model, coords, objective, slack, slack_jac, check, np.append(x0, t0))
+    return _sqp(model, coords, objective, (slack, slack_jac), check, np.append(x0, t0))
 
 
 def _kkt_gap(model, penalty, grads, base, scale, margin, simplex: bool, near_tol) -> float:
@@ -305,7 +321,7 @@ def _kkt_gap(model, penalty, grads, base, scale, margin, simplex: bool, near_tol
         free = float(gb.sum()) ** 2
     else:  # one free intercept per group
         free = float(gb @ gb)
-    return 0.5 * penalty.dual_norm_sq(gw, gb) + free + float(mu @ margin)
+    return 0.5 * penalty.dual_norm_sq(gw, gb) + free + float(mu[near] @ margin[near])
 
 
 # -- the exact path's use of the two stages ---------------------------------------------------
@@ -350,7 +366,9 @@ def _attempt(result: RefineResult, t0: float) -> dict[str, Any]:
 
 def polishable(problem) -> bool:
     """Whether stage 1 can be polished by :func:`smooth_stage1` from a conic answer."""
-    return problem.objective.epigraph_terms() is not None and _eligible(problem, MAX_PARAMS)
+    objective = problem.objective
+    forms = objective.epigraph_terms(), objective.weighted_terms(problem.shares)
+    return forms != (None, None) and _eligible(problem, MAX_PARAMS)
 
 
 def smooth_stage1(problem, limit: int = MAX_PARAMS_STAGE1) -> dict[str, Any] | None:
@@ -358,8 +376,9 @@ def smooth_stage1(problem, limit: int = MAX_PARAMS_STAGE1) -> dict[str, Any] | N
     warm-started from its last answer; the attempt record, or None (not eligible, or
     the answer failed its checks). On success the problem's variables hold the answer.
     ``limit``: the most parameters (a polish from a near-optimal start may take more)."""
-    terms = problem.objective.epigraph_terms()
-    if terms is None or not _eligible(problem, limit):
+    epigraph = problem.objective.epigraph_terms()
+    weighted = problem.objective.weighted_terms(problem.shares)
+    if (epigraph is None and weighted is None) or not _eligible(problem, limit):
         return None
     t0 = time.perf_counter()
     data, penalty, P = _inputs(problem)
@@ -368,7 +387,11 @@ def smooth_stage1(problem, limit: int = MAX_PARAMS_STAGE1) -> dict[str, Any] | N
     else:
         coef, intercept = problem.sharing.unpack()
         start = (coef[:P, :, 0], intercept[:P, 0])
-    result = minimax_smooth(data, problem.loss, penalty, problem.sharing_name, *terms, start)
+    args = (data, problem.loss, penalty, problem.sharing_name)
+    if epigraph is not None:
+        result = minimax_smooth(*args, *epigraph, start)
+    else:
+        result = refine_smooth(*args, *weighted, start)
     if result is None:
         return None
     problem.sharing.warm_start(result.coef[:, :, None], result.intercept[:, None])
