@@ -32,7 +32,7 @@ from fairmtl.solvers._notices import (
     warn_not_optimal,
     warn_refine,
 )
-from fairmtl.solvers._refine import MAX_PARAMS, polishable, smooth_stage1, smooth_stage2
+from fairmtl.solvers._refine import polishable, smooth_stage1, smooth_stage2
 from fairmtl.solvers._status import INFEASIBLE, OPTIMAL, SOLUTION_PRESENT, UNBOUNDED
 
 __all__ = [
@@ -379,7 +379,7 @@ class ExactProblem:
         iterations than the chain's 1e4x tighter tolerances); where the check fails,
         CLARABEL at those tolerances. Returns the result and the objective (None: the
         problem's own value)."""
-        polish = smooth_stage1(self, limit=MAX_PARAMS)
+        polish = smooth_stage1(self, polish=True)
         if polish is not None:
             first.attempts[-1]["polish"] = polish
             first.time += polish["time"]

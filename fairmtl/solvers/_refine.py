@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import minimize, nnls
+from threadpoolctl import threadpool_limits
 
 from fairmtl.losses import Loss
 from fairmtl.solvers._certificate import CURVATURE_BOUND, Penalty
@@ -148,7 +149,16 @@ class _Model:
 
 def _sqp(model, coords, objective, constraint, check, x0):
     """SLSQP until ``check`` passes (or its iteration limit); the result or None.
-    ``constraint``: ``(fun, jac)`` of the inequalities ``fun(x) >= 0``, or None."""
+    ``constraint``: ``(fun, jac)`` of the inequalities ``fun(x) >= 0``, or None.
+
+    BLAS runs on one thread here: a multi-threaded product sums in an order that depends
+    on the thread count, and an answer must not depend on the process it is computed in
+    (a frontier is bit-identical in one process or several)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _sqp_run(model, coords, objective, constraint, check, x0)
+
+
+def _sqp_run(model, coords, objective, constraint, check, x0):
 
     gaps: list[float] = []
 
@@ -371,18 +381,23 @@ def polishable(problem) -> bool:
     return forms != (None, None) and _eligible(problem, MAX_PARAMS)
 
 
-def smooth_stage1(problem, limit: int = MAX_PARAMS_STAGE1) -> dict[str, Any] | None:
-    """Stage 1 of an :class:`~fairmtl.solvers.ExactProblem` by :func:`minimax_smooth`,
-    warm-started from its last answer; the attempt record, or None (not eligible, or
-    the answer failed its checks). On success the problem's variables hold the answer.
-    ``limit``: the most parameters (a polish from a near-optimal start may take more)."""
+@threadpool_limits.wrap(limits=1, user_api="blas")  # see _sqp: also the preconditioning
+def smooth_stage1(problem, polish: bool = False) -> dict[str, Any] | None:
+    """Stage 1 of an :class:`~fairmtl.solvers.ExactProblem` by :func:`minimax_smooth` or
+    :func:`refine_smooth`; the attempt record, or None (not eligible, or the answer
+    failed its checks). On success the problem's variables hold the answer.
+
+    It starts from zero, so that an answer never depends on the fits before it (a
+    frontier is the same in one process or several), or with ``polish`` from the
+    variables' values (a conic answer; up to ``MAX_PARAMS`` parameters)."""
+    limit = MAX_PARAMS if polish else MAX_PARAMS_STAGE1
     epigraph = problem.objective.epigraph_terms()
     weighted = problem.objective.weighted_terms(problem.shares)
     if (epigraph is None and weighted is None) or not _eligible(problem, limit):
         return None
     t0 = time.perf_counter()
     data, penalty, P = _inputs(problem)
-    if problem.sharing.coef_var.value is None:
+    if not polish:
         start = (np.zeros((P, data.d)), np.zeros(P))
     else:
         coef, intercept = problem.sharing.unpack()
@@ -398,6 +413,7 @@ def smooth_stage1(problem, limit: int = MAX_PARAMS_STAGE1) -> dict[str, Any] | N
     return _attempt(result, t0)
 
 
+@threadpool_limits.wrap(limits=1, user_api="blas")
 def smooth_stage2(problem, bounds, coef, intercept) -> dict[str, Any] | None:
     """Stage 2 (see :meth:`ExactProblem._refine`) by :func:`refine_smooth`; the attempt
     record or None, as :func:`smooth_stage1`."""
