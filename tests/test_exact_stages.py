@@ -157,3 +157,40 @@ def test_auto_and_clarabel_agree_on_offset_chebyshev():
         conic.solver_info_["objective"], rel=1e-6
     )
     np.testing.assert_allclose(fast.group_losses_, conic.group_losses_, rtol=1e-5, atol=1e-7)
+
+
+def test_squared_loss_compression_honours_sample_weights():
+    rng = np.random.default_rng(8)
+    n, d = 1200, 4
+    X = rng.normal(size=(n, d))
+    g = rng.integers(0, 3, size=n)
+    y = X @ rng.normal(size=d) + rng.normal(size=n)
+    w = rng.uniform(0.2, 3.0, size=n)
+    alpha = 0.02
+    model = FairMTLRegressor(
+        sharing="shared", objective="average", alpha=alpha, sharing_strength=0.0,
+        solver="CLARABEL",
+    ).fit(X, y, groups=g, sample_weight=w)  # fmt: skip
+    # average of group means weighted by group weight = the weighted mean over all rows
+    ref = Ridge(alpha=alpha * w.sum()).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(model.coef_[0], ref.coef_, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("objective", ["average", "bounded", "minimax"])
+def test_auto_takes_the_fast_path_and_agrees_with_clarabel(objective):
+    data = make_hospitals(12, n_samples=3000, n_features=6, random_state=2)
+    X, y, g = data.data.to_numpy(float), data.target.to_numpy(), data.groups.to_numpy()
+    params = dict(objective=objective, alpha=1e-3, sharing_strength=0.01)
+    if objective == "bounded":
+        params["epsilon"] = 0.7
+    shared = FairMTLClassifier(sharing="shared", solver="auto", **params).fit(X, y, groups=g)
+    conic = FairMTLClassifier(sharing="shared", solver="CLARABEL", **params).fit(X, y, groups=g)
+    assert shared.solver_info_["path"] == "exact" and shared.solver_info_["solver"] == "SLSQP"
+    assert shared.solver_info_["objective"] == pytest.approx(
+        conic.solver_info_["objective"], rel=1e-6
+    )
+    # offset sharing on 30 groups (30 x 7 parameters) exceeds the SQP's size: the dual path
+    many = make_hospitals(30, n_samples=3000, n_features=6, random_state=2)
+    Xm, ym, gm = many.data.to_numpy(float), many.target.to_numpy(), many.groups.to_numpy()
+    offset = FairMTLClassifier(sharing="offset", solver="auto", **params).fit(Xm, ym, groups=gm)
+    assert offset.solver_info_["path"] == "dual"
