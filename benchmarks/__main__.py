@@ -38,6 +38,7 @@ from benchmarks._markdown import (  # noqa: F401  (the README markers are read b
     results_markdown,
     update_readme,
 )
+from fairmtl.data import atomic_write_text
 
 HERE = Path(__file__).parent
 SUITES = ("convex", "dual", "neural", "frontier", "transfer", "generalisation")
@@ -232,7 +233,7 @@ def write_outputs(out: Path, results: dict[str, Any], *, readmes: bool) -> None:
 
         plots = scaling_plots(convex["rows"], out)
     write_json(out / "results.json", results)
-    (out / "RESULTS.md").write_text(results_markdown(results, plots))
+    atomic_write_text(out / "RESULTS.md", results_markdown(results, plots), force=True)
     if readmes and out.resolve() == HERE.resolve():
         for readme in (HERE / "README.md", HERE.parent / "README.md"):  # both quote it
             update_readme(readme, results)

@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from fairmtl.data import atomic_write_text
+
 __all__ = [
     "Measurement",
     "fmt",
@@ -365,4 +367,5 @@ def to_jsonable(value: Any) -> Any:
 
 def write_json(path: Path, payload: Any) -> None:
     """Write ``payload`` as indented JSON (strict: no NaN)."""
-    path.write_text(json.dumps(to_jsonable(payload), indent=2, allow_nan=False) + "\n")
+    text = json.dumps(to_jsonable(payload), indent=2, allow_nan=False) + "\n"
+    atomic_write_text(path, text, force=True)

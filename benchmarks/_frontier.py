@@ -360,7 +360,9 @@ if __name__ == "__main__":  # python -m benchmarks._frontier [--full] [--json PA
     import json
     import sys
 
+    from fairmtl.data import atomic_write_text
+
     found = run(quick="--full" not in sys.argv)
     if "--json" in sys.argv:
-        with open(sys.argv[sys.argv.index("--json") + 1], "w") as fh:
-            json.dump(found, fh, indent=2)
+        path = sys.argv[sys.argv.index("--json") + 1]
+        atomic_write_text(path, json.dumps(found, indent=2), force=True)

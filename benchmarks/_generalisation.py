@@ -164,14 +164,14 @@ def _plan(quick: bool, smoke: bool) -> Plan:
                 ),
             },
         )
-    # sized to finish in about an hour on 2 shared cores: 10 splits (the intervals' width
-    # falls with their square root), samples of Adult and Census KDD
+    # 20 splits (the intervals' width falls with their square root), samples of Adult and
+    # Census KDD: about half an hour on 2 cores
     words = {
         "eg": "COMPAS and German credit",
         "fs": "COMPAS, German credit and the 4-hospital settings",
     }
     return Plan(
-        10,
+        20,
         {
             "adult": {"max_train": 3000},
             "compas": {},

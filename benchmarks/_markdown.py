@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import fmt, machine_markdown, markdown_table
+from fairmtl.data import atomic_write_text
 
 README_START = "<!-- headline:start (written by python -m benchmarks) -->"
 README_END = "<!-- headline:end -->"
@@ -385,7 +386,7 @@ def results_markdown(results: dict[str, Any], plots: dict[str, str]) -> str:
 
 
 def update_readme(path: Path, results: dict[str, Any]) -> bool:
-    """Replace the headline block of a README (benchmarks/ or the project's); False if it
+    """Replace the headline block of a README (benchmarks/ or fairmtl's); False if it
     has no markers."""
     try:
         text = path.read_text()
@@ -402,5 +403,5 @@ def update_readme(path: Path, results: dict[str, Any]) -> bool:
     block += [f"- {line}" for line in lines] or ["- (No headline yet: run `make bench-quick`.)"]
     block += ["", README_END]
     pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
-    path.write_text(pattern.sub(lambda _: "\n".join(block), text, count=1))
+    atomic_write_text(path, pattern.sub(lambda _: "\n".join(block), text, count=1), force=True)
     return True

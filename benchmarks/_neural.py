@@ -16,8 +16,8 @@ average-loss step measured in the same run. Methods:
 
 For the gradient programs the share of step time spent in the direction program (the
 NNLS or cvxpy solve) and in forming the Gram matrix are reported. Timings use
-``torch.set_num_threads(threads)`` (1 by default: on a shared 2-core machine a second
-thread mostly waits).
+``torch.set_num_threads(threads)`` (1 by default: on a machine with 2 cores shared with other work, a
+second thread mostly waits).
 """
 
 from __future__ import annotations
@@ -95,13 +95,14 @@ def _plain_steps(torch, net, data, sampler, n_groups):
 
 
 def _fairmtl_step(torch, net, data, sampler, n_groups, objective, direction, gradients):
-    from fairmtl.solvers._directions import make_direction
-    from fairmtl.solvers._torch import TrainConfig, _Stepper
+    from fairmtl.neural import make_direction
+    from fairmtl.neural._config import TrainConfig
+    from fairmtl.neural._step import Stepper
 
     config = TrainConfig(objective=objective, direction=direction, group_gradients=gradients)
     shares = np.full(n_groups, 1.0 / n_groups)
     chosen = make_direction(objective, n_groups, shares, direction=direction)
-    stepper = _Stepper(net, data, chosen, config, torch.as_tensor(shares, dtype=torch.float32))
+    stepper = Stepper(net, data, chosen, config, torch.as_tensor(shares, dtype=torch.float32))
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
 
     def step():
@@ -142,8 +143,8 @@ def run(quick: bool = False, threads: int = 1) -> list[dict[str, Any]]:
         ``status``, ``groups``, ``batch_size``, ``parameters``, ``threads``.
     """
     torch = import_optional("torch", "The neural benchmark")
-    from fairmtl.models._neural import GroupNetwork
-    from fairmtl.solvers._torch import _Sampler
+    from fairmtl.neural import GroupNetwork
+    from fairmtl.neural._batches import Sampler
 
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -156,7 +157,7 @@ def run(quick: bool = False, threads: int = 1) -> list[dict[str, Any]]:
             torch.manual_seed(0)
             net = GroupNetwork(N_FEATURES, n_groups, 1, hidden_layer_sizes=HIDDEN, heads="shared")
             n_params = sum(p.numel() for p in net.parameters())
-            sampler = _Sampler(data["t"].numpy(), n_groups, BATCH, rng)
+            sampler = Sampler(data["t"].numpy(), n_groups, BATCH, rng)
             label = (
                 f"MLP {N_FEATURES}-{HIDDEN[0]}-{HIDDEN[1]}-1 ({n_params:,} parameters), "
                 f"batch {BATCH}, {n_groups} groups"

@@ -12,6 +12,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from fairmtl.data import atomic_target
+
 __all__ = ["PLOT_FILES", "have_matplotlib", "scaling_plots"]
 
 PLOT_FILES = {"rows": "scaling_rows.png", "groups": "scaling_groups.png"}
@@ -86,7 +88,8 @@ def scaling_plots(rows: list[dict[str, Any]], out_dir: Path) -> dict[str, str]:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="best")
         fig.tight_layout()
-        fig.savefig(out_dir / PLOT_FILES[kind])
+        with atomic_target(out_dir / PLOT_FILES[kind], force=True) as tmp:
+            fig.savefig(tmp, format="png")
         plt.close(fig)
         written[kind] = f"Fit time against {labels[x_key]} ({title})"
     return written

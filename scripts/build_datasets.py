@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from fairmtl.data import atomic_target, atomic_write_text
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RAW = REPO_ROOT / ".." / "shared" / "data"
 DEFAULT_OUT = REPO_ROOT / "datasets"
@@ -277,7 +279,8 @@ def write_gzip_csv(path: Path, header: list[str], rows: Iterable[list[str]]) -> 
         n += 1
     data = buf.getvalue().encode("utf-8")
     with (
-        open(path, "wb") as raw,
+        atomic_target(path, force=True) as tmp,
+        open(tmp, "wb") as raw,
         gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as gz,
     ):
         gz.write(data)
@@ -364,7 +367,7 @@ def _update_readme(readme: Path, summary: list[dict[str, object]]) -> None:
         raise BuildError(f"{readme} lacks the markers {TABLE_START!r} ... {TABLE_END!r}")
     head, rest = text.split(TABLE_START, 1)
     _, tail = rest.split(TABLE_END, 1)
-    readme.write_text(head + block + tail)
+    atomic_write_text(readme, head + block + tail, force=True)
 
 
 if __name__ == "__main__":

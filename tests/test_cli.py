@@ -19,11 +19,11 @@ from cli_helpers import invoke, ok, one_error_line
 from report_fixtures import make_results
 
 from fairmtl.cli import _frontier as frontier_module
+from fairmtl.cli._experiment import read_experiment
 from fairmtl.cli._frontier import FrontierConfig, headline, parse_baselines, parse_sweep
-from fairmtl.cli._modeling import SHARED_GROUP, UNPREDICTED_GROUP, fit_table, predict_table
-from fairmtl.cli._options import OBJECTIVE_NAMES, SHARING_NAMES
-from fairmtl.cli._tabular import detect_task, load_training_table, split_names
-from fairmtl.cli.experiment import read_experiment
+from fairmtl.cli._model import SHARED_GROUP, UNPREDICTED_GROUP, fit_table, predict_table
+from fairmtl.cli._options import OBJECTIVE_NAMES, SHARING_NAMES, split_names
+from fairmtl.data import detect_task, load_training_table
 from fairmtl.exceptions import DataValidationError, DataWarning
 from fairmtl.persistence import load_model
 
@@ -55,11 +55,6 @@ def make_visits(n: int = 360, seed: int = 0) -> pd.DataFrame:
     frame.loc[[5], "ward"] = np.nan
     frame.loc[[11], "readmitted"] = np.nan
     return frame
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cli")
 
 
 @pytest.fixture(scope="module")

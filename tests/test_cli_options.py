@@ -250,7 +250,8 @@ def test_fit_uses_every_row_whatever_their_order(tmp_path: Path) -> None:
     np.testing.assert_allclose(ma.predict_proba(X), mb.predict_proba(X), atol=1e-5)
     assert (ma.predict(X) == mb.predict(X)).all()
     # the same model as one fitted directly on all rows with the same pipeline
-    from fairmtl.cli._tabular import build_pipeline, load_training_table
+    from fairmtl.cli._pipeline import build_pipeline
+    from fairmtl.data import load_training_table
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -472,7 +473,7 @@ def test_evaluate_intervals_are_honest_for_small_groups(tmp_path: Path) -> None:
 
 
 def test_experiment_files_take_the_same_data_options(tmp_path: Path) -> None:
-    from fairmtl.cli.experiment import read_experiment
+    from fairmtl.cli._experiment import read_experiment
     from fairmtl.exceptions import DataValidationError
 
     path = tmp_path / "study.toml"

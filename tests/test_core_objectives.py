@@ -251,10 +251,9 @@ def test_infeasible_independent_names_exactly_the_blocking_group():
 
 
 def test_no_harm_infeasible_reports_the_smallest_feasible_slack():
-    """BUG (reported): for per-group bounds (no_harm) the error's ``min_feasible`` and the
-    message's "pass epsilon >= ..." give the largest group loss of the diagnosing fit, not
-    the slack that makes the problem feasible (the uniform shift, which the message shows
-    only as "raise each by ...")."""
+    """For per-group bounds (no_harm) the error's ``min_feasible`` and the message's "pass
+    epsilon >= ..." give the slack that makes the problem feasible (the uniform shift), not
+    the largest group loss of the diagnosing fit: just above it fits, just below it fails."""
     params = dict(sharing="shared", objective="no_harm", reference="independent")
     with pytest.raises(InfeasibleError) as info:
         fit(**params)
@@ -279,8 +278,8 @@ def test_bounded_per_group_epsilon(fits):
 
 
 def test_gap_objective_bounds_each_group_above_the_average():
-    """BUG (reported): issue 3 lists ``gap`` (min average s.t. L_g - L_avg <= epsilon),
-    but it is not implemented: objective="gap" is refused by parameter validation."""
+    """``objective="gap"``: the least average loss with ``L_g - L_avg <= epsilon`` for every
+    group, where the average fit leaves a group more than 0.1 above the average."""
     avg = losses(fit(sharing="shared", objective="average"))
     shares = np.array([np.mean(G == label) for label in sorted(LABELS)])
     assert (avg - shares @ avg).max() > 0.1

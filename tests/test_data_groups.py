@@ -260,3 +260,37 @@ def test_large_intersection_matches_joined_strings():
     expected = (frame["a"] + "|" + frame["b"].astype(str)).to_numpy()
     np.testing.assert_array_equal(enc.labels_[enc.transform(frame)], expected)
     assert enc.labels_.tolist() == sorted(set(expected))
+
+
+# -- groups unseen in fit (fairmtl.data.route_groups) ----------------------------------
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_route_groups_follows_the_unseen_group_policy(shared):
+    from fairmtl.data import (
+        MISSING_GROUP,
+        SHARED_GROUP,
+        UNPREDICTED_GROUP,
+        route_groups,
+    )
+
+    frame = pd.DataFrame({"site": ["a", "b", None, "a", "b"], "sex": ["F", "F", "M", "M", "M"]})
+    before = frame.copy()
+    routing = route_groups(frame, ["site", "sex"], ["a|F", "a|M"], has_shared_part=shared)
+    # written out by hand, row by row: seen, unseen, missing site, seen, unseen
+    assert routing.seen.tolist() == [True, False, False, True, False]
+    assert routing.usable.tolist() == [True, shared, shared, True, shared]
+    other = SHARED_GROUP if shared else UNPREDICTED_GROUP
+    assert routing.output_groups().tolist() == ["a|F", other, other, "a|M", other]
+    assert routing.unseen_counts() == {"b|F": 1, f"{MISSING_GROUP}|M": 1, "b|M": 1}
+    pd.testing.assert_frame_equal(frame, before)  # the caller's frame is not modified
+
+
+def test_group_labels_missing_rule():
+    column = pd.Series([67.0, np.nan, 3.0], name="age")
+    with pytest.raises(DataValidationError, match="missing in 1 row"):
+        group_labels(column)  # fitting needs every row's group
+    # a label for missing values; whole floats (integer codes with gaps) read as integers
+    assert group_labels(column, missing="(missing)").tolist() == ["67", "(missing)", "3"]
+    both = pd.DataFrame({"age": column, "site": ["a", "b", None]})
+    assert group_labels(both, missing="?").tolist() == ["67|a", "?|b", "3|?"]

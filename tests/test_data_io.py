@@ -17,8 +17,8 @@ from fairmtl.data import (
     read_table,
     write_table_atomic,
 )
-from fairmtl.data._atomic import MSG_EXISTS_NO_FORCE
 from fairmtl.data._io import MSG_NO_ROWS, MSG_TOO_LARGE
+from fairmtl.data._writing import MSG_EXISTS_NO_FORCE
 from fairmtl.exceptions import DataValidationError, FileExistsNoForceError
 
 
@@ -236,7 +236,7 @@ def test_failed_bytes_write_leaves_no_file(tmp_path, monkeypatch):
     def broken_fsync(path):
         raise OSError("I/O error")
 
-    monkeypatch.setattr("fairmtl.data._atomic._fsync", broken_fsync)
+    monkeypatch.setattr("fairmtl.data._writing._fsync", broken_fsync)
     path = tmp_path / "model.skops"
     with pytest.raises(OSError, match="I/O error"):
         atomic_write_bytes(path, b"data")
@@ -262,3 +262,44 @@ def test_atomic_target_interrupted(tmp_path):
             raise KeyboardInterrupt
     assert path.read_text() == "old"
     assert os.listdir(tmp_path) == ["r.html"]
+
+
+# -- every writer goes through fairmtl.data._writing ------------------------------------
+
+_WRITER_CALLS = {"write_text", "write_bytes", "savefig", "to_csv", "to_parquet", "to_json", "dump"}
+#: writes that are not files of the user's: the kernel's per-process memory counters
+_NOT_FILES = {"_CLEAR_REFS.write_text('5')"}
+
+
+def _direct_writes(path):
+    """Calls in ``path`` that write a file without the writing module's temporary file."""
+    import ast
+
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call):
+            continue
+        func, args = node.func, node.args
+        to_tmp = bool(args) and isinstance(args[0], ast.Name) and args[0].id == "tmp"
+        if isinstance(func, ast.Attribute) and func.attr in _WRITER_CALLS:
+            to_path = bool(args) or any(k.arg == "path_or_buf" for k in node.keywords)
+            returns_text = func.attr in ("to_csv", "to_json") and not to_path
+            if not (to_tmp or returns_text or ast.unparse(node) in _NOT_FILES):
+                yield f"{path}:{node.lineno}: {ast.unparse(node)}"
+        elif isinstance(func, ast.Name) and func.id == "open" and len(args) > 1:
+            mode = args[1].value if isinstance(args[1], ast.Constant) else ""
+            if any(c in mode for c in "wax+") and not to_tmp:
+                yield f"{path}:{node.lineno}: {ast.unparse(node)}"
+
+
+def test_every_writer_goes_through_the_writing_module():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    found = [
+        line
+        for folder in ("fairmtl", "benchmarks", "scripts")
+        for path in sorted((root / folder).rglob("*.py"))
+        if path.name != "_writing.py"
+        for line in _direct_writes(path)
+    ]
+    assert found == [], "write these through fairmtl.data's atomic writers:\n" + "\n".join(found)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fairmtl._suggest import MSG_DID_YOU_MEAN
 from fairmtl.datasets import (
     _reader,
     dataset_path,
@@ -33,7 +34,6 @@ from fairmtl.datasets import (
 )
 from fairmtl.datasets._reader import (
     MISSING_GROUP_LABEL,
-    MSG_DID_YOU_MEAN,
     MSG_NO_SPLITS,
     MSG_SPLIT_REQUIRED,
     MSG_UNKNOWN_DATASET,
@@ -329,8 +329,12 @@ def test_pyproject_ships_the_data_files_when_mapped():
     assert "*.csv.gz" in setuptools["package-data"]["fairmtl.datasets._files"]
     packages = setuptools.get("packages")
     assert isinstance(packages, list), "find cannot discover the mapped package; list packages"
+    # every folder of the package that holds files: subpackages and data folders
+    # (fairmtl.report.templates), which setuptools warns about unless they are listed
     on_disk = {
-        ".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "fairmtl").rglob("__init__.py")
+        ".".join(p.parent.relative_to(REPO).parts)
+        for p in (REPO / "fairmtl").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and "_files" not in p.parts
     }
     unlisted = (on_disk | {"fairmtl.datasets._files"}) - set(packages)
     assert not unlisted, f"pyproject.toml's packages list misses {sorted(unlisted)}"

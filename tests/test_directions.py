@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from fairmtl.solvers import DIRECTION_OBJECTIVES, PreferenceProgram, make_direction
-from fairmtl.solvers._directions import gram_factor, min_norm_weights
+from fairmtl.neural import DIRECTION_OBJECTIVES, PreferenceProgram, make_direction
+from fairmtl.neural._directions import gram_factor, min_norm_weights
 
 
 def simplex_grid(k: int, steps: int) -> np.ndarray:
@@ -210,3 +210,12 @@ def test_direction_errors_and_bookkeeping():
     direction.combine(np.ones(2), np.eye(2))
     info = direction.info()
     assert info["direction"] == "min_norm" and info["direction_calls"] == 1
+
+
+def test_old_solvers_names_resolve_with_a_deprecation_warning():
+    import fairmtl.neural
+    import fairmtl.solvers
+
+    with pytest.warns(DeprecationWarning, match="moved to fairmtl.neural.make_direction"):
+        old = fairmtl.solvers.make_direction
+    assert old is fairmtl.neural.make_direction

@@ -49,10 +49,13 @@ def _quiet_fit(search, X, y, groups):
         return search.fit(X, y, groups=groups)
 
 
+HOSPITALS = {"n_hospitals": 4, "n_samples": 800, "random_state": 0}
+
+
 @pytest.fixture(scope="module")
-def hospitals():
+def messy_hospitals(hospitals):
     """4 hospitals; a text column and missing values make the search preprocess X."""
-    data = make_hospitals(4, n_samples=800, random_state=0)
+    data = hospitals
     X = data.data.copy()
     X["ward"] = np.where(X["x0"] > 0, "north", "south")
     X.loc[X.index[::17], "x1"] = np.nan
@@ -60,8 +63,8 @@ def hospitals():
 
 
 @pytest.fixture(scope="module")
-def search(hospitals):
-    X, y, g = hospitals
+def search(messy_hospitals):
+    X, y, g = messy_hospitals
     est = FairMTLClassifier(objective="bounded")
     return _quiet_fit(
         FrontierSearch(
@@ -85,8 +88,8 @@ def _split_features(search, X, rows):
 # -- sweep settings ----------------------------------------------------------------------
 
 
-def test_auto_epsilon_spans_minimax_to_the_pooled_worst_loss(search, hospitals):
-    X, y, g = hospitals
+def test_auto_epsilon_spans_minimax_to_the_pooled_worst_loss(search, messy_hospitals):
+    X, y, g = messy_hospitals
     rows = search.split_.train
     Xtr, ytr, gtr = _split_features(search, X, rows), y.to_numpy()[rows], g.to_numpy()[rows]
     tuned = search.tuned_params_  # the estimator's "auto" knobs, settled once on train
@@ -277,8 +280,8 @@ SKLEARN_METRICS = {
 }
 
 
-def test_every_metric_equals_sklearn_on_the_test_split(search, hospitals):
-    X, y, g = hospitals
+def test_every_metric_equals_sklearn_on_the_test_split(search, messy_hospitals):
+    X, y, g = messy_hospitals
     rows = search.split_.test
     Xte = np.asarray(_split_features(search, X, rows), dtype=float)
     yte, gte = y.to_numpy()[rows], g.to_numpy()[rows]
@@ -359,8 +362,8 @@ def test_outputs_are_written_and_not_overwritten_without_force(search, tmp_path)
     assert len(table) == len(search.frontier_)
 
 
-def test_best_estimator_predicts_raw_rows_and_is_refit_on_train_and_val(search, hospitals):
-    X, y, g = hospitals
+def test_best_estimator_predicts_raw_rows_and_is_refit_on_train_and_val(search, messy_hospitals):
+    X, y, g = messy_hospitals
     best = search.best_estimator_
     assert isinstance(best, Pipeline)  # the text column and NaNs needed preprocessing
     raw = X.iloc[:25]
@@ -377,9 +380,9 @@ def test_best_estimator_predicts_raw_rows_and_is_refit_on_train_and_val(search, 
     assert search.results_["models"][search.best_index_]["source"] == "fairmtl"
 
 
-def test_refit_raises_an_infeasible_bound_to_the_smallest_feasible(search, hospitals):
+def test_refit_raises_an_infeasible_bound_to_the_smallest_feasible(search, messy_hospitals):
     """A bound feasible on train can be infeasible on train + validation: it is raised."""
-    X, y, g = hospitals
+    X, y, g = messy_hospitals
     rows = np.concatenate([search.split_.train, search.split_.val])
     Xr = search.preprocessor_.fit_transform(X.iloc[rows])
     yr, gr = y.to_numpy()[rows], g.to_numpy()[rows]

@@ -1,4 +1,4 @@
-"""Hostile and degenerate inputs (issue 9, item 2): each has one exact, documented outcome.
+"""Hostile and degenerate inputs: each has one exact, documented outcome.
 
 Either an error whose message names the problem (column, row, group, size), or a
 documented behaviour with a warning. ``tests/README.md`` lists them for users.
@@ -138,7 +138,7 @@ def test_one_class_group_borrows_from_others(sharing):
     ("sharing", "strength"), [("independent", 1.0), ("lowrank", 1.0), ("offset", 0.0)]
 )
 def test_one_class_group_with_free_intercept_warns(sharing, strength):
-    """Known issue: no finite optimum for the group's intercept; documented and warned."""
+    """No finite optimum for the group's intercept; documented and warned."""
     X, y, g = _one_class_data()
     message = MSG_ONE_CLASS_GROUP.format(groups="'b'", sharing=sharing)
     with pytest.warns(DataWarning, match=exact(message)):

@@ -35,7 +35,7 @@ from fairmtl.data import (
     check_outputs,
     write_table_atomic,
 )
-from fairmtl.data._atomic import MSG_EXISTS_NO_FORCE, STALE_AFTER_S
+from fairmtl.data._writing import MSG_EXISTS_NO_FORCE, STALE_AFTER_S
 from fairmtl.exceptions import DataValidationError, DataWarning, FileExistsNoForceError, OutputError
 from fairmtl.persistence import load_model
 
@@ -51,11 +51,6 @@ def make_visits(n: int = 240, seed: int = 0) -> pd.DataFrame:
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     ids = [f"v{i:04d}" for i in range(n)]
     return pd.DataFrame({"visit_id": ids, "hospital": hospital, "age": age, "ward": ward, "y": y})
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("hostile2")
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +166,7 @@ def _refuse(*args: Any, **kwargs: Any) -> Any:
 
 @pytest.mark.skipif(not Path("/sys").is_dir(), reason="needs a read-only /sys")
 def test_unwritable_output_folder_is_refused_before_the_fit(visits, monkeypatch):
-    monkeypatch.setattr("fairmtl.cli._modeling.fit_table", _refuse)
+    monkeypatch.setattr("fairmtl.cli._model.fit_table", _refuse)
     out = UNWRITABLE.with_suffix(".skops")
     line = error_line(invoke("fit", visits, "-t", "y", "-g", "hospital", "-o", out))
     assert f"Cannot write {out}: the folder /sys is not writable" in line
@@ -183,7 +178,7 @@ def test_unwritable_output_folder_is_refused_before_the_fit(visits, monkeypatch)
 def test_evaluate_refuses_existing_output_before_the_bootstrap(
     model, visits, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr("fairmtl.cli._evaluation.evaluate_table", _refuse)
+    monkeypatch.setattr("fairmtl.cli._model_evaluation.evaluate_table", _refuse)
     out = tmp_path / "metrics.json"
     out.write_text("{}")
     line = error_line(invoke("evaluate", model, visits, "--format", "json", "-o", out))
@@ -556,7 +551,7 @@ def test_huge_values_are_not_reported_as_missing(tmp_path):
 
 
 def test_similar_target_and_group_labels_draw_a_warning():
-    from fairmtl.cli._tabular import load_training_table
+    from fairmtl.data import load_training_table
 
     frame = make_visits(120)
     frame["y"] = np.array(["yes", "Yes", "yes ", "no"], dtype=object)[np.arange(120) % 4]
@@ -578,7 +573,7 @@ def test_similar_target_and_group_labels_draw_a_warning():
 
 
 def test_thousands_separators_are_read_as_numbers_with_a_warning(tmp_path):
-    from fairmtl.cli._tabular import load_training_table
+    from fairmtl.data import load_training_table
 
     frame = make_visits(120)
     frame["fnlwgt"] = [f"{v:,}" for v in np.arange(120) * 1237 + 900]
@@ -605,7 +600,7 @@ def test_rows_shorter_than_the_header_draw_a_warning(tmp_path):
 
 
 def test_saved_index_column_and_target_copy_draw_warnings(tmp_path):
-    from fairmtl.cli._tabular import load_training_table
+    from fairmtl.data import load_training_table
 
     frame = make_visits(120).assign(outcome=lambda f: np.where(f["y"] == 1, "re", "home"))
     path = tmp_path / "indexed.csv"
@@ -623,8 +618,7 @@ def test_saved_index_column_and_target_copy_draw_warnings(tmp_path):
 
 
 def test_group_called_na_and_category_none_are_values(tmp_path):
-    from fairmtl.cli._tabular import load_training_table
-    from fairmtl.data import DEFAULT_NA_VALUES
+    from fairmtl.data import DEFAULT_NA_VALUES, load_training_table
 
     frame = make_visits(120)
     frame["hospital"] = np.array(["NA", "EU", "Asia"])[np.arange(120) % 3]  # North America
@@ -715,7 +709,7 @@ def test_frontier_uses_sample_weights_for_baselines_and_metrics():
 
 
 def test_experiment_na_values_reach_the_frontier_config(workdir):
-    from fairmtl.cli.experiment import read_experiment
+    from fairmtl.cli._experiment import read_experiment
 
     path = workdir / "na.toml"
     path.write_text(EXPERIMENT.format(line="points = 2").replace(

@@ -1,4 +1,4 @@
-"""Determinism and data integrity (issue 9, items 4 and 5).
+"""Determinism and data integrity.
 
 The same data and seed give bit-identical frontier tables, whatever the run or n_jobs;
 no path drops or reorders rows without saying so.
@@ -14,9 +14,14 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from fairmtl import FairMTLClassifier, FairMTLRegressor, FrontierSearch
-from fairmtl.cli._modeling import SHARED_GROUP, UNPREDICTED_GROUP, fit_table, predict_table
-from fairmtl.cli._tabular import load_training_table
-from fairmtl.data import GroupEncoder, Schema, make_preprocessor, train_val_test_split
+from fairmtl.cli._model import SHARED_GROUP, UNPREDICTED_GROUP, fit_table, predict_table
+from fairmtl.data import (
+    GroupEncoder,
+    Schema,
+    load_training_table,
+    make_preprocessor,
+    train_val_test_split,
+)
 from fairmtl.data._groups import MSG_UNSEEN_SHARED
 from fairmtl.data._validation import MSG_TARGET_MISSING_DROPPED
 from fairmtl.datasets import make_hospitals
@@ -32,9 +37,7 @@ def exact(message: str) -> str:
     return "^" + re.escape(message) + "$"
 
 
-@pytest.fixture(scope="module")
-def hospitals():
-    return make_hospitals(3, n_samples=240, n_features=4, random_state=0)
+HOSPITALS = {"n_hospitals": 3, "n_samples": 240, "n_features": 4, "random_state": 0}
 
 
 def search(data, **params):

@@ -393,3 +393,23 @@ def test_rank_sum_roc_auc_equals_scikit_learn_with_ties(n):
         assert binary_roc_auc(positive, score) == pytest.approx(
             roc_auc_score(positive, score), abs=1e-12
         )
+
+
+def test_metric_facts_are_stated_once_for_metrics_and_report():
+    from fairmtl._metric_facts import METRIC_FACTS
+    from fairmtl.report._schema import metric_infos
+
+    assert set(METRICS) <= set(METRIC_FACTS)
+    for name, info in METRICS.items():
+        maximize = METRIC_FACTS[name].maximize
+        assert info.greater_is_better is (maximize is not False), name
+    results = {
+        "primary_metric": "accuracy",
+        "per_group": [{"metric": "selection_rate"}, {"metric": "log_loss"}],
+        "criteria": [],
+    }
+    infos = metric_infos(results)
+    # selection_rate has no better direction, in the report as in the metrics
+    assert infos["selection_rate"]["maximize"] is None
+    assert METRIC_FACTS["selection_rate"].maximize is None
+    assert infos["log_loss"]["maximize"] is False and infos["accuracy"]["percent"] is True

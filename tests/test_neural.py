@@ -46,7 +46,7 @@ def test_mlp_without_torch_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
     with pytest.raises(OptionalDependencyError, match=r'pip install "fairmtl\[torch\]"'):
         FairMTLClassifier(**FAST).fit(X, y, groups=g)
-    for name in ("fairmtl.models._neural", "fairmtl.solvers._torch"):
+    for name in ("fairmtl.neural._network", "fairmtl.neural._training"):
         monkeypatch.delitem(sys.modules, name, raising=False)
         with pytest.raises(OptionalDependencyError, match="model='mlp'"):
             importlib.import_module(name)
@@ -56,13 +56,22 @@ def test_mlp_without_torch_names_the_extra(monkeypatch):
 
 def test_importing_fairmtl_does_not_import_torch():
     code = (
-        "import sys, fairmtl, fairmtl.solvers, fairmtl.models, fairmtl.estimators; "
+        "import sys, fairmtl, fairmtl.solvers, fairmtl.models, fairmtl.neural, fairmtl.estimators; "
         "from fairmtl import FairMTLClassifier; FairMTLClassifier(model='mlp'); "
         "assert 'torch' not in sys.modules"
     )
     import subprocess
 
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_old_models_names_resolve_with_a_deprecation_warning():
+    import fairmtl.models
+    import fairmtl.neural
+
+    with pytest.warns(DeprecationWarning, match="moved to fairmtl.neural.GroupNetwork"):
+        old = fairmtl.models.GroupNetwork
+    assert old is fairmtl.neural.GroupNetwork
 
 
 # -- the estimator API ---------------------------------------------------------------------
@@ -126,7 +135,7 @@ def test_every_neural_objective_trains(objective, extra):
 
 @pytest.mark.parametrize("gradients", ["loop", "representation"])
 def test_other_group_gradient_modes_train(gradients):
-    from fairmtl.solvers._torch import TrainConfig, fit_network
+    from fairmtl.neural import TrainConfig, fit_network
 
     X, y, g = small_hospitals()
     tasks = np.unique(g, return_inverse=True)[1]
@@ -184,7 +193,7 @@ def test_same_seed_gives_identical_predictions():
 
 
 def test_early_stopping_restores_the_best_checkpoint():
-    from fairmtl.solvers._torch import TrainConfig, fit_network, network_outputs
+    from fairmtl.neural import TrainConfig, fit_network, network_outputs
 
     X, y, g = small_hospitals(n=1200)
     tasks = np.unique(g, return_inverse=True)[1]
@@ -221,9 +230,9 @@ def test_early_stopping_restores_the_best_checkpoint():
 
 def test_vmap_group_gradients_match_the_loop():
     torch = pytest.importorskip("torch")
-    from fairmtl.models._neural import GroupNetwork
-    from fairmtl.solvers._directions import make_direction
-    from fairmtl.solvers._torch import TrainConfig, _Stepper
+    from fairmtl.neural import GroupNetwork, make_direction
+    from fairmtl.neural._config import TrainConfig
+    from fairmtl.neural._step import Stepper
 
     rng = np.random.default_rng(0)
     k, m, d = 3, 7, 4
@@ -244,7 +253,7 @@ def test_vmap_group_gradients_match_the_loop():
     grads = {}
     for mode in ("vmap", "loop"):
         config = TrainConfig(group_gradients=mode)
-        stepper = _Stepper(net, data, make_direction("pareto", k, np.full(k, 1 / k)), config, None)
+        stepper = Stepper(net, data, make_direction("pareto", k, np.full(k, 1 / k)), config, None)
         batch = stepper.batch(idx, mask)
         grads[mode] = stepper._group_gradients(*batch)
     for name in grads["vmap"][0]:

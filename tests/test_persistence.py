@@ -16,9 +16,8 @@ import pytest
 import skops.io as sio
 
 from fairmtl import __version__
-from fairmtl.cli._modeling import fit_table
-from fairmtl.cli._tabular import load_training_table
-from fairmtl.data import Schema
+from fairmtl.cli._model import fit_table
+from fairmtl.data import Schema, load_training_table
 from fairmtl.exceptions import DataValidationError, DataWarning, FileExistsNoForceError
 from fairmtl.persistence import (
     ALLOWED_TYPES,

@@ -1,4 +1,4 @@
-"""Property tests (issue 9, item 1): answers that do not depend on accidents of the input.
+"""Property tests: answers that do not depend on accidents of the input.
 
 Hypothesis draws small data sets (2-4 groups of 6-14 rows, 1-3 features) and estimator
 settings; the examples are derandomised so that the default run is reproducible and

@@ -16,11 +16,8 @@ from fairmtl.datasets import make_hospitals
 from fairmtl.estimators._reduction import MSG_WARM_START
 from fairmtl.exceptions import DataValidationError
 
-
-@pytest.fixture(scope="module")
-def hospitals():
-    data = make_hospitals(8, n_samples=2000, random_state=0)
-    return data.data, data.target.to_numpy(), data.groups.to_numpy()
+HOSPITALS = {"n_hospitals": 8, "n_samples": 2000, "random_state": 0}
+HOSPITALS_AS = "frame"
 
 
 def group_log_loss(model, X, y, g):

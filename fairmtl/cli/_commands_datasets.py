@@ -34,7 +34,7 @@ def datasets(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from fairmtl.cli._bundled import dataset_listing
+    from fairmtl.cli._datasets import dataset_listing
 
     ui = Ui(ctx, json_mode=json)
     listing = dataset_listing()
@@ -93,7 +93,7 @@ def export(
     Example:
       fairmtl datasets export adult -o adult.csv --split test
     """
-    from fairmtl.cli._bundled import export_dataset
+    from fairmtl.cli._datasets import export_dataset
 
     ui = Ui(ctx, quiet=quiet)
     outcome = export_dataset(name, output, split=split, force=force, all_columns=all_columns)

@@ -190,7 +190,7 @@ def frontier(
       fairmtl frontier visits.csv --target readmitted --group hospital --points 20 -o reports/readmission.html
     """
     from fairmtl.cli._frontier import FrontierConfig
-    from fairmtl.cli._tabular import split_names
+    from fairmtl.cli._options import split_names
 
     ui = Ui(ctx, quiet=quiet, json_mode=json)
     config = FrontierConfig(
@@ -245,7 +245,7 @@ def run(
     Example:
       fairmtl run studies/readmission.toml
     """
-    from fairmtl.cli.experiment import read_experiment
+    from fairmtl.cli._experiment import read_experiment
 
     ui = Ui(ctx, quiet=quiet, json_mode=json)
     config, text = read_experiment(experiment)
@@ -283,7 +283,7 @@ def demo(
     Example:
       fairmtl demo --points 10 -o reports/demo.html
     """
-    from fairmtl.cli._bundled import demo_table
+    from fairmtl.cli._datasets import demo_table
     from fairmtl.cli._frontier import FrontierConfig
 
     ui = Ui(ctx, quiet=quiet)

@@ -40,7 +40,7 @@ from fairmtl.cli._ui import Ui, fmt_number, make_table
 __all__ = ["evaluate", "fit", "predict", "register"]
 
 #: A group with fewer rows is named as the worst with a caution (as in the report).
-SMALL_ROWS = 30  # the same as fairmtl.cli._evaluation.SMALL_ROWS
+SMALL_ROWS = 30  # the same as fairmtl.cli._model_evaluation.SMALL_ROWS
 #: Metrics shown in evaluate's table (JSON and CSV hold all of them).
 TABLE_METRICS = {
     "classification": ("accuracy", "balanced_accuracy", "log_loss", "roc_auc"),
@@ -106,9 +106,9 @@ def fit(
     Example:
       fairmtl fit visits.csv --target readmitted --group hospital -o model.skops
     """
-    from fairmtl.cli._modeling import fit_table
-    from fairmtl.cli._tabular import load_training_table, split_names
-    from fairmtl.data import check_outputs
+    from fairmtl.cli._model import fit_table
+    from fairmtl.cli._options import split_names
+    from fairmtl.data import check_outputs, load_training_table
     from fairmtl.persistence import save_model
 
     ui = Ui(ctx, quiet=quiet, json_mode=json)
@@ -250,9 +250,9 @@ def predict(
       fairmtl predict model.skops new_visits.csv -o predictions.csv --id-column visit_id
     """
     from fairmtl.cli._fingerprint import overlap_message
-    from fairmtl.cli._modeling import predict_table
-    from fairmtl.cli._tabular import read_data
+    from fairmtl.cli._model import predict_table
     from fairmtl.data import check_outputs, write_table_atomic
+    from fairmtl.data._table import read_data
     from fairmtl.persistence import load_model
 
     ui = Ui(ctx, quiet=quiet)
@@ -313,10 +313,10 @@ def evaluate(
     Example:
       fairmtl evaluate model.skops test.csv --format json --n-boot 500
     """
-    from fairmtl.cli._evaluation import evaluate_table
     from fairmtl.cli._fingerprint import overlap_message
-    from fairmtl.cli._tabular import read_data
+    from fairmtl.cli._model_evaluation import evaluate_table
     from fairmtl.data import atomic_write_text, check_outputs
+    from fairmtl.data._table import read_data
     from fairmtl.persistence import load_model
 
     if output is not None:

@@ -1,6 +1,6 @@
 """``fairmtl transfer``: which groups help each other. Parse, call, display.
 
-Reads the table as the other commands do (:func:`fairmtl.cli._tabular.load_training_table`),
+Reads the table as the other commands do (:func:`fairmtl.data.load_training_table`),
 turns the features into numbers with :func:`fairmtl.data.make_preprocessor`, runs
 :func:`fairmtl.transfer.transfer_summary`, prints its one-line reading and writes the
 HTML page (:func:`fairmtl.report.write_transfer_report`) with the summary as JSON beside it.
@@ -63,7 +63,7 @@ SchemesOpt = Annotated[
 
 
 def _schemes(values: list[str] | None) -> list[str]:
-    from fairmtl.cli._tabular import split_names
+    from fairmtl.cli._options import split_names
     from fairmtl.exceptions import DataValidationError
 
     names = list(dict.fromkeys(split_names(values))) or list(TRANSFER_SCHEMES)
@@ -85,13 +85,6 @@ TransferReportOpt = Annotated[
         show_default=False,
     ),
 ]
-
-
-def _check_outputs(paths: list[Path], force: bool) -> None:
-    """Refuse existing or unwritable outputs before the fits, not after them."""
-    from fairmtl.data import check_outputs
-
-    check_outputs(paths, force=force)
 
 
 def _features(table: Any) -> Any:
@@ -138,15 +131,16 @@ def transfer(
     Example:
       fairmtl transfer visits.csv --target readmitted --group hospital -o reports/transfer.html
     """
-    from fairmtl.cli._tabular import build_estimator, load_training_table, split_names
-    from fairmtl.data import atomic_write_many
+    from fairmtl.cli._options import split_names
+    from fairmtl.cli._pipeline import build_estimator
+    from fairmtl.data import atomic_write_many, check_outputs, load_training_table
     from fairmtl.report import render_transfer_html
     from fairmtl.transfer import transfer_summary
     from fairmtl.transfer._common import DEFAULT_SHARING_STRENGTH
 
     ui = Ui(ctx, quiet=quiet, json_mode=json)
     json_path = output.with_suffix(".json")
-    _check_outputs([output, json_path], force)
+    check_outputs([output, json_path], force=force)  # before the fits, not after them
     table = load_training_table(
         data,
         target=target,

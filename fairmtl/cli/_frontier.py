@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fairmtl.cli._tabular import TrainingTable, build_estimator, load_training_table
-from fairmtl.data import check_outputs
+from fairmtl.cli._pipeline import build_estimator
+from fairmtl.data import TrainingTable, check_outputs, load_training_table
 from fairmtl.exceptions import DataValidationError
 
 __all__ = [
@@ -183,11 +183,6 @@ def frontier_search_class() -> Any:
     return FrontierSearch
 
 
-def _check_outputs(paths: Sequence[Path], force: bool) -> None:
-    """Refuse existing or unwritable outputs before the long search, not after it."""
-    check_outputs(paths, force=force)
-
-
 def run_frontier(
     config: FrontierConfig,
     *,
@@ -221,7 +216,7 @@ def run_frontier(
     -------
     outcome : FrontierOutcome
     """
-    _check_outputs([config.output, config.json_output], force)
+    check_outputs([config.output, config.json_output], force=force)  # before the search
     sweep = None if config.sweep is None else parse_sweep(config.sweep)
     baselines = parse_baselines(config.baselines)
     if table is None:

@@ -8,6 +8,7 @@ does not import the solver stack; a test checks them against
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -41,6 +42,32 @@ Sharing = Literal["shared", "independent", "offset", "lowrank"]
 TaskName = Literal["auto", "classification", "regression"]
 OBJECTIVE_NAMES: tuple[str, ...] = Objective.__args__  # type: ignore[attr-defined]
 SHARING_NAMES: tuple[str, ...] = Sharing.__args__  # type: ignore[attr-defined]
+
+
+def split_names(values: Sequence[str] | str | None) -> tuple[str, ...]:
+    """Column names from repeated options, each of which may be comma-separated.
+
+    Parameters
+    ----------
+    values : sequence of str, str or None
+        ``["race", "sex"]``, ``["race,sex"]`` or ``"race,sex"``.
+
+    Returns
+    -------
+    names : tuple of str
+        Stripped, non-empty names in order.
+
+    Examples
+    --------
+    >>> split_names(["race,sex", " age "])
+    ('race', 'sex', 'age')
+    """
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        values = [values]
+    names = [part.strip() for value in values for part in str(value).split(",")]
+    return tuple(name for name in names if name)
 
 
 def command_line(ctx: typer.Context) -> str:

@@ -10,25 +10,30 @@ Everything between a user's file or DataFrame and numeric arrays with task ids::
     split = train_val_test_split(X, y, groups, random_state=0)
     preprocessor = make_preprocessor(schema)
 
+or, for a file in one step (schema, task, missing targets and messy-column warnings)::
+
+    table = load_training_table("visits.csv", target="readmitted", groups=["hospital"])
+
 Error messages are module constants named ``MSG_*`` in the private modules.
 """
 
 from __future__ import annotations
 
-from fairmtl.data._atomic import (
-    atomic_target,
-    atomic_write_bytes,
-    atomic_write_many,
-    atomic_write_text,
-    check_outputs,
-)
-from fairmtl.data._folds import group_label_folds
+from fairmtl.data._folds import group_label_folds, row_keys
 from fairmtl.data._groups import UNSEEN, GroupEncoder
 from fairmtl.data._io import DEFAULT_MAX_BYTES, DEFAULT_NA_VALUES, read_table, write_table_atomic
 from fairmtl.data._labels import check_groups_length, group_labels
 from fairmtl.data._preprocess import ColumnValidator, make_preprocessor
 from fairmtl.data._schema import Schema, SchemaColumns
 from fairmtl.data._split import SplitResult, train_val_test_split
+from fairmtl.data._table import TrainingTable, detect_task, load_training_table
+from fairmtl.data._unseen import (
+    MISSING_GROUP,
+    SHARED_GROUP,
+    UNPREDICTED_GROUP,
+    GroupRouting,
+    route_groups,
+)
 from fairmtl.data._validation import (
     NUMERIC_SHARE,
     check_finite,
@@ -39,17 +44,29 @@ from fairmtl.data._validation import (
     infer_column_kind,
     validate_target,
 )
+from fairmtl.data._writing import (
+    atomic_target,
+    atomic_write_bytes,
+    atomic_write_many,
+    atomic_write_text,
+    check_outputs,
+)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_NA_VALUES",
+    "MISSING_GROUP",
     "NUMERIC_SHARE",
+    "SHARED_GROUP",
+    "UNPREDICTED_GROUP",
     "UNSEEN",
     "ColumnValidator",
     "GroupEncoder",
+    "GroupRouting",
     "Schema",
     "SchemaColumns",
     "SplitResult",
+    "TrainingTable",
     "atomic_target",
     "atomic_write_bytes",
     "atomic_write_many",
@@ -61,11 +78,15 @@ __all__ = [
     "check_numeric_columns",
     "check_numeric_values",
     "check_outputs",
+    "detect_task",
     "group_label_folds",
+    "row_keys",
     "group_labels",
     "infer_column_kind",
+    "load_training_table",
     "make_preprocessor",
     "read_table",
+    "route_groups",
     "train_val_test_split",
     "validate_target",
     "write_table_atomic",

@@ -14,10 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from fairmtl.data._atomic import atomic_target
+from fairmtl._suggest import did_you_mean
 from fairmtl.data._csvsafe import neutralize_formulas
 from fairmtl.data._messy import warn_short_rows
-from fairmtl.data._validation import did_you_mean
+from fairmtl.data._writing import atomic_target
 from fairmtl.exceptions import DataValidationError
 
 __all__ = ["read_table", "write_table_atomic"]

@@ -143,8 +143,11 @@ def encode(
     return np.asarray(codes, dtype=np.int64), labels
 
 
-def group_labels(groups: Any, *, separator: str = "|") -> np.ndarray:
+def group_labels(groups: Any, *, separator: str = "|", missing: str | None = None) -> np.ndarray:
     """The group label of each row, as a string; several columns give intersections.
+
+    The one labelling of groups in fairmtl: estimators, the CLI, frontier tables and the
+    bundled datasets all name a row's group with it.
 
     Parameters
     ----------
@@ -152,6 +155,12 @@ def group_labels(groups: Any, *, separator: str = "|") -> np.ndarray:
         One group column, or several (a DataFrame or 2-D array).
     separator : str, default="|"
         Joins the values of several columns, in column order (``"Black|Female"``).
+    missing : str or None, default=None
+        None: a missing group value is an error (fitting needs every row's group).
+        A label: missing values get it (``"(missing)"``, for rows that are only
+        predicted or described), and a float column of whole numbers, which is how a
+        column of integer codes with gaps is read, is labelled as integers (``67``,
+        not ``67.0``).
 
     Returns
     -------
@@ -166,8 +175,19 @@ def group_labels(groups: Any, *, separator: str = "|") -> np.ndarray:
     frame, names = to_frame(groups)
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise DataValidationError(MSG_EMPTY_GROUPS)
+    if missing is not None:
+        frame = frame.apply(_with_missing_label, label=missing)  # a copy
     codes, labels = encode(frame, names, separator)
     return labels[codes]
+
+
+def _with_missing_label(column: pd.Series, label: str) -> pd.Series:
+    values = column
+    if pd.api.types.is_float_dtype(values):
+        observed = values.dropna()
+        if (observed == np.round(observed)).all():
+            values = values.astype("Int64")  # 67.0 -> 67, labelled '67'
+    return values.astype(object).where(column.notna(), label)
 
 
 def check_groups_length(groups: Any, n_samples: int) -> None:

@@ -15,13 +15,13 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from fairmtl._suggest import did_you_mean
 from fairmtl.data._schema import MSG_NOT_RESOLVED, ColumnKind, Schema
 from fairmtl.data._validation import (
     check_finite,
     check_magnitude,
     check_no_missing,
     check_numeric_values,
-    did_you_mean,
     infer_column_kind,
 )
 from fairmtl.exceptions import DataValidationError

@@ -10,10 +10,10 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
+from fairmtl._suggest import did_you_mean
 from fairmtl.data._validation import (
     check_finite,
     check_numeric_values,
-    did_you_mean,
     infer_column_kind,
     plain,
 )

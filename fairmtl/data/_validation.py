@@ -5,7 +5,6 @@ Every error names the column, the offending value and its row, and says how to f
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from collections.abc import Iterable
 from typing import Any, Literal
@@ -21,7 +20,6 @@ __all__ = [
     "check_finite",
     "check_no_missing",
     "check_numeric_values",
-    "did_you_mean",
     "infer_column_kind",
     "check_magnitude",
     "check_numeric_columns",
@@ -91,29 +89,6 @@ MSG_DATETIME_COLUMN = (
     "Column {column!r} holds dates or times, which fairmtl cannot use directly as a feature. "
     "Derive numeric features from it (year, month, day of week) or drop it."
 )
-
-
-def did_you_mean(name: str, choices: Iterable[Any]) -> str:
-    """Return a ``" Did you mean 'x'?"`` hint for a misspelled column name, or ``""``.
-
-    Parameters
-    ----------
-    name : str
-        The name that was not found.
-    choices : iterable
-        The available names.
-
-    Returns
-    -------
-    hint : str
-        Empty when nothing is close enough.
-    """
-    strings = [str(c) for c in choices]
-    close = difflib.get_close_matches(str(name), strings, n=1, cutoff=0.6)
-    if not close:
-        lowered = {s.lower(): s for s in strings}
-        close = [lowered[str(name).lower()]] if str(name).lower() in lowered else []
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def plain(value: Any) -> Any:

@@ -7,9 +7,8 @@ also a ``ValueError``.
 
 from __future__ import annotations
 
-import difflib
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -59,9 +58,3 @@ def check_option(value: Any, name: str, func: str, options: Sequence[str]) -> st
         listed = ", ".join(repr(o) for o in options)
         raise _fail(name, func, f"a str among {{{listed}}}", value)
     return value
-
-
-def closest(word: str, candidates: Iterable[str]) -> str | None:
-    """Return the candidate closest to ``word`` (difflib ratio), or None if none is close."""
-    matches = difflib.get_close_matches(str(word), list(candidates), n=1, cutoff=0.4)
-    return matches[0] if matches else None

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
-from fairmtl.datasets._checks import check_bool, check_int, closest
+from fairmtl._suggest import did_you_mean
+from fairmtl.datasets._checks import check_bool, check_int
 from fairmtl.datasets._registry import DATASETS, DatasetSpec
 from fairmtl.exceptions import DataValidationError
 
@@ -30,7 +31,6 @@ MISSING_GROUP_LABEL = "(missing)"
 SPLITS = ("train", "test", "all")
 
 MSG_UNKNOWN_DATASET = "Unknown dataset {name!r}.{hint} Available datasets: {available}."
-MSG_DID_YOU_MEAN = " Did you mean {suggestion!r}?"
 MSG_UNKNOWN_GROUP_COLUMN = (
     "Group column {column!r} is not a column of the {dataset} dataset.{hint} "
     "Available columns: {columns}."
@@ -63,8 +63,7 @@ def spec_of(name: str) -> DatasetSpec:
     """Return the spec of a dataset by name (case and '-' / '_' do not matter)."""
     key = str(name).strip().lower().replace("-", "_")
     if key not in DATASETS:
-        suggestion = closest(key, DATASETS)
-        hint = MSG_DID_YOU_MEAN.format(suggestion=suggestion) if suggestion else ""
+        hint = did_you_mean(key, DATASETS, cutoff=0.4)
         raise DataValidationError(
             MSG_UNKNOWN_DATASET.format(name=name, hint=hint, available=", ".join(DATASETS))
         )
@@ -177,8 +176,7 @@ def _check_groups(spec: DatasetSpec, groups: str | Sequence[str]) -> list[str]:
         if column == spec.target or column == spec.target_name:
             raise DataValidationError(MSG_GROUP_IS_TARGET.format(column=column, dataset=spec.name))
         if column not in spec.columns:
-            suggestion = closest(column, spec.columns)
-            hint = MSG_DID_YOU_MEAN.format(suggestion=suggestion) if suggestion else ""
+            hint = did_you_mean(column, spec.columns, cutoff=0.4)
             raise DataValidationError(
                 MSG_UNKNOWN_GROUP_COLUMN.format(
                     column=column, dataset=spec.name, hint=hint, columns=", ".join(spec.columns)
@@ -187,25 +185,16 @@ def _check_groups(spec: DatasetSpec, groups: str | Sequence[str]) -> list[str]:
     return columns
 
 
-def _as_label_text(column: pd.Series) -> pd.Series:
-    values = column
-    if pd.api.types.is_float_dtype(values):
-        observed = values.dropna()
-        if (observed == np.round(observed)).all():
-            values = values.astype("Int64")  # 67.0 -> '67' in labels
-    text = values.astype(object).astype(str)
-    return text.where(column.notna(), MISSING_GROUP_LABEL)
-
-
 def group_labels(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
-    """Return one label per row: the values of ``columns`` joined with ``'|'``.
+    """Return one label per row (:func:`fairmtl.data.group_labels`, intersections joined
+    with ``'|'``), as a Series named by the joined column names.
 
-    Missing values become ``'(missing)'``; the Series is named by the joined column names.
+    Missing values become ``'(missing)'``.
     """
-    labels = _as_label_text(frame[columns[0]])
-    for column in columns[1:]:
-        labels = labels + GROUP_SEPARATOR + _as_label_text(frame[column])
-    return labels.astype(str).rename(GROUP_SEPARATOR.join(columns))
+    from fairmtl.data import group_labels as labels_of  # imports scikit-learn: on use
+
+    labels = labels_of(frame[list(columns)], separator=GROUP_SEPARATOR, missing=MISSING_GROUP_LABEL)
+    return pd.Series(labels, index=frame.index, name=GROUP_SEPARATOR.join(columns), dtype=object)
 
 
 def _stratified_rows(labels: pd.Series, n_samples: int, random_state: Any) -> np.ndarray:

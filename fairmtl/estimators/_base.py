@@ -100,13 +100,13 @@ class FairMTLBase(BaseEstimator):
         "sharing_strength": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
         "alpha": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
         "adjustment": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
-        "cv": [Interval(numbers.Integral, 2, None, closed="left")],
+        "cv": [Interval(numbers.Integral, 2, None, closed="left"), "cv_object"],
         "reference": [StrOptions({"pooled", "independent"})],
         "solver": [StrOptions({"auto", "dual", *SOLVER_NAMES})],
         "group_column": [str, list, None],
         "max_time": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "random_state": ["random_state"],
-        # the neural path (model="mlp"); see fairmtl.solvers._torch
+        # the neural path (model="mlp"); see fairmtl.neural
         "model": [StrOptions({"linear", "mlp"})],
         "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
         "heads": [StrOptions({"auto", "shared", "per_group", "offset"})],
@@ -171,8 +171,9 @@ class FairMTLBase(BaseEstimator):
         self.best_index_ = tuned.best_index if tuned.cv_results else None
 
     def _fit_neural(self, prepared: Prepared):
-        """Train the network (fairmtl.solvers._torch) and store it as plain arrays."""
-        from fairmtl.solvers._torch import config_from_params, fit_network
+        """Train the network (fairmtl.neural) and store it as plain arrays."""
+        from fairmtl.neural._config import config_from_params
+        from fairmtl.neural._training import fit_network
 
         params = self.get_params()
         if params["sharing_strength"] == "auto":
@@ -380,7 +381,7 @@ class FairMTLBase(BaseEstimator):
     def _raw_outputs(self, X, groups, method: str) -> np.ndarray:
         """Decision values, shape (n, K); unseen groups use the shared part."""
         if getattr(self, "model", "linear") == "mlp":
-            from fairmtl.solvers._torch import network_outputs
+            from fairmtl.neural._outputs import network_outputs
 
             check_is_fitted(self, "network_state_")
             X, tasks = self._tasks_for(X, groups, method)

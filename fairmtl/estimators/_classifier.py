@@ -112,14 +112,19 @@ class FairMTLClassifier(ClassifierMixin, FairMTLBase):
         ``alpha * sum_g rho_g ||w_g||^2`` on group models (``rho_g``: group's share of the
         weight), like scikit-learn's ``SGDClassifier(alpha=)``; it means the same at any
         number of rows. Intercepts are not penalised. "auto": chosen by cross-validation
-        from 0.01, 1e-3 and 1e-4 (smaller values barely change a fit on standardised
-        features and make the cross-validation's solves slow). Penalties act on the features' own units:
+        from 0.01, 1e-3 and 1e-4, then the two half-decade neighbours of the best
+        (smaller values barely change a fit on standardised features and make the
+        cross-validation's solves slow). Penalties act on the features' own units:
         standardise them (``fairmtl.data.make_preprocessor``).
-    cv : int, default=5
-        Folds of the cross-validation that settles the "auto" knobs, stratified by
-        group and class (:func:`fairmtl.data.group_label_folds`, shuffled with
-        ``random_state``, 0 when None; fewer folds where a class has fewer rows than
-        ``cv``, and no cross-validation, with a warning, below 2 rows per class). The
+    cv : int, cross-validation generator or iterable, default=5
+        Folds of the cross-validation that settles the "auto" knobs. An int: that many
+        folds of distinct rows stratified by group and class
+        (:func:`fairmtl.data.group_label_folds`, shuffled with ``random_state``, 0 when
+        None; copies of a row share a fold, so integer weights act as repeated rows;
+        fewer folds where a class has fewer rows than ``cv``, and no cross-validation,
+        with a warning, below 2 rows per class). A scikit-learn splitter (its
+        ``split(X, y, groups)`` gets the group of each row) or an iterable of
+        ``(train, test)`` index arrays: those folds, as ``LogisticRegressionCV`` takes. The
         selection rule: the lowest worst-group
         held-out loss, each group's estimate first shrunk towards the overall held-out
         loss by its share of noise, so that one tiny group's noise cannot decide it (see

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fairmtl._suggest import did_you_mean
 from fairmtl.data._validation import MSG_DATETIME_COLUMN, plain
 from fairmtl.exceptions import DataValidationError, DataWarning
 
@@ -89,10 +90,7 @@ def split_group_columns(X: Any, groups: Any, group_column: str | list[str] | Non
         raise DataValidationError(MSG_GROUPS_TWICE.format(column=group_column))
     for column in columns:
         if column not in X.columns:
-            import difflib
-
-            close = difflib.get_close_matches(str(column), [str(c) for c in X.columns], n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(column, X.columns)
             raise DataValidationError(
                 MSG_GROUP_COLUMN_MISSING.format(
                     column=column, hint=hint, columns=", ".join(map(str, X.columns[:20]))

@@ -122,7 +122,8 @@ def _paired(a: pd.Series, b: pd.Series) -> tuple[float | None, float | None]:
 
 def _changes(f, reference, small: set[str], metric: str | None = None) -> list[dict[str, Any]]:
     """Each group's change of each metric (or of ``metric``), ``f`` minus ``reference``."""
-    from fairmtl.metrics import METRICS, OVERALL
+    from fairmtl._metric_facts import METRIC_FACTS
+    from fairmtl.metrics import OVERALL
 
     if reference is None or f.test.replicates is None or reference.test.replicates is None:
         return []
@@ -134,7 +135,7 @@ def _changes(f, reference, small: set[str], metric: str | None = None) -> list[d
         if group == OVERALL or (group, name) not in b.columns or metric not in (None, name):
             continue
         lo, hi = _paired(a[(group, name)], b[(group, name)])
-        greater = None if name == "selection_rate" else METRICS[name].greater_is_better
+        greater = METRIC_FACTS[name].maximize  # None: no better direction
         d = _num(mine.get((group, name), np.nan) - theirs.get((group, name), np.nan))
         out.append(
             {

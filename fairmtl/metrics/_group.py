@@ -368,7 +368,7 @@ def looped_metrics(
             if len(r) == 0:
                 continue
             for m, name in enumerate(names):
-                fn, _, needs = METRICS[name]
+                fn, needs = METRICS[name].function, METRICS[name].needs
                 y_input = inputs.y_pred[r] if needs == "y_pred" else s[r]
                 out[b, g, m] = fn(
                     inputs.y_true[r],

@@ -34,6 +34,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from fairmtl._metric_facts import METRIC_FACTS
+
 __all__ = [
     "METRICS",
     "METRIC_NAMES_CLASSIFICATION",
@@ -56,7 +58,8 @@ class MetricInfo(NamedTuple):
     function : callable
         ``function(y_true, y_input, *, labels, sample_weight=None) -> float``.
     greater_is_better : bool
-        Direction of the metric (``True`` for accuracy, ``False`` for losses).
+        The order that names a worst and a best group (``True`` for accuracy, ``False``
+        for losses); ``True`` for a metric without a better direction (see ``maximize``).
     needs : {"y_pred", "y_score"}
         Which prediction the function takes as ``y_input``.
     """
@@ -64,6 +67,11 @@ class MetricInfo(NamedTuple):
     function: Callable[..., float]
     greater_is_better: bool
     needs: Literal["y_pred", "y_score"]
+
+    @classmethod
+    def of(cls, name: str, function: Callable[..., float], needs: str) -> MetricInfo:
+        """The entry of ``name``, its direction read from :data:`METRIC_FACTS`."""
+        return cls(function, METRIC_FACTS[name].maximize is not False, needs)  # type: ignore[arg-type]
 
 
 @contextmanager
@@ -268,24 +276,26 @@ def _r2(y_true, y_pred, *, labels=None, sample_weight=None) -> float:
 
 
 METRICS: dict[str, MetricInfo] = {
-    "accuracy": MetricInfo(_accuracy, True, "y_pred"),
-    "balanced_accuracy": MetricInfo(_balanced_accuracy, True, "y_pred"),
-    "log_loss": MetricInfo(_log_loss, False, "y_score"),
-    "brier": MetricInfo(_brier, False, "y_score"),
-    "roc_auc": MetricInfo(_roc_auc, True, "y_score"),
-    "tpr": MetricInfo(_tpr, True, "y_pred"),
-    "fpr": MetricInfo(_fpr, False, "y_pred"),
-    "selection_rate": MetricInfo(_selection_rate, True, "y_pred"),
-    "calibration_error": MetricInfo(_calibration_error, False, "y_score"),
-    "error_rate": MetricInfo(_error_rate, False, "y_pred"),
-    "mse": MetricInfo(_mse, False, "y_pred"),
-    "mae": MetricInfo(_mae, False, "y_pred"),
-    "r2": MetricInfo(_r2, True, "y_pred"),
+    "accuracy": MetricInfo.of("accuracy", _accuracy, "y_pred"),
+    "balanced_accuracy": MetricInfo.of("balanced_accuracy", _balanced_accuracy, "y_pred"),
+    "log_loss": MetricInfo.of("log_loss", _log_loss, "y_score"),
+    "brier": MetricInfo.of("brier", _brier, "y_score"),
+    "roc_auc": MetricInfo.of("roc_auc", _roc_auc, "y_score"),
+    "tpr": MetricInfo.of("tpr", _tpr, "y_pred"),
+    "fpr": MetricInfo.of("fpr", _fpr, "y_pred"),
+    "selection_rate": MetricInfo.of("selection_rate", _selection_rate, "y_pred"),
+    "calibration_error": MetricInfo.of("calibration_error", _calibration_error, "y_score"),
+    "error_rate": MetricInfo.of("error_rate", _error_rate, "y_pred"),
+    "mse": MetricInfo.of("mse", _mse, "y_pred"),
+    "mae": MetricInfo.of("mae", _mae, "y_pred"),
+    "r2": MetricInfo.of("r2", _r2, "y_pred"),
 }
 """Metric name -> ``MetricInfo(function, greater_is_better, needs)``.
 
-``selection_rate`` has no better direction; it is marked ``True`` only so that every
-entry has one, and is meant for disparities (demographic parity), not for ranking.
+Directions, labels and units are stated once, in :data:`fairmtl._metric_facts.METRIC_FACTS`
+(``maximize``): ``selection_rate`` has no better direction (``maximize=None``); its
+``greater_is_better`` is ``True`` only so that disparities name its lowest group the worst,
+and it is meant for disparities (demographic parity), not for ranking.
 """
 
 METRIC_NAMES_CLASSIFICATION: tuple[str, ...] = (

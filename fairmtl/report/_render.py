@@ -23,7 +23,7 @@ import jinja2
 import markupsafe
 from markupsafe import Markup
 
-from fairmtl.data._atomic import (
+from fairmtl.data._writing import (
     MSG_EXISTS_NO_FORCE,
     atomic_write_many,
     atomic_write_text,

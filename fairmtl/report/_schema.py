@@ -28,6 +28,7 @@ from typing import (
     is_typeddict,
 )
 
+from fairmtl._metric_facts import METRIC_FACTS
 from fairmtl.exceptions import DataValidationError
 
 __all__ = [
@@ -564,29 +565,6 @@ def validate_results(results: Any) -> None:
 # ---------------------------------------------------------------------------
 # Defaults of the optional keys: labels, directions and units guessed from names.
 
-# name -> (label, maximize, percent) for per-group metrics fairmtl reports.
-_KNOWN_METRICS: dict[str, tuple[str, bool | None, bool]] = {
-    "accuracy": ("Accuracy", True, True),
-    "balanced_accuracy": ("Balanced accuracy", True, True),
-    "error_rate": ("Error rate", False, True),
-    "selection_rate": ("Selection rate", None, True),
-    "true_positive_rate": ("True positive rate", True, True),
-    "tpr": ("True positive rate", True, True),
-    "false_positive_rate": ("False positive rate", False, True),
-    "fpr": ("False positive rate", False, True),
-    "false_negative_rate": ("False negative rate", False, True),
-    "recall": ("Recall", True, True),
-    "precision": ("Precision", True, True),
-    "f1": ("F1 score", True, False),
-    "log_loss": ("Log loss", False, False),
-    "brier": ("Brier score", False, False),
-    "roc_auc": ("ROC AUC", True, False),
-    "auc": ("ROC AUC", True, False),
-    "mse": ("Mean squared error", False, False),
-    "rmse": ("Root mean squared error", False, False),
-    "mae": ("Mean absolute error", False, False),
-    "r2": ("R²", True, False),
-}
 _RATE_WORDS = ("parity", "opportunity", "odds", "_rate")
 
 
@@ -600,7 +578,7 @@ def metric_infos(results: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         if name in given:
             out[name] = given[name]
             continue
-        label, maximize, percent = _KNOWN_METRICS.get(name, (name.replace("_", " "), None, False))
+        label, maximize, percent = METRIC_FACTS.get(name, (name.replace("_", " "), None, False))
         for prefix in ("worst_group_", "overall_"):
             if maximize is None and prefix + name in crit:
                 maximize = crit[prefix + name]["maximize"]
@@ -617,7 +595,7 @@ def criterion_infos(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             base = c["name"]
             for prefix in ("worst_group_", "overall_", "best_group_", "mean_group_"):
                 base = base.removeprefix(prefix)
-            known = _KNOWN_METRICS.get(base)
-            c["percent"] = known[2] if known else any(w in base for w in _RATE_WORDS)
+            known = METRIC_FACTS.get(base)
+            c["percent"] = known.percent if known else any(w in base for w in _RATE_WORDS)
         out.append(c)
     return out

@@ -1,4 +1,6 @@
-"""Solvers: status names, the fallback chain, the exact cvxpy path and the dual path."""
+"""Solvers: status names, the fallback chain, the exact cvxpy path and the dual path.
+
+The neural path's training loop lives in :mod:`fairmtl.neural`."""
 
 from fairmtl.solvers._chain import SOLVER_NAMES, SolverStep, default_chain, solve_chain
 from fairmtl.solvers._cvxpy import (
@@ -7,13 +9,6 @@ from fairmtl.solvers._cvxpy import (
     group_mean_losses,
     group_means,
     group_outputs,
-)
-from fairmtl.solvers._directions import (
-    DIRECTION_OBJECTIVES,
-    Direction,
-    PreferenceProgram,
-    make_direction,
-    min_norm_weights,
 )
 from fairmtl.solvers._dual import DualProblem, dual_unsupported
 from fairmtl.solvers._status import (
@@ -45,24 +40,36 @@ __all__ = [
     "group_outputs",
     "solve_chain",
     "status_group",
-    "DIRECTION_OBJECTIVES",
-    "Direction",
-    "PreferenceProgram",
-    "make_direction",
-    "min_norm_weights",
-    "TrainConfig",
-    "NeuralFit",
-    "fit_network",
-    "network_outputs",
 ]
 
-# The torch path loads on first use: importing fairmtl must not import torch.
-_TORCH_NAMES = frozenset({"TrainConfig", "NeuralFit", "fit_network", "network_outputs"})
+# The neural path's names moved to fairmtl.neural; the old names still resolve, with a
+# DeprecationWarning (and torch still loads only on first use).
+_MOVED_TO_NEURAL = frozenset(
+    {
+        "DIRECTION_OBJECTIVES",
+        "Direction",
+        "PreferenceProgram",
+        "make_direction",
+        "min_norm_weights",
+        "TrainConfig",
+        "NeuralFit",
+        "fit_network",
+        "network_outputs",
+    }
+)
 
 
 def __getattr__(name: str):
-    if name in _TORCH_NAMES:
-        from fairmtl.solvers import _torch
+    if name in _MOVED_TO_NEURAL:
+        import warnings
 
-        return getattr(_torch, name)
+        import fairmtl.neural
+
+        warnings.warn(
+            f"fairmtl.solvers.{name} moved to fairmtl.neural.{name}; the old name will be "
+            "removed in a future release.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(fairmtl.neural, name)
     raise AttributeError(f"module 'fairmtl.solvers' has no attribute {name!r}")

@@ -22,9 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from fairmtl.exceptions import InfeasibleError
-from fairmtl.solvers._cvxpy import MSG_INFEASIBLE
 from fairmtl.solvers._dualrun import DualRun, closed, fixed_fit, linear_combine, shifted_primal
+from fairmtl.solvers._infeasible import infeasible_bounds_error
 from fairmtl.solvers._master import DualForm, LevelResult, OraclePoint
 
 __all__ = ["solve_bounded", "DIAGNOSE_ALPHA"]
@@ -152,26 +151,11 @@ def _diagnose(run: DualRun, bounds, group_names, reference):
     del run.cuts[held:]  # nor are these cuts valid for the problem's own penalty
     oracle.set_penalty(alpha, strength)
     run.warm = warm
-    excess = result.losses - bounds
-    delta = float(excess.max())
-    if delta < 0:
+    if float(np.max(result.losses - bounds)) < 0:
         return (result.point, *run.evaluate(result.point))
     near = max(1e-6, run.tol * max(1.0, float(np.max(np.abs(bounds)))))
-    blocking = [group_names[g] for g in np.flatnonzero(excess >= delta - near)]
-    if reference is not None:
-        slack = float(np.max(bounds - reference))
-        min_eps, note = slack + delta, ", as a slack over the reference losses"
-    elif np.allclose(bounds, bounds[0]):
-        min_eps, note = float(bounds[0] + delta), " (the minimax loss)"
-    else:
-        min_eps = float(result.losses.max())
-        note = f" (the minimax loss); with per-group bounds, raise each by {delta:.6g}"
-    raise InfeasibleError(
-        MSG_INFEASIBLE.format(
-            groups=", ".join(repr(g) for g in blocking), min_eps=min_eps, shift_note=note
-        ),
-        groups=blocking,
-        min_feasible=min_eps,
+    raise infeasible_bounds_error(
+        result.losses, bounds, group_names, reference=reference, near=near
     )
 
 

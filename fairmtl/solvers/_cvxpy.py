@@ -2,8 +2,10 @@
 
 :class:`ExactProblem` builds the program once, with every knob (``alpha``,
 ``sharing_strength``, ``epsilon``, ``tilt``, ``preference``) a ``cp.Parameter`` (DPP), and
-re-solves it for new knob values without re-compiling. Objectives that need the
-Pareto-efficient answer (``minimax``, ``chebyshev``) get a second, lexicographic solve
+re-solves it for new knob values without re-compiling. With a smooth loss and few
+parameters the same problem is solved by SQP instead (:mod:`fairmtl.solvers._refine`;
+see :meth:`ExactProblem.solve`). Objectives that need the Pareto-efficient answer
+(``minimax``, ``chebyshev``) get a second, lexicographic solve
 (:meth:`ExactProblem._refine`), after which ``solver_info["objective"]`` is the returned
 model's own objective and ``"stage1_objective"`` the optimum; infeasible loss bounds are
 diagnosed by a minimax solve that names the groups and the smallest feasible bound. A
@@ -25,6 +27,7 @@ from fairmtl.losses import Loss
 from fairmtl.models import Scaling, make_sharing
 from fairmtl.objectives import ObjectiveContext, make_objective
 from fairmtl.solvers._chain import CLARABEL_LOOSE, ChainResult, default_chain, solve_chain
+from fairmtl.solvers._infeasible import infeasible_bounds_error
 from fairmtl.solvers._notices import (
     MSG_NOT_OPTIMAL,
     check_target_scale,
@@ -44,11 +47,6 @@ __all__ = [
     "group_outputs",
 ]
 
-MSG_INFEASIBLE = (
-    "The loss bounds cannot be met by any model: group(s) {groups} stay above their bound "
-    "for every model. The smallest feasible epsilon is {min_eps:.6g}{shift_note}; "
-    "pass epsilon >= that value."
-)
 MSG_SOLVER_FAILED = (
     "Every solver failed on this problem ({attempts}). Try scaling the features, a larger "
     "alpha (now {alpha}), or fewer groups; solver_info records each attempt."
@@ -331,11 +329,16 @@ class ExactProblem:
     ) -> FitResult:
         """Solve for the given knob values; see the class docstring.
 
-        ``solver="auto"`` solves ``minimax`` and ``chebyshev`` with smooth losses and few
-        parameters by SQP (:mod:`fairmtl.solvers._refine`, KKT-checked), and everything
-        else, or what fails its checks, with CLARABEL's chain.
+        ``solver="auto"`` solves the objectives with a smooth form (average, balanced,
+        minimax, chebyshev, bounded, no_harm) by SQP where the loss is smooth and the
+        parameters few (:mod:`fairmtl.solvers._refine`, checked against the duality
+        gap), and everything else, or what fails its checks, with CLARABEL's chain. With
+        ``"CLARABEL"`` those objectives run CLARABEL to a 1e-6 gap and polish its answer
+        by the same SQP (:meth:`_polish`). The second stage of ``minimax`` and
+        ``chebyshev`` is solved by SQP wherever it applies.
         """
-        smooth_first = solver.lower() == "auto"
+        # SQP keeps no time limit: with max_time the chain (which obeys it) solves
+        smooth_first = solver.lower() == "auto" and max_time is None
         if not self._built:
             self._build()
         self.alpha.value, self.strength.value = float(alpha), float(sharing_strength)
@@ -344,7 +347,7 @@ class ExactProblem:
             extra["ideal"] = self.ideal_point(alpha, sharing_strength, solver)
         if "reference" in self.objective.needs:
             extra["reference"] = self.reference_losses(reference, alpha, sharing_strength, solver)
-        solver = "CLARABEL" if smooth_first else solver
+        solver = "CLARABEL" if solver.lower() == "auto" else solver
         self.objective.set_values(self.n_groups, **knobs, **extra)
         chain = default_chain(solver)
         if "linearization" in self.objective.needs:
@@ -546,25 +549,10 @@ class ExactProblem:
         helper = self._helper("diagnose", self.sharing_name, "chebyshev")
         # min over models of max_g (L_g - bound_g): the smallest uniform shift that is feasible
         helper_fit = helper._solve_shifted(bounds, solver)
-        excess = helper_fit.group_losses - bounds
-        delta = float(excess.max())
-        blocking = [self.group_names[g] for g in np.flatnonzero(excess >= delta - 1e-6)]
-        uniform = np.allclose(bounds, bounds[0])
-        if self.objective_name == "no_harm":
-            # epsilon is a slack over the reference losses: the needed slack is the shift
-            slack = float(np.max(bounds - self.objective.reference_losses))
-            min_eps, shift_note = slack + delta, ", as a slack over the reference losses"
-        elif uniform:
-            min_eps, shift_note = float(bounds[0] + delta), " (the minimax loss)"
-        else:
-            min_eps = float(helper_fit.group_losses.max())
-            shift_note = f" (the minimax loss); with per-group bounds, raise each by {delta:.6g}"
-        raise InfeasibleError(
-            MSG_INFEASIBLE.format(
-                groups=", ".join(repr(g) for g in blocking), min_eps=min_eps, shift_note=shift_note
-            ),
-            groups=blocking,
-            min_feasible=min_eps,
+        no_harm = self.objective_name == "no_harm"
+        reference = self.objective.reference_losses if no_harm else None
+        raise infeasible_bounds_error(
+            helper_fit.group_losses, bounds, self.group_names, reference=reference
         )
 
     def _solve_shifted(self, shift: np.ndarray, solver: str) -> FitResult:

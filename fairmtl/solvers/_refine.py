@@ -375,10 +375,10 @@ def _attempt(result: RefineResult, t0: float) -> dict[str, Any]:
 
 
 def polishable(problem) -> bool:
-    """Whether stage 1 can be polished by :func:`smooth_stage1` from a conic answer."""
-    objective = problem.objective
-    forms = objective.epigraph_terms(), objective.weighted_terms(problem.shares)
-    return forms != (None, None) and _eligible(problem, MAX_PARAMS)
+    """Whether stage 1 can be polished by :func:`smooth_stage1` from a conic answer: the
+    objectives in epigraph form (minimax, chebyshev), whose conic solve is the costly
+    part of a two-stage fit; the others keep CLARABEL's chain as it is."""
+    return problem.objective.epigraph_terms() is not None and _eligible(problem, MAX_PARAMS)
 
 
 @threadpool_limits.wrap(limits=1, user_api="blas")  # see _sqp: also the preconditioning

@@ -42,7 +42,7 @@ from fairmtl.transfer._common import check_data
 
 torch = import_optional("torch", "Covariance alignment (CovarianceAlignedMTL)")
 
-from fairmtl.models._neural import GroupNetwork, torch_loss  # noqa: E402
+from fairmtl.neural._network import GroupNetwork, torch_loss  # noqa: E402
 
 __all__ = ["MSG_ALIGN_MLP", "MSG_ALIGN_CATEGORICAL", "CovarianceAlignedMTL"]
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fairmtl.cli._tabular import TrainingTable, file_sha256, load_training_table
+from fairmtl.data import TrainingTable, load_training_table
+from fairmtl.data._table import file_sha256
 from fairmtl.exceptions import DataValidationError
 
 __all__ = ["DEMO_DATASET", "ExportOutcome", "dataset_listing", "demo_table", "export_dataset"]

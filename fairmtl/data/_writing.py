@@ -1,4 +1,5 @@
-"""Atomic, race-free file writes: a reader sees the old file or the whole new one, never a part.
+"""Writing files: atomic and race-free (a reader sees the old file or the whole new one,
+never a part), and checked before the work that produces them.
 
 Every file fairmtl writes (tables, models, reports, results) goes through this module:
 

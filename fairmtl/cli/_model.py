@@ -1,6 +1,6 @@
 """Fitting a model on a table and predicting new rows, whatever their group.
 
-Plain functions that return data; the typer commands in :mod:`fairmtl.cli._commands`
+Plain functions that return data; the typer commands in :mod:`fairmtl.cli._commands_model`
 only display it.
 """
 
@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 
 from fairmtl.cli._fingerprint import row_fingerprint
-from fairmtl.cli._tabular import Task, TrainingTable, build_pipeline
-from fairmtl.data import Schema, group_labels
+from fairmtl.cli._pipeline import build_pipeline
+from fairmtl.data import Schema, TrainingTable, group_labels
+from fairmtl.data._table import Task
+from fairmtl.data._unseen import SHARED_GROUP, UNPREDICTED_GROUP, GroupRouting, route_groups
 from fairmtl.exceptions import DataValidationError, DataWarning, SmallGroupWarning
 from fairmtl.frontier import _progress as progress
 from fairmtl.persistence import check_schema
@@ -31,12 +33,6 @@ __all__ = [
     "predict_table",
 ]
 
-#: The ``group`` of a row whose group was not seen in fit, predicted by the shared part.
-SHARED_GROUP = "<shared>"
-#: The ``group`` of a row left without a prediction (unseen group, no shared part).
-UNPREDICTED_GROUP = "<none>"
-#: The label given to a missing group value at predict time (an unseen group).
-MISSING_GROUP = "(missing)"
 #: Metrics shown after fitting, per task (the first is the headline).
 FIT_METRICS = {"classification": ("accuracy", "log_loss"), "regression": ("mse", "r2")}
 
@@ -208,7 +204,7 @@ def fit_table(
     Parameters
     ----------
     table : TrainingTable
-        From :func:`fairmtl.cli._tabular.load_training_table`.
+        From :func:`fairmtl.data.load_training_table`.
     cv : int, default=5
         Folds of the cross-validation (``cv + 1`` fits in all); 0 skips it.
     seed : int, default=0
@@ -294,9 +290,7 @@ class PredictOutcome:
 class Predicted:
     """Predictions for the rows a model can predict (``usable``), with their groups."""
 
-    labels: np.ndarray
-    seen: np.ndarray
-    usable: np.ndarray
+    routing: GroupRouting
     y_pred: np.ndarray | None
     proba: np.ndarray | None
     classes: np.ndarray | None
@@ -307,17 +301,17 @@ def _estimator(model: Any) -> Any:
 
 
 def predict_rows(model: Any, schema: Schema, df: pd.DataFrame) -> Predicted:
-    groups = df[list(schema.groups)].copy()  # missing groups are relabelled in a copy
-    for column in groups.columns:
-        groups[column] = groups[column].astype(object).where(groups[column].notna(), MISSING_GROUP)
-    labels = group_labels(groups)
     estimator = _estimator(model)
-    seen = np.isin(labels, np.asarray(estimator.groups_, dtype=object))
-    shared = bool(getattr(estimator, "has_shared_part_", True))
-    usable = seen | shared
+    routing = route_groups(
+        df,
+        schema.groups,
+        estimator.groups_,
+        has_shared_part=bool(getattr(estimator, "has_shared_part_", True)),
+    )
     X = df.copy()  # the caller's frame is not modified
-    X[list(schema.groups)] = groups
-    X = X[list(dict.fromkeys([*schema.features, *schema.groups]))].iloc[np.flatnonzero(usable)]
+    X[list(schema.groups)] = routing.groups
+    columns = list(dict.fromkeys([*schema.features, *schema.groups]))
+    X = X[columns].iloc[np.flatnonzero(routing.usable)]
     classes = getattr(model, "classes_", None)
     y_pred = proba = None
     if len(X):
@@ -326,11 +320,11 @@ def predict_rows(model: Any, schema: Schema, df: pd.DataFrame) -> Predicted:
             warnings.filterwarnings("ignore", message=_UNSEEN_WARNING, category=DataWarning)
             y_pred = model.predict(X)
             proba = _scores(model, X) if classes is not None else None
-    return Predicted(labels, seen, usable, y_pred, proba, classes)
+    return Predicted(routing, y_pred, proba, classes)
 
 
 def _id_values(df: pd.DataFrame, id_column: str | None) -> tuple[str, pd.Series]:
-    from fairmtl.data._validation import did_you_mean
+    from fairmtl._suggest import did_you_mean
 
     if id_column is None:
         return "row", pd.Series(np.arange(len(df)), index=df.index)
@@ -378,28 +372,25 @@ def predict_table(
     id_name, ids = _id_values(df, id_column)
     extra = [c for c in extra if c != id_column]
     found = predict_rows(model, schema, df)
+    routing = found.routing
     n = len(df)
     out = pd.DataFrame({id_name: ids.to_numpy()})
     prediction = np.full(n, None, dtype=object)
     if found.y_pred is not None:
-        prediction[found.usable] = found.y_pred
+        prediction[routing.usable] = found.y_pred
     out["prediction"] = pd.Series(prediction).infer_objects()
     if found.classes is not None and found.proba is not None:
         for k, label in enumerate(found.classes):
             column = np.full(n, np.nan)
-            column[found.usable] = found.proba[:, k]
+            column[routing.usable] = found.proba[:, k]
             out[f"proba_{label}"] = column
-    group = np.where(found.seen, found.labels, SHARED_GROUP).astype(object)
-    group[~found.usable] = UNPREDICTED_GROUP
-    out["group"] = group
-    unseen_labels = pd.Series(found.labels[~found.seen])
-    unseen = {str(k): int(v) for k, v in unseen_labels.value_counts(sort=False).items()}
+    out["group"] = routing.output_groups()
     n_imputed = int(df[list(schema.features)].isna().any(axis=1).sum())
     return PredictOutcome(
         predictions=out,
-        unseen=unseen,
-        n_shared=int((~found.seen & found.usable).sum()),
-        n_unpredicted=int((~found.usable).sum()),
+        unseen=routing.unseen_counts(),
+        n_shared=int((~routing.seen & routing.usable).sum()),
+        n_unpredicted=int((~routing.usable).sum()),
         n_imputed=n_imputed,
         extra_columns=extra,
     )

@@ -42,8 +42,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from fairmtl._suggest import did_you_mean
 from fairmtl.cli._frontier import FrontierConfig
-from fairmtl.data._validation import did_you_mean
 from fairmtl.exceptions import DataValidationError
 
 __all__ = ["DATA_KEYS", "FRONTIER_KEYS", "read_experiment"]

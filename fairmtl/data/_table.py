@@ -1,7 +1,8 @@
-"""From a file (or a DataFrame) to a validated training table and a model pipeline.
+"""Reading the user's table: from a file (or a DataFrame) to a validated training table.
 
-These functions hold the CLI's data handling; they return plain data and are tested
-without the CLI.
+:func:`load_training_table` reads the file (group and id columns as text), resolves the
+schema, decides the task (:func:`detect_task`), handles missing targets and warns about
+messy columns, all before any split; it returns a :class:`TrainingTable` of plain data.
 """
 
 from __future__ import annotations
@@ -11,24 +12,30 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from fairmtl.data import Schema, make_preprocessor, read_table, validate_target
+from fairmtl.data._io import read_table
+from fairmtl.data._messy import (
+    parse_thousands,
+    warn_index_columns,
+    warn_similar_labels,
+    warn_target_leaks,
+)
+from fairmtl.data._schema import Schema
+from fairmtl.data._validation import check_numeric_columns, validate_target
 from fairmtl.exceptions import DataValidationError
 
 __all__ = [
     "REGRESSION_MIN_DISTINCT",
+    "Task",
     "TrainingTable",
-    "build_estimator",
-    "build_pipeline",
     "detect_task",
     "file_sha256",
     "load_training_table",
     "read_data",
-    "split_names",
 ]
 
 #: A numeric target with more distinct values than this is a regression target.
@@ -37,42 +44,11 @@ _PARQUET = (".parquet", ".pq")
 
 Task = Literal["classification", "regression"]
 
-MSG_GROUP_IS_NUMERIC_FEATURE = (
-    "Column {column!r} is both a group column and a numeric feature. A group column is "
-    "passed to the model untouched; list it as a feature only if it is categorical "
-    "(or leave it out of --features)."
-)
 MSG_BAD_TASK = "task must be 'auto', 'classification' or 'regression'. Got {task!r}."
 MSG_REGRESSION_NOT_NUMERIC = (
     "Target {column!r} is not numeric, so it cannot be a regression target. "
     "Use --task classification, or pick a numeric target."
 )
-
-
-def split_names(values: Sequence[str] | str | None) -> tuple[str, ...]:
-    """Column names from repeated options, each of which may be comma-separated.
-
-    Parameters
-    ----------
-    values : sequence of str, str or None
-        ``["race", "sex"]``, ``["race,sex"]`` or ``"race,sex"``.
-
-    Returns
-    -------
-    names : tuple of str
-        Stripped, non-empty names in order.
-
-    Examples
-    --------
-    >>> split_names(["race,sex", " age "])
-    ('race', 'sex', 'age')
-    """
-    if values is None:
-        return ()
-    if isinstance(values, str):
-        values = [values]
-    names = [part.strip() for value in values for part in str(value).split(",")]
-    return tuple(name for name in names if name)
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -121,8 +97,6 @@ def read_data(
     -------
     frame : DataFrame
     """
-    from fairmtl.data._messy import parse_thousands
-
     path = Path(path)
     if _is_parquet(path):
         frame = read_table(path)
@@ -321,9 +295,6 @@ def _check_messy(frame: pd.DataFrame, schema: Schema, keep: pd.Series, task: Tas
     """Errors and warnings about the whole table, naming its real rows, before any split:
     bad numbers, saved row indexes, features that give the target away, and labels that
     differ only in form."""
-    from fairmtl.data import check_numeric_columns
-    from fairmtl.data._messy import warn_index_columns, warn_similar_labels, warn_target_leaks
-
     kept = frame[keep]
     check_numeric_columns(kept, schema.numeric_features)
     warn_index_columns(frame, schema.features)
@@ -342,71 +313,3 @@ def _integral_labels(y: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(y) and np.all(np.mod(y.to_numpy(), 1) == 0):
         return y.astype(np.int64)
     return y
-
-
-def build_estimator(
-    task: Task, *, group_column: str | list[str] | None = None, **params: Any
-) -> Any:
-    """A FairMTLClassifier or FairMTLRegressor with the given parameters.
-
-    Parameters
-    ----------
-    task : {"classification", "regression"}
-    group_column : str, list of str or None, default=None
-        The group column(s) of the DataFrame the estimator will receive.
-    **params
-        Estimator parameters; None values are left at the estimator's default.
-
-    Returns
-    -------
-    estimator : FairMTLClassifier or FairMTLRegressor
-    """
-    from fairmtl.estimators import FairMTLClassifier, FairMTLRegressor
-
-    cls = FairMTLClassifier if task == "classification" else FairMTLRegressor
-    chosen = {k: v for k, v in params.items() if v is not None}
-    return cls(group_column=group_column, **chosen)
-
-
-def build_pipeline(schema: Schema, task: Task, **params: Any) -> Any:
-    """``Pipeline([("prep", ColumnTransformer), ("model", FairMTL estimator)])``.
-
-    The ColumnTransformer preprocesses the features (:func:`make_preprocessor`) and
-    passes the group column(s) through untouched, as a pandas DataFrame, so that the
-    estimator finds them by name (``group_column``).
-
-    Parameters
-    ----------
-    schema : Schema
-        Resolved on the training data.
-    task : {"classification", "regression"}
-    **params
-        Estimator parameters (see :func:`build_estimator`).
-
-    Returns
-    -------
-    pipeline : sklearn.pipeline.Pipeline
-        Unfitted; it takes a DataFrame with the feature and group columns.
-    """
-    from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import Pipeline
-
-    for column in schema.groups:
-        if column in schema.numeric_features:
-            raise DataValidationError(MSG_GROUP_IS_NUMERIC_FEATURE.format(column=column))
-    features = make_preprocessor(schema)
-    prep = ColumnTransformer(
-        [*features.transformers, ("groups", "passthrough", list(schema.groups))],
-        remainder="drop",
-        verbose_feature_names_out=False,
-    ).set_output(transform="pandas")
-    group_column: str | list[str] = (
-        schema.groups[0] if len(schema.groups) == 1 else list(schema.groups)
-    )
-    model = build_estimator(task, group_column=group_column, **params)
-    return Pipeline([("prep", prep), ("model", model)])
-
-
-def model_classes(model: Any) -> np.ndarray | None:
-    """The class labels of a fitted classifier (or pipeline), None for a regressor."""
-    return getattr(model, "classes_", None)

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fairmtl.cli._modeling import predict_rows
-from fairmtl.cli._tabular import Task
+from fairmtl.cli._model import predict_rows
 from fairmtl.data import Schema
+from fairmtl.data._table import Task
 from fairmtl.exceptions import DataValidationError
 from fairmtl.persistence import check_schema
 
@@ -151,12 +151,13 @@ def evaluate_table(
     keep = validate_target(df[schema.target], task=task, column=schema.target)
     rows = df[keep]
     found = predict_rows(model, schema, rows)
-    if not found.usable.any():
+    routing = found.routing
+    if not routing.usable.any():
         raise DataValidationError(MSG_NOTHING_TO_EVALUATE)
-    y_true = rows[schema.target].to_numpy()[found.usable]
+    y_true = rows[schema.target].to_numpy()[routing.usable]
     if classes is not None:
         y_true = _as_classes(y_true, np.asarray(classes), schema.target)
-    labels = found.labels[found.usable]
+    labels = routing.labels[routing.usable]
     per_group = bootstrap_group_metrics(
         y_true,
         groups=labels,
@@ -173,14 +174,13 @@ def evaluate_table(
     fairness = None
     if classes is not None and len(classes) == 2:
         fairness = fairness_disparities(y_true, found.y_pred, labels)
-    unseen_labels = pd.Series(found.labels[~found.seen])
     return EvaluateOutcome(
         per_group=per_group,
         disparities=gaps,
         fairness=fairness,
         task=task,
-        n_rows=int(found.usable.sum()),
+        n_rows=int(routing.usable.sum()),
         rows_dropped=int((~keep).sum()),
-        n_unpredicted=int((~found.usable).sum()),
-        unseen={str(k): int(v) for k, v in unseen_labels.value_counts(sort=False).items()},
+        n_unpredicted=int((~routing.usable).sum()),
+        unseen=routing.unseen_counts(),
     )
