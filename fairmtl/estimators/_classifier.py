@@ -139,8 +139,8 @@ class FairMTLClassifier(ClassifierMixin, FairMTLBase):
         and the model has at most 150 parameters (average, balanced, minimax, chebyshev,
         bounded, no_harm; each answer passes a KKT check of its duality gap, else
         CLARABEL's chain solves it), else the dual path where it applies, else CLARABEL.
-        With "CLARABEL", minimax and the other objectives above (smooth losses) run
-        CLARABEL to a 1e-6 gap and polish its answer by the same SQP. The second stage of
+        With "CLARABEL", minimax and chebyshev (smooth losses) run CLARABEL to a 1e-6 gap
+        and polish its answer by the same SQP. The second stage of
         minimax and chebyshev is solved by SQP wherever it applies.
     group_column : str or list of str, default=None
         Take the groups from these columns of a DataFrame X (they are not features).

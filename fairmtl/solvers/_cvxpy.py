@@ -332,9 +332,10 @@ class ExactProblem:
         ``solver="auto"`` solves the objectives with a smooth form (average, balanced,
         minimax, chebyshev, bounded, no_harm) by SQP where the loss is smooth and the
         parameters few (:mod:`fairmtl.solvers._refine`, checked against the duality
-        gap), and everything else, or what fails its checks, with CLARABEL's chain. With
-        ``"CLARABEL"`` those objectives run CLARABEL to a 1e-6 gap and polish its answer
-        by the same SQP (:meth:`_polish`). The second stage of ``minimax`` and
+        gap), and everything else, or what fails its checks, with CLARABEL's chain (also
+        when ``max_time`` is given: SQP keeps no time limit). With ``"CLARABEL"``,
+        ``minimax`` and ``chebyshev`` run CLARABEL to a 1e-6 gap and polish its answer by
+        the same SQP (:meth:`_polish`). The second stage of ``minimax`` and
         ``chebyshev`` is solved by SQP wherever it applies.
         """
         # SQP keeps no time limit: with max_time the chain (which obeys it) solves
