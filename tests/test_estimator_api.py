@@ -245,7 +245,9 @@ def test_unseen_group_message_does_not_suggest_an_estimator_option_that_does_not
 
 def test_predict_without_groups_after_multigroup_fit_raises():
     X, y, g = numeric_data()
-    est = FairMTLClassifier(objective="average").fit(X, y, groups=g)
+    est = FairMTLClassifier(
+        objective="average", alpha=0.1, sharing_strength=0.1, solver="CLARABEL"
+    ).fit(X, y, groups=g)
     for method in ("predict", "predict_proba", "decision_function"):
         with pytest.raises(DataValidationError, match="groups"):
             getattr(est, method)(X)
@@ -337,7 +339,9 @@ def test_fallback_after_first_solver_fails(failing_solver):
     calls = failing_solver(lambda name, i: i == 1)
     X, y, g = numeric_data()
     with pytest.warns(SolverFallbackWarning) as record:
-        est = FairMTLClassifier(objective="average").fit(X, y, groups=g)
+        est = FairMTLClassifier(
+            objective="average", alpha=0.1, sharing_strength=0.1, solver="CLARABEL"
+        ).fit(X, y, groups=g)
     assert calls[0] == "CLARABEL"
     info = est.solver_info_
     assert info["status"] == "optimal"
@@ -350,7 +354,9 @@ def test_fallback_to_another_solver_names_both(failing_solver):
     failing_solver(lambda name, i: name == "CLARABEL")
     X, y, g = numeric_data()
     with pytest.warns(SolverFallbackWarning) as record:
-        est = FairMTLClassifier(objective="average").fit(X, y, groups=g)
+        est = FairMTLClassifier(
+            objective="average", alpha=0.1, sharing_strength=0.1, solver="CLARABEL"
+        ).fit(X, y, groups=g)
     info = est.solver_info_
     assert info["status"] == "optimal"
     assert info["solver"].startswith("SCS")
@@ -359,7 +365,9 @@ def test_fallback_to_another_solver_names_both(failing_solver):
     assert any("CLARABEL" in m and "SCS" in m for m in messages)
     # SCS is a first-order method: still close to the CLARABEL answer
     failing_solver(lambda name, i: False)
-    ref = FairMTLClassifier(objective="average").fit(X, y, groups=g)
+    ref = FairMTLClassifier(
+        objective="average", alpha=0.1, sharing_strength=0.1, solver="CLARABEL"
+    ).fit(X, y, groups=g)
     np.testing.assert_allclose(est.coef_, ref.coef_, atol=1e-3)
 
 
@@ -369,4 +377,6 @@ def test_every_solver_failing_raises(failing_solver):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SolverFallbackWarning)
         with pytest.raises(SolverFailedError, match="CLARABEL"):
-            FairMTLClassifier(objective="average").fit(X, y, groups=g)
+            FairMTLClassifier(
+                objective="average", alpha=0.1, sharing_strength=0.1, solver="CLARABEL"
+            ).fit(X, y, groups=g)

@@ -86,7 +86,9 @@ def test_failing_solver_falls_back_with_a_warning_naming_both(patch_solve):
     X, y, g = make_data()
     message = MSG_FALLBACK.format(failed="CLARABEL", reason="SolverError: boom", next=SHORT)
     with pytest.warns(SolverFallbackWarning, match=exact(message)):
-        clf = FairMTLClassifier(objective="average").fit(X, y, groups=g)
+        clf = FairMTLClassifier(
+            objective="average", alpha=1e-4, sharing_strength=1.0, solver="CLARABEL"
+        ).fit(X, y, groups=g)
     info = clf.solver_info_
     assert info["status"] == OPTIMAL
     assert info["solver"] == SHORT
@@ -100,7 +102,9 @@ def test_iteration_limit_falls_back_with_a_warning_naming_both(patch_solve):
     X, y, g = make_data()
     message = MSG_FALLBACK.format(failed="CLARABEL", reason="status 'user_limit'", next=SHORT)
     with pytest.warns(SolverFallbackWarning, match=exact(message)):
-        clf = FairMTLClassifier(objective="average").fit(X, y, groups=g)
+        clf = FairMTLClassifier(
+            objective="average", alpha=1e-4, sharing_strength=1.0, solver="CLARABEL"
+        ).fit(X, y, groups=g)
     first, last = clf.solver_info_["attempts"]
     assert first["raw_status"] == "user_limit" and first["limit"] is True
     assert first["status"] == ERROR
@@ -117,7 +121,9 @@ def test_every_solver_failing_raises_naming_each_attempt(patch_solve):
         pytest.warns(SolverFallbackWarning),
         pytest.raises(SolverFailedError, match=exact(message)),
     ):
-        FairMTLClassifier(objective="average", alpha=1e-4, sharing_strength=1.0).fit(X, y, groups=g)
+        FairMTLClassifier(
+            objective="average", alpha=1e-4, sharing_strength=1.0, solver="CLARABEL"
+        ).fit(X, y, groups=g)
 
 
 # -- statuses --------------------------------------------------------------------------------
@@ -135,7 +141,9 @@ def test_tight_clarabel_almost_solved_counts_as_optimal(patch_solve):
     'almost solved': that status meets the default optimality test, so it is optimal."""
     patch_solve({0: "inaccurate"})
     X, y, g = make_data()
-    clf = FairMTLClassifier(objective="average").fit(X, y, groups=g)
+    clf = FairMTLClassifier(
+        objective="average", alpha=1e-4, sharing_strength=1.0, solver="CLARABEL"
+    ).fit(X, y, groups=g)
     info = clf.solver_info_
     assert info["status"] == OPTIMAL
     assert info["attempts"][0]["raw_status"] == cp.OPTIMAL_INACCURATE
@@ -151,7 +159,9 @@ def test_inaccurate_solution_is_reported_and_warned(patch_solve):
         pytest.warns(SolverFallbackWarning),
         pytest.warns(SolverInaccurateWarning, match=exact(message)),
     ):
-        clf = FairMTLClassifier(objective="average").fit(X, y, groups=g)
+        clf = FairMTLClassifier(
+            objective="average", alpha=1e-4, sharing_strength=1.0, solver="CLARABEL"
+        ).fit(X, y, groups=g)
     info = clf.solver_info_
     assert info["status"] == INACCURATE
     assert [a["status"] for a in info["attempts"]] == [ERROR, INACCURATE]
@@ -210,7 +220,9 @@ def test_max_time_failure_says_to_raise_max_time(patch_solve):
         pytest.warns(SolverFallbackWarning),
         pytest.raises(SolverFailedError, match=exact(message)),
     ):
-        FairMTLClassifier(objective="average", alpha=1e-4, sharing_strength=1.0).fit(X, y, groups=g)
+        FairMTLClassifier(
+            objective="average", alpha=1e-4, sharing_strength=1.0, solver="CLARABEL"
+        ).fit(X, y, groups=g)
 
 
 # -- many groups: compiled without DPP ---------------------------------------------------------
@@ -219,7 +231,9 @@ def test_many_groups_compile_without_dpp(patch_solve, monkeypatch, limit, expect
     monkeypatch.setattr(_cvxpy, "DPP_MAX_GROUPS", limit)
     recorder = patch_solve()
     X, y, g = make_data()
-    reg = FairMTLRegressor(objective="bounded", epsilon=10.0).fit(X, X[:, 0], groups=g)
+    reg = FairMTLRegressor(
+        objective="bounded", epsilon=10.0, alpha=1e-4, sharing_strength=1.0, solver="CLARABEL"
+    ).fit(X, X[:, 0], groups=g)
     assert reg.solver_info_["status"] == OPTIMAL
     assert [call["ignore_dpp"] for call in recorder.calls] == [expected]
 

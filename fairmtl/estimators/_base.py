@@ -40,6 +40,7 @@ from fairmtl.solvers import (
     dual_unsupported,
     group_outputs,
 )
+from fairmtl.solvers._refine import MAX_PARAMS_STAGE1, smooth_refinable
 
 __all__ = ["FairMTLBase", "Prepared"]
 
@@ -67,6 +68,8 @@ MSG_AUTO_UNRESOLVED = (
 MLP_AUTO_STRENGTH = 1.0
 #: solver="auto" uses the dual path from this many rows x features x groups (when it can)
 DUAL_AUTO_SIZE = 5_000_000
+#: objectives the exact path solves by SQP (fairmtl.solvers._refine) on small problems
+SQP_OBJECTIVES = frozenset({"average", "balanced", "minimax", "chebyshev", "bounded", "no_harm"})
 
 
 @dataclass
@@ -270,8 +273,18 @@ class FairMTLBase(BaseEstimator):
             if why:
                 raise ValueError(why)
             return DualProblem
-        large = shape[0] * shape[1] * n_groups >= DUAL_AUTO_SIZE
-        return DualProblem if self.solver == "auto" and large and not why else ExactProblem
+        if self.solver != "auto" or why:
+            return ExactProblem
+        if shape[0] * shape[1] * n_groups >= DUAL_AUTO_SIZE:  # large
+            return DualProblem
+        # small: the exact path where its SQP applies (fast, checked to 1e-9), else the
+        # dual path (fast, certified) rather than a conic program
+        blocks = 1 if self.sharing == "shared" else n_groups
+        params = blocks * (shape[1] + 1) * n_outputs
+        sqp = self.objective in SQP_OBJECTIVES and smooth_refinable(
+            loss, self.sharing, n_outputs, alpha, params
+        )
+        return ExactProblem if sqp and params <= MAX_PARAMS_STAGE1 else DualProblem
 
     def _objective_knobs(self, group_weight: np.ndarray, adjustment: float) -> dict[str, Any]:
         """The objective's knob values for groups of these total weights."""
@@ -302,6 +315,8 @@ class FairMTLBase(BaseEstimator):
             **overrides,
         }
         solver = "CLARABEL" if self.solver in ("auto", "dual") else self.solver
+        if self.solver == "auto" and isinstance(prepared.problem, ExactProblem):
+            solver = "auto"  # the exact path's choice: SQP where it is fast and checked
         return prepared.problem.solve(
             solver=solver, max_time=self.max_time, reference=self.reference, **knobs
         )

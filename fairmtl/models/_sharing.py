@@ -117,22 +117,24 @@ class Sharing:
             return X_scaled @ W[:, 0] + b[0]
         return X_scaled @ W + cp.reshape(b, (1, self.n_outputs), order="C")
 
-    def outputs_all(self, X_scaled, tasks: np.ndarray) -> cp.Expression:
+    def outputs_all(self, X_scaled, tasks: np.ndarray, intercept_column=None) -> cp.Expression:
         """Model outputs for all rows at once, shape (n, K) or (n,) when K = 1.
 
         Per-group coefficients act through one block-sparse matrix whose row i holds
         row i's features in the columns of its group's block (n x d non-zeros in all).
+        ``intercept_column`` (default ones) multiplies each row's intercept.
         """
         n, d, K = X_scaled.shape[0], self.n_features, self.n_outputs
+        ones = np.ones(n) if intercept_column is None else np.asarray(intercept_column)
         if self.name == "shared":
             design = X_scaled
-            onehot = np.ones((n, 1))
+            onehot = ones[:, None]
         else:
             Xc = sp.coo_matrix(X_scaled)
             design = sp.csr_matrix(
                 (Xc.data, (Xc.row, tasks[Xc.row] * d + Xc.col)), shape=(n, self.n_groups * d)
             )
-            onehot = sp.csr_matrix((np.ones(n), (np.arange(n), tasks)), shape=(n, self.n_groups))
+            onehot = sp.csr_matrix((ones, (np.arange(n), tasks)), shape=(n, self.n_groups))
         z = design @ self.coef_var + onehot @ self.intercept_var
         return z[:, 0] if K == 1 else z
 

@@ -77,6 +77,9 @@ class Objective:
     refine: ClassVar[bool] = False
     needs: ClassVar[frozenset[str]] = frozenset()
     constrains_losses: ClassVar[bool] = False
+    #: whether :meth:`build` reads the per-row outputs of ``ObjectiveContext`` (then the
+    #: solver keeps one output per row; otherwise it may compress the rows)
+    uses_outputs: ClassVar[bool] = False
 
     def build(self, L: cp.Expression, ctx: ObjectiveContext) -> tuple[cp.Expression, list]:
         """Return ``(value, constraints)`` for group losses ``L``."""
@@ -98,6 +101,16 @@ class Objective:
     def refine_bounds(self, losses: np.ndarray) -> np.ndarray:
         """Per-group loss bounds that keep the stage-1 guarantee (objectives with ``refine``)."""
         raise NotImplementedError(f"{type(self).__name__} does not refine")
+
+    def epigraph_terms(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(c, s)`` when the value is ``max_g (c_g L_g - s_g)`` at the current knobs
+        (solvers may then use the epigraph form), else None."""
+        return None
+
+    def weighted_terms(self, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(lam, b)`` when the problem is ``min lam @ L + R`` subject to ``L <= b``
+        (``b`` may be inf) at the current knobs, else None."""
+        return None
 
     def loss_bounds(self) -> np.ndarray | None:
         """The per-group bounds ``L_g <= bound_g`` this objective imposes, if any."""

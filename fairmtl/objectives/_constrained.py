@@ -39,6 +39,9 @@ class Bounded(Objective):
     def loss_bounds(self) -> np.ndarray:
         return np.asarray(self.bound.value)
 
+    def weighted_terms(self, shares):
+        return np.asarray(shares, dtype=float), self.loss_bounds().astype(float)
+
 
 class NoHarm(Objective):
     """Minimise the average loss subject to ``L_g <= L_g(reference) + epsilon``.
@@ -68,3 +71,6 @@ class NoHarm(Objective):
 
     def loss_bounds(self) -> np.ndarray:
         return np.asarray(self.bound.value)
+
+    def weighted_terms(self, shares):
+        return np.asarray(shares, dtype=float), self.loss_bounds().astype(float)

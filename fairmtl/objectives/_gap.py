@@ -27,6 +27,7 @@ class Gap(Objective):
     """Minimise the average loss s.t. ``L_g - average <= epsilon`` for every group."""
 
     name = "gap"
+    uses_outputs = True
     knobs = ("epsilon",)
     needs = frozenset({"linearization"})
 

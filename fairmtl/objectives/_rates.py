@@ -27,6 +27,7 @@ MSG_RATE_BINARY = (
 
 
 class _RateParity(Objective):
+    uses_outputs = True
     knobs = ("epsilon",)
     label_subsets: tuple[int | None, ...] = (None,)
 

@@ -25,6 +25,9 @@ class Average(Objective):
     def build(self, L, ctx: ObjectiveContext):
         return ctx.shares @ L, []
 
+    def weighted_terms(self, shares):
+        return np.asarray(shares, dtype=float), np.full(len(shares), np.inf)
+
 
 class Balanced(Objective):
     """Equal weight per group: ``mean_g L_g``."""
@@ -33,6 +36,9 @@ class Balanced(Objective):
 
     def build(self, L, ctx: ObjectiveContext):
         return cp.sum(L) / ctx.n_groups, []
+
+    def weighted_terms(self, shares):
+        return np.full(len(shares), 1.0 / len(shares)), np.full(len(shares), np.inf)
 
 
 class Weighted(Objective):
@@ -47,6 +53,9 @@ class Weighted(Objective):
 
     def _set(self, n_groups: int, **values: Any) -> None:
         self.weights.value = broadcast_groups(values["group_weights"], n_groups, "group_weights")
+
+    def weighted_terms(self, shares):
+        return np.asarray(self.weights.value, dtype=float), np.full(len(shares), np.inf)
 
 
 class Minimax(Objective):
@@ -88,6 +97,10 @@ class Minimax(Objective):
         self.adjust.value = broadcast_groups(
             0.0 if adjust is None else adjust, n_groups, "adjustment"
         )
+
+    def epigraph_terms(self):
+        adjust = np.asarray(self.adjust.value, dtype=float)
+        return np.ones_like(adjust), -adjust
 
     def refine_bounds(self, losses: np.ndarray) -> np.ndarray:
         adjust = np.asarray(self.adjust.value)
@@ -139,6 +152,9 @@ class Chebyshev(Objective):
         self.pref = cp.Parameter(ctx.n_groups, nonneg=True, name="preference")
         self.shift = cp.Parameter(ctx.n_groups, name="preference_times_ideal")
         return cp.max(cp.multiply(self.pref, L) - self.shift), []
+
+    def epigraph_terms(self):
+        return np.asarray(self.pref.value, dtype=float), np.asarray(self.shift.value, dtype=float)
 
     def refine_bounds(self, losses: np.ndarray) -> np.ndarray:
         lam, shift = self.pref.value, self.shift.value

@@ -1,0 +1,430 @@
+"""The exact path's two stages for smooth losses: small SQPs instead of conic solves.
+
+Stage 2 of ``minimax`` and ``chebyshev`` (see :meth:`ExactProblem._refine`) minimises
+``F(theta) = sum_g p_g L_g(theta) + R(theta)`` subject to ``L_g(theta) <= b_g`` for every
+group g, from the stage-1 optimum, which satisfies every bound. As a conic program it
+is as large as stage 1 (two exponential cones per row for the logistic loss) and badly
+conditioned: the bounds of the groups tied at the stage-1 optimum leave a thin feasible
+set, where the interior-point solver stalls (measured: CLARABEL failed on most
+``make_hospitals`` problems, with every setting tried). The problem itself is small and
+smooth: a handful of constraints on ``(d + 1)`` parameters per model. Sequential
+quadratic programming (scipy's SLSQP) solves it from the stage-1 point in a few dozen
+passes over the rows, in the oracle's preconditioned coordinates
+(:mod:`fairmtl.solvers._precondition`).
+
+Stage 1 of the same objectives, ``min_theta max_g (c_g L_g(theta) - s_g) + R(theta)``
+(``c = 1``, ``s = -adjustment`` for ``minimax``; the preference and its shift for
+``chebyshev``), is solved the same way in epigraph form (:func:`minimax_smooth`), from
+any start: the conic program's cost grows with the rows, SQP's only through one pass
+over them per iteration.
+
+Every answer is checked, not trusted: every bound must hold (to ``FEAS_TOL`` relative) and
+the KKT conditions must hold with the multipliers recovered by non-negative least
+squares, to ``KKT_TOL`` in the penalty's dual norm (the certificate's measure of
+distance to the optimum of the Lagrangian fit), which bounds the duality gap. Otherwise
+the functions return None and the caller falls back to the conic program.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import minimize, nnls
+from threadpoolctl import threadpool_limits
+
+from fairmtl.losses import Loss
+from fairmtl.solvers._certificate import CURVATURE_BOUND, Penalty
+from fairmtl.solvers._oracle import GroupedData, _loss_and_gradient, _transpose
+from fairmtl.solvers._precondition import Coordinates
+
+__all__ = [
+    "RefineResult",
+    "minimax_smooth",
+    "polishable",
+    "refine_smooth",
+    "smooth_refinable",
+    "smooth_stage1",
+    "smooth_stage2",
+]
+
+#: relative violation of a bound that is accepted (the bounds carry a 1e-6 slack)
+FEAS_TOL = 1e-9
+#: largest accepted bound on the duality gap, relative to ``1 + |F|``; SQP goes on towards
+#: ``KKT_AIM`` while the bound keeps falling (a 1e-9 gap alone leaves the parameters
+#: ~sqrt(1e-9 / alpha) from the optimum in flat directions; the extra iterations are cheap)
+KKT_TOL, KKT_AIM = 1e-9, 1e-14
+#: the bound counts as stalled when it fell less than 10x over this many iterations
+STALL_ITERATIONS = 4
+#: SLSQP's iteration limit and tolerance on the objective
+MAX_ITER, FTOL = 500, 1e-15
+#: above this many parameters SLSQP's dense quasi-Newton steps cost more than the conic
+#: program (measured: 17 ms per iteration at 280 parameters, growing as their cube);
+#: stage 1 starts farther from its answer and needs more iterations than stage 2
+MAX_PARAMS, MAX_PARAMS_STAGE1 = 400, 150
+#: up to this many groups the group gradients come from one dense (n, G) product
+DENSE_SPREAD_GROUPS = 64
+
+
+@dataclass
+class RefineResult:
+    """The stage-2 point and how it was found."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    losses: np.ndarray
+    value: float
+    iterations: int
+    kkt: float
+
+
+def smooth_refinable(loss: Loss, sharing: str, n_outputs: int, alpha: float, n_params: int):
+    """Whether the stages can be solved by :func:`refine_smooth` and :func:`minimax_smooth`."""
+    return (
+        loss.name in CURVATURE_BOUND
+        and sharing in ("shared", "independent", "offset")
+        and n_outputs == 1
+        and alpha > 0
+        and n_params <= MAX_PARAMS
+    )
+
+
+class _Model:
+    """Group losses, their Jacobian and the penalty of the linear group models."""
+
+    def __init__(self, data: GroupedData, loss: Loss, penalty: Penalty, sharing: str) -> None:
+        self.data, self.loss, self.penalty = data, loss, penalty
+        self.per_group = sharing != "shared"
+        self.XT = _transpose(data.X)
+        self._cache: tuple[bytes, tuple] | None = None
+
+    def outputs(self, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+        data = self.data
+        if not self.per_group:
+            return np.asarray(data.X @ w[0], dtype=float) + b[0]
+        z = np.empty(data.n)
+        for g in range(data.n_groups):
+            a, e = data.starts[g], data.starts[g + 1]
+            z[a:e] = np.asarray(data.rows(a, e) @ w[g], dtype=float) + b[g]
+        return z
+
+    def evaluate(self, w: np.ndarray, b: np.ndarray):
+        """Group losses, their gradients ``(G, d)`` and ``(G,)``, penalty value and grads."""
+        key = w.tobytes() + b.tobytes()
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        data = self.data
+        ell, dz = _loss_and_gradient(self.loss, self.outputs(w, b), data.y)
+        losses = np.bincount(data.task, weights=data.rw * ell, minlength=data.n_groups)
+        r = data.rw * dz
+        if data.n_groups <= DENSE_SPREAD_GROUPS:  # a dense (n, G) spread: one fast product
+            spread = np.zeros((data.n, data.n_groups))
+            spread[np.arange(data.n), data.task] = r
+        else:
+            spread = sp.csr_matrix((r, (np.arange(data.n), data.task)), (data.n, data.n_groups))
+        jw = self.XT @ spread
+        jw = np.asarray(jw.toarray() if sp.issparse(jw) else jw, dtype=float).T
+        jb = np.bincount(data.task, weights=r, minlength=data.n_groups)
+        out = (losses, jw, jb, *self.penalty.value_grad(w, b))
+        self._cache = (key, out)
+        return out
+
+    def blocks(self, jw: np.ndarray, jb: np.ndarray, weights: np.ndarray):
+        """Gradient in ``(w, b)`` of ``weights @ L``."""
+        if not self.per_group:
+            return (weights @ jw)[None], np.array([weights @ jb])
+        return weights[:, None] * jw, weights * jb
+
+    def constraint_blocks(self, jw: np.ndarray, jb: np.ndarray, g: int):
+        """Gradient in ``(w, b)`` of ``L_g`` alone."""
+        if not self.per_group:
+            return jw[g][None], jb[g : g + 1]
+        gw, gb = np.zeros_like(jw), np.zeros_like(jb)
+        gw[g], gb[g] = jw[g], jb[g]
+        return gw, gb
+
+
+def _sqp(model, coords, objective, constraint, check, x0):
+    """SLSQP until ``check`` passes (or its iteration limit); the result or None.
+    ``constraint``: ``(fun, jac)`` of the inequalities ``fun(x) >= 0``, or None.
+
+    BLAS runs on one thread here: a multi-threaded product sums in an order that depends
+    on the thread count, and an answer must not depend on the process it is computed in
+    (a frontier is bit-identical in one process or several)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _sqp_run(model, coords, objective, constraint, check, x0)
+
+
+def _sqp_run(model, coords, objective, constraint, check, x0):
+
+    gaps: list[float] = []
+
+    def stop_when_certified(xk):
+        result, passed = check(xk)
+        gaps.append(result.kkt / (1.0 + abs(result.value)))
+        stalled = len(gaps) > STALL_ITERATIONS and gaps[-1] > 0.1 * gaps[-1 - STALL_ITERATIONS]
+        if passed and (gaps[-1] <= KKT_AIM or stalled):
+            raise StopIteration
+
+    opt = minimize(
+        objective,
+        x0,
+        jac=True,
+        method="SLSQP",
+        constraints=[]
+        if constraint is None
+        else [{"type": "ineq", "fun": constraint[0], "jac": constraint[1]}],
+        options={"maxiter": MAX_ITER, "ftol": FTOL},
+        callback=stop_when_certified,
+    )
+    result, passed = check(opt.x)
+    result.iterations = int(opt.nit)
+    return result if passed else None
+
+
+def _setup(data, loss, penalty, sharing, lam):
+    model = _Model(data, loss, penalty, sharing)
+    coords = Coordinates(data.group_mean, data.group_sq, lam, penalty, CURVATURE_BOUND[loss.name])
+    return model, coords
+
+
+def _constraint_jacobian(model, coords, jw, jb, scale) -> np.ndarray:
+    """Rows ``scale_g * grad L_g`` in the SQP's coordinates."""
+    return np.array(
+        [coords.gradient(*model.constraint_blocks(jw * c, jb * c, g)) for g, c in enumerate(scale)]
+    )
+
+
+def refine_smooth(
+    data: GroupedData,
+    loss: Loss,
+    penalty: Penalty,
+    sharing: str,
+    shares: np.ndarray,
+    bounds: np.ndarray,
+    start: tuple[np.ndarray, np.ndarray],
+) -> RefineResult | None:
+    """Minimise ``shares @ L + R`` subject to ``L <= bounds`` (inf: no bound) from
+    ``start`` (stage 2: the stage-1 point, which is feasible; otherwise any point).
+
+    ``start`` holds original-space parameters of shape (P, d) and (P,), P = 1 for
+    ``shared``. Returns None when the answer fails its checks (see the module docstring).
+    """
+    model, coords = _setup(data, loss, penalty, sharing, shares)
+    ones = np.ones(data.n_groups)
+
+    def objective(x):
+        w, b = coords.from_x(x)
+        losses, jw, jb, pv, pw, pb = model.evaluate(w, b)
+        gw, gb = model.blocks(jw, jb, shares)
+        return float(shares @ losses) + pv, coords.gradient(gw + pw, gb + pb)
+
+    bounded = np.isfinite(bounds)
+
+    def slack(x):
+        return (bounds - model.evaluate(*coords.from_x(x))[0])[bounded]
+
+    def slack_jac(x):
+        _, jw, jb, *_ = model.evaluate(*coords.from_x(x))
+        return -_constraint_jacobian(model, coords, jw, jb, ones)[bounded]
+
+    def check(x):
+        """The point, its value and KKT bound, and whether it passes both checks."""
+        w, b = coords.from_x(x)
+        losses, jw, jb, pv, pw, pb = model.evaluate(w, b)
+        value = float(shares @ losses) + pv
+        margin = bounds - losses
+        near = 1e-6 * np.maximum(1.0, np.abs(np.where(bounded, bounds, 0.0)))
+        gap = _kkt_gap(model, penalty, (jw, jb, pw, pb), shares, ones, margin, False, near)
+        feasible = np.all(margin >= -FEAS_TOL * np.maximum(1.0, np.abs(bounds)))
+        passed = bool(feasible and gap <= KKT_TOL * (1.0 + abs(value)))
+        return RefineResult(w, b, losses, value, 0, gap), passed
+
+    cons = (slack, slack_jac) if bounded.any() else None
+    return _sqp(model, coords, objective, cons, check, coords.to_x(*start))
+
+
+def minimax_smooth(
+    data: GroupedData,
+    loss: Loss,
+    penalty: Penalty,
+    sharing: str,
+    scale: np.ndarray,
+    shift: np.ndarray,
+    start: tuple[np.ndarray, np.ndarray],
+) -> RefineResult | None:
+    """Minimise ``max_g (scale_g L_g - shift_g) + R`` from ``start`` (any point).
+
+    ``value`` of the result is that objective; None when the answer fails its checks.
+    """
+    model, coords = _setup(data, loss, penalty, sharing, np.maximum(scale, 1e-3 * scale.max()))
+    zeros = np.zeros(data.n_groups)
+
+    def split(xt):
+        w, b = coords.from_x(xt[:-1])
+        return w, b, xt[-1]
+
+    def objective(xt):
+        w, b, t = split(xt)
+        pv, pw, pb = model.evaluate(w, b)[3:]
+        return t + pv, np.append(coords.gradient(pw, pb), 1.0)
+
+    def slack(xt):
+        w, b, t = split(xt)
+        return t - (scale * model.evaluate(w, b)[0] - shift)
+
+    def slack_jac(xt):
+        w, b, _ = split(xt)
+        _, jw, jb, *_ = model.evaluate(w, b)
+        J = -_constraint_jacobian(model, coords, jw, jb, scale)
+        return np.column_stack([J, np.ones(data.n_groups)])
+
+    def check(xt):
+        w, b, _ = split(xt)
+        losses, jw, jb, pv, pw, pb = model.evaluate(w, b)
+        levels = scale * losses - shift
+        value = float(levels.max()) + pv
+        margin = levels.max() - levels
+        near = 1e-6 * max(1.0, abs(float(levels.max())))
+        gap = _kkt_gap(model, penalty, (jw, jb, pw, pb), zeros, scale, margin, True, near)
+        return RefineResult(w, b, losses, value, 0, gap), bool(gap <= KKT_TOL * (1 + abs(value)))
+
+    x0 = coords.to_x(*start)
+    w0, b0 = coords.from_x(x0)
+    t0 = float(np.max(scale * model.evaluate(w0, b0)[0] - shift))
+    return _sqp(model, coords, objective, (slack, slack_jac), check, np.append(x0, t0))
+
+
+def _kkt_gap(model, penalty, grads, base, scale, margin, simplex: bool, near_tol) -> float:
+    """A bound on the duality gap of ``base @ L + R`` under ``scale_g L_g <= ...`` (margin
+    ``margin_g`` >= 0): multipliers ``mu`` of the (nearly) active constraints by
+    non-negative least squares (summing to 1 when ``simplex``: the epigraph's ``t``), then
+    ``1/2 ||grad of the Lagrangian||^2_{H^-1} + mu @ margin``; constraints within
+    ``near_tol`` of active may carry a multiplier. The free intercept
+    directions' gradient enters squared (zero at the optimum)."""
+    jw, jb, pw, pb = grads
+    near = np.flatnonzero(margin <= near_tol)
+    gw, gb = model.blocks(jw, jb, base)
+    target = -np.concatenate([(gw + pw).ravel(), gb + pb])
+    mu = np.zeros(len(base))
+    if near.size:
+        cols = [
+            np.concatenate(
+                [a.ravel() for a in model.constraint_blocks(jw * scale[g], jb * scale[g], g)]
+            )
+            for g in near
+        ]
+        A = np.column_stack(cols)
+        if simplex:  # sum(mu) = 1, weighted to dominate
+            weight = 1e3 * (1.0 + np.abs(A).max())
+            A = np.vstack([A, np.full(near.size, weight)])
+            target = np.append(target, weight)
+        mu[near] = nnls(A, target)[0]
+        if simplex and mu.sum() > 0:
+            mu /= mu.sum()
+    gw, gb = model.blocks(jw, jb, base + mu * scale)
+    gw, gb = gw + pw, gb + pb
+    if penalty.single_free:  # the free intercept direction: one common shift
+        free = float(gb.sum()) ** 2
+    else:  # one free intercept per group
+        free = float(gb @ gb)
+    return 0.5 * penalty.dual_norm_sq(gw, gb) + free + float(mu[near] @ margin[near])
+
+
+# -- the exact path's use of the two stages ---------------------------------------------------
+def _eligible(problem, limit: int) -> bool:
+    P = 1 if problem.sharing_name == "shared" else problem.n_groups
+    n_params = P * (problem.X.shape[1] + 1)
+    alpha = float(problem.alpha.value)
+    return (
+        smooth_refinable(problem.loss, problem.sharing_name, problem.n_outputs, alpha, n_params)
+        and n_params <= limit
+    )
+
+
+def _inputs(problem):
+    """The rows (made once per problem), the penalty, and the current point as (P, d), (P,)."""
+    if problem._grouped is None:
+        problem._grouped = GroupedData(
+            problem.X, problem.y, problem.tasks, problem.w, problem.n_groups
+        )
+    data = problem._grouped
+    penalty = Penalty(
+        problem.sharing_name, float(problem.alpha.value), float(problem.strength.value), data.shares
+    )
+    P = 1 if problem.sharing_name == "shared" else problem.n_groups
+    return data, penalty, P
+
+
+def _attempt(result: RefineResult, t0: float) -> dict[str, Any]:
+    return {
+        "solver": "SLSQP",
+        "status": "optimal",
+        "raw_status": "kkt_checked",
+        "iterations": result.iterations,
+        "time": time.perf_counter() - t0,
+        "error": None,
+        "limit": False,
+        "solver_output": "",
+        "kkt_bound": result.kkt,
+        "objective": result.value,
+    }
+
+
+def polishable(problem) -> bool:
+    """Whether stage 1 can be polished by :func:`smooth_stage1` from a conic answer: the
+    objectives in epigraph form (minimax, chebyshev), whose conic solve is the costly
+    part of a two-stage fit; the others keep CLARABEL's chain as it is."""
+    return problem.objective.epigraph_terms() is not None and _eligible(problem, MAX_PARAMS)
+
+
+@threadpool_limits.wrap(limits=1, user_api="blas")  # see _sqp: also the preconditioning
+def smooth_stage1(problem, polish: bool = False) -> dict[str, Any] | None:
+    """Stage 1 of an :class:`~fairmtl.solvers.ExactProblem` by :func:`minimax_smooth` or
+    :func:`refine_smooth`; the attempt record, or None (not eligible, or the answer
+    failed its checks). On success the problem's variables hold the answer.
+
+    It starts from zero, so that an answer never depends on the fits before it (a
+    frontier is the same in one process or several), or with ``polish`` from the
+    variables' values (a conic answer; up to ``MAX_PARAMS`` parameters)."""
+    limit = MAX_PARAMS if polish else MAX_PARAMS_STAGE1
+    epigraph = problem.objective.epigraph_terms()
+    weighted = problem.objective.weighted_terms(problem.shares)
+    if (epigraph is None and weighted is None) or not _eligible(problem, limit):
+        return None
+    t0 = time.perf_counter()
+    data, penalty, P = _inputs(problem)
+    if not polish:
+        start = (np.zeros((P, data.d)), np.zeros(P))
+    else:
+        coef, intercept = problem.sharing.unpack()
+        start = (coef[:P, :, 0], intercept[:P, 0])
+    args = (data, problem.loss, penalty, problem.sharing_name)
+    if epigraph is not None:
+        result = minimax_smooth(*args, *epigraph, start)
+    else:
+        result = refine_smooth(*args, *weighted, start)
+    if result is None:
+        return None
+    problem.sharing.warm_start(result.coef[:, :, None], result.intercept[:, None])
+    return _attempt(result, t0)
+
+
+@threadpool_limits.wrap(limits=1, user_api="blas")
+def smooth_stage2(problem, bounds, coef, intercept) -> dict[str, Any] | None:
+    """Stage 2 (see :meth:`ExactProblem._refine`) by :func:`refine_smooth`; the attempt
+    record or None, as :func:`smooth_stage1`."""
+    if not _eligible(problem, MAX_PARAMS):
+        return None
+    t0 = time.perf_counter()
+    data, penalty, P = _inputs(problem)
+    start = (coef[:P, :, 0], intercept[:P, 0])
+    shares = problem.shares
+    result = refine_smooth(data, problem.loss, penalty, problem.sharing_name, shares, bounds, start)
+    if result is None:
+        return None
+    problem.sharing.warm_start(result.coef[:, :, None], result.intercept[:, None])
+    return _attempt(result, t0)
