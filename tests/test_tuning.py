@@ -240,7 +240,7 @@ def test_auto_scores_are_heldout_losses(hospitals):
     clf = FairMTLClassifier(alpha=1e-3, sharing_strength="auto", random_state=3).fit(X, y, groups=g)
     tasks = pd.factorize(g, sort=True)[0]
     labels = np.where(y == clf.classes_[1], 1.0, -1.0)
-    keys = row_keys(np.asarray(X, dtype=float), labels, tasks)
+    keys = row_keys(np.asarray(X, dtype=float), labels)
     folds = group_label_folds(tasks, labels, 5, 3, keys=keys)
     proba = np.empty(len(y))
     for train, test in folds:
@@ -313,7 +313,7 @@ def test_keyed_folds_deal_copies_together_and_ignore_row_order():
     g = rng.integers(0, 3, 60)
     reps = rng.integers(1, 4, 60)
     Xr, yr, gr = (np.repeat(a, reps, axis=0) for a in (X, y, g))
-    keys = row_keys(Xr, yr, gr)
+    keys = row_keys(Xr, yr)
     folds = group_label_folds(gr, yr, 5, 0, keys=keys)
     fold_of = np.empty(len(keys), int)
     for k, (train, test) in enumerate(folds):
@@ -323,7 +323,7 @@ def test_keyed_folds_deal_copies_together_and_ignore_row_order():
         assert len(np.unique(fold_of[keys == key])) == 1
     # the same distinct rows, shuffled and weighted instead of repeated: the same folds
     order = rng.permutation(60)
-    wkeys = row_keys(X[order], y[order], g[order])
+    wkeys = row_keys(X[order], y[order])
     wfolds = group_label_folds(g[order], y[order], 5, 0, keys=wkeys, weights=reps[order])
     dealt = {key: k for k, (_, test) in enumerate(wfolds) for key in wkeys[test]}
     assert all(dealt[key] == fold_of[i] for i, key in enumerate(keys))

@@ -1,7 +1,7 @@
 """K-fold splits stratified by group and label, for cross-validation inside a fit.
 
-With ``keys`` (:func:`row_keys`: a hash of each row's features, target and group), the
-rows are dealt into folds as distinct rows: copies of one row always share a fold, rows
+With ``keys`` (:func:`row_keys`: a hash of each row's features and target), the rows
+are dealt into folds as distinct rows: copies of one row always share a fold, rows
 of zero weight do not count, and the folds do not depend on the order of the rows. A fit
 with integer sample weights then cross-validates exactly as the same fit on the rows
 repeated, as scikit-learn's weight-equivalence contract asks.
@@ -45,20 +45,22 @@ def _strata(tasks: np.ndarray, labels: np.ndarray | None, n_splits: int) -> np.n
     return np.where(small_group, -1, codes)
 
 
-def row_keys(X, y: np.ndarray, tasks: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of each row's features, target and group (equal rows, equal keys).
+def row_keys(X, y: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row's features and target (equal rows, equal keys).
+
+    The group is left out, so that renaming the groups does not move a row to another
+    fold (the folds are dealt in the order of the keys).
 
     Parameters
     ----------
     X : ndarray or sparse matrix of shape (n_samples, n_features)
     y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-    tasks : ndarray of shape (n_samples,)
 
     Returns
     -------
     keys : ndarray of uint64, shape (n_samples,)
     """
-    n = len(tasks)
+    n = X.shape[0]
     if sp.issparse(X):
         csr = sp.csr_matrix(X)
         csr.sum_duplicates()
@@ -68,16 +70,12 @@ def row_keys(X, y: np.ndarray, tasks: np.ndarray) -> np.ndarray:
         filled = np.diff(csr.indptr) > 0
         if cells.size:
             # a row's cells summed (wrapping): their order inside the row does not matter
-            sums = np.add.reduceat(cells, csr.indptr[:-1][filled])
-            features[filled] = sums
+            features[filled] = np.add.reduceat(cells, csr.indptr[:-1][filled])
     else:
         frame = pd.DataFrame(np.asarray(X, dtype=np.float64).reshape(n, -1))
         features = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    rest = pd.DataFrame({"t": np.asarray(tasks)})
-    target = np.asarray(y).reshape(n, -1)
-    for j in range(target.shape[1]):
-        rest[f"y{j}"] = target[:, j]
-    others = pd.util.hash_pandas_object(rest, index=False).to_numpy()
+    target = pd.DataFrame(np.asarray(y).reshape(n, -1))
+    others = pd.util.hash_pandas_object(target, index=False).to_numpy()
     return pd.util.hash_array(features ^ (others * np.uint64(31)))
 
 
@@ -109,7 +107,8 @@ def group_label_folds(
         Seeds the shuffle before the rows are dealt into folds.
     keys : ndarray of shape (n_samples,), default=None
         :func:`row_keys` of the rows: rows with equal keys are dealt as one (into one
-        fold), in the order of their keys, so the folds do not depend on the rows' order.
+        fold), in the order of their keys, so the folds depend neither on the rows' order
+        nor on the groups' names.
     weights : ndarray of shape (n_samples,), default=None
         With ``keys``: rows of zero weight are left out of the dealing (each is put in
         the fold its key points to) and out of the counts below.

@@ -392,8 +392,8 @@ def tune(est, prepared) -> Tuned:
             est, prepared, folds, (tune_alpha, tune_strength, tune_C), alpha, strength, C
         )
     # folds of distinct rows: integer weights cross-validate as repeated rows do, and
-    # the order of the rows does not matter
-    keys = row_keys(prepared.X, prepared.y, prepared.tasks)
+    # neither the order of the rows nor the names of the groups matter
+    keys = row_keys(prepared.X, prepared.y)
     counted = prepared.sample_weight > 0
     distinct = np.unique(keys[counted], return_index=True)[1]
     n_distinct = len(distinct)
