@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fairmtl._solver_info import summarize
+
 __all__ = ["build_results", "build_frontier_table"]
 
 _VERSIONS = ("numpy", "scipy", "pandas", "scikit-learn", "cvxpy", "clarabel", "fairlearn")
@@ -236,7 +238,7 @@ def build_results(search, fitted, data, metrics, X, info: dict[str, Any]) -> dic
                 "source": f.source,
                 "method": f.method,
                 "params": {k: v for k, v in f.params.items()},
-                "solver_info": _solver_summary(f.solver_info),
+                "solver_info": summarize(f.solver_info),
                 "scores": {k: _num(v) for k, v in f.test.scores.items()},
                 "val_scores": {k: _num(v) for k, v in (f.val.scores if f.val else {}).items()},
                 "pareto": bool(search.pareto_mask_[i]),
@@ -340,18 +342,6 @@ def _choice_note(fitted) -> str:
         "There was no validation split (val_size=0): the model was chosen on the test "
         "split, so the chosen model's test figures are optimistic."
     )
-
-
-def _solver_summary(info: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not info:
-        return None
-    return {
-        "status": str(info.get("status")),
-        "solver": str(info.get("solver")),
-        "time": _num(info.get("time")),
-        "gap": _num(info.get("gap")),
-        "fallback_from": list(info.get("fallback_from") or []),
-    }
 
 
 def _groups_summary(search, data) -> list[dict[str, Any]]:

@@ -1,7 +1,9 @@
-"""Solvers: status names, the fallback chain, the exact cvxpy path and the dual path.
+"""Solvers: status names, the fallback chain, the exact cvxpy path and the dual path,
+and the record every fit reports (:class:`SolverInfo`, an estimator's ``solver_info_``).
 
 The neural path's training loop lives in :mod:`fairmtl.neural`."""
 
+from fairmtl._solver_info import SolverInfo, solver_record
 from fairmtl.solvers._chain import SOLVER_NAMES, SolverStep, default_chain, solve_chain
 from fairmtl.solvers._cvxpy import (
     ExactProblem,
@@ -31,6 +33,7 @@ __all__ = [
     "OPTIMAL",
     "SOLUTION_PRESENT",
     "SOLVER_NAMES",
+    "SolverInfo",
     "SolverStep",
     "UNBOUNDED",
     "default_chain",
@@ -39,6 +42,7 @@ __all__ = [
     "group_means",
     "group_outputs",
     "solve_chain",
+    "solver_record",
     "status_group",
 ]
 

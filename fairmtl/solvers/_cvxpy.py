@@ -20,6 +20,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
+from fairmtl._solver_info import SolverInfo, solver_record
 from fairmtl.exceptions import InfeasibleError, SolverFailedError
 from fairmtl.losses import Loss
 from fairmtl.models import Scaling, make_sharing
@@ -86,12 +87,13 @@ class FitResult:
     group_losses : ndarray of shape (n_groups,)
         The training loss per group, recomputed in numpy from the parameters.
     solver_info : dict
+        The solver record (:class:`fairmtl._solver_info.SolverInfo`).
     """
 
     coef: np.ndarray
     intercept: np.ndarray
     group_losses: np.ndarray
-    solver_info: dict[str, Any] = field(default_factory=dict)
+    solver_info: SolverInfo = field(default_factory=dict)  # type: ignore[assignment]
 
 
 def group_mean_losses(
@@ -488,15 +490,15 @@ class ExactProblem:
         return FitResult(coef, intercept, losses, _info(result, stage="diagnose"))
 
 
-def _info(result, *, stage: str) -> dict[str, Any]:
-    return {
-        "status": result.status,
-        "solver": result.solver,
-        "fallback_from": result.fallback_from,
-        "iterations": result.iterations,
-        "time": result.time,
-        "attempts": list(result.attempts),
-        "path": "exact",
-        "gap": None,
-        "stage": stage,
-    }
+def _info(result, *, stage: str) -> SolverInfo:
+    return solver_record(
+        status=result.status,
+        solver=result.solver,
+        path="exact",
+        time=result.time,
+        gap=None,
+        fallback_from=result.fallback_from,
+        iterations=result.iterations,
+        attempts=list(result.attempts),
+        stage=stage,
+    )
