@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import warnings
 from typing import Any
 
@@ -28,7 +27,6 @@ from fairmtl.frontier._pareto import pareto_mask, robust_pareto_frequency, selec
 from fairmtl.frontier._progress import sweep_progress as _progress
 from fairmtl.frontier._results import build_frontier_table, build_results
 from fairmtl.frontier._sweep import (
-    PREDICT_ONLY_KNOBS,
     distinct_fits,
     expand_sweep,
     log_grid,
@@ -441,11 +439,11 @@ class FrontierSearch(BaseEstimator):
     def _fit_sweep(self, template, settings, data) -> list[Fitted]:
         Xtr, ytr, gtr, wtr = data["train"]
         # settings that differ in predict-only knobs (threshold) share one fit
-        distinct, position = distinct_fits(settings)
-        with self._dask_client() as client, _progress(len(distinct)) as advance:
+        n_fits = len(distinct_fits(settings)[0])
+        with self._dask_client() as client, _progress(n_fits) as advance:
             fitted = fit_settings(
                 template,
-                distinct,
+                settings,
                 Xtr,
                 ytr,
                 gtr,
@@ -455,12 +453,10 @@ class FrontierSearch(BaseEstimator):
                 progress=advance,
             )
         out, reasons = [], []
-        for setting, i in zip(settings, position, strict=True):
-            fit = fitted[i]
+        for setting, fit in zip(settings, fitted, strict=True):
             if isinstance(fit, InfeasibleError):
                 reasons.append(str(fit))
                 continue
-            fit = _with_predict_knobs(fit, setting)
             label = f"fairmtl {template.objective} " + ", ".join(
                 f"{k}={_short(v)}" for k, v in setting.items()
             )
@@ -547,25 +543,24 @@ class FrontierSearch(BaseEstimator):
             codes, y if self.task_ != "regression" else None, self.cv, self.random_state
         )
         ours = [f for f in fitted if f.source == "fairmtl"]
-        distinct, position = distinct_fits([f.setting for f in ours])
         out = [_OutOfFold(len(y)) for _ in ours]
         for train, test in folds:
             fits = fit_settings(
                 template,
-                distinct,
+                [f.setting for f in ours],
                 X[train],
                 y[train],
                 g[train],
                 None if w is None else w[train],
                 n_jobs=self.n_jobs,
             )
-            for f, i, oof in zip(ours, position, out, strict=True):
-                if isinstance(fits[i], InfeasibleError):
+            for fit, oof in zip(fits, out, strict=True):
+                if isinstance(fit, InfeasibleError):
                     oof.feasible = False
                     continue
                 with warnings.catch_warnings():  # a tiny group absent from a fold's training
                     warnings.simplefilter("ignore", FairMTLWarning)
-                    oof.add(_with_predict_knobs(fits[i], f.setting), X, g, test, self.task_)
+                    oof.add(fit, X, g, test, self.task_)
         common = dict(
             task=self.task_,
             metrics=metrics,
@@ -671,19 +666,6 @@ def _short(value: Any) -> Any:
     if isinstance(value, list | tuple | np.ndarray):
         return "[" + ", ".join(f"{float(v):.3g}" for v in value) + "]"
     return value
-
-
-def _with_predict_knobs(fit, setting: dict[str, Any]):
-    """``fit``, or a shallow copy of it with the setting's predict-only knobs set.
-
-    The copy shares the fitted arrays (read-only after fit); only its parameters differ.
-    """
-    knobs = {k: v for k, v in setting.items() if k in PREDICT_ONLY_KNOBS}
-    if not knobs:
-        return fit
-    out = copy.copy(fit).set_params(**knobs)
-    out._validate_params()
-    return out
 
 
 class _OutOfFold:

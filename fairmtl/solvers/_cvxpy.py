@@ -136,6 +136,9 @@ def group_means(values: np.ndarray, tasks: np.ndarray, weights: np.ndarray, n_gr
 class ExactProblem:
     """A group-as-task convex problem, compiled once and re-solved for new knobs.
 
+    The exact path's :class:`~fairmtl.solvers.Problem` (the protocol it shares with
+    :class:`~fairmtl.solvers.DualProblem`).
+
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)

@@ -107,6 +107,9 @@ def dual_unsupported(
 class DualProblem:
     """A group-as-task problem solved through its dual, with a certified gap.
 
+    The dual path's :class:`~fairmtl.solvers.Problem` (the protocol it shares with
+    :class:`~fairmtl.solvers.ExactProblem`).
+
     Parameters
     ----------
     X : ndarray or sparse matrix of shape (n_samples, n_features)
