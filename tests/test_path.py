@@ -121,3 +121,18 @@ def test_settings_that_differ_in_threshold_share_one_solve(hospitals):
     proba = fits[0].predict_proba(X, groups=g)[:, 1]
     np.testing.assert_array_equal(fits[0].predict(X, groups=g), (proba >= 0.3).astype(int))
     np.testing.assert_array_equal(fits[1].predict(X, groups=g), (proba >= 0.7).astype(int))
+
+
+def test_fit_path_trains_the_network_of_an_mlp_template(hospitals):
+    """A neural template is trained per setting (a linear solve would leave it unfitted)."""
+    pytest.importorskip("torch")
+    X, y, g = hospitals
+    est = FairMTLClassifier(
+        "shared", objective="tilted", model="mlp", alpha=1e-3, max_epochs=2, random_state=0
+    )
+    fits = fit_path(est, [{"tilt": 1.0}, {"tilt": 5.0}], X, y, groups=g)
+    alone = clone(est).set_params(tilt=5.0).fit(X, y, groups=g)
+    assert [f.solver_info_["path"] for f in fits] == ["neural", "neural"]
+    np.testing.assert_allclose(
+        fits[1].predict_proba(X, groups=g), alone.predict_proba(X, groups=g), atol=1e-6
+    )
