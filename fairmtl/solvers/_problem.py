@@ -24,7 +24,6 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from fairmtl.losses import Loss
 from fairmtl.solvers._cvxpy import ExactProblem, FitResult
 from fairmtl.solvers._dual import DualProblem
 
@@ -63,19 +62,16 @@ class Problem(Protocol):
     shares: np.ndarray
     group_names: list
 
-    def solve(
-        self,
-        *,
-        alpha: float,
-        sharing_strength: float = 0.0,
-        solver: str = "CLARABEL",
-        max_time: float | None = None,
-        reference: str = "pooled",
-        **knobs: Any,
-    ) -> FitResult:
-        """Solve for these knob values (``epsilon``, ``tilt``, ``preference``,
-        ``adjustment``, ...) and return the fit record: coefficients, intercepts, group
-        losses and the solver record (:class:`~fairmtl.solvers.SolverInfo`)."""
+    def solve(self, *, alpha: float, **knobs: Any) -> FitResult:
+        """Solve for these knob values and return the fit record (coefficients,
+        intercepts, group losses and the solver record,
+        :class:`~fairmtl.solvers.SolverInfo`).
+
+        Every path takes ``alpha``, ``sharing_strength`` (default 0), ``solver`` (a
+        cvxpy solver's name, default "CLARABEL"), ``max_time`` (seconds, default None),
+        ``reference`` ("pooled" or "independent", for ``no_harm``) and the objective's
+        knobs (``epsilon``, ``tilt``, ``preference``, ``adjustment``, ...).
+        """
         ...
 
     def reference_losses(
@@ -89,29 +85,17 @@ class Problem(Protocol):
         ...
 
 
-def make_problem(
-    path: Literal["exact", "dual"],
-    X,
-    y: np.ndarray,
-    tasks: np.ndarray,
-    sample_weight: np.ndarray,
-    n_groups: int,
-    *,
-    loss: Loss,
-    sharing: str,
-    objective: str,
-    n_outputs: int = 1,
-    task: str = "binary",
-    group_names=None,
-    **options: Any,
-) -> Problem:
-    """Build the :class:`Problem` of a solver path (see :class:`Problem` for the arguments).
+def make_problem(path: Literal["exact", "dual"], X, *args: Any, **kwargs: Any) -> Problem:
+    """Build the :class:`Problem` of a solver path.
 
     Parameters
     ----------
     path : {"exact", "dual"}
         The exact path solves in float64 (``X`` is converted if needed); the dual path
         keeps float32 rows as given (half the memory).
+    X, *args, **kwargs
+        The arguments every :class:`Problem` takes (``X, y, tasks, sample_weight,
+        n_groups, *, loss, sharing, objective, ...``), and the path's own options.
 
     Returns
     -------
@@ -121,17 +105,4 @@ def make_problem(
         raise ValueError(f"Unknown solver path {path!r}: choose 'exact' or 'dual'.")
     if path == "exact":
         X = X.astype(np.float64, copy=False)
-    return PROBLEM_PATHS[path](
-        X,
-        y,
-        tasks,
-        sample_weight,
-        n_groups,
-        loss=loss,
-        sharing=sharing,
-        objective=objective,
-        n_outputs=n_outputs,
-        task=task,
-        group_names=group_names,
-        **options,
-    )
+    return PROBLEM_PATHS[path](X, *args, **kwargs)
