@@ -345,11 +345,11 @@ def _choice_note(fitted) -> str:
 
 
 def _groups_summary(search, data) -> list[dict[str, Any]]:
-    names = sorted(set(data["train"][2]) | set(data["val"][2]) | set(data["test"][2]))
+    names = sorted(set(data["train"].groups) | set(data["val"].groups) | set(data["test"].groups))
     out = []
     for name in names:
-        counts = {k: int(np.sum(data[k][2] == name)) for k in ("train", "val", "test")}
-        ytr = data["train"][1][data["train"][2] == name]
+        counts = {k: int(np.sum(data[k].groups == name)) for k in ("train", "val", "test")}
+        ytr = data["train"].y[data["train"].groups == name]
         base = None
         if len(ytr):
             if search.task_ == "regression":
@@ -380,7 +380,7 @@ def _data_summary(search, X, data, info) -> dict[str, Any]:
         "feature_names": [str(c) for c in frame.columns],
         "missing": missing,
         "rows_dropped": int(info.get("rows_dropped", 0)),
-        "split": {k: int(len(data[k][1])) for k in ("train", "val", "test")},
+        "split": {k: int(len(data[k].y)) for k in ("train", "val", "test")},
     }
 
 
