@@ -136,3 +136,21 @@ def test_fit_path_trains_the_network_of_an_mlp_template(hospitals):
     np.testing.assert_allclose(
         fits[1].predict_proba(X, groups=g), alone.predict_proba(X, groups=g), atol=1e-6
     )
+
+
+def test_fit_path_prepares_again_where_a_setting_changes_the_solver_path(hospitals, monkeypatch):
+    """solver="auto" takes the dual path for large data, the exact one where the dual
+    path cannot solve (alpha=0): each setting gets the problem of its own path."""
+    import fairmtl.estimators._base as base
+
+    monkeypatch.setattr(base, "DUAL_AUTO_SIZE", 0)  # every problem counts as large
+    X, y, g = hospitals
+    yr = y + 0.1 * X[:, 0]
+    est = FairMTLRegressor(objective="average", **KNOBS)
+    settings = [{"alpha": 1e-2}, {"alpha": 0.0}, {"alpha": 1e-3}]
+    fits = fit_path(est, settings, X, yr, groups=g)
+    assert [f.solver_info_["path"] for f in fits] == ["dual", "exact", "dual"]
+    for setting, fit in zip(settings, fits, strict=True):
+        alone = clone(est).set_params(**setting).fit(X, yr, groups=g)
+        assert alone.solver_info_["path"] == fit.solver_info_["path"]
+        np.testing.assert_allclose(fit.predict(X, groups=g), alone.predict(X, groups=g), atol=1e-4)

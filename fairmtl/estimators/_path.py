@@ -111,8 +111,10 @@ def _solve_one(est, prepared: dict, X, y, groups, sample_weight):
     base, data = prepared[structure]
     path = est._solver_path(data.X.shape, data.encoder.n_groups_, data.loss, data.n_outputs)
     if not isinstance(data.problem, PROBLEM_PATHS[path]):  # e.g. alpha=0 on the dual path
-        base = clone(est)
-        data = base._prepare(X, y, groups, sample_weight)
+        if (structure, path) not in prepared:
+            base = clone(est)
+            prepared[structure, path] = (base, base._prepare(X, y, groups, sample_weight))
+        base, data = prepared[structure, path]
     for attr in _INPUT_ATTRS:
         if hasattr(base, attr):
             setattr(est, attr, getattr(base, attr))
