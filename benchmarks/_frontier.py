@@ -40,6 +40,7 @@ from fairmtl.frontier import hypervolume, pareto_mask
 from fairmtl.frontier._baselines import fit_baselines
 from fairmtl.frontier._evaluate import evaluate
 from fairmtl.frontier._pareto import _as_minimisation, _dominated
+from fairmtl.frontier._records import SplitData
 from fairmtl.frontier._sweep import MAX_AUTO_THRESHOLDS
 from fairmtl.metrics import bootstrap_indices
 
@@ -83,15 +84,15 @@ def _dominated_front_points(ours: list[dict], theirs: list[dict]) -> int:
 def _baseline(
     name: str, n_points: int, n_expgrad: int, data: dict[str, Any], classes
 ) -> tuple[float, float, list]:
-    Xtr, ytr, gtr, _ = data["train"]
+    tr = data["train"]
     t0, c0 = time.perf_counter(), time.process_time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # GridSearch's advice on grids for 10 groups
         fitted = fit_baselines(
             (name,),
-            Xtr,
-            ytr,
-            gtr,
+            tr.X,
+            tr.y,
+            tr.groups,
             task="classification",
             objective=OBJECTIVE,
             alpha=ALPHA,
@@ -103,9 +104,9 @@ def _baseline(
 
 
 def _test_scores(fitted: list, data: dict[str, Any], classes) -> list[dict[str, float]]:
-    Xte, yte, gte, _ = data["test"]
+    te = data["test"]
     kw = dict(task="classification", metrics=["accuracy"], primary="accuracy", classes=classes)
-    return [evaluate(f, Xte, yte, gte, **kw).scores for f in fitted]
+    return [evaluate(f, te.X, te.y, te.groups, **kw).scores for f in fitted]
 
 
 def _fairmtl(search: FrontierSearch, label: str, X, y, groups) -> tuple:
@@ -119,8 +120,8 @@ def _fairmtl(search: FrontierSearch, label: str, X, y, groups) -> tuple:
     pairs = zip(search.results_["models"], search.estimators_, strict=True)
     ours = [(m, est) for m, est in pairs if m["source"] == "fairmtl"]
     statuses = sorted({m["solver_info"]["status"] for m, _ in ours})
-    Xte, _, gte, _ = _split_arrays(search, X, y, groups)["test"]
-    preds = [est.predict(Xte, groups=gte) for _, est in ours]
+    te = _split_arrays(search, X, y, groups)["test"]
+    preds = [est.predict(te.X, groups=te.groups) for _, est in ours]
     scores = [m["scores"] for m, _ in ours]
     return label, seconds, cpu, scores, "solver: " + ", ".join(statuses), preds
 
@@ -130,7 +131,7 @@ def _resampled_scores(
 ) -> dict[str, np.ndarray]:
     """Each model's criteria on each resample of the test rows (``idx``: one row of
     indices per resample, stratified by group): arrays of shape (resamples, models)."""
-    _, yte, gte, _ = data["test"]
+    yte, gte = data["test"].y, data["test"].groups
     P = np.stack([np.asarray(p) == positive for p in preds])  # (models, rows)
     correct = np.stack([np.asarray(p) == yte for p in preds])
     masks = [gte == g for g in np.unique(gte)]  # stratified: column j keeps row j's group
@@ -168,14 +169,14 @@ def _dominated_in_most_resamples(
     return count
 
 
-def _split_arrays(search: FrontierSearch, X, y, groups) -> dict[str, Any]:
+def _split_arrays(search: FrontierSearch, X, y, groups) -> dict[str, SplitData]:
     """The search's own train and test arrays (same rows, same fitted preprocessing)."""
     y, groups = np.asarray(y), np.asarray(groups, dtype=object)
     out = {}
     for part in ("train", "test"):
         rows = getattr(search.split_, part)
         Xp = np.asarray(search.preprocessor_.transform(X.iloc[rows]), dtype=float)
-        out[part] = (Xp, y[rows], groups[rows], None)
+        out[part] = SplitData(Xp, y[rows], groups[rows], None)
     return out
 
 
@@ -249,17 +250,17 @@ def run(quick: bool, *, smoke: bool = False, log=None) -> list[dict[str, Any]]:
     ):
         say(f"frontier: {label}")
         seconds, cpu, fitted = _baseline(name, n_points, n_expgrad, data, classes)
-        preds = [f.predict(data["test"][0], data["test"][2]) for f in fitted]
+        preds = [f.predict(data["test"].X, data["test"].groups) for f in fitted]
         methods.append((label, seconds, cpu, _test_scores(fitted, data, classes), "ok", preds))
 
     # the same resamples of the test rows for every method: how often fairmtl's DP
     # hypervolume is at least each method's (the smallest groups have 20-40 test rows)
-    idx = bootstrap_indices(data["test"][2], 20 if smoke else N_BOOT, 0)
+    idx = bootstrap_indices(data["test"].groups, 20 if smoke else N_BOOT, 0)
     resampled = [_resampled_scores(m[5], data, classes[1], idx) for m in methods]
     boot = [_bootstrap_hv_dp(r) for r in resampled]
     rows = []
     ref = _hypervolumes(methods[0][3])
-    identity = np.arange(len(data["test"][1]))[None]
+    identity = np.arange(len(data["test"].y))[None]
     for i, ((label, seconds, cpu, scores, status, preds), hv_boot) in enumerate(
         zip(methods, boot, strict=True)
     ):

@@ -10,7 +10,7 @@ FAIRMTL = Path(__file__).resolve().parents[1] / "fairmtl"
 
 #: the README's order; a name may import only names listed before it (or itself)
 LAYERS = [
-    ("__init__", "exceptions", "_optional", "_suggest", "_metric_facts", "losses"),
+    ("__init__", "exceptions", "_optional", "_suggest", "_metric_facts", "_solver_info", "losses"),
     ("data",),
     ("datasets",),
     ("models",),

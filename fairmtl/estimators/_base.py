@@ -34,11 +34,12 @@ from fairmtl.models import SHARING_SCHEMES
 from fairmtl.objectives import OBJECTIVES
 from fairmtl.solvers import (
     SOLVER_NAMES,
-    DualProblem,
     ExactProblem,
     FitResult,
+    Problem,
     dual_unsupported,
     group_outputs,
+    make_problem,
 )
 from fairmtl.solvers._refine import MAX_PARAMS_STAGE1, smooth_refinable
 
@@ -74,7 +75,8 @@ SQP_OBJECTIVES = frozenset({"average", "balanced", "minimax", "chebyshev", "boun
 
 @dataclass
 class Prepared:
-    """Validated training data and the compiled problem, reusable across knob values."""
+    """Validated training data and the compiled problem, reusable across knob values
+    (:func:`fairmtl.estimators.fit_path` solves it once per setting)."""
 
     X: np.ndarray
     y: np.ndarray
@@ -84,7 +86,7 @@ class Prepared:
     loss: Loss
     n_outputs: int
     task: str
-    problem: ExactProblem | DualProblem
+    problem: Problem
 
 
 class FairMTLBase(BaseEstimator):
@@ -128,6 +130,11 @@ class FairMTLBase(BaseEstimator):
         "verbose": ["verbose"],
     }
 
+    def _validate_params(self):
+        super()._validate_params()
+        if self.model == "linear" and self.objective == "pareto":
+            raise ValueError(MSG_PARETO_LINEAR)
+
     # -- subclasses provide ------------------------------------------------------------
     def _encode_target(self, y: np.ndarray) -> tuple[np.ndarray, Loss, int, str]:
         raise NotImplementedError
@@ -154,9 +161,12 @@ class FairMTLBase(BaseEstimator):
             The fitted estimator.
         """
         self._validate_params()
-        if self.model == "linear" and self.objective == "pareto":
-            raise ValueError(MSG_PARETO_LINEAR)
         prepared = self._prepare(X, y, groups, sample_weight)
+        return self._fit_prepared(prepared)
+
+    def _fit_prepared(self, prepared: Prepared):
+        """Fit on prepared data (validated parameters): the neural path, or settle the
+        "auto" knobs, solve ``prepared.problem`` and store the result."""
         if self.model == "mlp":
             return self._fit_neural(prepared)
         self._set_tuned(tune(self, prepared))
@@ -240,10 +250,11 @@ class FairMTLBase(BaseEstimator):
                 strength,
                 getattr(self, "classes_", None),
             )
-        problem_class = self._problem_class(X.shape, encoder.n_groups_, loss, n_outputs)
-        if problem_class is ExactProblem:
+        path = self._solver_path(X.shape, encoder.n_groups_, loss, n_outputs)
+        if path == "exact":
             X = X.astype(np.float64, copy=False)  # the exact path solves in float64
-        problem = problem_class(
+        problem = make_problem(
+            path,
             X,
             y_enc,
             tasks,
@@ -265,18 +276,18 @@ class FairMTLBase(BaseEstimator):
             return [np.float64, np.float32]
         return np.float64
 
-    def _problem_class(self, shape, n_groups: int, loss: Loss, n_outputs: int) -> type:
-        """The exact path, or the dual path (by name, or for large problems it can solve)."""
+    def _solver_path(self, shape, n_groups: int, loss: Loss, n_outputs: int) -> str:
+        """ "exact", or "dual" (by name, or for large problems it can solve)."""
         alpha = START_ALPHA if self.alpha == "auto" else self.alpha
         why = dual_unsupported(loss, self.sharing, self.objective, n_outputs, alpha)
         if self.solver == "dual":
             if why:
                 raise ValueError(why)
-            return DualProblem
+            return "dual"
         if self.solver != "auto" or why:
-            return ExactProblem
+            return "exact"
         if shape[0] * shape[1] * n_groups >= DUAL_AUTO_SIZE:  # large
-            return DualProblem
+            return "dual"
         # small: the exact path where its SQP applies (fast, checked to 1e-9), else the
         # dual path (fast, certified) rather than a conic program
         blocks = 1 if self.sharing == "shared" else n_groups
@@ -284,7 +295,7 @@ class FairMTLBase(BaseEstimator):
         sqp = self.objective in SQP_OBJECTIVES and smooth_refinable(
             loss, self.sharing, n_outputs, alpha, params
         )
-        return ExactProblem if sqp and params <= MAX_PARAMS_STAGE1 else DualProblem
+        return "exact" if sqp and params <= MAX_PARAMS_STAGE1 else "dual"
 
     def _objective_knobs(self, group_weight: np.ndarray, adjustment: float) -> dict[str, Any]:
         """The objective's knob values for groups of these total weights."""

@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
+from fairmtl._solver_info import solver_record
 from fairmtl.estimators._base import FairMTLBase, Prepared
 from fairmtl.estimators._thresholds import RATES, parity_thresholds
 from fairmtl.exceptions import DataValidationError
@@ -228,9 +229,11 @@ callable, default=True
         Only with ``rate_tolerance``: each group's threshold on the decision value of
         the convex fit (already subtracted from ``group_intercept_``).
     solver_info_ : dict
-        status, solver, fallback_from, iterations, time, objective, gap, attempts. With
-        model="mlp": status "inaccurate" (no certificate), n_epochs, best_epoch, stopped,
-        direction and the seconds spent in its program.
+        How the fit was found: the solver record, whose keys
+        :class:`fairmtl.solvers.SolverInfo` documents (every fit: status, solver, path,
+        time, gap; the exact path adds fallback_from, iterations, objective, attempts;
+        with model="mlp": status "inaccurate" (no certificate), n_epochs, best_epoch,
+        stopped, direction and the seconds spent in its program).
     network_spec_, network_state_ : dict
         model="mlp" only: the network's shape and its weights as numpy arrays.
     history_ : DataFrame
@@ -395,11 +398,11 @@ callable, default=True
         index = pd.Index(self.groups_, name="group")
         self.group_losses_ = pd.Series(losses, index=index, name="loss")
         self.group_thresholds_ = pd.Series(thresholds, index=index, name="threshold")
-        self.solver_info_ = {
+        self.solver_info_ = solver_record(
             **self.solver_info_,
-            "rate_tolerance": float(self.rate_tolerance),
-            "group_thresholds": thresholds.tolist(),
-        }
+            rate_tolerance=float(self.rate_tolerance),
+            group_thresholds=thresholds.tolist(),
+        )
 
     def decision_function(self, X, *, groups=None):
         """Decision values: a logit (two classes) or one score per class.

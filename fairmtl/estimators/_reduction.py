@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_consistent_length, check_is_fitted
 
+from fairmtl._solver_info import solver_record
 from fairmtl.data import GroupEncoder
 from fairmtl.estimators._input import split_group_columns
 from fairmtl.exceptions import DataValidationError, SolverInaccurateWarning
@@ -138,7 +139,7 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
     group_losses_ : Series
         Training loss per group of the ensemble (expected loss when randomised).
     solver_info_ : dict
-        status, rounds, fits, time, objective, gap (None), model_gap, converged,
+        The solver record (:class:`fairmtl.solvers.SolverInfo`): status, rounds, fits, time, objective, gap (None), model_gap, converged,
         dual_weights, max_violation (bounded), warm_start (whether the fits were
         warm-started), stopped (why the rounds ended: "converged", "stop" (the master
         repeated itself), "rounds" or "master").
@@ -395,27 +396,27 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
         self.group_losses_ = pd.Series(
             result.losses, index=pd.Index(self.groups_, name="group"), name="loss"
         )
-        info: dict[str, Any] = {
-            "status": INACCURATE,
-            "solver": f"reduction[{type(self.estimator).__name__} oracle, level master]",
-            "path": "reduction",
-            "certified": False,
-            "gap": None,
-            "relative_gap": None,
-            "lower_bound": None,
-            "upper_bound": result.upper,
-            "objective": result.upper,
-            "model_gap": float(result.upper - result.lower),
-            "converged": result.converged,
-            "stopped": result.stopped,
-            "rounds": result.rounds,
-            "iterations": result.rounds,
-            "fits": len(self._members),
-            "master_solves": master.solves,
-            "time": time.perf_counter() - start,
-            "dual_weights": np.asarray(result.weights).tolist(),
-            "warm_start": self._warm,
-        }
+        info = solver_record(
+            status=INACCURATE,
+            solver=f"reduction[{type(self.estimator).__name__} oracle, level master]",
+            path="reduction",
+            time=time.perf_counter() - start,
+            gap=None,
+            certified=False,
+            relative_gap=None,
+            lower_bound=None,
+            upper_bound=result.upper,
+            objective=result.upper,
+            model_gap=float(result.upper - result.lower),
+            converged=result.converged,
+            stopped=result.stopped,
+            rounds=result.rounds,
+            iterations=result.rounds,
+            fits=len(self._members),
+            master_solves=master.solves,
+            dual_weights=np.asarray(result.weights).tolist(),
+            warm_start=self._warm,
+        )
         if form.bounds is not None:
             info["max_violation"] = float(np.max(result.losses - form.bounds))
         self.solver_info_ = info

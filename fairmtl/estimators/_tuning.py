@@ -47,7 +47,7 @@ import numpy as np
 
 from fairmtl.data import group_label_folds, row_keys
 from fairmtl.exceptions import DataWarning, InfeasibleError, SolverFailedError
-from fairmtl.solvers import DualProblem, ExactProblem, dual_unsupported, group_outputs
+from fairmtl.solvers import DualProblem, dual_unsupported, group_outputs, make_problem
 
 __all__ = [
     "ADJUSTMENT_GRID",
@@ -180,7 +180,8 @@ class Tuned:
 
 @dataclass
 class _Fold:
-    """One fold: its training problem (built once, re-solved along the path)."""
+    """One fold: its training problems (:class:`fairmtl.solvers.Problem`, one per
+    objective, built once and re-solved along the paths)."""
 
     train: np.ndarray
     test: np.ndarray
@@ -218,14 +219,11 @@ class _Search:
             return fold.problems[objective]
         p, est = self.prep, self.est
         why = dual_unsupported(p.loss, est.sharing, objective, p.n_outputs, START_ALPHA)
-        cls = ExactProblem if why or est.solver not in ("auto", "dual") else DualProblem
-        X = p.X[fold.train]
+        path = "exact" if why or est.solver not in ("auto", "dual") else "dual"
         tol = CV_TOL_WEIGHTED if objective in CHEAP_OBJECTIVES else CV_TOL
-        extra: dict[str, Any] = {"tol": tol} if cls is DualProblem else {}
-        if cls is ExactProblem:
-            X = X.astype(np.float64, copy=False)
-        fold.problems[objective] = cls(
-            X,
+        fold.problems[objective] = make_problem(
+            path,
+            p.X[fold.train],
             p.y[fold.train],
             fold.train_tasks,
             p.sample_weight[fold.train],
@@ -235,7 +233,7 @@ class _Search:
             objective=objective,
             n_outputs=p.n_outputs,
             task=p.task,
-            **extra,
+            **({"tol": tol} if path == "dual" else {}),
         )
         return fold.problems[objective]
 

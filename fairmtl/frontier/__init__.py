@@ -9,11 +9,13 @@ from fairmtl.frontier._pareto import (
     select_best_worst_within,
     select_most_accurate_within,
 )
+from fairmtl.frontier._predictors import FrontierModel
 from fairmtl.frontier._search import DEFAULT_SWEEP, FrontierSearch
 from fairmtl.frontier._sweep import preference_points
 
 __all__ = [
     "DEFAULT_SWEEP",
+    "FrontierModel",
     "FrontierSearch",
     "hypervolume",
     "knee_point",

@@ -1,15 +1,13 @@
 """Baselines fitted on the same splits and features as fairmtl's models.
 
-Each baseline is wrapped in :class:`Fitted`, which predicts labels and scores for
-(X, group labels) like a fairmtl estimator, so the search evaluates all alike.
+Each baseline is wrapped in a :class:`~fairmtl.frontier._records.Fitted`, whose
+predictor answers ``predict(X, groups)`` like every model of the frontier
+(:mod:`fairmtl.frontier._predictors`), so the search evaluates all alike.
 """
 
 from __future__ import annotations
 
-import contextlib
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,6 +16,8 @@ from sklearn.linear_model import LogisticRegression, Ridge
 
 from fairmtl.exceptions import DataWarning
 from fairmtl.frontier import _progress as progress
+from fairmtl.frontier._predictors import FairlearnPredictor, quiet_fairlearn
+from fairmtl.frontier._records import Fitted
 
 __all__ = [
     "Fitted",
@@ -53,71 +53,6 @@ FAIRLEARN_CONSTRAINT = {
     "equal_opportunity": "TruePositiveRateParity",
     "equalized_odds": "EqualizedOdds",
 }
-
-
-@dataclass
-class Fitted:
-    """A fitted model with a uniform prediction interface."""
-
-    label: str
-    source: str
-    method: str
-    model: Any
-    params: dict[str, Any] = field(default_factory=dict)
-    solver_info: dict[str, Any] | None = None
-    per_group: dict[str, Any] | None = None
-    setting: dict[str, Any] | None = None
-    """The exact knob values of a fairmtl fit (``params`` holds them rounded for display)."""
-
-    @property
-    def takes_groups(self) -> bool:
-        """A fairmtl estimator (a swept model or the neural baseline): it predicts with
-        ``groups=``."""
-        return self.source == "fairmtl" or self.method == "neural"
-
-    def predict(self, X: np.ndarray, groups: np.ndarray) -> np.ndarray:
-        if self.per_group is not None:
-            return _per_group_call(self.per_group, X, groups, "predict")
-        if self.takes_groups:
-            return self.model.predict(X, groups=groups)
-        with quiet_fairlearn():
-            if self.method == "ThresholdOptimizer":
-                return self.model.predict(X, sensitive_features=groups, random_state=0)
-            if self.method == "ExponentiatedGradient":
-                return self.model.predict(X, random_state=0)
-            return self.model.predict(X)
-
-    def predict_proba(self, X: np.ndarray, groups: np.ndarray) -> np.ndarray | None:
-        if self.per_group is not None:
-            return _per_group_call(self.per_group, X, groups, "predict_proba")
-        if self.takes_groups:
-            if not hasattr(self.model, "predict_proba"):  # hinge loss: no probabilities
-                return None
-            return self.model.predict_proba(X, groups=groups)
-        if self.method == "ExponentiatedGradient":
-            with quiet_fairlearn():
-                return self.model._pmf_predict(X)
-        if self.method == "ThresholdOptimizer":
-            return None
-        if hasattr(self.model, "predict_proba"):
-            return self.model.predict_proba(X)
-        return None
-
-
-def _per_group_call(models: dict[str, Any], X, groups, method: str):
-    out = None
-    for label, model in models.items():
-        rows = np.flatnonzero(groups == label)
-        if rows.size == 0:
-            continue
-        values = getattr(model, method)(X[rows])
-        if out is None:
-            out = np.empty((len(groups),) + values.shape[1:], dtype=values.dtype)
-        out[rows] = values
-    missing = ~np.isin(groups, list(models))
-    if missing.any():
-        raise ValueError("independent baseline: groups unseen in training")
-    return out
 
 
 def _pooled(task: str, alpha: float, n_weight: float):
@@ -247,6 +182,7 @@ def _fit_one(
                 "ThresholdOptimizer",
                 model,
                 {"constraints": constraint},
+                predictor=FairlearnPredictor(model, sensitive=True),
             )
         )
     if "neural" in names:
@@ -324,21 +260,6 @@ class _ConstantProba:
         return proba
 
 
-@contextlib.contextmanager
-def quiet_fairlearn() -> Iterator[None]:
-    """Silence the pandas deprecation notices raised inside fairlearn's own code.
-
-    fairlearn's reductions (ExponentiatedGradient's Lagrangian, the moments) use pandas
-    idioms that newer pandas versions deprecate, about 200 notices a search. A user of
-    fairmtl cannot act on them, so they are not shown; only warnings whose code is in
-    fairlearn are affected, and only around the fairlearn call.
-    """
-    with warnings.catch_warnings():
-        for category in (FutureWarning, DeprecationWarning):
-            warnings.filterwarnings("ignore", category=category, module=r"fairlearn(\.|$)")
-        yield
-
-
 def _fairlearn_expgrad(X, y, groups, objective, alpha, n_points) -> list[Fitted]:
     """ExponentiatedGradient swept over its constraint's ``difference_bound``.
 
@@ -362,6 +283,7 @@ def _fairlearn_expgrad(X, y, groups, objective, alpha, n_points) -> list[Fitted]
                 "ExponentiatedGradient",
                 model,
                 {"constraint": name, "difference_bound": float(bound)},
+                predictor=FairlearnPredictor(model, sensitive=False),
             )
         )
     return out

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fairmtl._solver_info import summarize
+
 __all__ = ["build_results", "build_frontier_table"]
 
 _VERSIONS = ("numpy", "scipy", "pandas", "scikit-learn", "cvxpy", "clarabel", "fairlearn")
@@ -236,7 +238,7 @@ def build_results(search, fitted, data, metrics, X, info: dict[str, Any]) -> dic
                 "source": f.source,
                 "method": f.method,
                 "params": {k: v for k, v in f.params.items()},
-                "solver_info": _solver_summary(f.solver_info),
+                "solver_info": summarize(f.solver_info),
                 "scores": {k: _num(v) for k, v in f.test.scores.items()},
                 "val_scores": {k: _num(v) for k, v in (f.val.scores if f.val else {}).items()},
                 "pareto": bool(search.pareto_mask_[i]),
@@ -342,24 +344,12 @@ def _choice_note(fitted) -> str:
     )
 
 
-def _solver_summary(info: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not info:
-        return None
-    return {
-        "status": str(info.get("status")),
-        "solver": str(info.get("solver")),
-        "time": _num(info.get("time")),
-        "gap": _num(info.get("gap")),
-        "fallback_from": list(info.get("fallback_from") or []),
-    }
-
-
 def _groups_summary(search, data) -> list[dict[str, Any]]:
-    names = sorted(set(data["train"][2]) | set(data["val"][2]) | set(data["test"][2]))
+    names = sorted(set(data["train"].groups) | set(data["val"].groups) | set(data["test"].groups))
     out = []
     for name in names:
-        counts = {k: int(np.sum(data[k][2] == name)) for k in ("train", "val", "test")}
-        ytr = data["train"][1][data["train"][2] == name]
+        counts = {k: int(np.sum(data[k].groups == name)) for k in ("train", "val", "test")}
+        ytr = data["train"].y[data["train"].groups == name]
         base = None
         if len(ytr):
             if search.task_ == "regression":
@@ -390,7 +380,7 @@ def _data_summary(search, X, data, info) -> dict[str, Any]:
         "feature_names": [str(c) for c in frame.columns],
         "missing": missing,
         "rows_dropped": int(info.get("rows_dropped", 0)),
-        "split": {k: int(len(data[k][1])) for k in ("train", "val", "test")},
+        "split": {k: int(len(data[k].y)) for k in ("train", "val", "test")},
     }
 
 

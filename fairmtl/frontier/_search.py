@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import copy
+import numbers
 import warnings
 from typing import Any
 
@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.pipeline import Pipeline
+from sklearn.utils._param_validation import HasMethods, Interval
 
 from fairmtl.data import (
     group_label_folds,
@@ -25,10 +26,11 @@ from fairmtl.frontier._baselines import Fitted, check_baseline_names, fit_baseli
 from fairmtl.frontier._evaluate import Evaluation, evaluate
 from fairmtl.frontier._parallel import fit_settings
 from fairmtl.frontier._pareto import pareto_mask, robust_pareto_frequency, select
+from fairmtl.frontier._predictors import FrontierModel
 from fairmtl.frontier._progress import sweep_progress as _progress
+from fairmtl.frontier._records import SplitData
 from fairmtl.frontier._results import build_frontier_table, build_results
 from fairmtl.frontier._sweep import (
-    PREDICT_ONLY_KNOBS,
     distinct_fits,
     expand_sweep,
     log_grid,
@@ -150,8 +152,17 @@ class FrontierSearch(BaseEstimator):
     pareto_ : DataFrame
         The rows of ``frontier_`` of non-dominated models.
     estimators_ : list
-        Every fitted model, in the order of ``results_["models"]`` (the independent
-        baseline is a dict of group -> model).
+        Every fitted model as fitted, in the order of ``results_["models"]``: fairmtl
+        estimators (predict with ``groups=``), scikit-learn and fairlearn baselines (their
+        own calling conventions) and, for the independent baseline, a dict of group ->
+        model. To predict with any of them, use ``models_``.
+    models_ : list of FrontierModel
+        The same models, each usable on new raw data in one way:
+        ``models_[i].predict(X, groups)`` and ``models_[i].predict_proba(X, groups)``
+        (None without probabilities), with ``X`` the raw features (the search's
+        preprocessing is applied) and ``groups`` each row's group as passed to ``fit``.
+        ``models_[i].estimator`` is ``estimators_[i]``; ``label``, ``method`` and
+        ``source`` are as in ``results_["models"]``.
     settings_ : list of dict
         The knob values of every setting of the sweep, exactly (infeasible ones included).
     sweep_ : dict
@@ -176,7 +187,26 @@ class FrontierSearch(BaseEstimator):
         estimator had numbers.
     infeasible_settings_ : int
         Settings of the sweep without a feasible model (left out).
+    most_accurate_index_ : int
+        Position in ``estimators_`` of the model with the best overall primary metric
+        on the split the policy chooses on (validation, or out of fold with ``cv``).
     split_ : SplitResult
+        Positions of the train, validation and test rows (after rows without a target
+        were dropped).
+    task_ : {"classification", "regression"}
+        From the estimator.
+    classes_ : ndarray or None
+        Class labels of the training split (None for regression).
+    target_name_ : str
+        The target's name (``y.name``, or "target").
+    preprocessor_ : ColumnTransformer or None
+        Fitted on the training split when the features needed preprocessing
+        (non-numeric or missing values; :func:`fairmtl.data.make_preprocessor`), else None.
+    feature_names_out_ : list of str or None
+        The preprocessed feature names (None without preprocessing).
+    boot_indices_ : ndarray of shape (n_boot, n_test) or None
+        The test rows of each bootstrap resample, shared by every model (None when
+        ``n_boot=0``).
 
     Examples
     --------
@@ -189,6 +219,24 @@ class FrontierSearch(BaseEstimator):
     >>> len(search.results_["models"])
     4
     """
+
+    _parameter_constraints: dict[str, Any] = {
+        "estimator": [HasMethods(["fit", "predict"]), None],
+        "sweep": [dict, None],
+        "n_points": [Interval(numbers.Integral, 1, None, closed="left")],
+        "metrics": ["array-like", None],
+        "baselines": ["array-like", None],
+        "policy": [str, callable],
+        "n_jobs": [numbers.Integral, None],
+        "client": "no_validation",  # a dask Client or a scheduler address
+        "random_state": ["random_state"],
+        "val_size": [Interval(numbers.Real, 0, 1, closed="left")],
+        "test_size": [Interval(numbers.Real, 0, 1, closed="left")],
+        "n_boot": [Interval(numbers.Integral, 0, None, closed="left")],
+        "small_group_threshold": [Interval(numbers.Integral, 0, None, closed="left")],
+        "cv": [Interval(numbers.Integral, 2, None, closed="left"), None],
+        "title": [str, None],
+    }
 
     def __init__(
         self,
@@ -246,6 +294,7 @@ class FrontierSearch(BaseEstimator):
         """
         from fairmtl.estimators import FairMTLClassifier
 
+        self._validate_params()
         check_baseline_names(tuple(self.baselines or ()))
         template = clone(self.estimator) if self.estimator is not None else None
         template = template or FairMTLClassifier(objective="bounded")
@@ -277,7 +326,7 @@ class FrontierSearch(BaseEstimator):
         if len(self.split_.val) == 0 and len(self.split_.test):
             warnings.warn(MSG_CHOSEN_ON_TEST, DataWarning, stacklevel=2)
         data = self._preprocess(X, y, labels, weights)
-        self.classes_ = np.unique(data["train"][1]) if self.task_ != "regression" else None
+        self.classes_ = np.unique(data["train"].y) if self.task_ != "regression" else None
         metrics = self._metric_names()
         template = self._settle_auto(template, data)
         self.settings_ = self._settings(template, data)
@@ -288,7 +337,13 @@ class FrontierSearch(BaseEstimator):
             self._cross_validate(template, fitted, data, metrics)
         self._choose(fitted, metrics[0])
         self.best_estimator_ = self._refit_best(template, X, y, labels, weights)
-        self.estimators_ = [f.model if f.per_group is None else f.per_group for f in fitted]
+        self.estimators_ = [f.estimator for f in fitted]
+        self.models_ = [
+            FrontierModel(
+                f.predictor, self.preprocessor_, label=f.label, method=f.method, source=f.source
+            )
+            for f in fitted
+        ]
         self.results_ = build_results(self, fitted, data, metrics, X, data_info or {})
         self.frontier_ = build_frontier_table(self.results_)
         pareto_ids = [m["id"] for m in self.results_["models"] if m["pareto"]]
@@ -303,7 +358,7 @@ class FrontierSearch(BaseEstimator):
             return list(METRIC_NAMES_REGRESSION)
         return list(METRIC_NAMES_CLASSIFICATION)
 
-    def _preprocess(self, X, y, labels, weights) -> dict[str, Any]:
+    def _preprocess(self, X, y, labels, weights) -> dict[str, SplitData]:
         frame = isinstance(X, pd.DataFrame)
         needs = frame and (
             any(not pd.api.types.is_numeric_dtype(X[c]) for c in X.columns)
@@ -320,7 +375,7 @@ class FrontierSearch(BaseEstimator):
         for name, rows in parts.items():
             Xp = transform(X.iloc[rows] if frame else np.asarray(X)[rows])
             w = None if weights is None else weights[rows]
-            data[name] = (np.asarray(Xp, dtype=float), y[rows], labels[rows], w)
+            data[name] = SplitData(np.asarray(Xp, dtype=float), y[rows], labels[rows], w)
         self.feature_names_out_ = (
             list(self.preprocessor_.get_feature_names_out()) if needs else None
         )
@@ -347,11 +402,15 @@ class FrontierSearch(BaseEstimator):
 
             numbers = {"alpha": START_ALPHA, "sharing_strength": MLP_AUTO_STRENGTH}
             return template.set_params(**{k: v for k, v in numbers.items() if params[k] == "auto"})
-        Xtr, ytr, gtr, wtr = data["train"]
+        tr = data["train"]
         plain = {"objective": "average", "epsilon": None}
         if "rate_tolerance" in params:
             plain["rate_tolerance"] = None
-        tuned = clone(template).set_params(**plain).fit(Xtr, ytr, groups=gtr, sample_weight=wtr)
+        tuned = (
+            clone(template)
+            .set_params(**plain)
+            .fit(tr.X, tr.y, groups=tr.groups, sample_weight=tr.weights)
+        )
         self.tuned_params_ = {
             k: getattr(tuned, k + "_") for k in ("alpha", "sharing_strength") if params[k] == "auto"
         }
@@ -369,18 +428,18 @@ class FrontierSearch(BaseEstimator):
                 s = float(template.sharing_strength)
                 sweep["sharing_strength"] = [s / 10, s, s * 10] if s > 0 else [0.0, 0.01, 0.1]
         self.sweep_ = dict(sweep)
-        Xtr, ytr, gtr, wtr = data["train"]
+        tr = data["train"]
         n_fair = self.n_points
         if self.sweep is None and isinstance(sweep.get("sharing_strength"), list):
             n_fair = max(2, -(-self.n_points // 3))  # about n_points fits in all
 
         def auto(knob: str, n: int) -> list[Any]:
             if knob == "epsilon":
-                return self._auto_epsilon(template, Xtr, ytr, gtr, wtr, n)
+                return self._auto_epsilon(template, tr.X, tr.y, tr.groups, tr.weights, n)
             if knob == "tilt":
                 return log_grid(0.1, 100.0, n)
             if knob == "preference":
-                n_groups = len(np.unique(gtr))
+                n_groups = len(np.unique(tr.groups))
                 return [p.tolist() for p in preference_points(n_groups, n, self.random_state)]
             if knob == "alpha":
                 return log_grid(1e-5, 1e-1, n)
@@ -389,8 +448,8 @@ class FrontierSearch(BaseEstimator):
             if knob == "rate_tolerance":
                 return [None, 0.0]
             if knob == "threshold":
-                positive = ytr == self.classes_[1]
-                share = np.average(positive, weights=wtr)
+                positive = tr.y == self.classes_[1]
+                share = np.average(positive, weights=tr.weights)
                 return threshold_grid(n, positive_is_minority=bool(share < 0.5))
             return log_grid(1e-3, 1e2, n)
 
@@ -405,7 +464,9 @@ class FrontierSearch(BaseEstimator):
             settings = []
             for strength in strengths:
                 at = clone(template).set_params(sharing_strength=strength)
-                epsilons = self._auto_epsilon(at, Xtr, ytr, gtr, wtr, n_fair, pooled=False)
+                epsilons = self._auto_epsilon(
+                    at, tr.X, tr.y, tr.groups, tr.weights, n_fair, pooled=False
+                )
                 for other in expand_sweep(rest, n_fair, auto):
                     settings += [
                         {"epsilon": e, "sharing_strength": strength, **other} for e in epsilons
@@ -460,28 +521,26 @@ class FrontierSearch(BaseEstimator):
         return [float(v) for v in np.linspace(start, high, n)]
 
     def _fit_sweep(self, template, settings, data) -> list[Fitted]:
-        Xtr, ytr, gtr, wtr = data["train"]
+        tr = data["train"]
         # settings that differ in predict-only knobs (threshold) share one fit
-        distinct, position = distinct_fits(settings)
-        with self._dask_client() as client, _progress(len(distinct)) as advance:
+        n_fits = len(distinct_fits(settings)[0])
+        with self._dask_client() as client, _progress(n_fits) as advance:
             fitted = fit_settings(
                 template,
-                distinct,
-                Xtr,
-                ytr,
-                gtr,
-                wtr,
+                settings,
+                tr.X,
+                tr.y,
+                tr.groups,
+                tr.weights,
                 n_jobs=self.n_jobs,
                 client=client,
                 progress=advance,
             )
         out, reasons = [], []
-        for setting, i in zip(settings, position, strict=True):
-            fit = fitted[i]
+        for setting, fit in zip(settings, fitted, strict=True):
             if isinstance(fit, InfeasibleError):
                 reasons.append(str(fit))
                 continue
-            fit = _with_predict_knobs(fit, setting)
             label = f"fairmtl {template.objective} " + ", ".join(
                 f"{k}={_short(v)}" for k, v in setting.items()
             )
@@ -523,26 +582,25 @@ class FrontierSearch(BaseEstimator):
             client.close()
 
     def _fit_baselines(self, template, data) -> list[Fitted]:
-        Xtr, ytr, gtr, wtr = data["train"]
+        tr = data["train"]
         return fit_baselines(
             tuple(self.baselines or ()),
-            Xtr,
-            ytr,
-            gtr,
+            tr.X,
+            tr.y,
+            tr.groups,
             task=self.task_,
             objective=template.objective,
             alpha=max(template.alpha, 1e-8),
             n_points=self.n_points,
             classes=self.classes_,
             random_state=self.random_state,
-            sample_weight=wtr,
+            sample_weight=tr.weights,
         )
 
     def _evaluate_all(self, fitted: list[Fitted], data, metrics) -> None:
-        Xte, yte, gte, wte = data["test"]
-        Xva, yva, gva, wva = data["val"]
+        te, va = data["test"], data["val"]
         rng = np.random.default_rng(self.random_state)
-        self.boot_indices_ = bootstrap_indices(gte, self.n_boot, rng) if self.n_boot else None
+        self.boot_indices_ = bootstrap_indices(te.groups, self.n_boot, rng) if self.n_boot else None
         common = dict(
             task=self.task_,
             metrics=metrics,
@@ -551,42 +609,48 @@ class FrontierSearch(BaseEstimator):
             min_rows=self.small_group_threshold,
         )
         for f in fitted:
-            f.val = evaluate(f, Xva, yva, gva, sample_weight=wva, **common) if len(yva) else None
+            f.val = (
+                evaluate(f, va.X, va.y, va.groups, sample_weight=va.weights, **common)
+                if len(va.y)
+                else None
+            )
             f.test = evaluate(
-                f, Xte, yte, gte, boot_indices=self.boot_indices_, sample_weight=wte, **common
+                f,
+                te.X,
+                te.y,
+                te.groups,
+                boot_indices=self.boot_indices_,
+                sample_weight=te.weights,
+                **common,
             )
 
     def _cross_validate(self, template, fitted: list[Fitted], data, metrics) -> None:
         """Replace each sweep model's validation scores by out-of-fold scores (``cv``)."""
-        parts = [data["train"], data["val"]]
-        X = np.vstack([p[0] for p in parts])
-        y = np.concatenate([p[1] for p in parts])
-        g = np.concatenate([p[2] for p in parts])
-        w = None if parts[0][3] is None else np.concatenate([p[3] for p in parts])
+        rows = data["train"].join(data["val"])
+        X, y, g, w = rows.X, rows.y, rows.groups, rows.weights
         codes = pd.factorize(g)[0]
         folds = group_label_folds(
             codes, y if self.task_ != "regression" else None, self.cv, self.random_state
         )
         ours = [f for f in fitted if f.source == "fairmtl"]
-        distinct, position = distinct_fits([f.setting for f in ours])
         out = [_OutOfFold(len(y)) for _ in ours]
         for train, test in folds:
             fits = fit_settings(
                 template,
-                distinct,
+                [f.setting for f in ours],
                 X[train],
                 y[train],
                 g[train],
                 None if w is None else w[train],
                 n_jobs=self.n_jobs,
             )
-            for f, i, oof in zip(ours, position, out, strict=True):
-                if isinstance(fits[i], InfeasibleError):
+            for fit, oof in zip(fits, out, strict=True):
+                if isinstance(fit, InfeasibleError):
                     oof.feasible = False
                     continue
                 with warnings.catch_warnings():  # a tiny group absent from a fold's training
                     warnings.simplefilter("ignore", FairMTLWarning)
-                    oof.add(_with_predict_knobs(fits[i], f.setting), X, g, test, self.task_)
+                    oof.add(fit, X, g, test, self.task_)
         common = dict(
             task=self.task_,
             metrics=metrics,
@@ -692,19 +756,6 @@ def _short(value: Any) -> Any:
     if isinstance(value, list | tuple | np.ndarray):
         return "[" + ", ".join(f"{float(v):.3g}" for v in value) + "]"
     return value
-
-
-def _with_predict_knobs(fit, setting: dict[str, Any]):
-    """``fit``, or a shallow copy of it with the setting's predict-only knobs set.
-
-    The copy shares the fitted arrays (read-only after fit); only its parameters differ.
-    """
-    knobs = {k: v for k, v in setting.items() if k in PREDICT_ONLY_KNOBS}
-    if not knobs:
-        return fit
-    out = copy.copy(fit).set_params(**knobs)
-    out._validate_params()
-    return out
 
 
 class _OutOfFold:

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import qmc
 
+from fairmtl.estimators._path import PREDICT_ONLY_PARAMS
+
 __all__ = [
     "expand_sweep",
     "preference_points",
@@ -33,7 +35,7 @@ SWEEP_KNOBS = frozenset(
     }
 )
 #: knobs that change predictions, not the fit: their values share one fit
-PREDICT_ONLY_KNOBS = frozenset({"threshold"})
+PREDICT_ONLY_KNOBS = PREDICT_ONLY_PARAMS
 #: most values of an "auto" threshold sweep (each is a model to evaluate, not a fit)
 MAX_AUTO_THRESHOLDS = 5
 MSG_SWEEP_KNOB = (

@@ -34,6 +34,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from fairmtl._optional import import_optional
+from fairmtl._solver_info import solver_record
 from fairmtl.exceptions import DataWarning
 from fairmtl.neural._batches import Sampler, split_validation, to_tensors
 from fairmtl.neural._config import (
@@ -235,7 +236,7 @@ def fit_network(
     state = {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
     spec["categories"] = [c.tolist() for c in categories]
     spec["categorical_features"] = list(config.categorical_features)
-    info.update(direction.info())
+    info = solver_record(**info, **direction.info())
     return NeuralFit(spec, state, losses, history, info, val if metric is not None else None)
 
 
@@ -285,19 +286,19 @@ def _train(net, data, direction, config, shares, rng, train, val, metric, n_grou
     finally:
         progress.close()
     n_steps = len(history) * steps_per_epoch
-    info = {
-        "status": INACCURATE,  # a trained network carries no optimality certificate
-        "solver": "torch",
-        "path": "neural",
-        "gap": None,
-        "time": time.perf_counter() - start,
-        "iterations": n_steps,
-        "n_epochs": len(history),
-        "best_epoch": best_epoch if best_state is not None else len(history),
-        "best_score": best_score if best_state is not None else None,
-        "stopped": stopped,
-        "device": str(data["x"].device),
-        "group_gradients": config.group_gradients if direction.needs_gradients else None,
-        "step_seconds": stepper.seconds / max(n_steps, 1),
-    }
+    info = solver_record(
+        status=INACCURATE,  # a trained network carries no optimality certificate
+        solver="torch",
+        path="neural",
+        time=time.perf_counter() - start,
+        gap=None,
+        iterations=n_steps,
+        n_epochs=len(history),
+        best_epoch=best_epoch if best_state is not None else len(history),
+        best_score=best_score if best_state is not None else None,
+        stopped=stopped,
+        device=str(data["x"].device),
+        group_gradients=config.group_gradients if direction.needs_gradients else None,
+        step_seconds=stepper.seconds / max(n_steps, 1),
+    )
     return history, best_state, info

@@ -29,6 +29,7 @@ from typing import (
 )
 
 from fairmtl._metric_facts import METRIC_FACTS
+from fairmtl._solver_info import SolverSummary
 from fairmtl.exceptions import DataValidationError
 
 __all__ = [
@@ -55,6 +56,9 @@ __all__ = [
     "metric_infos",
     "criterion_infos",
 ]
+
+#: the report's summary of a fit's solver record (the name the report has always used)
+SolverInfo = SolverSummary
 
 SCHEMA_VERSION = 1
 """The version of the results format that this fairmtl writes and reads."""
@@ -108,17 +112,6 @@ class MetricInfo(TypedDict):
     percent: bool
 
 
-class SolverInfo(TypedDict):
-    """What the solver reported for one fit; further keys are allowed."""
-
-    status: str
-    solver: str
-    time: float
-    """Seconds."""
-    gap: float | None
-    """Certified optimality gap (duality gap bound), None when there is none."""
-
-
 class Harm(TypedDict):
     """Groups that a model makes worse off (unnecessary harm)."""
 
@@ -141,7 +134,8 @@ class ModelResult(TypedDict):
     """E.g. ``"bounded"``, ``"minimax"``, ``"pooled"``, ``"ExponentiatedGradient"``."""
     params: dict[str, str | int | float | bool | None]
     """The swept settings (epsilon, tilt, sharing, ...)."""
-    solver_info: SolverInfo | None
+    solver_info: SolverSummary | None
+    """The fit's solver record, summarised (:func:`fairmtl._solver_info.summarize`)."""
     scores: dict[str, float | None]
     """Criterion name -> value on the test split."""
     val_scores: dict[str, float | None]

@@ -1,7 +1,10 @@
-"""Solvers: status names, the fallback chain, the exact cvxpy path and the dual path.
+"""Solvers: status names, the fallback chain, the problem compiled once and solved for
+many knob values (:class:`Problem`: the exact cvxpy path and the dual path),
+and the record every fit reports (:class:`SolverInfo`, an estimator's ``solver_info_``).
 
 The neural path's training loop lives in :mod:`fairmtl.neural`."""
 
+from fairmtl._solver_info import SolverInfo, solver_record
 from fairmtl.solvers._chain import SOLVER_NAMES, SolverStep, default_chain, solve_chain
 from fairmtl.solvers._cvxpy import (
     ExactProblem,
@@ -11,6 +14,7 @@ from fairmtl.solvers._cvxpy import (
     group_outputs,
 )
 from fairmtl.solvers._dual import DualProblem, dual_unsupported
+from fairmtl.solvers._problem import PROBLEM_PATHS, Problem, make_problem
 from fairmtl.solvers._status import (
     ERROR,
     INACCURATE,
@@ -29,8 +33,11 @@ __all__ = [
     "INACCURATE",
     "INFEASIBLE",
     "OPTIMAL",
+    "PROBLEM_PATHS",
+    "Problem",
     "SOLUTION_PRESENT",
     "SOLVER_NAMES",
+    "SolverInfo",
     "SolverStep",
     "UNBOUNDED",
     "default_chain",
@@ -38,7 +45,9 @@ __all__ = [
     "group_mean_losses",
     "group_means",
     "group_outputs",
+    "make_problem",
     "solve_chain",
+    "solver_record",
     "status_group",
 ]
 

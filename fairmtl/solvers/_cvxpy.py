@@ -22,6 +22,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
+from fairmtl._solver_info import SolverInfo, solver_record
 from fairmtl.exceptions import InfeasibleError, SolverFailedError
 from fairmtl.losses import Loss
 from fairmtl.models import Scaling, make_sharing
@@ -89,12 +90,13 @@ class FitResult:
     group_losses : ndarray of shape (n_groups,)
         The training loss per group, recomputed in numpy from the parameters.
     solver_info : dict
+        The solver record (:class:`fairmtl._solver_info.SolverInfo`).
     """
 
     coef: np.ndarray
     intercept: np.ndarray
     group_losses: np.ndarray
-    solver_info: dict[str, Any] = field(default_factory=dict)
+    solver_info: SolverInfo = field(default_factory=dict)  # type: ignore[assignment]
 
 
 def group_mean_losses(
@@ -136,6 +138,9 @@ def group_means(values: np.ndarray, tasks: np.ndarray, weights: np.ndarray, n_gr
 
 class ExactProblem:
     """A group-as-task convex problem, compiled once and re-solved for new knobs.
+
+    The exact path's :class:`~fairmtl.solvers.Problem` (the protocol it shares with
+    :class:`~fairmtl.solvers.DualProblem`).
 
     Parameters
     ----------
@@ -571,19 +576,19 @@ class ExactProblem:
         return FitResult(coef, intercept, losses, _info(result, stage="diagnose"))
 
 
-def _info(result, *, stage: str) -> dict[str, Any]:
+def _info(result, *, stage: str) -> SolverInfo:
     if isinstance(result, dict):  # one attempt of a smooth stage (always optimal)
         result = ChainResult(
             OPTIMAL, result["solver"], result["iterations"], result["time"], [result]
         )
-    return {
-        "status": result.status,
-        "solver": result.solver,
-        "fallback_from": result.fallback_from,
-        "iterations": result.iterations,
-        "time": result.time,
-        "attempts": list(result.attempts),
-        "path": "exact",
-        "gap": None,
-        "stage": stage,
-    }
+    return solver_record(
+        status=result.status,
+        solver=result.solver,
+        path="exact",
+        time=result.time,
+        gap=None,
+        fallback_from=result.fallback_from,
+        iterations=result.iterations,
+        attempts=list(result.attempts),
+        stage=stage,
+    )

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from fairmtl._solver_info import solver_record
 from fairmtl.losses import Loss
 from fairmtl.objectives._base import MSG_KNOB_RANGE, MSG_KNOB_REQUIRED, broadcast_groups
 from fairmtl.objectives._rates import MSG_RATE_BINARY
@@ -105,6 +106,9 @@ def dual_unsupported(
 
 class DualProblem:
     """A group-as-task problem solved through its dual, with a certified gap.
+
+    The dual path's :class:`~fairmtl.solvers.Problem` (the protocol it shares with
+    :class:`~fairmtl.solvers.ExactProblem`).
 
     Parameters
     ----------
@@ -421,28 +425,28 @@ class DualProblem:
             }
             upper = float(fit["primal"](losses, penalty))
         gap = upper - lower
-        info = {
-            "status": OPTIMAL if fit["converged"] else INACCURATE,
-            "solver": fit.get("solver", f"dual[L-BFGS oracle, {run.solver} level master]"),
-            "fallback_from": [],
-            "iterations": run.rounds,
-            "time": time.perf_counter() - start,
-            "attempts": [],
-            "path": "dual",
-            "gap": gap,
-            "relative_gap": gap / max(abs(upper), 1e-300),
-            "lower_bound": lower,
-            "upper_bound": upper,
-            "objective": upper,
-            "certified": bool(np.isfinite(lower)),
-            "stage": "main",
-            "refined": fit["refined"],
-            "oracle_calls": run.calls,
-            "oracle_evaluations": run.evaluations,
-            "master_solves": run.master_solves,
-            "master_time": run.master_time,
-            "extra": {k: np.asarray(v).tolist() for k, v in extra.items()},
-        }
+        info = solver_record(
+            status=OPTIMAL if fit["converged"] else INACCURATE,
+            solver=fit.get("solver", f"dual[L-BFGS oracle, {run.solver} level master]"),
+            path="dual",
+            time=time.perf_counter() - start,
+            gap=gap,
+            fallback_from=[],
+            iterations=run.rounds,
+            attempts=[],
+            relative_gap=gap / max(abs(upper), 1e-300),
+            lower_bound=lower,
+            upper_bound=upper,
+            objective=upper,
+            certified=bool(np.isfinite(lower)),
+            stage="main",
+            refined=fit["refined"],
+            oracle_calls=run.calls,
+            oracle_evaluations=run.evaluations,
+            master_solves=run.master_solves,
+            master_time=run.master_time,
+            extra={k: np.asarray(v).tolist() for k, v in extra.items()},
+        )
         if fit.get("weights") is not None:
             info["dual_weights"] = np.asarray(fit["weights"]).tolist()
         for key in ("refine_gap", "refine_status"):
