@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from fairmtl.data import UNSEEN, GroupEncoder, check_groups_length, group_labels
+from fairmtl.distributed._detect import is_cluster_input
 from fairmtl.estimators._input import (
     MSG_GROUPS_REQUIRED,
     check_feature_frame,
@@ -82,6 +83,8 @@ class Prepared:
     n_outputs: int
     task: str
     problem: ExactProblem | DualProblem
+    #: each group's total sample weight, when the rows are not here (a distributed fit)
+    group_weight: np.ndarray | None = None
 
 
 class FairMTLBase(BaseEstimator):
@@ -153,6 +156,10 @@ class FairMTLBase(BaseEstimator):
         self._validate_params()
         if self.model == "linear" and self.objective == "pareto":
             raise ValueError(MSG_PARETO_LINEAR)
+        if is_cluster_input(X):  # rows on a Dask cluster: fairmtl.distributed
+            from fairmtl.distributed._estimator import fit_distributed
+
+            return fit_distributed(self, X, y, groups, sample_weight)
         prepared = self._prepare(X, y, groups, sample_weight)
         if self.model == "mlp":
             return self._fit_neural(prepared)
@@ -289,9 +296,11 @@ class FairMTLBase(BaseEstimator):
         return getattr(self, name + "_")
 
     def _solve(self, prepared: Prepared, **overrides: Any) -> FitResult:
-        group_weight = np.bincount(
-            prepared.tasks, weights=prepared.sample_weight, minlength=prepared.encoder.n_groups_
-        )
+        group_weight = prepared.group_weight
+        if group_weight is None:
+            group_weight = np.bincount(
+                prepared.tasks, weights=prepared.sample_weight, minlength=prepared.encoder.n_groups_
+            )
         knobs = {
             **self._objective_knobs(group_weight, self._resolved("adjustment")),
             "alpha": self._resolved("alpha"),

@@ -1,0 +1,174 @@
+"""Rounds of tasks on the partitions, and the record of what crossed each boundary.
+
+A round sends one task per partition (to the worker that holds it) and gathers the
+tasks' results, which are sums of the size of the model. :class:`MessageLog` counts the
+messages and their bytes (the pickled size of each task's arguments and of each result),
+per round and in total. A worker lost mid-fit is recovered by Dask (its partitions are
+read again on another worker, tasks retried) unless the partitions are pinned to it
+(hospital mode): then the fit stops with :class:`~fairmtl.exceptions.ClusterError`,
+never with a partial sum.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fairmtl._optional import import_optional
+from fairmtl.exceptions import ClusterError
+
+__all__ = ["MessageLog", "Rounds", "MSG_WORKER_LOST", "MSG_CLUSTER_FAILED"]
+
+MSG_WORKER_LOST = (
+    "Worker {worker} left the cluster during the fit; it held the rows of {groups}, which "
+    "in hospital mode stay on their own worker and are not read anywhere else. No partial "
+    "result is returned. Restart that worker (or pin those groups to another one with "
+    "workers=) and fit again."
+)
+MSG_CLUSTER_FAILED = (
+    "The distributed fit stopped during its {kind!r} round: {error}. No partial result is "
+    "returned. Check the workers' logs; Dask retried each task {retries} time(s)."
+)
+#: how often a round that waits on pinned partitions checks their workers (seconds)
+POLL = 1.0
+#: Dask's retries of a failed task
+RETRIES = 2
+
+
+def message_bytes(obj: Any) -> int:
+    """Bytes of ``obj`` as sent between processes (its pickled size)."""
+    return len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def largest_array(obj: Any) -> int:
+    """Number of values in the largest numpy array inside ``obj`` (tuples, lists)."""
+    if isinstance(obj, np.ndarray):
+        return int(obj.size)
+    if isinstance(obj, (tuple, list)):
+        return max((largest_array(o) for o in obj), default=0)
+    if isinstance(obj, dict):
+        return max((largest_array(o) for o in obj.values()), default=0)
+    return 1
+
+
+@dataclass
+class MessageLog:
+    """Messages between the client and the workers, one entry per round.
+
+    Attributes
+    ----------
+    rounds : list of tuple
+        ``(kind, tasks, bytes sent, bytes received, largest result array)`` per round.
+    """
+
+    rounds: list[tuple[str, int, int, int, int]] = field(default_factory=list)
+
+    def add(self, kind: str, sent: list[int], results: list) -> None:
+        received = [message_bytes(r) for r in results]
+        largest = max((largest_array(r) for r in results), default=0)
+        self.rounds.append((kind, len(sent), sum(sent), sum(received), largest))
+
+    def summary(self) -> dict[str, Any]:
+        """Totals, per kind of round, and the per-round table."""
+        kinds = Counter(r[0] for r in self.rounds)
+        by_kind = {
+            kind: {
+                "rounds": count,
+                "messages": 2 * sum(r[1] for r in self.rounds if r[0] == kind),
+                "bytes_sent": sum(r[2] for r in self.rounds if r[0] == kind),
+                "bytes_received": sum(r[3] for r in self.rounds if r[0] == kind),
+            }
+            for kind, count in kinds.items()
+        }
+        return {
+            "rounds": len(self.rounds),
+            "messages": 2 * sum(r[1] for r in self.rounds),
+            "bytes_sent": sum(r[2] for r in self.rounds),
+            "bytes_received": sum(r[3] for r in self.rounds),
+            "largest_result_values": max((r[4] for r in self.rounds), default=0),
+            "by_kind": by_kind,
+            "per_round": [
+                {"kind": k, "tasks": t, "bytes_sent": s, "bytes_received": b}
+                for k, t, s, b, _ in self.rounds
+            ],
+        }
+
+
+class Rounds:
+    """Runs one task per partition and gathers the results.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    parts : list of Future
+        The partitions, held on the workers.
+    pinned : list of str or None
+        The worker of each partition (hospital mode), or None: Dask places the tasks
+        where the partitions are and may move or recompute them.
+    owners : list of str
+        What each partition holds, named in errors (its groups).
+    """
+
+    def __init__(self, client, parts: list, pinned: list[str] | None, owners: list[str]):
+        self.client, self.parts, self.pinned, self.owners = client, parts, pinned, owners
+        self.log = MessageLog()
+
+    def run(self, kind: str, func, *args: Any) -> list:
+        """``func(part, *args)`` on every partition; the results in partition order."""
+        sent = [message_bytes(args)] * len(self.parts)
+        futures = [
+            self.client.submit(func, part, *args, pure=False, retries=RETRIES, **self._place(k))
+            for k, part in enumerate(self.parts)
+        ]
+        results = self.gather(kind, futures)
+        self.log.add(kind, sent, results)
+        return results
+
+    def _place(self, k: int) -> dict[str, Any]:
+        if self.pinned is None:
+            return {}
+        return {"workers": [self.pinned[k]], "allow_other_workers": False}
+
+    def gather(self, kind: str, futures: list) -> list:
+        """The futures' results, or a :class:`ClusterError` saying what was lost."""
+        distributed = import_optional("distributed", "A distributed fit")
+        try:
+            if self.pinned is not None:
+                self._wait_pinned(distributed, futures)
+            return self.client.gather(futures)
+        except ClusterError:
+            raise
+        except (distributed.client.FutureCancelledError, distributed.scheduler.KilledWorker,
+                distributed.comm.CommClosedError, OSError) as e:  # fmt: skip
+            text = f"{type(e).__name__}: {e}"
+            raise ClusterError(
+                MSG_CLUSTER_FAILED.format(kind=kind, error=text, retries=RETRIES)
+            ) from e
+        finally:
+            for f in futures:
+                f.release()
+
+    def _wait_pinned(self, distributed, futures: list) -> None:
+        """Wait for pinned tasks, checking that their workers are still there."""
+        while True:
+            try:
+                distributed.wait(futures, timeout=POLL)
+                return
+            except distributed.TimeoutError:
+                self.check_workers()
+
+    def check_workers(self) -> None:
+        """Raise :class:`ClusterError` if a worker holding pinned partitions has left."""
+        if self.pinned is None:
+            return
+        alive = set(self.client.scheduler_info(n_workers=-1)["workers"])
+        for worker in dict.fromkeys(self.pinned):
+            if worker not in alive:
+                groups = sorted(
+                    {o for o, w in zip(self.owners, self.pinned, strict=True) if w == worker}
+                )
+                raise ClusterError(MSG_WORKER_LOST.format(worker=worker, groups=groups))
