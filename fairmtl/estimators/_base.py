@@ -133,16 +133,18 @@ class FairMTLBase(BaseEstimator):
         raise NotImplementedError
 
     # -- fit -----------------------------------------------------------------------------
-    def fit(self, X, y, *, groups=None, sample_weight=None):
+    def fit(self, X, y=None, *, groups=None, sample_weight=None):
         """Fit the group models under the chosen sharing and objective.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Numeric features; with ``group_column`` a DataFrame that also holds the
-            group column(s).
+            group column(s). A dask DataFrame or Array (with dask ``y`` and ``groups``),
+            or a :class:`fairmtl.distributed.DaskGroupData`, fits on a Dask cluster
+            (see :mod:`fairmtl.distributed`).
         y : array-like of shape (n_samples,)
-            Target.
+            Target (None only with a ``DaskGroupData``, which holds it).
         groups : array-like of shape (n_samples,) or (n_samples, n_columns), default=None
             Group of each row (several columns form intersections). None: one group.
         sample_weight : array-like of shape (n_samples,), default=None
