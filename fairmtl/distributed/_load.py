@@ -50,11 +50,7 @@ def encode_rows(summary: ClusterRows, labels, positive) -> ClusterRows:
     weight = np.array([summary.group_weight[order[label]] for label in labels])
     sizes = np.array([summary.sizes[order[label]] for label in labels])
     labels = np.asarray(labels, dtype=object)
-    encoded = [
-        rounds.client.submit(_parts.encode, part, labels, positive, weight, pure=False,
-                             retries=RETRIES, **rounds._place(k))
-        for k, part in enumerate(rounds.parts)
-    ]  # fmt: skip
+    encoded = rounds.submit_each(_parts.encode, labels, positive, weight)
     rounds.parts = encoded  # the raw partitions are released: Dask keeps how to remake them
     found = rounds.run("moments", _parts.moments, G)
     mean = sum(m for m, _, _ in found)

@@ -39,6 +39,11 @@ POLL = 1.0
 RETRIES = 2
 
 
+def apply_each(func, parts: list, *args: Any) -> list:
+    """``[func(part, *args) for part in parts]``: one task's work on one worker."""
+    return [func(part, *args) for part in parts]
+
+
 def message_bytes(obj: Any) -> int:
     """Bytes of ``obj`` as sent between processes (its pickled size)."""
     return len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
@@ -99,7 +104,11 @@ class MessageLog:
 
 
 class Rounds:
-    """Runs one task per partition and gathers the results.
+    """Runs a function on every partition, one task per worker, and gathers the results.
+
+    Each round sends one task to each worker that holds partitions; the task applies the
+    function to each of them there and returns their results (model-sized), so a round
+    costs two messages per worker, whatever the number of partitions.
 
     Parameters
     ----------
@@ -107,31 +116,80 @@ class Rounds:
     parts : list of Future
         The partitions, held on the workers.
     pinned : list of str or None
-        The worker of each partition (hospital mode), or None: Dask places the tasks
-        where the partitions are and may move or recompute them.
+        The worker of each partition (hospital mode), or None: Dask keeps the partitions
+        where they were computed and may move or recompute them (a lost worker).
     owners : list of str
         What each partition holds, named in errors (its groups).
     """
 
     def __init__(self, client, parts: list, pinned: list[str] | None, owners: list[str]):
-        self.client, self.parts, self.pinned, self.owners = client, parts, pinned, owners
+        self.client, self.pinned, self.owners = client, pinned, owners
+        self.parts = parts
         self.log = MessageLog()
+
+    @property
+    def parts(self) -> list:
+        return self._parts
+
+    @parts.setter
+    def parts(self, parts: list) -> None:
+        self._parts, self._batches = parts, None
+
+    def batches(self) -> list[tuple[str | None, list[int]]]:
+        """``(worker, partition indices)`` of each task of a round."""
+        if self._batches is None:
+            if self.pinned is not None:
+                where = self.pinned
+            else:
+                distributed = import_optional("distributed", "A distributed fit")
+                distributed.wait(self.parts)
+                holders = self.client.who_has(self.parts)
+                where = [min(holders.get(p.key) or ("",)) for p in self.parts]
+            groups: dict[str, list[int]] = {}
+            for k, worker in enumerate(where):
+                groups.setdefault(worker, []).append(k)
+            self._batches = [(w or None, ks) for w, ks in sorted(groups.items())]
+        return self._batches
 
     def run(self, kind: str, func, *args: Any) -> list:
         """``func(part, *args)`` on every partition; the results in partition order."""
-        sent = [message_bytes(args)] * len(self.parts)
-        futures = [
-            self.client.submit(func, part, *args, pure=False, retries=RETRIES, **self._place(k))
-            for k, part in enumerate(self.parts)
-        ]
+        batches = self.batches()
+        futures = []
+        for worker, ks in batches:
+            parts = [self.parts[k] for k in ks]
+            futures.append(
+                self.client.submit(
+                    apply_each,
+                    func,
+                    parts,
+                    *args,
+                    pure=False,
+                    retries=RETRIES,
+                    **self._place(worker),
+                )  # fmt: skip
+            )
         results = self.gather(kind, futures)
-        self.log.add(kind, sent, results)
-        return results
+        self.log.add(kind, [message_bytes(args)] * len(batches), results)
+        out: list = [None] * len(self.parts)
+        for (_, ks), found in zip(batches, results, strict=True):
+            for k, r in zip(ks, found, strict=True):
+                out[k] = r
+        return out
 
-    def _place(self, k: int) -> dict[str, Any]:
-        if self.pinned is None:
+    def submit_each(self, func, *args: Any) -> list:
+        """Futures of ``func(part, *args)``, each on its partition's worker (kept there)."""
+        where = {k: w for w, ks in self.batches() for k in ks}
+        return [
+            self.client.submit(func, part, *args, pure=False, retries=RETRIES,
+                               **self._place(where[k]))
+            for k, part in enumerate(self.parts)
+        ]  # fmt: skip
+
+    def _place(self, worker: str | None) -> dict[str, Any]:
+        """Pinned partitions: only their worker; otherwise where they are, if it can."""
+        if worker is None:
             return {}
-        return {"workers": [self.pinned[k]], "allow_other_workers": False}
+        return {"workers": [worker], "allow_other_workers": self.pinned is None}
 
     def gather(self, kind: str, futures: list) -> list:
         """The futures' results, or a :class:`ClusterError` saying what was lost."""
