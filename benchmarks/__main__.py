@@ -40,7 +40,7 @@ from benchmarks._markdown import (  # noqa: F401  (the README markers are read b
 )
 
 HERE = Path(__file__).parent
-SUITES = ("convex", "dual", "neural", "frontier", "transfer", "generalisation")
+SUITES = ("convex", "dual", "neural", "frontier", "transfer", "generalisation", "distributed")
 SCHEMA = "fairmtl-benchmarks/1"
 
 
