@@ -175,37 +175,40 @@ def write_hospitals(frame: pd.DataFrame, root) -> None:
         rows.iloc[half:].drop(columns="hospital").to_parquet(folder / "b.parquet")
 
 
-def test_hospital_mode_sends_no_rows(client, tmp_path):
+def test_hospital_mode_sends_no_rows(client, tmp_path, monkeypatch):
     """Each hospital's files are read on its worker and nothing row-level reaches the
     client or another worker; the fit equals the in-memory one."""
     frame = make_frame(4)
     write_hospitals(frame, tmp_path)
     received = []
-    original = client.gather
+    gather, actor_result = client.gather, distributed.actor.ActorFuture.result
 
-    def watching(futures, *args, **kwargs):
-        out = original(futures, *args, **kwargs)
-        received.append(out)
-        return out
+    def watching_gather(futures, *args, **kwargs):
+        received.append(gather(futures, *args, **kwargs))
+        return received[-1]
+
+    def watching_actor(self, *args, **kwargs):  # results of calls to a worker's actor
+        received.append(actor_result(self, *args, **kwargs))
+        return received[-1]
 
     transfers_before = client.run(
         lambda dask_worker: dask_worker.state.transfer_incoming_count_total
     )
-    client.gather = watching
-    try:
-        rows = read_parquet(
-            tmp_path, target="y", group="hospital", features=FEATURES, sample_weight="w",
-            client=client, hospitals=True,
-        )  # fmt: skip
-        params = {"objective": "minimax", "alpha": 1e-2, "sharing_strength": 1.0}
-        dist = FairMTLClassifier(solver="dual", **params).fit(rows)
-    finally:
-        del client.gather
+    monkeypatch.setattr(client, "gather", watching_gather)
+    monkeypatch.setattr(distributed.actor.ActorFuture, "result", watching_actor)
+    rows = read_parquet(
+        tmp_path, target="y", group="hospital", features=FEATURES, sample_weight="w",
+        client=client, hospitals=True,
+    )  # fmt: skip
+    params = {"objective": "minimax", "alpha": 1e-2, "sharing_strength": 1.0}
+    dist = FairMTLClassifier(solver="dual", **params).fit(rows)
+    monkeypatch.undo()
     transfers = client.run(lambda dask_worker: dask_worker.state.transfer_incoming_count_total)
     assert transfers == transfers_before  # no task fetched data from another worker
     smallest = frame["hospital"].value_counts().min() // 2  # rows of the smallest file
     arrays = [a for batch in received for a in _arrays(batch)]
-    assert arrays, "no result was inspected"
+    rounds = dist.solver_info_["distributed"]["rounds"]
+    assert len(received) >= rounds, "not every round's results were inspected"
     assert max(a.size for a in arrays) < smallest
     assert all(a.dtype != object or a.size <= 3 for a in arrays)
     memory = FairMTLClassifier(solver="dual", **params).fit(

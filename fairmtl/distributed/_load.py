@@ -51,7 +51,7 @@ def encode_rows(summary: ClusterRows, labels, positive) -> ClusterRows:
     sizes = np.array([summary.sizes[order[label]] for label in labels])
     labels = np.asarray(labels, dtype=object)
     encoded = rounds.submit_each(_parts.encode, labels, positive, weight)
-    rounds.parts = encoded  # the raw partitions are released: Dask keeps how to remake them
+    rounds.hold(encoded)  # the raw partitions are released: Dask keeps how to remake them
     found = rounds.run("moments", _parts.moments, G)
     mean = sum(m for m, _, _ in found)
     sq = sum(s for _, s, _ in found)

@@ -39,8 +39,13 @@ class ClusterSums:
         return np.array([self.lam.sum()]) if self.single else self.lam.astype(float)
 
     def class_counts(self):
-        found = self.oracle.run("certificate", _parts.class_counts, self.lam, self.single)
-        return sum(p for p, _ in found), sum(n for _, n in found)
+        # they depend on which groups have weight only: one round per pattern
+        key = (self.single, (self.lam > 0).tobytes())
+        cache = self.oracle.class_cache
+        if key not in cache:
+            found = self.oracle.run("certificate", _parts.class_counts, self.lam, self.single)
+            cache[key] = (sum(p for p, _ in found), sum(n for _, n in found))
+        return cache[key]
 
     def min_margin(self, sign, which):
         found = self.oracle.run("certificate", _parts.min_margin, *self._args(), sign, which)
@@ -57,6 +62,7 @@ class ClusterOracle(LinearOracle):
 
     def __init__(self, data: ClusterRows, loss, sharing: str) -> None:
         super().__init__(data, loss, sharing)
+        self.class_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
     def run(self, kind: str, func, *args: Any) -> list:
         return self.data.rounds.run(kind, func, *args)

@@ -44,6 +44,20 @@ def apply_each(func, parts: list, *args: Any) -> list:
     return [func(part, *args) for part in parts]
 
 
+class PartHolder:
+    """A Dask actor on one worker holding that worker's partitions.
+
+    Calls to it go from the client to the worker directly; only ``apply``'s arguments
+    and its model-sized results travel.
+    """
+
+    def __init__(self, parts: list) -> None:
+        self.parts = parts
+
+    def apply(self, func, *args: Any) -> list:
+        return apply_each(func, self.parts, *args)
+
+
 def message_bytes(obj: Any) -> int:
     """Bytes of ``obj`` as sent between processes (its pickled size)."""
     return len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
@@ -133,7 +147,8 @@ class Rounds:
 
     @parts.setter
     def parts(self, parts: list) -> None:
-        self._parts, self._batches = parts, None
+        self._parts, self._batches, self._holders, self._holding = parts, None, None, False
+        self._holder_futures: list = []
 
     def batches(self) -> list[tuple[str | None, list[int]]]:
         """``(worker, partition indices)`` of each task of a round."""
@@ -142,7 +157,8 @@ class Rounds:
                 where = self.pinned
             else:
                 distributed = import_optional("distributed", "A distributed fit")
-                distributed.wait(self.parts)
+                with self.client.as_current():  # wait() asks for the current client
+                    distributed.wait(self.parts)
                 holders = self.client.who_has(self.parts)
                 where = [min(holders.get(p.key) or ("",)) for p in self.parts]
             groups: dict[str, list[int]] = {}
@@ -152,29 +168,70 @@ class Rounds:
         return self._batches
 
     def run(self, kind: str, func, *args: Any) -> list:
-        """``func(part, *args)`` on every partition; the results in partition order."""
+        """``func(part, *args)`` on every partition; the results in partition order.
+
+        Once the partitions are held (:meth:`hold`), a round calls each worker's
+        :class:`PartHolder` directly (no scheduler on the way: a few milliseconds a
+        round). If that fails (a worker lost), the round runs again as Dask tasks, which
+        Dask retries and whose lost partitions it computes again elsewhere; the holders
+        are then rebuilt where the partitions now are.
+        """
         batches = self.batches()
-        futures = []
-        for worker, ks in batches:
-            parts = [self.parts[k] for k in ks]
-            futures.append(
-                self.client.submit(
-                    apply_each,
-                    func,
-                    parts,
-                    *args,
-                    pure=False,
-                    retries=RETRIES,
-                    **self._place(worker),
-                )  # fmt: skip
-            )
-        results = self.gather(kind, futures)
+        results = None
+        if self._holding:
+            try:
+                results = self._call_holders(batches, func, args)
+            except Exception:  # a lost worker, or func's own error: the tasks say which
+                self.check_workers()
+                self._holders = None
+        if results is None:
+            results = self._run_tasks(kind, batches, func, args)
+            self._batches = None  # where the partitions are now
         self.log.add(kind, [message_bytes(args)] * len(batches), results)
         out: list = [None] * len(self.parts)
         for (_, ks), found in zip(batches, results, strict=True):
             for k, r in zip(ks, found, strict=True):
                 out[k] = r
         return out
+
+    def hold(self, parts: list) -> None:
+        """Use ``parts`` from now on, each worker's partitions held by a :class:`PartHolder`."""
+        self.parts = parts
+        self._holding = True
+
+    def _call_holders(self, batches, func, args) -> list:
+        with self.client.as_current():  # actor handles find their client as the current one
+            if self._holders is None:
+                created = [
+                    self.client.submit(PartHolder, [self.parts[k] for k in ks], actor=True,
+                                       pure=False, **self._place(worker))
+                    for worker, ks in batches
+                ]  # fmt: skip
+                self._holders = [self._await(f) for f in created]
+                self._holder_futures = created  # the actors live while these are held
+            calls = [holder.apply(func, *args) for holder in self._holders]
+            return [self._await(call) for call in calls]
+
+    def _await(self, call):
+        """A result; an error if a worker it needs leaves meanwhile (a call to a worker
+        that died would otherwise wait for ever)."""
+        while True:
+            try:
+                return call.result(timeout=POLL)
+            except TimeoutError:
+                self.check_workers()
+                alive = set(self.client.scheduler_info(n_workers=-1)["workers"])
+                lost = [h._address for h in self._holders or [] if h._address not in alive]
+                if lost:
+                    raise ConnectionError(f"worker(s) {lost} left the cluster") from None
+
+    def _run_tasks(self, kind: str, batches, func, args) -> list:
+        futures = [
+            self.client.submit(apply_each, func, [self.parts[k] for k in ks], *args,
+                               pure=False, retries=RETRIES, **self._place(worker))
+            for worker, ks in batches
+        ]  # fmt: skip
+        return self.gather(kind, futures)
 
     def submit_each(self, func, *args: Any) -> list:
         """Futures of ``func(part, *args)``, each on its partition's worker (kept there)."""
@@ -214,7 +271,8 @@ class Rounds:
         """Wait for pinned tasks, checking that their workers are still there."""
         while True:
             try:
-                distributed.wait(futures, timeout=POLL)
+                with self.client.as_current():
+                    distributed.wait(futures, timeout=POLL)
                 return
             except distributed.TimeoutError:
                 self.check_workers()
