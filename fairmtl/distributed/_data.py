@@ -152,7 +152,9 @@ def read_parquet(
                 MSG_COLUMN_MISSING.format(column=column, path=path, known=known)
             )
     used = {target, group, sample_weight}
-    features = list(features) if features is not None else [c for c in known if c not in used]
+    if features is None:  # pandas keeps a non-default index as __index_level_0__
+        features = [c for c in known if c not in used and not c.startswith("__index_level_")]
+    features = list(features)
     sources = []
     for fragment in fragments:
         keys = ds.get_partition_keys(fragment.partition_expression)
