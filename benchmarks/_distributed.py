@@ -22,10 +22,13 @@ record), and the peak resident memory of each worker process (``ru_maxrss``, the
 over the workers of a cluster).
 
 Sizes: ``--smoke`` 20,000 rows x 10 features x 5 hospitals; ``--quick`` 200,000 rows; a
-full run ``FULL_ROWS`` (set ``FAIRMTL_BENCH_DISTRIBUTED_ROWS`` to change it). The issue's
-20 million rows (4 GB in float32) were not run here: on 2 shared cores one minimax fit at
-that size takes hours. The memory limit per worker is below the data's size once the data
-exceed about 0.7 GB (``limit_below_data`` says whether it was).
+full run ``FULL_ROWS`` = 1,000,000 rows (set ``FAIRMTL_BENCH_DISTRIBUTED_ROWS`` to change
+it). The issue's 20 million rows (3.7 GiB of float32 features) were not run: on the 2
+shared cores of the machine that wrote RESULTS.md one minimax fit at that size would take
+hours (a minimax fit needs about 900 rounds, each a pass over every row). The memory
+limit per worker is below the data's size only once the data exceed about 0.7 GiB
+(``limit_below_data`` says whether it was): a worker process holds about 450 MiB before
+any data (Python, numpy, pandas, pyarrow, cvxpy, scikit-learn, fairmtl).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from benchmarks._common import markdown_table
 ALPHA = 1e-4
 FEATURES = 50
 HOSPITALS = 50
-FULL_ROWS = 2_000_000
+FULL_ROWS = 1_000_000
 FILE_ROWS = 250_000
 #: a worker process's own memory before any data (Python, numpy, pandas, pyarrow, fairmtl)
 WORKER_BASE_MB = 300
