@@ -98,8 +98,8 @@ def fit(
         typer.Option(
             "--format",
             help="With --scheduler, the data's format: auto (a folder, or a .parquet file) "
-            "or parquet (a Parquet file or folder of them, e.g. one folder per hospital: "
-            "hospital=A/part-0.parquet, whatever their names).",
+            "or parquet (a Parquet file or a folder of them, whatever their names; hive "
+            "folders, one per hospital, give the group column's value).",
         ),
     ] = "auto",
     scheduler: Annotated[
