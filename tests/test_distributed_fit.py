@@ -27,7 +27,7 @@ pytest.importorskip("pyarrow", reason="Parquet input needs pyarrow")
 
 from fairmtl.distributed import from_dask, read_parquet  # noqa: E402
 from fairmtl.distributed._data import MSG_MIXED_PARTITION  # noqa: E402
-from fairmtl.distributed._estimator import MSG_AUTO_DISTRIBUTED  # noqa: E402
+from fairmtl.distributed._estimator import MSG_AUTO_DISTRIBUTED, MSG_DATA_WITH_Y  # noqa: E402
 from fairmtl.distributed._rounds import Rounds  # noqa: E402
 
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(300)]
@@ -251,6 +251,16 @@ def test_auto_knobs_are_refused(client):
     message = MSG_AUTO_DISTRIBUTED.format(name="alpha", example="alpha=1e-3")
     with pytest.raises(ValueError, match=message[:60].replace("(", r"\(")):
         est.fit(ddf[FEATURES], ddf["y"], groups=ddf["hospital"])
+
+
+def test_rows_on_the_cluster_take_no_separate_weights(client):
+    frame = make_frame(9)
+    ddf = dd.from_pandas(frame, npartitions=2)
+    rows = from_dask(ddf[FEATURES], ddf["y"], ddf["hospital"], client=client)
+    est = FairMTLClassifier(objective="average", alpha=1e-2, sharing_strength=1.0)
+    with pytest.raises(DataValidationError, match="without y, groups and sample_weight"):
+        est.fit(rows, sample_weight=frame["w"])
+    assert "sample_weight" in MSG_DATA_WITH_Y
 
 
 # -- a worker killed mid-fit ------------------------------------------------------------------

@@ -40,8 +40,8 @@ MSG_DISTRIBUTED_OBJECTIVE = (
     "'offset', a smooth loss and alpha > 0; fit in memory for the others."
 )
 MSG_DATA_WITH_Y = (
-    "X is a DaskGroupData, which holds the target and groups already: call fit(X) without "
-    "y and groups."
+    "X is a DaskGroupData, which holds the target, groups and weights already: call fit(X) "
+    "without y, groups and sample_weight (give the weights to from_dask or read_parquet)."
 )
 MSG_DISTRIBUTED_Y = (
     "X is a dask collection, so y and groups must be dask collections with the same "
@@ -88,7 +88,7 @@ def fit_distributed(est, X, y, groups, sample_weight):
 
 def _as_data(X, y, groups, sample_weight) -> DaskGroupData:
     if isinstance(X, DaskGroupData):
-        if y is not None or groups is not None:
+        if y is not None or groups is not None or sample_weight is not None:
             raise DataValidationError(MSG_DATA_WITH_Y)
         return X
     dask = sys.modules["dask"]
