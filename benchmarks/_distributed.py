@@ -23,12 +23,15 @@ over the workers of a cluster).
 
 Sizes: ``--smoke`` 20,000 rows x 10 features x 5 hospitals; ``--quick`` 200,000 rows; a
 full run ``FULL_ROWS`` = 1,000,000 rows (set ``FAIRMTL_BENCH_DISTRIBUTED_ROWS`` to change
-it). The issue's 20 million rows (3.7 GiB of float32 features) were not run: on the 2
-shared cores of the machine that wrote RESULTS.md one minimax fit at that size would take
-hours (a minimax fit needs about 900 rounds, each a pass over every row). The memory
-limit per worker is below the data's size only once the data exceed about 0.7 GiB
-(``limit_below_data`` says whether it was): a worker process holds about 450 MiB before
-any data (Python, numpy, pandas, pyarrow, cvxpy, scikit-learn, fairmtl).
+it). 20 million rows (3.7 GiB of float32 features) were not run: on 2 shared cores one
+minimax fit at that size would take hours (a minimax fit needs about 900 rounds, each a pass over every row). A worker
+process holds about 480 MiB before any data (Python, numpy, pandas, pyarrow, cvxpy,
+scikit-learn, fairmtl), and Dask pauses a worker at 80% of its limit: the limit per worker
+is ``(500 MiB + 2 x its share of the rows) / 0.6``, at least 1 GiB, which is below the
+data's size only beyond about 5 GiB of rows (``limit_below_data`` says whether it was).
+With an earlier limit of 600 MiB (1,000,000 rows) dask-ml's fit had not ended after 10
+minutes, most likely because its workers were paused, while fairmtl's calls to its actors
+went on.
 """
 
 from __future__ import annotations
@@ -51,8 +54,9 @@ FEATURES = 50
 HOSPITALS = 50
 FULL_ROWS = 1_000_000
 FILE_ROWS = 250_000
-#: a worker process's own memory before any data (Python, numpy, pandas, pyarrow, fairmtl)
-WORKER_BASE_MB = 300
+#: a worker process's own memory before any data (Python, numpy, pandas, pyarrow, cvxpy,
+#: scikit-learn, fairmtl): its measured peak with 10 MiB of rows was 485 MiB
+WORKER_BASE_MB = 500
 
 
 # -- data -----------------------------------------------------------------------------------
@@ -188,7 +192,10 @@ def _rows(root: Path, n: int, d: int, G: int, log) -> list[dict[str, Any]]:
     files = len(list(root.rglob("*.parquet")))
     log(f"distributed: wrote {n:,} rows in {files} files ({data_bytes / 2**20:.0f} MiB "
         f"of features) in {time.perf_counter() - t0:.0f} s")  # fmt: skip
-    limit = int(max((data_bytes / 4 / 2**20 + WORKER_BASE_MB) / 0.6, 600) * 2**20)
+    # Dask pauses a worker at 80% of its limit and spills at 70%: room for the process
+    # itself, its share of the rows and their transient copy while encoded
+    share_mb = data_bytes / 4 / 2**20
+    limit = int(max((WORKER_BASE_MB + 2 * share_mb) / 0.6, 1024) * 2**20)
     dataset = (f"simulated {n:,} rows x {d} features x {G} hospitals, Parquet "
                f"({files} files, {data_bytes / 2**20:.0f} MiB)")  # fmt: skip
     base = {"dataset": dataset, "n_rows": n, "memory_limit_mb": limit / 2**20,
