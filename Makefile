@@ -13,7 +13,7 @@ $(BIN)/python:
 # one is on disk instead of downloading a multi-GB CUDA build.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet -e ".[torch,distributed,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[torch,distributed,dev,bench]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -41,7 +41,7 @@ from benchmarks._markdown import (  # noqa: F401  (the README markers are read b
 from fairmtl.data import atomic_write_text
 
 HERE = Path(__file__).parent
-SUITES = ("convex", "dual", "neural", "frontier", "transfer", "generalisation")
+SUITES = ("convex", "dual", "neural", "frontier", "transfer", "generalisation", "distributed")
 SCHEMA = "fairmtl-benchmarks/1"
 
 

@@ -24,6 +24,7 @@ SUITE_TITLES = {
     "frontier": "Frontier suite: 20-fit frontiers, hypervolume and time",
     "transfer": "Transfer suite: which groups help each other",
     "generalisation": "Generalisation suite: the worst-off group on held-out rows, repeated splits",
+    "distributed": "Distributed suite: one fit across a Dask cluster, rows read from Parquet",
 }
 
 

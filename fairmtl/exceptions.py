@@ -14,6 +14,7 @@ __all__ = [
     "UnseenGroupError",
     "InfeasibleError",
     "SolverFailedError",
+    "ClusterError",
     "OptionalDependencyError",
     "FileExistsNoForceError",
     "OutputError",
@@ -68,6 +69,11 @@ class InfeasibleError(FairMTLError, ValueError):
 
 class SolverFailedError(FairMTLError, RuntimeError):
     """Every solver tried failed or returned a status that is not a solution."""
+
+
+class ClusterError(FairMTLError, RuntimeError):
+    """A distributed fit lost a worker or a task and returns nothing rather than a partial
+    result; the message says what was lost and what to do."""
 
 
 class OptionalDependencyError(FairMTLError, ImportError):

@@ -93,6 +93,33 @@ def fit(
     force: ForceOpt = False,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
+    data_format: Annotated[
+        Literal["auto", "parquet"],
+        typer.Option(
+            "--format",
+            help="With --scheduler, the data's format: auto (a folder, or a .parquet file) "
+            "or parquet (a Parquet file or a folder of them, whatever their names; hive "
+            "folders, one per hospital, give the group column's value).",
+        ),
+    ] = "auto",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="Fit on a Dask cluster, e.g. --scheduler tcp://host:8786: each worker "
+            "reads its Parquet files and only model-sized sums travel. Needs numeric "
+            "features, --alpha and --sharing-strength; no cross-validation (--cv) is run.",
+        ),
+    ] = None,
+    hospitals: Annotated[
+        bool,
+        typer.Option(
+            "--hospitals",
+            help="With --scheduler: read and keep each group's files on one worker; no "
+            "row leaves it.",
+        ),
+    ] = False,
 ) -> None:
     """Train a group-as-task model on a table and save it.
 
@@ -113,6 +140,19 @@ def fit(
 
     ui = Ui(ctx, quiet=quiet, json_mode=json)
     check_outputs([output], force=force)  # before the work, not after it
+    params = {
+        "objective": objective,
+        "sharing": sharing,
+        "epsilon": epsilon,
+        "alpha": alpha,
+        "sharing_strength": sharing_strength,
+        "random_state": seed,
+    }
+    if scheduler is not None:
+        cluster = {"scheduler": scheduler, "hospitals": hospitals, "task": task,
+                   "data_format": data_format}  # fmt: skip
+        _fit_on_cluster(ctx, ui, data, target, group, features, output, params, cluster, force)
+        return
     table = load_training_table(
         data,
         target=target,
@@ -131,14 +171,6 @@ def fit(
         f"Read {len(table.frame) + table.rows_dropped:,} rows from {data}: {table.task}, "
         f"{len(table.schema.features)} features, {table.y.size:,} rows with a target."
     )
-    params = {
-        "objective": objective,
-        "sharing": sharing,
-        "epsilon": epsilon,
-        "alpha": alpha,
-        "sharing_strength": sharing_strength,
-        "random_state": seed,
-    }
     from fairmtl.frontier._progress import JobProgress
 
     ui.info(
@@ -173,6 +205,39 @@ def fit(
     if json:
         skip = ("params", "training_rows")
         ui.print_json({"model": str(path), **{k: metadata[k] for k in metadata if k not in skip}})
+
+
+def _fit_on_cluster(ctx, ui, data, target, group, features, output, params, cluster, force):
+    """``fairmtl fit --scheduler``: the rows stay on the cluster (fairmtl.distributed)."""
+    from fairmtl.cli._tabular import split_names
+    from fairmtl.distributed._files import fit_parquet
+    from fairmtl.persistence import save_model
+
+    ui.info(f"Fitting on the Dask cluster at {cluster['scheduler']}, reading {data}...")
+    model, schema = fit_parquet(
+        data, target=target, groups=split_names(group), features=split_names(features) or None,
+        **cluster, **params,
+    )  # fmt: skip
+    record = model.solver_info_["distributed"]
+    metadata = {
+        "task": "regression"
+        if model.__class__.__name__.endswith("Regressor")
+        else "classification",
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": command_line(ctx),
+        "source": str(data),
+        "n_rows": int(model.group_sizes_.sum()),
+        "params": params,
+        "distributed": {k: v for k, v in record.items() if k != "per_round"},
+    }
+    path = save_model(model, output, schema=schema, force=force, metadata=metadata)
+    info = model.solver_info_
+    ui.info(
+        f"{info['status']} (certified gap {info['gap']:.2g}); {record['rounds']} rounds, "
+        f"{record['messages']:,} messages, {record['bytes_received'] / 2**20:.2f} MiB "
+        "from the workers."
+    )
+    ui.done(f"Saved the model to {path}")
 
 
 def _caution(group: Any, n: Any) -> str:

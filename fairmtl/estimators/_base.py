@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from fairmtl.data import UNSEEN, GroupEncoder, check_groups_length, group_labels
+from fairmtl.distributed._detect import is_cluster_input
 from fairmtl.estimators._input import (
     MSG_GROUPS_REQUIRED,
     check_feature_frame,
@@ -87,6 +88,8 @@ class Prepared:
     n_outputs: int
     task: str
     problem: Problem
+    #: each group's total sample weight, when the rows are not here (a distributed fit)
+    group_weight: np.ndarray | None = None
 
 
 class FairMTLBase(BaseEstimator):
@@ -140,16 +143,18 @@ class FairMTLBase(BaseEstimator):
         raise NotImplementedError
 
     # -- fit -----------------------------------------------------------------------------
-    def fit(self, X, y, *, groups=None, sample_weight=None):
+    def fit(self, X, y=None, *, groups=None, sample_weight=None):
         """Fit the group models under the chosen sharing and objective.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Numeric features; with ``group_column`` a DataFrame that also holds the
-            group column(s).
+            group column(s). A dask DataFrame or Array (with dask ``y`` and ``groups``),
+            or a :class:`fairmtl.distributed.DaskGroupData`, fits on a Dask cluster
+            (see :mod:`fairmtl.distributed`).
         y : array-like of shape (n_samples,)
-            Target.
+            Target (None only with a ``DaskGroupData``, which holds it).
         groups : array-like of shape (n_samples,) or (n_samples, n_columns), default=None
             Group of each row (several columns form intersections). None: one group.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -161,6 +166,10 @@ class FairMTLBase(BaseEstimator):
             The fitted estimator.
         """
         self._validate_params()
+        if is_cluster_input(X):  # rows on a Dask cluster: fairmtl.distributed
+            from fairmtl.distributed._estimator import fit_distributed
+
+            return fit_distributed(self, X, y, groups, sample_weight)
         prepared = self._prepare(X, y, groups, sample_weight)
         return self._fit_prepared(prepared)
 
@@ -314,9 +323,11 @@ class FairMTLBase(BaseEstimator):
         return getattr(self, name + "_")
 
     def _solve(self, prepared: Prepared, **overrides: Any) -> FitResult:
-        group_weight = np.bincount(
-            prepared.tasks, weights=prepared.sample_weight, minlength=prepared.encoder.n_groups_
-        )
+        group_weight = prepared.group_weight
+        if group_weight is None:
+            group_weight = np.bincount(
+                prepared.tasks, weights=prepared.sample_weight, minlength=prepared.encoder.n_groups_
+            )
         knobs = {
             **self._objective_knobs(group_weight, self._resolved("adjustment")),
             "alpha": self._resolved("alpha"),

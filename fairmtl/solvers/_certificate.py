@@ -28,7 +28,14 @@ from scipy.special import expit
 
 from fairmtl.losses import Loss
 
-__all__ = ["CURVATURE_BOUND", "Penalty", "shift_error", "solve_shifts"]
+__all__ = [
+    "CURVATURE_BOUND",
+    "Penalty",
+    "RowSums",
+    "shift_error",
+    "solve_shifts",
+    "solve_shifts_from",
+]
 
 #: upper bound of the second derivative of each supported loss in its output
 CURVATURE_BOUND = {"logistic": 0.25, "squared": 2.0, "huber": 2.0}
@@ -116,6 +123,44 @@ def shift_error(loss: Loss, width, d1, weight, phi) -> tuple[float, float]:
     return float(value.sum()), float(np.sqrt(np.sum(grad**2)))
 
 
+class RowSums:
+    """The sums over rows that :func:`solve_shifts_from` needs, from arrays in memory.
+
+    Rows ``i`` have outputs ``z_i``, targets ``y_i``, weights ``c_i`` and belong to the free
+    direction ``pid_i`` (one of ``n_prob``). Another holder of the rows (a cluster's
+    workers) provides the same four methods, each returning ``n_prob`` numbers.
+    """
+
+    def __init__(self, loss: Loss, z, y, c, pid, n_prob: int) -> None:
+        self.loss, self.z, self.y, self.c, self.pid, self.n_prob = loss, z, y, c, pid, n_prob
+
+    def weight(self) -> np.ndarray:
+        """Total row weight of each direction."""
+        return np.bincount(self.pid, weights=self.c, minlength=self.n_prob)
+
+    def class_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of positive weight with ``y > 0`` and with ``y < 0``, per direction."""
+        used = self.c > 0
+        pos = np.bincount(self.pid, weights=used & (self.y > 0), minlength=self.n_prob)
+        neg = np.bincount(self.pid, weights=used & (self.y < 0), minlength=self.n_prob)
+        return pos, neg
+
+    def min_margin(self, sign: np.ndarray, which: np.ndarray) -> np.ndarray:
+        """Smallest ``sign * z`` over the rows of positive weight of the directions
+        ``which`` (inf elsewhere)."""
+        margin = np.full(self.n_prob, np.inf)
+        rows = (self.c > 0) & which[self.pid]
+        np.minimum.at(margin, self.pid[rows], (sign[self.pid] * self.z)[rows])
+        return margin
+
+    def derivatives(self, t: np.ndarray):
+        """``phi_j'(t_j)``, and a function giving ``phi_j''(t_j)`` when it is needed."""
+        zz = self.z + t[self.pid]
+        c, pid, n, loss = self.c, self.pid, self.n_prob, self.loss
+        d1 = np.bincount(pid, weights=c * loss.gradient(zz, self.y), minlength=n)
+        return d1, lambda: np.bincount(pid, weights=c * _curvature(loss, zz, self.y), minlength=n)
+
+
 def solve_shifts(loss: Loss, z, y, c, pid, n_prob: int, max_iter: int = 100):
     """Minimise ``phi_j(t) = sum_{pid_i = j} c_i loss(z_i + t, y_i)`` for every ``j``.
 
@@ -124,21 +169,23 @@ def solve_shifts(loss: Loss, z, y, c, pid, n_prob: int, max_iter: int = 100):
     loss with one class only, where the shift is pushed until the loss is negligible)
     and ``phi_j'`` at the returned shift.
     """
-    weight = np.bincount(pid, weights=c, minlength=n_prob)
+    return solve_shifts_from(RowSums(loss, z, y, c, pid, n_prob), loss, n_prob, max_iter)
+
+
+def solve_shifts_from(sums, loss: Loss, n_prob: int, max_iter: int = 100):
+    """:func:`solve_shifts` on any holder of the rows' sums (see :class:`RowSums`)."""
+    weight = sums.weight()
     t = np.zeros(n_prob)
     width = np.zeros(n_prob)
     d1_out = np.zeros(n_prob)
     todo = weight > 0
     if loss.name == "logistic":
-        pos = np.bincount(pid, weights=(c > 0) & (y > 0), minlength=n_prob)
-        neg = np.bincount(pid, weights=(c > 0) & (y < 0), minlength=n_prob)
+        pos, neg = sums.class_counts()
         one_class = todo & ((pos == 0) | (neg == 0))
         if one_class.any():
             # the infimum is at +-infinity: push every row's margin above 40
             sign = np.where(pos > 0, 1.0, -1.0)
-            margin = np.full(n_prob, np.inf)
-            rows = (c > 0) & one_class[pid]
-            np.minimum.at(margin, pid[rows], (sign[pid] * z)[rows])
+            margin = sums.min_margin(sign, one_class)
             t = np.where(one_class, sign * np.maximum(40.0 - margin, 0.0), t)
             width = np.where(one_class, np.inf, width)
             todo = todo & ~one_class
@@ -146,8 +193,7 @@ def solve_shifts(loss: Loss, z, y, c, pid, n_prob: int, max_iter: int = 100):
     hi = np.full(n_prob, np.inf)
     step_out = np.ones(n_prob)
     for it in range(max_iter):
-        zz = z + t[pid]
-        d1 = np.bincount(pid, weights=c * loss.gradient(zz, y), minlength=n_prob)
+        d1, second = sums.derivatives(t)
         d1_out = np.where(todo | ~np.isfinite(width), d1, d1_out)
         if not todo.any():
             break
@@ -159,7 +205,7 @@ def solve_shifts(loss: Loss, z, y, c, pid, n_prob: int, max_iter: int = 100):
         todo = todo & ~done
         if not todo.any() or it == max_iter - 1:
             break
-        d2 = np.bincount(pid, weights=c * _curvature(loss, zz, y), minlength=n_prob)
+        d2 = second()
         with np.errstate(divide="ignore", invalid="ignore"):
             step = np.where(d2 > 0, -d1 / d2, -np.sign(d1) * step_out)
         step = np.where(np.abs(step) < tiny, -np.sign(d1) * 1.5 * tiny, step)

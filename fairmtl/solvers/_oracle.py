@@ -26,7 +26,13 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 
 from fairmtl.losses import Loss
-from fairmtl.solvers._certificate import CURVATURE_BOUND, Penalty, shift_error, solve_shifts
+from fairmtl.solvers._certificate import (
+    CURVATURE_BOUND,
+    Penalty,
+    RowSums,
+    shift_error,
+    solve_shifts_from,
+)
 from fairmtl.solvers._precondition import Coordinates
 
 __all__ = ["GroupedData", "LinearOracle", "OracleResult"]
@@ -312,6 +318,12 @@ class LinearOracle:
             out.append((Xc, _transpose(Xc), data.y[a:b], lam[data.task[a:b]] * data.rw[a:b]))
         return out
 
+    def _segments_for(self, lam: np.ndarray):
+        """What :meth:`_value_grad` reads the rows of one call through."""
+        if self.sharing != "shared" and np.count_nonzero(lam) > STACK_GROUPS:
+            return _Stacked(self.data, lam)
+        return [(p, self._pieces(lam, a, b)) for p, a, b in self._segments(lam)]
+
     def zero(self) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros((self.n_blocks, self.data.d)), np.zeros(self.n_blocks)
 
@@ -345,10 +357,7 @@ class LinearOracle:
         data, pen = self.data, self.penalty
         lam = np.asarray(lam, dtype=float)
         coef, intercept = self.zero() if start is None else (start[0].copy(), start[1].copy())
-        if self.sharing != "shared" and np.count_nonzero(lam) > STACK_GROUPS:
-            segs = _Stacked(data, lam)
-        else:
-            segs = [(p, self._pieces(lam, a, b)) for p, a, b in self._segments(lam)]
+        segs = self._segments_for(lam)
         total = float(lam.sum()) + 1.0
         curvature = CURVATURE_BOUND[self.loss.name]
         coords = Coordinates(data.group_mean, data.group_sq, lam, pen, curvature)
@@ -419,31 +428,17 @@ class LinearOracle:
     def _certify(self, lam, coef, intercept, evaluations: int, certify: bool) -> OracleResult:
         """Exact intercepts, group losses, value and the certified error bound."""
         data, loss, pen = self.data, self.loss, self.penalty
-        G = data.n_groups
-        z = self.outputs(coef, intercept)
-        c = lam[data.task] * data.rw
-        if pen.single_free:
-            pid, n_prob = np.zeros(data.n, np.int64), 1
-        else:
-            pid, n_prob = data.task, G
-        shift, width, d1 = solve_shifts(loss, z, data.y, c, pid, n_prob)
-        z += shift[pid]
+        n_prob = 1 if pen.single_free else data.n_groups
+        sums = self._row_sums(lam, coef, intercept, pen.single_free)
+        shift, width, d1 = solve_shifts_from(sums, loss, n_prob)
         intercept = intercept + (shift[0] if pen.single_free else shift)
-        ell = loss.numpy(z, data.y)
-        losses = np.bincount(data.task, weights=data.rw * ell, minlength=G)
+        losses, lgw, lgb, phi = self._loss_sums(sums, shift, lam, coef, certify)
         pvalue, pgw, pgb = pen.value_grad(coef, intercept)
         value = float(lam @ losses) + pvalue
         error = np.inf
         if certify:
-            r = c * loss.gradient(z, data.y)
-            gw, gb = pgw.copy(), pgb.copy()
-            for p, a, b in self._segments(lam):
-                gw[p] += data.rmatvec(a, b, r[a:b])
-            if self.sharing != "shared":
-                gb = gb + np.bincount(data.task, weights=r, minlength=G)
-            weight = np.bincount(pid, weights=c, minlength=n_prob)
-            phi = np.bincount(pid, weights=c * ell, minlength=n_prob)
-            shift_err, spread = shift_error(loss, width, d1, weight, phi)
+            gw, gb = pgw + lgw, pgb + lgb
+            shift_err, spread = shift_error(loss, width, d1, sums.weight(), phi)
             xnorm = np.sqrt(float(data.colmax @ data.colmax) + 1.0)
             e_norm = spread * xnorm / np.sqrt(pen.mu_min)
             dual = np.sqrt(max(pen.dual_norm_sq(gw, gb), 0.0))
@@ -452,3 +447,27 @@ class LinearOracle:
             # without it a far-off point (value and error ~1e27) cancels to a false bound
             error += max(data.n, 1000) * np.finfo(float).eps * (abs(value) + error)
         return OracleResult(coef, intercept, losses, pvalue, value, float(error), evaluations)
+
+    def _row_sums(self, lam, coef, intercept, single_free: bool) -> RowSums:
+        """The sums over rows that the intercepts' 1-D solves need (rows in memory)."""
+        data = self.data
+        z = self.outputs(coef, intercept)
+        pid, n_prob = (np.zeros(data.n, np.int64), 1) if single_free else (data.task, data.n_groups)
+        return RowSums(self.loss, z, data.y, lam[data.task] * data.rw, pid, n_prob)
+
+    def _loss_sums(self, sums: RowSums, shift, lam, coef, certify: bool):
+        """At the shifted point: group losses, the loss part of the gradient in ``(w, b)``
+        (zeros unless ``certify``) and each free direction's weighted loss."""
+        data, loss, G = self.data, self.loss, self.data.n_groups
+        z = sums.z + shift[sums.pid]
+        ell = loss.numpy(z, data.y)
+        losses = np.bincount(data.task, weights=data.rw * ell, minlength=G)
+        gw, gb = np.zeros_like(coef), np.zeros(coef.shape[0])
+        phi = np.bincount(sums.pid, weights=sums.c * ell, minlength=sums.n_prob)
+        if certify:
+            r = sums.c * loss.gradient(z, data.y)
+            for p, a, b in self._segments(lam):
+                gw[p] += data.rmatvec(a, b, r[a:b])
+            if self.sharing != "shared":
+                gb = np.bincount(data.task, weights=r, minlength=G)
+        return losses, gw, gb, phi

@@ -1,0 +1,341 @@
+"""Distributed suite: one fit across a Dask cluster, rows read from Parquet where they are.
+
+Simulated hospitals (50 features, 50 hospitals of unequal sizes, each with its own model)
+are written to a Parquet folder, one hive folder per hospital (``hospital=h07/``), in
+files of at most 250,000 rows; nothing holds all rows at once while writing. On a real
+``LocalCluster`` of worker processes (one thread each, a memory limit per worker) the
+suite times, in one run:
+
+- the in-memory dual path (``FairMTLClassifier(solver="dual")`` on the rows read with
+  pandas; the reading is timed apart), average-loss and minimax;
+- the distributed fit (``fairmtl.distributed.read_parquet``; each worker reads its files),
+  average-loss and minimax on 4 workers, minimax in hospital mode (each hospital's files
+  on one worker), and the average-loss fit on 1 and 2 workers (scaling);
+- dask-ml's ``LogisticRegression(solver="lbfgs")`` on the same cluster and rows, the
+  peer a Dask user would pick for the average-loss model (``C = 1 / (2 alpha n)``, the
+  same penalty as ``alpha``; dask-ml also penalises its intercept).
+
+Every fit's own objective (mean log loss + ``alpha ||w||^2``, or worst group loss +
+penalty) is computed from its coefficients, so the models are compared as well as the
+times. Rows report messages and bytes between the client and the workers (fairmtl's
+record), and the peak resident memory of each worker process (``ru_maxrss``, the largest
+over the workers of a cluster).
+
+Sizes: ``--smoke`` 20,000 rows x 10 features x 5 hospitals; ``--quick`` 200,000 rows; a
+full run ``FULL_ROWS`` = 1,000,000 rows (set ``FAIRMTL_BENCH_DISTRIBUTED_ROWS`` to change
+it). 20 million rows (3.7 GiB of float32 features) were not run: on 2 shared cores one
+minimax fit at that size would take hours (a minimax fit needs about 900 rounds, each a pass over every row). A worker
+process holds about 480 MiB before any data (Python, numpy, pandas, pyarrow, cvxpy,
+scikit-learn, fairmtl), and Dask pauses a worker at 80% of its limit: the limit per worker
+is ``(500 MiB + 2 x its share of the rows) / 0.6``, at least 1 GiB, which is below the
+data's size only beyond about 5 GiB of rows (``limit_below_data`` says whether it was).
+With an earlier limit of 600 MiB (1,000,000 rows) dask-ml's fit had not ended after 10
+minutes, most likely because its workers were paused, while fairmtl's calls to its actors
+went on.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks._common import markdown_table
+
+ALPHA = 1e-4
+FEATURES = 50
+HOSPITALS = 50
+FULL_ROWS = 1_000_000
+FILE_ROWS = 250_000
+#: a worker process's own memory before any data (Python, numpy, pandas, pyarrow, cvxpy,
+#: scikit-learn, fairmtl): its measured peak with 10 MiB of rows was 485 MiB
+WORKER_BASE_MB = 500
+
+
+# -- data -----------------------------------------------------------------------------------
+def write_parquet(root: Path, n_rows: int, d: int, n_groups: int, seed: int = 0) -> int:
+    """Simulated hospitals as Parquet (float32 features, 0/1 target); bytes of features."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    sizes = np.maximum(rng.dirichlet(np.full(n_groups, 2.0)) * n_rows, 200).astype(int)
+    core = rng.normal(size=d) / np.sqrt(d)
+    columns = [f"x{j:02d}" for j in range(d)]
+    for g, size in enumerate(sizes):
+        folder = root / f"hospital=h{g:02d}"
+        folder.mkdir(parents=True)
+        coef = core + rng.normal(scale=0.5, size=d) / np.sqrt(d)
+        shift = rng.normal(scale=0.5, size=d)
+        for k, start in enumerate(range(0, size, FILE_ROWS)):
+            m = min(FILE_ROWS, size - start)
+            X = (rng.normal(size=(m, d)) + shift).astype(np.float32)
+            y = (X @ coef + rng.logistic(size=m) > 0).astype(np.int8)
+            frame = pd.DataFrame(X, columns=columns)
+            frame["y"] = y
+            frame.to_parquet(folder / f"part-{k:03d}.parquet", index=False)
+    return int(sizes.sum()) * d * 4
+
+
+def read_all(root: Path):
+    """Every row in memory (the in-memory fit's input)."""
+    import pandas as pd
+
+    frame = pd.read_parquet(root)
+    groups = frame.pop("hospital").astype(str).to_numpy()
+    y = frame.pop("y").to_numpy()
+    return frame, y, groups
+
+
+# -- objectives from coefficients ---------------------------------------------------------------
+def group_losses(coef, intercept, X, y, groups, labels) -> np.ndarray:
+    """Each hospital's mean log loss of a shared linear model."""
+    z = np.asarray(X, dtype=np.float64) @ coef + intercept
+    ell = np.logaddexp(0.0, -np.where(y > 0, 1.0, -1.0) * z)
+    return np.array([ell[groups == g].mean() for g in labels])
+
+
+# -- the cluster ---------------------------------------------------------------------------------
+def cluster(n_workers: int, memory_limit: int):
+    import distributed
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return distributed.LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=None, memory_limit=memory_limit, silence_logs=50,
+        )  # fmt: skip
+
+
+def peak_worker_mb(client) -> float:
+    """The largest peak resident memory of the cluster's worker processes (MiB)."""
+    peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    return max(peaks.values()) / 1024.0
+
+
+def fairmtl_fit(root: Path, client, objective: str, hospitals: bool = False):
+    from fairmtl import FairMTLClassifier
+    from fairmtl.distributed import read_parquet
+
+    rows = read_parquet(root, target="y", group="hospital", client=client, hospitals=hospitals)
+    est = FairMTLClassifier(
+        sharing="shared", objective=objective, alpha=ALPHA, sharing_strength=0.0, solver="dual"
+    )
+    t0 = time.perf_counter()
+    est.fit(rows)
+    return est, time.perf_counter() - t0
+
+
+def distributed_wait(*collections) -> None:
+    import distributed
+
+    distributed.wait(list(collections))
+
+
+def warm_up(client) -> float:
+    """Import fairmtl on every worker (seconds): a worker's first task pays for it once."""
+    t0 = time.perf_counter()
+    client.run(lambda: __import__("fairmtl.distributed._parts"))
+    return time.perf_counter() - t0
+
+
+def dask_ml_fit(root: Path, client, n: int):
+    """dask-ml's LogisticRegression on the same rows; (coef, intercept, seconds, note)."""
+    try:
+        import dask.dataframe as dd
+        from dask_ml.linear_model import LogisticRegression
+    except ImportError as e:  # reported in the row, never a silent skip
+        return None, None, None, f"dask-ml not importable: {e}"
+    frame = dd.read_parquet(str(root))
+    features = [c for c in frame.columns if c.startswith("x")]
+    # persisted first: dask's to_dask_array(lengths=True) on a column selection of a hive
+    # folder counts partitions before and after combining them (a ValueError otherwise)
+    table = frame[[*features, "y"]].persist()
+    rows = table.to_dask_array(lengths=True)
+    X, y = rows[:, :-1].persist(), rows[:, -1].astype(np.int64).persist()
+    distributed_wait(X, y)
+    model = LogisticRegression(solver="lbfgs", C=1.0 / (2 * ALPHA * n), max_iter=1000)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    seconds = time.perf_counter() - t0
+    return np.asarray(model.coef_).ravel(), float(model.intercept_), seconds, ""
+
+
+# -- rows ----------------------------------------------------------------------------------------
+def run(quick: bool, repeats: int = 1, smoke: bool = False, log=print) -> list[dict[str, Any]]:
+    """Rows of the distributed suite; see the module docstring."""
+    n = 20_000 if smoke else 200_000 if quick else int(
+        os.environ.get("FAIRMTL_BENCH_DISTRIBUTED_ROWS", FULL_ROWS)
+    )  # fmt: skip
+    d, G = (10, 5) if smoke else (FEATURES, HOSPITALS)
+    root = Path(tempfile.mkdtemp(prefix="fairmtl-bench-parquet-"))
+    try:
+        return _rows(root, n, d, G, log)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _rows(root: Path, n: int, d: int, G: int, log) -> list[dict[str, Any]]:
+    import distributed
+
+    t0 = time.perf_counter()
+    data_bytes = write_parquet(root, n, d, G)
+    n = data_bytes // (4 * d)
+    files = len(list(root.rglob("*.parquet")))
+    log(f"distributed: wrote {n:,} rows in {files} files ({data_bytes / 2**20:.0f} MiB "
+        f"of features) in {time.perf_counter() - t0:.0f} s")  # fmt: skip
+    # Dask pauses a worker at 80% of its limit and spills at 70%: room for the process
+    # itself, its share of the rows and their transient copy while encoded
+    share_mb = data_bytes / 4 / 2**20
+    limit = int(max((WORKER_BASE_MB + 2 * share_mb) / 0.6, 1024) * 2**20)
+    dataset = (f"simulated {n:,} rows x {d} features x {G} hospitals, Parquet "
+               f"({files} files, {data_bytes / 2**20:.0f} MiB)")  # fmt: skip
+    base = {"dataset": dataset, "n_rows": n, "memory_limit_mb": limit / 2**20,
+            "limit_below_data": limit < data_bytes}  # fmt: skip
+    rows: list[dict[str, Any]] = []
+
+    # in memory
+    t = time.perf_counter()
+    X, y, groups = read_all(root)
+    read_s = time.perf_counter() - t
+    labels = np.unique(groups)
+    memory: dict[str, Any] = {}
+    for objective in ("average", "minimax"):
+        from fairmtl import FairMTLClassifier
+
+        est = FairMTLClassifier(sharing="shared", objective=objective, alpha=ALPHA,
+                                sharing_strength=0.0, solver="dual")  # fmt: skip
+        t = time.perf_counter()
+        est.fit(X, y, groups=groups)
+        memory[objective] = row = {
+            **base, "method": f"fairmtl in-memory dual {objective} (one process)",
+            "seconds": time.perf_counter() - t, "read_seconds": read_s, "workers": 0,
+            **_quality(est.coef_[0], est.intercept_[0], X, y, groups, labels),
+            "gap": est.solver_info_["gap"],
+        }  # fmt: skip
+        row["ratio"] = 1.0
+        rows.append(row)
+        log(f"distributed: {row['method']}: {row['seconds']:.1f} s")
+
+    # on the cluster
+    for workers in (4, 2, 1):
+        with cluster(workers, limit) as c, distributed.Client(c) as client:
+            log(f"distributed: {workers} workers imported fairmtl in {warm_up(client):.1f} s")
+            fits = [("average", False)]
+            if workers == 4:
+                fits += [("minimax", False), ("minimax", True)]
+            for objective, hospitals in fits:
+                est, seconds = fairmtl_fit(root, client, objective, hospitals)
+                info = est.solver_info_
+                record = info["distributed"]
+                mode = ", hospital mode" if hospitals else ""
+                row = {
+                    **base, "seconds": seconds, "workers": workers,
+                    "method": f"fairmtl distributed {objective}{mode} ({workers} workers)",
+                    "ratio": seconds / memory[objective]["seconds"],
+                    "rounds": record["rounds"], "messages": record["messages"],
+                    "sent_mb": record["bytes_sent"] / 2**20,
+                    "received_mb": record["bytes_received"] / 2**20,
+                    "largest_result_values": record["largest_result_values"],
+                    **_quality(est.coef_[0], est.intercept_[0], X, y, groups, labels),
+                    "gap": info["gap"],
+                }  # fmt: skip
+                rows.append(row)
+                log(f"distributed: {row['method']}: {seconds:.1f} s, {record['rounds']} rounds")
+            if workers == 4:
+                coef, intercept, seconds, note = dask_ml_fit(root, client, n)
+                row = {**base, "method": "dask-ml LogisticRegression lbfgs (4 workers)",
+                       "workers": workers, "seconds": seconds, "note": note}  # fmt: skip
+                if seconds is not None:
+                    row["ratio"] = seconds / memory["average"]["seconds"]
+                    row.update(_quality(coef, intercept, X, y, groups, labels))
+                rows.append(row)
+                log(f"distributed: {row['method']}: {seconds} s {note}")
+            peak = peak_worker_mb(client)
+            for row in rows:
+                if row.get("workers") == workers:
+                    row["peak_worker_mb"] = peak
+    _compare(rows)
+    return rows
+
+
+def _quality(coef, intercept, X, y, groups, labels) -> dict[str, float]:
+    """The average-loss and minimax objectives of a shared linear model."""
+    losses = group_losses(np.asarray(coef), float(intercept), X, y, groups, labels)
+    counts = np.array([(groups == g).sum() for g in labels])
+    penalty = ALPHA * float(np.asarray(coef) @ np.asarray(coef))
+    return {
+        "average_objective": float(losses @ counts / counts.sum()) + penalty,
+        "worst_objective": float(losses.max()) + penalty,
+    }
+
+
+def _compare(rows: list[dict[str, Any]]) -> None:
+    """The goals' ratios: distributed average / dask-ml, minimax / average (4 workers)."""
+    avg = _find(rows, "fairmtl distributed average (4")
+    mm = _find(rows, "fairmtl distributed minimax (4")
+    peer = _find(rows, "dask-ml")
+    if avg and peer and peer.get("seconds"):
+        avg["vs_dask_ml"] = avg["seconds"] / peer["seconds"]
+    if avg and mm:
+        mm["vs_distributed_average"] = mm["seconds"] / avg["seconds"]
+
+
+def _find(rows, prefix: str):
+    return next((r for r in rows if r["method"].startswith(prefix)), None)
+
+
+def headline(rows: list[dict[str, Any]]) -> list[str]:
+    """Headline sentences from this suite's rows."""
+    avg = _find(rows, "fairmtl distributed average (4")
+    mm = _find(rows, "fairmtl distributed minimax (4")
+    peer = _find(rows, "dask-ml")
+    if not (avg and mm):
+        return []
+    text = (
+        f"Distributed fit on {avg['n_rows']:,} Parquet rows (4 worker processes, memory "
+        f"limit {avg['memory_limit_mb']:.0f} MiB each): average loss {avg['seconds']:.1f} s "
+        f"({avg['ratio']:.2f}x the in-memory dual fit), minimax {mm['seconds']:.1f} s "
+        f"({mm['vs_distributed_average']:.1f}x the distributed average fit)"
+    )
+    if peer and peer.get("seconds"):
+        text += (
+            f"; dask-ml's LogisticRegression {peer['seconds']:.1f} s on the same cluster "
+            f"(objective {peer['average_objective']:.5f} against fairmtl's "
+            f"{avg['average_objective']:.5f})"
+        )
+    return [text + f"; peak worker memory {avg.get('peak_worker_mb', float('nan')):.0f} MiB."]
+
+
+COLUMNS = [
+    ("method", "method"), ("seconds", "seconds"), ("ratio", "x in-memory"),
+    ("average_objective", "average objective"), ("worst_objective", "worst-group objective"),
+    ("gap", "certified gap"), ("rounds", "rounds"), ("messages", "messages"),
+    ("sent_mb", "MiB sent"), ("received_mb", "MiB received"),
+    ("largest_result_values", "largest result (values)"),
+    ("peak_worker_mb", "peak MiB per worker"), ("note", "note"),
+]  # fmt: skip
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """The suite's section of RESULTS.md: one table per dataset."""
+    parts = []
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        block = [r for r in rows if r["dataset"] == dataset]
+        first = block[0]
+        parts.append(
+            f"**{dataset}**; worker memory limit {first['memory_limit_mb']:.0f} MiB "
+            f"({'below' if first['limit_below_data'] else 'not below'} the data's size); "
+            f"in-memory read {first.get('read_seconds', float('nan')):.1f} s (not in its "
+            "fit times; the distributed times include each worker's reading)."
+        )
+        parts.append(markdown_table(block, COLUMNS))
+    return "\n\n".join(parts)

@@ -1,0 +1,254 @@
+"""What runs on the workers: one partition's rows, and the sums the dual path asks of them.
+
+Every function here takes a partition held on a worker and returns numbers of the size of
+the model (per-group sums, a gradient, a few counts), never a row-level array: that is
+what lets a hospital's rows stay on its own worker. The in-memory oracle
+(:mod:`fairmtl.solvers._oracle`) computes the same sums over all rows at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from fairmtl.data import group_labels
+from fairmtl.losses import get_loss
+from fairmtl.solvers._certificate import RowSums
+from fairmtl.solvers._oracle import _loss_and_gradient
+
+__all__ = ["Part", "RawPart"]
+
+#: rows per product in float32 partitions (sums are added in float64 chunk by chunk)
+CHUNK = 65_536
+
+
+@dataclass
+class RawPart:
+    """One partition as read: features, raw target, group labels (strings), weights."""
+
+    X: np.ndarray
+    y: np.ndarray
+    labels: np.ndarray
+    w: np.ndarray
+    columns: list
+    non_numeric: list
+
+
+@dataclass
+class Part:
+    """One partition ready for the oracle: rows sorted by task id.
+
+    ``rw`` are the row weights within each group (each group's sum over all partitions is
+    1); ``tasks`` the task ids present and ``starts`` where their rows begin.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    task: np.ndarray
+    rw: np.ndarray
+    tasks: np.ndarray
+    starts: np.ndarray
+
+
+# -- reading ------------------------------------------------------------------------------
+def raw_from_frames(X, y, groups, w=None) -> RawPart:
+    """A partition from pandas / numpy pieces of a dask collection."""
+    columns = list(X.columns) if isinstance(X, pd.DataFrame) else list(range(np.shape(X)[1]))
+    bad = []
+    if isinstance(X, pd.DataFrame):
+        bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c].dtype)]
+    values = np.zeros((len(X), 0)) if bad else np.asarray(X)
+    if values.dtype not in (np.float32, np.float64):
+        values = values.astype(np.float64)
+    weights = np.ones(values.shape[0]) if w is None else np.asarray(w, dtype=np.float64)
+    labels = group_labels(np.asarray(groups))
+    return RawPart(values, np.asarray(y), labels, weights, columns, bad)
+
+
+def raw_from_parquet(path: str, keys: dict, target: str, group: str, features, weight):
+    """A partition read from one Parquet file (``keys``: its hive partition values)."""
+    import pyarrow.parquet as pq
+
+    wanted = [c for c in [*features, target, group, weight] if c is not None and c not in keys]
+    frame = pq.read_table(path, columns=list(dict.fromkeys(wanted))).to_pandas()
+    for name, value in keys.items():
+        frame[name] = value
+    w = None if weight is None else frame[weight]
+    return raw_from_frames(frame[list(features)], frame[target], frame[group], w)
+
+
+# -- checks and encoding ------------------------------------------------------------------
+def summarise(raw: RawPart, classification: bool) -> dict:
+    """Sizes, group labels with counts and weights, classes, and the first bad value."""
+    if raw.non_numeric:
+        return {"non_numeric": raw.non_numeric}
+    out: dict = {"n": raw.X.shape[0], "d": raw.X.shape[1], "columns": raw.columns}
+    finite = np.isfinite(raw.X)
+    if not finite.all():
+        row, col = np.argwhere(~finite)[0]
+        out["non_finite"] = (int((~finite).sum()), int(row), raw.columns[col])
+    negative = np.flatnonzero(raw.w < 0)
+    if negative.size:
+        out["negative"] = (int(negative.size), int(negative[0]), float(raw.w[negative[0]]))
+    labels, codes = np.unique(raw.labels, return_inverse=True)
+    out["labels"] = labels
+    out["counts"] = np.bincount(codes, minlength=len(labels))
+    out["weights"] = np.bincount(codes, weights=raw.w, minlength=len(labels))
+    if classification:
+        pairs = pd.DataFrame({"g": raw.labels, "y": raw.y}).drop_duplicates()
+        out["pairs"] = list(pairs.itertuples(index=False, name=None))
+    else:
+        y = np.asarray(raw.y, dtype=float)
+        out["y_missing"] = int(np.isnan(y).sum())
+        out["y_max"] = float(np.nanmax(np.abs(y))) if y.size else 0.0
+    return out
+
+
+def encode(raw: RawPart, labels: np.ndarray, positive, group_weight: np.ndarray) -> Part:
+    """Task ids from the labels' order, the target as the solver wants it (+-1 for
+    ``positive`` given, else floats), rows sorted by task."""
+    task = pd.Index(labels).get_indexer(raw.labels).astype(np.int64)
+    y = np.asarray(raw.y)
+    y = np.where(y == positive, 1.0, -1.0) if positive is not None else y.astype(float)
+    order = np.argsort(task, kind="stable")
+    task = task[order]
+    tasks, starts = np.unique(task, return_index=True)
+    return Part(
+        X=raw.X[order],
+        y=y[order],
+        task=task,
+        rw=raw.w[order] / group_weight[task],
+        tasks=tasks,
+        starts=np.append(starts, len(task)),
+    )
+
+
+def moments(part: Part, n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted sums of each group's features and squares, and each column's largest
+    absolute value."""
+    d = part.X.shape[1]
+    mean, sq = np.zeros((n_groups, d)), np.zeros((n_groups, d))
+    for g, a, b in _groups(part):
+        for s, e in _pieces(a, b):
+            Xs = part.X[s:e].astype(np.float64)
+            mean[g] += Xs.T @ part.rw[s:e]
+            sq[g] += (Xs * Xs).T @ part.rw[s:e]
+    colmax = np.abs(part.X).max(axis=0).astype(np.float64) if len(part.y) else np.zeros(d)
+    return mean, sq, colmax
+
+
+# -- the oracle's sums --------------------------------------------------------------------
+def outputs(part: Part, w: np.ndarray, b: np.ndarray, exact: bool = True) -> np.ndarray:
+    """Decision values of the partition's rows (kept on the worker)."""
+    z = np.empty(len(part.y))
+    shared = w.shape[0] == 1
+    for g, a, c in _groups(part):
+        p = 0 if shared else g
+        for s, e in _pieces(a, c):
+            z[s:e] = _dot(part.X[s:e], w[p], exact)
+        z[a:c] += b[p]
+    return z
+
+
+def value_grad(part: Part, lam, w, b, loss_name: str, exact: bool):
+    """The partition's part of ``sum_g lam_g L_g`` and of its gradient in ``(w, b)``:
+    ``(value, blocks, gradient rows of those blocks, intercept gradient of them)``."""
+    loss, shared = get_loss(loss_name), w.shape[0] == 1
+    keep = [(g, a, c) for g, a, c in _groups(part) if lam[g] > 0]
+    blocks = np.array([0] if shared else [g for g, _, _ in keep], dtype=np.int64)
+    gw, gb = np.zeros((len(blocks), w.shape[1])), np.zeros(len(blocks))
+    value = 0.0
+    for k, (g, a, c) in enumerate(keep):
+        row = 0 if shared else k
+        p = 0 if shared else g
+        for s, e in _pieces(a, c):
+            z = _dot(part.X[s:e], w[p], exact) + b[p]
+            ell, dz = _loss_and_gradient(loss, z, part.y[s:e])
+            cw = lam[g] * part.rw[s:e]
+            value += float(cw @ ell)
+            r = cw * dz
+            gw[row] += _tdot(part.X[s:e], r, exact)
+            gb[row] += r.sum()
+    return value, blocks, gw, gb
+
+
+def _row_sums(part: Part, lam, w, b, single: bool, loss_name: str) -> RowSums:
+    pid = np.zeros(len(part.y), np.int64) if single else part.task
+    n_prob = 1 if single else len(lam)
+    c = lam[part.task] * part.rw
+    return RowSums(get_loss(loss_name), outputs(part, w, b), part.y, c, pid, n_prob)
+
+
+def class_counts(part: Part, lam, single: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of positive weight of each class per free direction (see ``RowSums``)."""
+    return _row_sums_no_z(part, lam, single).class_counts()
+
+
+def min_margin(part: Part, lam, w, b, single: bool, loss_name: str, sign, which):
+    """Smallest signed output per free direction (see ``RowSums.min_margin``)."""
+    return _row_sums(part, lam, w, b, single, loss_name).min_margin(sign, which)
+
+
+def derivatives(part: Part, lam, w, b, single: bool, loss_name: str, t):
+    """First and second derivatives of each free direction's loss at shift ``t``."""
+    d1, second = _row_sums(part, lam, w, b, single, loss_name).derivatives(t)
+    return d1, second()
+
+
+def loss_sums(part: Part, lam, w, b, single: bool, loss_name: str, certify: bool):
+    """At ``(w, b)``: the partition's part of the group losses, of the loss gradient in
+    ``(w, b)`` (when ``certify``) and of each free direction's weighted loss."""
+    sums = _row_sums(part, lam, w, b, single, loss_name)
+    loss, G = sums.loss, len(lam)
+    ell = loss.numpy(sums.z, part.y)
+    losses = np.bincount(part.task, weights=part.rw * ell, minlength=G)
+    phi = np.bincount(sums.pid, weights=sums.c * ell, minlength=sums.n_prob)
+    gw, gb = np.zeros_like(w), np.zeros(w.shape[0])
+    if certify:
+        r = sums.c * loss.gradient(sums.z, part.y)
+        for g, a, c in _groups(part):
+            p = 0 if w.shape[0] == 1 else g
+            for s, e in _pieces(a, c) if lam[g] > 0 else []:
+                gw[p] += _tdot(part.X[s:e], r[s:e], True)
+        if w.shape[0] > 1:
+            gb = np.bincount(part.task, weights=r, minlength=G)
+    return losses, gw, gb, phi
+
+
+def group_losses(part: Part, w, b, loss_name: str, n_groups: int) -> np.ndarray:
+    """The partition's part of every group's mean loss."""
+    ell = get_loss(loss_name).numpy(outputs(part, w, b), part.y)
+    return np.bincount(part.task, weights=part.rw * ell, minlength=n_groups)
+
+
+# -- helpers ------------------------------------------------------------------------------
+def _row_sums_no_z(part: Part, lam, single: bool) -> RowSums:
+    pid = np.zeros(len(part.y), np.int64) if single else part.task
+    c = lam[part.task] * part.rw
+    return RowSums(None, None, part.y, c, pid, 1 if single else len(lam))
+
+
+def _groups(part: Part):
+    """``(task id, first row, stop row)`` of each group in the partition."""
+    return [
+        (int(g), int(part.starts[k]), int(part.starts[k + 1])) for k, g in enumerate(part.tasks)
+    ]
+
+
+def _pieces(a: int, b: int):
+    return [(s, min(s + CHUNK, b)) for s in range(a, b, CHUNK)]
+
+
+def _dot(X: np.ndarray, v: np.ndarray, exact: bool) -> np.ndarray:
+    """``X @ v`` in float64 (float32 rows: in float32 unless ``exact``)."""
+    if X.dtype == np.float64 or exact:
+        return X.astype(np.float64, copy=False) @ v
+    return (X @ v.astype(np.float32)).astype(np.float64)
+
+
+def _tdot(X: np.ndarray, r: np.ndarray, exact: bool) -> np.ndarray:
+    if X.dtype == np.float64 or exact:
+        return X.T.astype(np.float64, copy=False) @ r
+    return (X.T @ r.astype(np.float32)).astype(np.float64)
