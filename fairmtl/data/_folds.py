@@ -49,7 +49,9 @@ def row_keys(X, y: np.ndarray) -> np.ndarray:
     """A 64-bit hash of each row's features and target (equal rows, equal keys).
 
     The group is left out, so that renaming the groups does not move a row to another
-    fold (the folds are dealt in the order of the keys).
+    fold (the folds are dealt in the order of the keys), and the features are hashed at
+    single precision, so that rounding noise (the same data standardised from another
+    scale) does not either.
 
     Parameters
     ----------
@@ -65,14 +67,14 @@ def row_keys(X, y: np.ndarray) -> np.ndarray:
         csr = sp.csr_matrix(X)
         csr.sum_duplicates()
         cols = csr.indices.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-        cells = pd.util.hash_array(csr.data.astype(np.float64)) ^ cols
+        cells = pd.util.hash_array(csr.data.astype(np.float32)) ^ cols
         features = np.zeros(n, dtype=np.uint64)
         filled = np.diff(csr.indptr) > 0
         if cells.size:
             # a row's cells summed (wrapping): their order inside the row does not matter
             features[filled] = np.add.reduceat(cells, csr.indptr[:-1][filled])
     else:
-        frame = pd.DataFrame(np.asarray(X, dtype=np.float64).reshape(n, -1))
+        frame = pd.DataFrame(np.asarray(X, dtype=np.float32).reshape(n, -1))
         features = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     target = pd.DataFrame(np.asarray(y).reshape(n, -1))
     others = pd.util.hash_pandas_object(target, index=False).to_numpy()

@@ -129,12 +129,20 @@ def adjustment_vector(C: float, group_weight: np.ndarray) -> np.ndarray:
 def heldout_group_stats(
     row_loss: np.ndarray, tasks: np.ndarray, weights: np.ndarray, n_groups: int
 ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Overall mean held-out loss, each group's mean, and its squared standard error."""
+    """Overall mean held-out loss, each group's mean, and its squared standard error.
+
+    Integer weights count repeated rows (scikit-learn's convention: a group's size is its
+    total weight, so weights and repeated rows give the same errors); other weights are
+    importances, whose effective size is Kish's ``W**2 / sum(w**2)``.
+    """
     w = np.asarray(weights, dtype=float)
     W = np.bincount(tasks, weights=w, minlength=n_groups)
     mean = np.bincount(tasks, weights=w * row_loss, minlength=n_groups) / W
     dev2 = np.bincount(tasks, weights=w * (row_loss - mean[tasks]) ** 2, minlength=n_groups)
-    n_eff = W**2 / np.bincount(tasks, weights=w**2, minlength=n_groups)
+    if np.array_equal(w, np.round(w)):
+        n_eff = W
+    else:
+        n_eff = W**2 / np.bincount(tasks, weights=w**2, minlength=n_groups)
     se2 = dev2 / W / np.maximum(n_eff - 1.0, 1.0)
     return float(w @ row_loss / w.sum()), mean, se2
 
