@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks._common import markdown_table
+from fairmtl.data import write_table_atomic
 
 ALPHA = 1e-4
 FEATURES = 50
@@ -79,7 +80,7 @@ def write_parquet(root: Path, n_rows: int, d: int, n_groups: int, seed: int = 0)
             y = (X @ coef + rng.logistic(size=m) > 0).astype(np.int8)
             frame = pd.DataFrame(X, columns=columns)
             frame["y"] = y
-            frame.to_parquet(folder / f"part-{k:03d}.parquet", index=False)
+            write_table_atomic(frame, folder / f"part-{k:03d}.parquet")
     return int(sizes.sum()) * d * 4
 
 

@@ -17,7 +17,7 @@ LAYERS = [
     ("objectives",),
     ("solvers",),
     ("neural",),
-    ("estimators",),
+    ("estimators", "distributed"),  # one layer: fit dispatches to the cluster fit
     ("metrics",),
     ("report",),
     ("_archive", "persistence"),

@@ -209,7 +209,7 @@ def fit(
 
 def _fit_on_cluster(ctx, ui, data, target, group, features, output, params, cluster, force):
     """``fairmtl fit --scheduler``: the rows stay on the cluster (fairmtl.distributed)."""
-    from fairmtl.cli._tabular import split_names
+    from fairmtl.cli._options import split_names
     from fairmtl.distributed._files import fit_parquet
     from fairmtl.persistence import save_model
 
