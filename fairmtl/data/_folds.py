@@ -65,7 +65,9 @@ def row_keys(X, y: np.ndarray) -> np.ndarray:
     n = X.shape[0]
     if sp.issparse(X):
         csr = sp.csr_matrix(X)
-        csr.sum_duplicates()
+        if not csr.has_canonical_format:  # merge repeated cells on a copy, not the input
+            csr = csr.copy()
+            csr.sum_duplicates()
         cols = csr.indices.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
         cells = pd.util.hash_array(csr.data.astype(np.float32)) ^ cols
         features = np.zeros(n, dtype=np.uint64)

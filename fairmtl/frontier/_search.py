@@ -96,7 +96,8 @@ class FrontierSearch(BaseEstimator):
         The model to sweep (None: ``FairMTLClassifier(objective="bounded")``).
     sweep : dict of knob -> list or "auto", default=None
         Knobs: "epsilon" ("auto": from the minimax loss to the average fit's worst group
-        loss, or from 0 to the average fit's score gap for rate objectives), "tilt" (log
+        loss, or from 0 to the average fit's score gap for rate objectives; swept with
+        a list of sharing strengths, each strength gets its own range), "tilt" (log
         grid), "preference" (spread on the simplex), "sharing_strength" (log grid),
         "alpha", "rate_tolerance" ("auto": ``[None, 0.0]``, each model without and with
         per-group thresholds that equalise its training rates; rate objectives only),
@@ -461,16 +462,18 @@ class FrontierSearch(BaseEstimator):
             # a flexible model's worst group is already below a stiffer one's minimax loss,
             # where one range for all binds nothing
             rest = {k: v for k, v in sweep.items() if k not in ("epsilon", "sharing_strength")}
+            others = expand_sweep(rest, n_fair, auto)  # the other knobs: the same at each
             settings = []
             for strength in strengths:
                 at = clone(template).set_params(sharing_strength=strength)
                 epsilons = self._auto_epsilon(
                     at, tr.X, tr.y, tr.groups, tr.weights, n_fair, pooled=False
                 )
-                for other in expand_sweep(rest, n_fair, auto):
-                    settings += [
-                        {"epsilon": e, "sharing_strength": strength, **other} for e in epsilons
-                    ]
+                settings += [
+                    {"epsilon": e, "sharing_strength": strength, **other}
+                    for other in others
+                    for e in epsilons
+                ]
             return settings
         return expand_sweep(sweep, n_fair, auto)
 
