@@ -432,3 +432,59 @@ def test_weights_change_the_fit():
     for label, value in weighted.group_losses_.items():
         rows = g == label
         assert value == pytest.approx(np.average(per_row[rows], weights=w[rows]), abs=1e-8)
+
+
+@pytest.mark.parametrize("path", ["blocks", "gathers", "loop"])
+def test_many_group_products_equal_plain_numpy(monkeypatch, path):
+    """Dense rows of many groups are read three ways (a block-diagonal sparse matrix,
+    gathered coefficients, one product per group): each gives the outputs, the loss and
+    its gradient that plain numpy computes group by group."""
+    from fairmtl.losses import get_loss
+    from fairmtl.solvers import _oracle
+    from fairmtl.solvers._certificate import CURVATURE_BOUND
+    from fairmtl.solvers._precondition import Coordinates
+
+    if path != "blocks":
+        monkeypatch.setattr(_oracle, "BLOCK_ENTRIES", 0)
+    if path == "loop":
+        monkeypatch.setattr(_oracle, "STACK_GROUPS", 10**6)
+    rng = np.random.default_rng(4)
+    G, d = 24, 5
+    tasks = np.concatenate([np.arange(G), rng.integers(0, G, 500)])
+    X = rng.normal(size=(len(tasks), d))
+    y = np.where(rng.random(len(tasks)) < 0.4, 1.0, -1.0)
+    w = rng.uniform(0.5, 2.0, len(tasks))
+    data = _oracle.GroupedData(X, y, tasks, w, G)
+    assert (data.block_rows() is not None) == (path == "blocks")
+    oracle = _oracle.LinearOracle(data, get_loss("logistic"), "offset")
+    oracle.set_penalty(1e-2, 0.5)
+    coef, intercept = rng.normal(size=(G, d)), rng.normal(size=G)
+    # plain numpy, group by group, on the caller's rows
+    z = np.empty(len(tasks))
+    for g in range(G):
+        rows = tasks == g
+        z[rows] = X[rows] @ coef[g] + intercept[g]
+    lam = rng.uniform(0.0, 1.0, G)
+    group_weight = np.bincount(tasks, weights=w, minlength=G)
+    c = lam[tasks] * w / group_weight[tasks]
+    margin = y * z
+    value = float(c @ np.logaddexp(0.0, -margin))
+    r = c * (-y * expit(-margin))
+    gw = np.stack([X[tasks == g].T @ r[tasks == g] for g in range(G)])
+    gb = np.bincount(tasks, weights=r, minlength=G)
+    order = np.argsort(tasks, kind="stable")
+    np.testing.assert_allclose(oracle.outputs(coef, intercept), z[order], rtol=1e-12)
+    # the loss's part of L-BFGS's objective and gradient (the penalty's added on top)
+    coords = Coordinates(
+        data.group_mean, data.group_sq, lam, oracle.penalty, CURVATURE_BOUND["logistic"]
+    )
+    x = coords.to_x(coef, intercept)
+    got_value, got_grad = oracle._value_grad(x, oracle._segments_for(lam), coords)
+    pen_value, pen_gw, pen_gb = oracle.penalty.value_grad(*coords.from_x(x))
+    assert got_value == pytest.approx(value + pen_value, rel=1e-12)
+    np.testing.assert_allclose(
+        got_grad, coords.gradient(gw + pen_gw, gb + pen_gb), rtol=1e-10, atol=1e-13
+    )
+    if path != "loop":
+        sorted_r = r[order]
+        np.testing.assert_allclose(data.group_rmatvec(sorted_r), gw, rtol=1e-12, atol=1e-15)

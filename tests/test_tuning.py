@@ -12,9 +12,12 @@ from fairmtl import FairMTLClassifier, FairMTLRegressor
 from fairmtl.data import group_label_folds, row_keys
 from fairmtl.estimators._tuning import (
     ADJUSTMENT_GRID,
-    PATH_PATIENCE,
+    ALPHA_EXPONENTS,
     START_ALPHA,
-    STRENGTH_GRID,
+    START_ALPHA_EXPONENT,
+    STRENGTH_EXPONENTS,
+    STRENGTH_START_EXPONENT,
+    _Search,
     adjustment_vector,
     heldout_group_stats,
     shrinkage_weights,
@@ -199,25 +202,43 @@ def test_a_tiny_noisy_group_does_not_decide():
 # -- the estimators' "auto" ----------------------------------------------------------------
 
 
+def _exponents(values) -> np.ndarray:
+    return np.round(np.log10(np.asarray(values, dtype=float)) * 2) / 2
+
+
+def _walked_to_a_minimum(exps: np.ndarray, scores: np.ndarray, step: float, span) -> None:
+    """A walk's candidates: a run of steps through its start whose best is inside the
+    run (both neighbours scored worse) or at an end of the span."""
+    order = np.argsort(exps)
+    exps, scores = exps[order], scores[order]
+    np.testing.assert_allclose(np.diff(exps), step)
+    best = int(np.argmin(scores))
+    assert 0 < best < len(exps) - 1 or exps[best] in (span[0], span[1])
+
+
 def test_auto_records_every_candidate_and_fits_the_chosen_values(hospitals):
     X, y, g = hospitals
     clf = FairMTLClassifier().fit(X, y, groups=g)
     results = pd.DataFrame(clf.cv_results_)
-    # the strength path (a prefix of the grid: the walk stops once PATH_PATIENCE values
-    # in a row score worse than its best), its two half-decade neighbours, then alphas
+    # the strength walk over decades, then one half-decade step (at alpha 1e-3) ...
     at_start = results[results["param_alpha"] == START_ALPHA]
-    n_path = 0
-    while n_path < len(at_start) and at_start["param_sharing_strength"].iloc[n_path] == (
-        STRENGTH_GRID[n_path] if n_path < len(STRENGTH_GRID) else None
-    ):
-        n_path += 1
-    path_scores = at_start["score"].to_numpy()[:n_path]
-    if n_path < len(STRENGTH_GRID):
-        assert path_scores[-PATH_PATIENCE:].min() > path_scores[:-PATH_PATIENCE].min()
+    exps = _exponents(at_start["param_sharing_strength"])
+    decades = exps == np.round(exps)
+    assert STRENGTH_START_EXPONENT in exps[decades]
+    _walked_to_a_minimum(
+        exps[decades], at_start["score"].to_numpy()[decades], 1.0, STRENGTH_EXPONENTS
+    )
+    best_decade = exps[decades][np.argmin(at_start["score"].to_numpy()[decades])]
+    assert 1 <= (~decades).sum() <= 2
+    assert np.all(np.abs(exps[~decades] - best_decade) == 0.5)
     assert (
         clf.sharing_strength_ == at_start.loc[at_start["score"].idxmin()]["param_sharing_strength"]
     )
+    # ... then the alpha walk over half-decades at the chosen strength
     at_chosen = results[results["param_sharing_strength"] == clf.sharing_strength_]
+    alpha_exps = _exponents(at_chosen["param_alpha"])
+    assert START_ALPHA_EXPONENT in alpha_exps
+    _walked_to_a_minimum(alpha_exps, at_chosen["score"].to_numpy(), 0.5, ALPHA_EXPONENTS)
     assert clf.alpha_ == at_chosen.loc[at_chosen["score"].idxmin()]["param_alpha"]
     assert len(results) == len(at_start) + len(at_chosen) - 1
     best = results.iloc[clf.best_index_]
@@ -284,16 +305,19 @@ def test_pooled_reference_matches_scikit_learn(hospitals):
     np.testing.assert_allclose(ours.shared_coef_[:, 0], ref.coef_[0], atol=1e-4)
 
 
+FAILING_ALPHA = 10.0 ** (START_ALPHA_EXPONENT + 0.5)
+
+
 def test_a_candidate_no_fold_can_fit_is_never_chosen(hospitals, monkeypatch):
-    """Every fold solve at alpha=0.01 fails: that candidate scores inf and another is
-    chosen; the fit itself goes on."""
+    """Every fold solve at alpha=10**-2.5 (the alpha walk's first new value) fails: that
+    candidate scores inf and another is chosen; the fit itself goes on."""
     from fairmtl.exceptions import SolverFailedError
     from fairmtl.solvers import DualProblem
 
     solve = DualProblem.solve
 
     def failing(self, *, alpha, **kw):
-        if alpha == 1e-2:
+        if alpha == FAILING_ALPHA:
             raise SolverFailedError("boom")
         return solve(self, alpha=alpha, **kw)
 
@@ -301,9 +325,9 @@ def test_a_candidate_no_fold_can_fit_is_never_chosen(hospitals, monkeypatch):
     X, y, g = hospitals
     clf = FairMTLClassifier(sharing_strength=0.1).fit(X, y, groups=g)
     results = pd.DataFrame(clf.cv_results_)
-    failed = results[results["param_alpha"] == 1e-2]
+    failed = results[results["param_alpha"] == FAILING_ALPHA]
     assert len(failed) == 1 and np.isinf(failed["score"].iloc[0])
-    assert clf.alpha_ != 1e-2
+    assert clf.alpha_ != FAILING_ALPHA
 
 
 def test_keyed_folds_deal_copies_together_and_ignore_row_order():
@@ -352,7 +376,7 @@ def test_auto_chooses_the_same_values_for_weights_and_repeated_rows(hospitals):
     # the fold fits stop at a certified error of 0.01: equal to a few parts in a thousand
     a, b = scores(weighted, "mean_test_loss"), scores(repeated, "mean_test_loss")
     common = sorted(set(a) & set(b))
-    assert len(common) >= len(STRENGTH_GRID) - PATH_PATIENCE
+    assert len(common) >= 3  # at least the strength walk's first three
     np.testing.assert_allclose([a[k] for k in common], [b[k] for k in common], rtol=5e-3)
     # the same choice, or a tie within that accuracy: each fit scores the other's choice
     # as well as its own
@@ -388,3 +412,43 @@ def test_cv_takes_a_splitter_or_splits(hospitals):
     assert same.sharing_strength_ == clf.sharing_strength_
     with pytest.raises(ValueError, match="held out once"):
         FairMTLClassifier(alpha=1e-3, cv=splits[:1]).fit(X, y, groups=g)
+
+
+# -- the walk ------------------------------------------------------------------------------
+
+
+class _ScoredSearch(_Search):
+    """A search whose candidates score ``curve(log10 value)`` (one group, no folds)."""
+
+    def __init__(self, curve) -> None:
+        self.curve, self.rows, self.cache, self.keep, self.best = curve, [], {}, None, 0
+        self.walked = {}
+
+    def evaluate(self, objective, alpha, strength, C):
+        key = (objective, alpha, strength, C)
+        if key not in self.cache:
+            loss = float(self.curve(np.log10(strength)))
+            self.cache[key] = {
+                "feasible": True,
+                "mean_test_loss": loss,
+                "group_test_loss": np.array([loss]),
+                "se2": np.array([0.0]),
+                "alpha": alpha,
+                "sharing_strength": strength,
+            }
+            self.rows.append(self.cache[key])
+        return self.cache[key]
+
+
+@pytest.mark.parametrize("minimum", [-5.3, -4.0, -2.6, -1.0, -0.4, 0.7, 1.0, 2.5])
+def test_walk_finds_the_grids_best_on_a_single_minimum(minimum):
+    """Brute force: on a score with one minimum, the walk and its half-decade step end
+    at the best value of the whole half-decade grid, with fewer evaluations."""
+    curve = lambda e: (e - minimum) ** 2  # noqa: E731
+    search = _ScoredSearch(curve)
+    make = lambda v: (1e-3, v, 0.0)  # noqa: E731
+    best = search.refine("average", make, search.walk("average", make, -1.0, 1.0, (-4, 1)), 0.5)
+    grid = np.arange(-4.5, 1.5 + 1e-9, 0.5)
+    reachable = grid[(grid >= -4.5) & (grid <= 1.5)]
+    assert best == reachable[np.argmin([curve(e) for e in reachable])]
+    assert len(search.rows) < len(reachable)

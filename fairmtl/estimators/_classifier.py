@@ -105,17 +105,18 @@ class FairMTLClassifier(ClassifierMixin, FairMTLBase):
         a group of ``n_g`` rows pays ``s * (n / G) / n_g``: small groups borrow more from
         the others, as a hierarchical model's shrinkage does. 0 gives independent models;
         large values one shared model. "lowrank": weight of the nuclear norm of the
-        stacked group coefficients. "auto": chosen by cross-validation from 10, 1, 0.1,
-        0.01, 0.001 and 1e-4, then the two half-decade neighbours of the best. With
-        ``model="mlp"`` "auto" is not tuned and means 1.0.
+        stacked group coefficients. "auto": chosen by cross-validation, walking the
+        decades from 0.1 (within 1e-4 to 10) until a value scores worse than the best,
+        then one half-decade step towards the better neighbour. With ``model="mlp"``
+        "auto" is not tuned and means 1.0.
     alpha : float >= 0 or "auto", default="auto"
         L2 penalty per unit of mean loss: ``alpha * ||w||^2`` on the shared model,
         ``alpha * sum_g rho_g ||w_g||^2`` on group models (``rho_g``: group's share of the
         weight), like scikit-learn's ``SGDClassifier(alpha=)``; it means the same at any
-        number of rows. Intercepts are not penalised. "auto": chosen by cross-validation
-        from 0.01, 1e-3 and 1e-4, then the two half-decade neighbours of the best
-        (smaller values barely change a fit on standardised features and make the
-        cross-validation's solves slow). Penalties act on the features' own units:
+        number of rows. Intercepts are not penalised. "auto": chosen by cross-validation,
+        walking half-decades from 1e-3 (within 3e-5 to 0.03) until a value scores worse
+        than the best (smaller values barely change a fit on standardised features and
+        make the cross-validation's solves slow). Penalties act on the features' own units:
         standardise them (``fairmtl.data.make_preprocessor``).
     cv : int, cross-validation generator or iterable, default=5
         Folds of the cross-validation that settles the "auto" knobs. An int: that many

@@ -26,14 +26,17 @@ it). The shrinkage pulls each group's estimate towards the mean by exactly the s
 it that is noise: a large group keeps its own figure, a tiny one counts for little, and
 when the groups do not differ beyond noise the score is the average held-out loss.
 
-Order of the search: ``sharing_strength`` along its path (10 to 1e-4 by decades, the
-walk stopping once two values in a row score worse than its best, then the two
-half-decade neighbours of the best; at ``alpha=1e-3`` when alpha is tuned too), then
-``alpha`` (0.01, 1e-3, 1e-4, then the two half-decade neighbours of the best) at the
-chosen strength, both on the average loss (the
-objective does not change which model complexity generalises; the average-loss solves are
-the cheap ones); then, for ``minimax`` and ``bounded``, the adjustment ``C`` on the stated
-objective. Fold solves use the dual path (L-BFGS, warm-started) wherever it applies.
+Order of the search: ``sharing_strength`` by a walk over decades (0.1, then 1 and 0.01,
+then on in the direction that scores better until a value scores worse, within 1e-4 to
+10), then one half-decade step from the best towards its better neighbour (both ways at
+an end of the range); at ``alpha=1e-3`` when alpha is tuned too. Then ``alpha`` by the
+same walk over half-decades from 1e-3 (within 3e-5 to 0.03) at the chosen strength. Both
+on the average loss (the objective does not change which model complexity generalises;
+the average-loss solves are the cheap ones); then, for ``minimax`` and ``bounded``, the
+adjustment ``C`` on the stated objective. A held-out score along a regularisation path
+falls to one minimum and rises past it, so a walk that stops at the first rise finds
+the grid's best with a third fewer solves than the whole grid. Fold solves use the
+dual path (L-BFGS, warm-started) wherever it applies.
 """
 
 from __future__ import annotations
@@ -51,8 +54,8 @@ from fairmtl.solvers import DualProblem, dual_unsupported, group_outputs, make_p
 
 __all__ = [
     "ADJUSTMENT_GRID",
-    "ALPHA_GRID",
-    "STRENGTH_GRID",
+    "ALPHA_EXPONENTS",
+    "STRENGTH_EXPONENTS",
     "Tuned",
     "adjustment_vector",
     "heldout_group_stats",
@@ -76,11 +79,12 @@ MSG_UNCOVERED = (
     "choice, so every row must be held out once. Pass an int, or a splitter such as "
     "KFold, whose folds cover every row."
 )
-#: candidate values of alpha (L2 penalty per unit of mean loss, standardised features)
-ALPHA_GRID = (1e-2, 1e-3, 1e-4)
-#: candidate values of sharing_strength, from nearly shared to nearly independent; the
-#: search then tries the two half-decade neighbours of the best one
-STRENGTH_GRID = (10.0, 1.0, 0.1, 0.01, 0.001, 1e-4)
+#: alpha's walk: powers of ten, exponents from START_ALPHA's by half-decades in this range
+ALPHA_EXPONENTS = (-4.5, -1.5)
+#: sharing_strength's walk: decades from 10 ** STRENGTH_START_EXPONENT within this
+#: range, then one half-decade step (so 3e-5 to 30 can be chosen)
+STRENGTH_EXPONENTS = (-4.0, 1.0)
+STRENGTH_START_EXPONENT = -1.0
 #: relative optimality gap of the fold solves of minimax and bounded (adjustment search)
 CV_TOL = 0.1
 #: the fold solves of the average and balanced objectives (one weighted fit each) stop
@@ -92,11 +96,14 @@ CV_TOL = 0.1
 CV_TOL_WEIGHTED = 10.0
 #: candidate values of the Group DRO adjustment C (each group's loss + C / sqrt(n_g))
 ADJUSTMENT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
-#: the strength path stops after this many values in a row score worse than its best
-PATH_PATIENCE = 2
-#: alpha used while sharing_strength is searched, when both are tuned (the value the
-#: search most often ends at; solves at 1e-4 are ill-conditioned and take twice as long)
-START_ALPHA = 1e-3
+#: alpha used while sharing_strength is searched, when both are tuned, and where alpha's
+#: walk starts (the value the search most often ends at; solves at 1e-4 are
+#: ill-conditioned and take twice as long)
+START_ALPHA_EXPONENT = -3.0
+START_ALPHA = 10.0**START_ALPHA_EXPONENT
+#: held-out rows up to this many entries are scored with gathered coefficients (a
+#: temporary of their size) rather than one product per group
+GATHER_ENTRIES = 1 << 20
 #: objectives that take the adjustment C
 ADJUSTED_OBJECTIVES = frozenset({"minimax", "bounded"})
 #: objectives whose own solves serve the alpha / strength search
@@ -198,6 +205,7 @@ class _Fold:
     n_groups: int
     group_weight: np.ndarray
     problems: dict = field(default_factory=dict)
+    held: tuple | None = None  # the held-out rows (X, y), once gathered
 
 
 class _Search:
@@ -221,6 +229,8 @@ class _Search:
         self.cache: dict[tuple, dict[str, Any]] = {}
         self.keep: np.ndarray | None = None
         self.best = 0
+        self.walked: dict[float, dict] = {}  # the last walk's candidates by exponent
+        self.answers: dict[tuple, list] = {}  # each fold's answer of each solved candidate
 
     def _problem(self, fold: _Fold, objective: str):
         if objective in fold.problems:
@@ -247,11 +257,18 @@ class _Search:
 
     def _heldout_loss(self, fold: _Fold, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
         p = self.prep
-        X, y, local = p.X[fold.test], p.y[fold.test], fold.local
+        if fold.held is None:  # the held-out rows, gathered once for every candidate
+            fold.held = (p.X[fold.test], p.y[fold.test])
+        (X, y), local = fold.held, fold.local
         seen = local >= 0
-        z = np.empty((len(local), coef.shape[2]))
-        z[seen] = group_outputs(X[seen], local[seen], coef, intercept)
-        if (~seen).any():  # a group with no training rows in this fold: the shared core
+        if seen.all() and isinstance(X, np.ndarray) and X.size <= GATHER_ENTRIES:
+            # one product for all groups: each row with its group's coefficients
+            z = np.einsum("nd,ndk->nk", X, coef[local]) + intercept[local]
+        elif seen.all():
+            z = group_outputs(X, local, coef, intercept)
+        else:  # a group with no training rows in this fold: the shared core
+            z = np.empty((len(local), coef.shape[2]))
+            z[seen] = group_outputs(X[seen], local[seen], coef, intercept)
             z[~seen] = X[~seen] @ coef.mean(axis=0) + intercept.mean(axis=0)
         if coef.shape[2] == 1 and not p.loss.multi_output:
             z = z[:, 0]
@@ -264,15 +281,15 @@ class _Search:
             return self.cache[key]
         p, est = self.prep, self.est
         row_loss = np.empty(len(p.y))
-        n_inaccurate, feasible, previous = 0, True, None
-        for fold in self.folds:
+        n_inaccurate, feasible = 0, True
+        near = self._nearest(key)
+        answers: list = []  # each fold's answer for this candidate (dual path)
+        for k, fold in enumerate(self.folds):
             knobs = est._objective_knobs(fold.group_weight, C)
             problem = self._problem(fold, objective)
-            if isinstance(problem, DualProblem) and previous is not None:
-                # the last fold's answer for this candidate is closer than this fold's
-                # answer for the last candidate
-                if previous[0] == fold.n_groups:
-                    problem.warm_start = previous[1]
+            dual = isinstance(problem, DualProblem)
+            if dual and k > 0 or near is not None:
+                problem.warm_start = self._warm_start(near, k, answers)
             try:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
@@ -289,8 +306,7 @@ class _Search:
                 feasible = False
                 break
             n_inaccurate += int(fit.solver_info.get("status") != "optimal" or bool(caught))
-            if isinstance(problem, DualProblem):
-                previous = (fold.n_groups, problem.warm_start)
+            answers.append(problem.warm_start if dual else None)
             row_loss[fold.test] = self._heldout_loss(fold, fit.coef, fit.intercept)
         G = p.encoder.n_groups_
         if feasible:
@@ -310,32 +326,105 @@ class _Search:
         }
         self.cache[key] = row
         self.rows.append(row)
+        if feasible and any(a is not None for a in answers):
+            self.answers[key] = answers
         return row
+
+    def _nearest(self, key: tuple):
+        """The solved candidate of the same objective closest to ``key`` (in decades of
+        alpha and strength, and in C), or None."""
+        objective, *knobs = key
+        best, distance = None, np.inf
+        for other in self.answers:
+            if other[0] != objective:
+                continue
+            d = _decades(knobs[0], other[1]) + _decades(knobs[1], other[2])
+            d += abs(knobs[2] - other[3])
+            if d < distance:
+                best, distance = other, d
+        return best
+
+    def _warm_start(self, near: tuple, k: int, answers: list):
+        """Fold ``k``'s start: its answer for the nearest solved candidate, moved as the
+        previous fold's answer moved between that candidate and this one (the folds'
+        answers move alike along a path: a third fewer L-BFGS steps than starting from
+        the last answer). Without a solved candidate: the previous fold's answer."""
+        alike = k > 0 and self.folds[k - 1].n_groups == self.folds[k].n_groups
+        after = answers[k - 1] if alike else None
+        if near is None:
+            return after
+        start, before = self.answers[near][k], self.answers[near][k - 1] if alike else None
+        if start is None or before is None or after is None:
+            return start
+        return tuple(x + b - a for x, a, b in zip(start, before, after, strict=True))
 
     def _score(self, row: dict) -> float:
         return shrunk_worst_row(row, self.keep)
 
-    def path(self, objective: str, values, make, *, patience: int | None = None) -> float:
-        """Evaluate the values of one path in order; return the best value (first of ties).
-
-        With ``patience``, the walk stops once that many values in a row have scored
-        worse than the best so far (held-out scores along a regularisation path rise
-        on both sides of one minimum; the weakest couplings are the slowest solves).
-        The shrinkage weights are estimated on the first path and kept for the rest.
-        """
-        rows: list[dict] = []
-        for v in values:
-            rows.append(self.evaluate(objective, *make(v)))
-            if patience is not None and len(rows) > patience:
-                scores = [shrunk_worst_row(r, self._weights(rows)) for r in rows]
-                if int(np.argmin(scores)) < len(rows) - patience:
-                    break
+    def path(self, objective: str, values, make) -> float:
+        """Evaluate every value of a path; return the best one (first of ties)."""
+        rows = [self.evaluate(objective, *make(v)) for v in values]
         if self.keep is None:
             self.keep = self._weights(rows)
         scores = [self._score(r) for r in rows]
         best = int(np.argmin(scores))
         self.best = self.rows.index(rows[best])
         return values[best]
+
+    def walk(self, objective: str, make, start: float, step: float, span) -> float:
+        """Walk the exponents ``start + k * step`` (within ``span``) of ``10 ** e``: the
+        start and its two neighbours, then on past whichever end scores best until a
+        value scores worse; return the best exponent (first evaluated of ties).
+
+        ``make(value)`` gives the candidate's ``(alpha, strength, C)``. The shrinkage
+        weights are estimated on the first walk and kept for the rest.
+        """
+        rows: dict[float, dict] = {}
+
+        def visit(e: float) -> None:
+            if span[0] - 1e-9 <= e <= span[1] + 1e-9 and e not in rows:
+                rows[e] = self.evaluate(objective, *make(10.0**e))
+
+        for e in (start, start + step, start - step):
+            visit(e)
+        while True:
+            best = self._best(rows)
+            n = len(rows)
+            if best == max(rows):
+                visit(best + step)
+            elif best == min(rows):
+                visit(best - step)
+            if len(rows) == n:
+                break
+        if self.keep is None:
+            self.keep = self._weights(list(rows.values()))
+        best = self._best(rows)
+        self.best = self.rows.index(rows[best])
+        self.walked = rows
+        return best
+
+    def _best(self, rows: dict[float, dict]) -> float:
+        keep = self._weights(list(rows.values()))
+        scores = {e: shrunk_worst_row(r, keep) for e, r in rows.items()}
+        return min(scores, key=scores.__getitem__)
+
+    def refine(self, objective: str, make, best: float, step: float) -> float:
+        """One step of ``step`` (half the walk's) from ``best`` towards its better
+        neighbour of the last walk, or both ways where it had one neighbour only;
+        the best exponent of all."""
+        walked = self.walked
+        sides = [e for e in (best - 2 * step, best + 2 * step) if e in walked]
+        if len(sides) == 2:
+            lower_wins = self._score(walked[sides[0]]) <= self._score(walked[sides[1]])
+            tries = [best - step if lower_wins else best + step]
+        else:
+            tries = [best + step, best - step]
+        rows = {best: walked[best]}
+        for e in tries:
+            rows[e] = self.evaluate(objective, *make(10.0**e))
+        best = self._best(rows)
+        self.best = self.rows.index(rows[best])
+        return best
 
     def _weights(self, rows: list[dict]) -> np.ndarray:
         """The shrinkage weights: kept ones, or estimated on ``rows`` (feasible ones)."""
@@ -457,18 +546,22 @@ def _search_all(est, prepared, folds, tuned, alpha, strength, C) -> Tuned:
     search = _Search(est, prepared, folds)
     base = est.objective if est.objective in CHEAP_OBJECTIVES else "average"
     if tune_strength:
-        strength = search.path(
-            base, list(STRENGTH_GRID), lambda s: (alpha, s, 0.0), patience=PATH_PATIENCE
-        )
-        near = [strength, strength * np.sqrt(10.0), strength / np.sqrt(10.0)]
-        strength = search.path(base, near, lambda s: (alpha, s, 0.0))
+        to_strength = lambda v: (alpha, v, 0.0)  # noqa: E731
+        e = search.walk(base, to_strength, STRENGTH_START_EXPONENT, 1.0, STRENGTH_EXPONENTS)
+        strength = 10.0 ** search.refine(base, to_strength, e, 0.5)
     if tune_alpha:
-        alpha = search.path(base, list(ALPHA_GRID), lambda a: (a, strength, 0.0))
-        near = [alpha, alpha * np.sqrt(10.0), alpha / np.sqrt(10.0)]
-        alpha = search.path(base, near, lambda a: (a, strength, 0.0))
+        to_alpha = lambda v: (v, strength, 0.0)  # noqa: E731
+        alpha = 10.0 ** search.walk(base, to_alpha, START_ALPHA_EXPONENT, 0.5, ALPHA_EXPONENTS)
     if tune_C:
         C = search.path(est.objective, list(ADJUSTMENT_GRID), lambda c: (alpha, strength, c))
     return Tuned(alpha, strength, C, search.results(prepared.encoder.labels_), search.best)
+
+
+def _decades(a: float, b: float) -> float:
+    """How many decades apart two values are (inf when one of them only is 0)."""
+    if a == b:
+        return 0.0
+    return abs(float(np.log10(a / b))) if a > 0 and b > 0 else np.inf
 
 
 def _feasible_splits(cv: int, labels: np.ndarray | None, n: int) -> int:

@@ -60,6 +60,7 @@ class Penalty:
     def __init__(self, sharing: str, alpha: float, strength: float, shares: np.ndarray):
         self.sharing, self.alpha, self.strength = sharing, float(alpha), float(strength)
         self.rho = np.asarray(shares, dtype=float)
+        self._rho_col = self.rho[:, None]
         G = len(self.rho)
         self.coupled = sharing == "offset" and self.strength > 0 and G > 1
         #: one free intercept direction in total, or one per group
@@ -80,17 +81,16 @@ class Penalty:
         a = self.alpha
         if self.sharing == "shared":
             return a * float(w[0] @ w[0]), 2 * a * w, np.zeros_like(b)
-        sq = np.einsum("gd,gd->g", w, w)
-        value = a * float(self.rho @ sq)
-        gw = 2 * a * self.rho[:, None] * w
-        gb = np.zeros_like(b)
-        if self.sharing == "offset" and self.strength > 0:
-            s = self.strength
-            dw, db = w - w.mean(axis=0), b - b.mean()
-            value += s * (float(np.sum(dw * dw)) + float(db @ db))
-            gw = gw + 2 * s * dw
-            gb = 2 * s * db
-        return value, gw, gb
+        gw = (2 * a) * self._rho_col * w
+        value = 0.5 * float(np.vdot(gw, w))  # a * sum_g rho_g ||w_g||^2
+        if not (self.sharing == "offset" and self.strength > 0):
+            return value, gw, np.zeros_like(b)
+        s = self.strength
+        dw = w - np.add.reduce(w, axis=0) / len(w)
+        db = b - np.add.reduce(b) / len(b)
+        value += s * (float(np.vdot(dw, dw)) + float(db @ db))
+        gw += (2 * s) * dw
+        return value, gw, (2 * s) * db
 
     def dual_norm_sq(self, gw: np.ndarray, gb: np.ndarray) -> float:
         """``||g_u||^2_{H^-1}`` over the strongly convex coordinates ``u``."""

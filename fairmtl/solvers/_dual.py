@@ -47,7 +47,6 @@ import time
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from fairmtl._solver_info import solver_record
 from fairmtl.losses import Loss
@@ -69,6 +68,7 @@ from fairmtl.solvers._notices import check_target_scale, warn_dual_inaccurate, w
 from fairmtl.solvers._oracle import GroupedData, LinearOracle
 from fairmtl.solvers._parity import PARITY_OBJECTIVES, parity_rows, solve_parity
 from fairmtl.solvers._status import ERROR, INACCURATE, OPTIMAL
+from fairmtl.solvers._threads import one_blas_thread
 
 __all__ = ["DualProblem", "dual_unsupported", "DUAL_OBJECTIVES", "DUAL_SHARING"]
 
@@ -218,7 +218,7 @@ class DualProblem:
         )
         # one BLAS thread: L-BFGS-B's tiny BLAS calls stall behind spinning threads of
         # the matrix products (measured: 10 ms instead of 7 us per L-BFGS step)
-        with threadpool_limits(1, user_api="blas"):
+        with one_blas_thread():
             fit, info = self._dispatch(run, alpha, sharing_strength, reference, knobs)
             return self._result(run, fit, info, start, max_time)
 
@@ -398,6 +398,7 @@ class DualProblem:
         return {
             "point": point,
             "losses": answer.losses,
+            "penalty": answer.penalty,
             "upper": answer.value,
             "lower": lower,
             "converged": gap <= self.tol * abs(answer.value) or gap <= 1e-10,
@@ -413,7 +414,10 @@ class DualProblem:
         G = self.n_groups
         if coef.shape[0] == 1 and G > 1:
             coef, intercept = np.repeat(coef, G, axis=0), np.repeat(intercept, G)
-        losses, penalty = run.oracle.evaluate(*fit["point"])
+        if "penalty" in fit:  # the oracle's answer at this very point
+            losses, penalty = fit["losses"], fit["penalty"]
+        else:
+            losses, penalty = run.oracle.evaluate(*fit["point"])
         upper, lower = float(fit["upper"]), float(fit["lower"])
         stage1 = {}
         if fit.get("primal") is not None:

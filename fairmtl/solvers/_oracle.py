@@ -41,6 +41,8 @@ SPARSE_SHARE = 0.25
 #: per-group models with more groups of positive weight than this use gathers, not a loop
 STACK_GROUPS = 16
 _CHUNK = 65_536
+#: dense float64 data of many groups up to this many entries is also held block-diagonal
+BLOCK_ENTRIES = 1 << 20
 
 
 def _loss_and_gradient(loss: Loss, z: np.ndarray, y: np.ndarray):
@@ -92,17 +94,37 @@ class GroupedData:
         self.shares = group_weight / group_weight.sum()
         self.rw = w / group_weight[self.task]  # sums to 1 within each group
         self.n, self.d = X.shape
+        # sparse views of row ranges, kept: the solvers read the same ranges (groups,
+        # chunks) hundreds of times, and building a scipy matrix costs ~10 us each
+        self._views: dict[tuple[int, int], tuple] = {}
+        self._blocks: tuple | None = None  # see block_rows
         self.group_mean, self.group_sq = self._moments()
         self.colmax = _column_max(X)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_views": {}, "_blocks": None}  # made again where needed
 
     def rows(self, start: int, stop: int):
         """Rows ``start:stop`` as a view (CSR views share the data arrays)."""
         if not sp.issparse(self.X):
             return self.X[start:stop]
-        a, b = self.X.indptr[start], self.X.indptr[stop]
-        indptr = self.X.indptr[start : stop + 1] - a
-        parts = (self.X.data[a:b], self.X.indices[a:b], indptr)
-        return _sparse_view(sp.csr_matrix, parts, (stop - start, self.d))
+        return self._sparse_rows(start, stop)[0]
+
+    def rows_t(self, start: int, stop: int):
+        """The transpose of :meth:`rows` (a view too)."""
+        if not sp.issparse(self.X):
+            return self.X[start:stop].T
+        return self._sparse_rows(start, stop)[1]
+
+    def _sparse_rows(self, start: int, stop: int) -> tuple:
+        key = (int(start), int(stop))
+        if key not in self._views:
+            a, b = self.X.indptr[start], self.X.indptr[stop]
+            indptr = self.X.indptr[start : stop + 1] - a
+            parts = (self.X.data[a:b], self.X.indices[a:b], indptr)
+            view = _sparse_view(sp.csr_matrix, parts, (stop - start, self.d))
+            self._views[key] = (view, _transpose(view))
+        return self._views[key]
 
     def group_rows(self, g: int):
         return self.rows(self.starts[g], self.starts[g + 1])
@@ -118,6 +140,12 @@ class GroupedData:
         Xs = self.rows(start, stop)
         return Xs if self.dtype == np.float64 else Xs.astype(np.float64)
 
+    def exact_rows_t(self, start: int, stop: int):
+        """The transpose of :meth:`exact_rows`."""
+        if self.dtype == np.float64:
+            return self.rows_t(start, stop)
+        return _transpose(self.exact_rows(start, stop))
+
     def matvec(self, start: int, stop: int, v: np.ndarray) -> np.ndarray:
         """``X[start:stop] @ v`` exactly in float64 (float32 rows upcast chunk by chunk)."""
         z = np.empty(stop - start)
@@ -129,8 +157,46 @@ class GroupedData:
         """``X[start:stop].T @ r`` exactly in float64 (float32 rows upcast chunk by chunk)."""
         out = np.zeros(self.d)
         for a, b in self.pieces(start, stop):
-            out += _transpose(self.exact_rows(a, b)) @ r[a - start : b - start]
+            out += self.exact_rows_t(a, b) @ r[a - start : b - start]
         return out
+
+    def stacks(self) -> bool:
+        """Whether :meth:`group_matvec` and :meth:`group_rmatvec` serve this data (dense
+        rows of many groups: one product for all instead of one per group)."""
+        return not sp.issparse(self.X) and self.n_groups > STACK_GROUPS
+
+    def group_matvec(self, coef: np.ndarray) -> np.ndarray:
+        """``X_i @ coef[group of i]`` for every row, in float64 (dense rows)."""
+        z = np.empty(self.n)
+        for a, b in self.pieces(0, self.n):
+            z[a:b] = np.einsum("nd,nd->n", self.exact_rows(a, b), coef[self.task[a:b]])
+        return z
+
+    def group_rmatvec(self, r: np.ndarray) -> np.ndarray:
+        """``X_g.T @ r_g`` for every group g, in float64 (dense rows)."""
+        out = np.zeros((self.n_groups, self.d))
+        for a, b in self.pieces(0, self.n):
+            g0, g1 = self.task[a], self.task[b - 1] + 1  # rows sorted, every group has rows
+            first = np.maximum(self.starts[g0:g1], a) - a
+            out[g0:g1] += np.add.reduceat(self.exact_rows(a, b) * r[a:b, None], first, axis=0)
+        return out
+
+    def block_rows(self):
+        """The rows as a block-diagonal CSR matrix ``(n, n_groups * d)`` and its
+        transpose, made once: group g's rows in columns ``g*d:(g+1)*d``, so that one
+        sparse product gives every row's output under its own group's model. For small
+        dense float64 data of many groups only (None otherwise): it holds X twice more,
+        and saves the gathers that dominate a product's time there."""
+        if not (self.stacks() and self.dtype == np.float64 and self.X.size <= BLOCK_ENTRIES):
+            return None
+        if self._blocks is None:
+            cols = self.task[:, None] * self.d + np.arange(self.d)
+            indptr = np.arange(0, self.X.size + 1, self.d)
+            B = sp.csr_matrix(
+                (self.X.ravel(), cols.ravel(), indptr), shape=(self.n, self.n_groups * self.d)
+            )
+            self._blocks = (B, B.T.tocsr())
+        return self._blocks
 
     def _moments(self) -> tuple[np.ndarray, np.ndarray]:
         """Weighted mean and second moment of each group's features (for conditioning)."""
@@ -243,10 +309,24 @@ class _Stacked:
         self.pieces = data.pieces(0, data.n)
         if sp.issparse(data.X):  # transposes made once
             self.XT = [_transpose(data.rows(a, b)).tocsr() for a, b in self.pieces]
+        self.blocks = data.block_rows()
+
+    def _add_loss_blocks(self, loss: Loss, w, b, gw, gb) -> float:
+        """:meth:`add_loss` by two sparse products with the block-diagonal rows."""
+        data, (B, BT) = self.data, self.blocks
+        z = B @ w.ravel()
+        z += b[data.task]
+        ell, dz = _loss_and_gradient(loss, z, data.y)
+        r = self.c * dz
+        gb += np.bincount(data.task, weights=r, minlength=data.n_groups)
+        gw += (BT @ r).reshape(gw.shape)
+        return float(self.c @ ell)
 
     def add_loss(self, loss: Loss, w, b, gw, gb, exact: bool = False) -> float:
         """Add the loss's gradient to ``gw``, ``gb``; return its value. ``exact``: products
         in float64 (float32 rows upcast a chunk at a time)."""
+        if self.blocks is not None:  # float64 rows: products are exact already
+            return self._add_loss_blocks(loss, w, b, gw, gb)
         data, value = self.data, 0.0
         exact = exact and data.dtype != np.float64
         dtype = np.float64 if exact else data.dtype
@@ -314,8 +394,8 @@ class LinearOracle:
         per call (each ``.T`` of a sparse matrix builds an object)."""
         data, out = self.data, []
         for a, b in data.pieces(start, stop):
-            Xc = data.rows(a, b)
-            out.append((Xc, _transpose(Xc), data.y[a:b], lam[data.task[a:b]] * data.rw[a:b]))
+            weights = lam[data.task[a:b]] * data.rw[a:b]
+            out.append((data.rows(a, b), data.rows_t(a, b), data.y[a:b], weights))
         return out
 
     def _segments_for(self, lam: np.ndarray):
@@ -331,6 +411,8 @@ class LinearOracle:
     def outputs(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
         """Decision values of every row (sorted order)."""
         data, z = self.data, np.empty(self.data.n)
+        if self.sharing != "shared" and data.stacks():
+            return data.group_matvec(coef) + intercept[data.task]
         for p, a, b in self._segments(np.ones(data.n_groups), active_only=False):
             z[a:b] = data.matvec(a, b, coef[p])
             z[a:b] += intercept[p]
@@ -466,8 +548,11 @@ class LinearOracle:
         phi = np.bincount(sums.pid, weights=sums.c * ell, minlength=sums.n_prob)
         if certify:
             r = sums.c * loss.gradient(z, data.y)
-            for p, a, b in self._segments(lam):
-                gw[p] += data.rmatvec(a, b, r[a:b])
+            if self.sharing != "shared" and data.stacks():
+                gw = data.group_rmatvec(r)  # rows of groups of weight 0 have r = 0
+            else:
+                for p, a, b in self._segments(lam):
+                    gw[p] += data.rmatvec(a, b, r[a:b])
             if self.sharing != "shared":
                 gb = np.bincount(data.task, weights=r, minlength=G)
         return losses, gw, gb, phi

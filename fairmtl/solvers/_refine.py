@@ -34,12 +34,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import minimize, nnls
-from threadpoolctl import threadpool_limits
 
 from fairmtl.losses import Loss
 from fairmtl.solvers._certificate import CURVATURE_BOUND, Penalty
 from fairmtl.solvers._oracle import GroupedData, _loss_and_gradient, _transpose
 from fairmtl.solvers._precondition import Coordinates
+from fairmtl.solvers._threads import one_blas_thread, with_one_blas_thread
 
 __all__ = [
     "RefineResult",
@@ -154,7 +154,7 @@ def _sqp(model, coords, objective, constraint, check, x0):
     BLAS runs on one thread here: a multi-threaded product sums in an order that depends
     on the thread count, and an answer must not depend on the process it is computed in
     (a frontier is bit-identical in one process or several)."""
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         return _sqp_run(model, coords, objective, constraint, check, x0)
 
 
@@ -381,7 +381,7 @@ def polishable(problem) -> bool:
     return problem.objective.epigraph_terms() is not None and _eligible(problem, MAX_PARAMS)
 
 
-@threadpool_limits.wrap(limits=1, user_api="blas")  # see _sqp: also the preconditioning
+@with_one_blas_thread  # see _sqp: also the preconditioning
 def smooth_stage1(problem, polish: bool = False) -> dict[str, Any] | None:
     """Stage 1 of an :class:`~fairmtl.solvers.ExactProblem` by :func:`minimax_smooth` or
     :func:`refine_smooth`; the attempt record, or None (not eligible, or the answer
@@ -413,7 +413,7 @@ def smooth_stage1(problem, polish: bool = False) -> dict[str, Any] | None:
     return _attempt(result, t0)
 
 
-@threadpool_limits.wrap(limits=1, user_api="blas")
+@with_one_blas_thread
 def smooth_stage2(problem, bounds, coef, intercept) -> dict[str, Any] | None:
     """Stage 2 (see :meth:`ExactProblem._refine`) by :func:`refine_smooth`; the attempt
     record or None, as :func:`smooth_stage1`."""
