@@ -29,6 +29,7 @@ from fairmtl.models import Scaling, make_sharing
 from fairmtl.objectives import ObjectiveContext, make_objective
 from fairmtl.solvers._chain import CLARABEL_LOOSE, ChainResult, default_chain, solve_chain
 from fairmtl.solvers._infeasible import infeasible_bounds_error
+from fairmtl.solvers._newton import newton_stage
 from fairmtl.solvers._notices import (
     MSG_NOT_OPTIMAL,
     check_target_scale,
@@ -374,6 +375,7 @@ class ExactProblem:
             warn_not_optimal(first, max_time)
             info = _info(first, stage="main")
             info["objective"] = float(self.problem.value) if value is None else value
+        newton_stage(self, info)  # unconstrained smooth objectives: to the rounding floor
         if self.objective.refine and self.n_groups > 1:
             info = self._refine(chain, max_time, info)
         coef, intercept = self.sharing.unpack()
