@@ -7,10 +7,11 @@ is as large as stage 1 (two exponential cones per row for the logistic loss) and
 conditioned: the bounds of the groups tied at the stage-1 optimum leave a thin feasible
 set, where the interior-point solver stalls (measured: CLARABEL failed on most
 ``make_hospitals`` problems, with every setting tried). The problem itself is small and
-smooth: a handful of constraints on ``(d + 1)`` parameters per model. Sequential
-quadratic programming (scipy's SLSQP) solves it from the stage-1 point in a few dozen
-passes over the rows, in the oracle's preconditioned coordinates
-(:mod:`fairmtl.solvers._precondition`).
+smooth: a handful of constraints on ``(d + 1)`` parameters per model. A primal-dual
+interior-point method with exact Hessians (:mod:`fairmtl.solvers._interior`) solves it
+from the stage-1 point in about twenty passes over the rows; where it fails, sequential
+quadratic programming (scipy's SLSQP, dense quasi-Newton steps) in the oracle's
+preconditioned coordinates (:mod:`fairmtl.solvers._precondition`).
 
 Stage 1 of the same objectives, ``min_theta max_g (c_g L_g(theta) - s_g) + R(theta)``
 (``c = 1``, ``s = -adjustment`` for ``minimax``; the preference and its shift for
@@ -37,11 +38,13 @@ from scipy.optimize import minimize, nnls
 
 from fairmtl.losses import Loss
 from fairmtl.solvers._certificate import CURVATURE_BOUND, Penalty
+from fairmtl.solvers._interior import epigraph_program, primal_dual, weighted_program
 from fairmtl.solvers._oracle import GroupedData, _loss_and_gradient, _transpose
 from fairmtl.solvers._precondition import Coordinates
 from fairmtl.solvers._threads import one_blas_thread, with_one_blas_thread
 
 __all__ = [
+    "SMOOTH_SOLVERS",
     "RefineResult",
     "minimax_smooth",
     "polishable",
@@ -67,6 +70,10 @@ MAX_ITER, FTOL = 500, 1e-15
 MAX_PARAMS, MAX_PARAMS_STAGE1 = 400, 150
 #: up to this many groups the group gradients come from one dense (n, G) product
 DENSE_SPREAD_GROUPS = 64
+#: the engines of the smooth stages, as solver_info names them: the interior-point
+#: method first, SLSQP where it fails
+INTERIOR, SLSQP = "primal-dual Newton", "SLSQP"
+SMOOTH_SOLVERS = (INTERIOR, SLSQP)
 
 
 @dataclass
@@ -79,6 +86,7 @@ class RefineResult:
     value: float
     iterations: int
     kkt: float
+    method: str = SLSQP
 
 
 def smooth_refinable(loss: Loss, sharing: str, n_outputs: int, alpha: float, n_params: int):
@@ -147,26 +155,52 @@ class _Model:
         return gw, gb
 
 
-def _sqp(model, coords, objective, constraint, check, x0):
+def _sqp(model, coords, objective, constraint, check, x0, interior=None):
     """SLSQP until ``check`` passes (or its iteration limit); the result or None.
     ``constraint``: ``(fun, jac)`` of the inequalities ``fun(x) >= 0``, or None.
+    ``interior``: ``(functions, hessian, start, to_x)`` of the same problem for
+    :func:`~fairmtl.solvers._interior.primal_dual`, tried first (SLSQP where it fails).
 
     BLAS runs on one thread here: a multi-threaded product sums in an order that depends
     on the thread count, and an answer must not depend on the process it is computed in
     (a frontier is bit-identical in one process or several)."""
     with one_blas_thread():
+        if interior is not None:
+            result = _interior_run(check, *interior)
+            if result is not None:
+                return result
         return _sqp_run(model, coords, objective, constraint, check, x0)
 
 
-def _sqp_run(model, coords, objective, constraint, check, x0):
-
+def _stopper(check):
+    """Whether to stop at a point: it passes ``check`` and its KKT bound reached
+    ``KKT_AIM`` or stopped falling (see ``STALL_ITERATIONS``)."""
     gaps: list[float] = []
 
-    def stop_when_certified(xk):
-        result, passed = check(xk)
+    def certified(x) -> bool:
+        result, passed = check(x)
         gaps.append(result.kkt / (1.0 + abs(result.value)))
         stalled = len(gaps) > STALL_ITERATIONS and gaps[-1] > 0.1 * gaps[-1 - STALL_ITERATIONS]
-        if passed and (gaps[-1] <= KKT_AIM or stalled):
+        return passed and (gaps[-1] <= KKT_AIM or stalled)
+
+    return certified
+
+
+def _interior_run(check, functions, hessian, start, to_x):
+    certified = _stopper(check)
+    found = primal_dual(functions, hessian, start, lambda u: certified(to_x(u)))
+    if found is None:
+        return None
+    result, passed = check(to_x(found[0]))
+    result.iterations, result.method = found[1], INTERIOR
+    return result if passed else None
+
+
+def _sqp_run(model, coords, objective, constraint, check, x0):
+    certified = _stopper(check)
+
+    def stop_when_certified(xk):
+        if certified(xk):
             raise StopIteration
 
     opt = minimize(
@@ -206,9 +240,11 @@ def refine_smooth(
     shares: np.ndarray,
     bounds: np.ndarray,
     start: tuple[np.ndarray, np.ndarray],
+    interior: bool = True,
 ) -> RefineResult | None:
     """Minimise ``shares @ L + R`` subject to ``L <= bounds`` (inf: no bound) from
     ``start`` (stage 2: the stage-1 point, which is feasible; otherwise any point).
+    ``interior``: try the interior-point engine first (see :func:`_sqp`).
 
     ``start`` holds original-space parameters of shape (P, d) and (P,), P = 1 for
     ``shared``. Returns None when the answer fails its checks (see the module docstring).
@@ -244,7 +280,8 @@ def refine_smooth(
         return RefineResult(w, b, losses, value, 0, gap), passed
 
     cons = (slack, slack_jac) if bounded.any() else None
-    return _sqp(model, coords, objective, cons, check, coords.to_x(*start))
+    program = weighted_program(model, penalty, shares, bounds, start, coords) if interior else None
+    return _sqp(model, coords, objective, cons, check, coords.to_x(*start), program)
 
 
 def minimax_smooth(
@@ -255,8 +292,10 @@ def minimax_smooth(
     scale: np.ndarray,
     shift: np.ndarray,
     start: tuple[np.ndarray, np.ndarray],
+    interior: bool = True,
 ) -> RefineResult | None:
-    """Minimise ``max_g (scale_g L_g - shift_g) + R`` from ``start`` (any point).
+    """Minimise ``max_g (scale_g L_g - shift_g) + R`` from ``start`` (any point);
+    ``interior`` as :func:`refine_smooth`.
 
     ``value`` of the result is that objective; None when the answer fails its checks.
     """
@@ -295,7 +334,9 @@ def minimax_smooth(
     x0 = coords.to_x(*start)
     w0, b0 = coords.from_x(x0)
     t0 = float(np.max(scale * model.evaluate(w0, b0)[0] - shift))
-    return _sqp(model, coords, objective, (slack, slack_jac), check, np.append(x0, t0))
+    program = epigraph_program(model, penalty, scale, shift, (w0, b0), t0, coords)
+    program = program if interior else None
+    return _sqp(model, coords, objective, (slack, slack_jac), check, np.append(x0, t0), program)
 
 
 def _kkt_gap(model, penalty, grads, base, scale, margin, simplex: bool, near_tol) -> float:
@@ -361,7 +402,7 @@ def _inputs(problem):
 
 def _attempt(result: RefineResult, t0: float) -> dict[str, Any]:
     return {
-        "solver": "SLSQP",
+        "solver": result.method,
         "status": "optimal",
         "raw_status": "kkt_checked",
         "iterations": result.iterations,
@@ -404,9 +445,12 @@ def smooth_stage1(problem, polish: bool = False) -> dict[str, Any] | None:
         start = (coef[:P, :, 0], intercept[:P, 0])
     args = (data, problem.loss, penalty, problem.sharing_name)
     if epigraph is not None:
-        result = minimax_smooth(*args, *epigraph, start)
-    else:
-        result = refine_smooth(*args, *weighted, start)
+        # the interior-point engine from a point near the answer (a conic answer);
+        # from zero it crawls along the boundary of the epigraph, where SLSQP does not
+        result = minimax_smooth(*args, *epigraph, start, interior=polish)
+    else:  # no bound: plain damped Newton, fast from any point
+        unbounded = not np.isfinite(weighted[1]).any()
+        result = refine_smooth(*args, *weighted, start, interior=polish or unbounded)
     if result is None:
         return None
     problem.sharing.warm_start(result.coef[:, :, None], result.intercept[:, None])
