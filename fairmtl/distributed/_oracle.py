@@ -15,7 +15,7 @@ import numpy as np
 
 from fairmtl.distributed import _parts
 from fairmtl.distributed._data import ClusterRows
-from fairmtl.solvers._dual import DualProblem
+from fairmtl.solvers._dual import DUAL_TOL, DualProblem
 from fairmtl.solvers._oracle import LinearOracle
 from fairmtl.solvers._precondition import Coordinates
 
@@ -106,7 +106,7 @@ class ClusterProblem(DualProblem):
     """:class:`DualProblem` on rows held by a Dask cluster (no parity objectives)."""
 
     def __init__(self, rows: ClusterRows, *, loss, sharing: str, objective: str, task: str,
-                 tol: float = 1e-4, max_rounds: int = 300) -> None:  # fmt: skip
+                 tol: float = DUAL_TOL, max_rounds: int = 300) -> None:  # fmt: skip
         # DualProblem's own __init__ reads the arrays; here the rows stay on the workers
         self._inputs = None
         self.n_groups, self.loss, self.sharing_name = rows.n_groups, loss, sharing

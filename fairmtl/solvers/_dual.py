@@ -19,8 +19,10 @@ minus the oracle's proven error (weak duality: no model does better);
 ``solver_info["upper_bound"]`` (= ``"objective"``) is the objective of the returned
 model (for constrained objectives, a model checked to meet every bound exactly).
 ``solver_info["gap"]`` is their difference and ``"relative_gap"`` that over the upper
-bound; the status is ``"optimal"`` only when the relative gap is at most ``tol``
-(``"inaccurate"`` otherwise, with the bounds still valid).
+bound; the status is ``"optimal"`` only when the relative gap is at most ``tol`` (default
+``DUAL_TOL`` = 1e-6), or the gap is negligible for the size of the group losses (an
+objective shifted near 0, chebyshev's; see :func:`fairmtl.solvers._dualrun.gap_closed`);
+``"inaccurate"`` otherwise, with the bounds still valid.
 
 ``minimax`` and ``chebyshev`` return, like the exact path, the Pareto-efficient
 refinement: the model with the lowest ``average loss + penalty`` among those whose group
@@ -70,13 +72,16 @@ from fairmtl.solvers._parity import PARITY_OBJECTIVES, parity_rows, solve_parity
 from fairmtl.solvers._status import ERROR, INACCURATE, OPTIMAL
 from fairmtl.solvers._threads import one_blas_thread
 
-__all__ = ["DualProblem", "dual_unsupported", "DUAL_OBJECTIVES", "DUAL_SHARING"]
+__all__ = ["DualProblem", "dual_unsupported", "DUAL_OBJECTIVES", "DUAL_SHARING", "DUAL_TOL"]
 
 DUAL_OBJECTIVES = frozenset(
     {"average", "balanced", "minimax", "tilted", "chebyshev", "bounded", "no_harm"}
     | PARITY_OBJECTIVES
 )
 DUAL_SHARING = frozenset({"shared", "independent", "offset"})
+#: the relative gap at which a solve is certified "optimal", unless the caller asks for
+#: another (cross-validation's fold solves ask for a looser one)
+DUAL_TOL = 1e-6
 
 MSG_DUAL_UNSUPPORTED = (
     "The dual solver does not handle {what}. Use solver='CLARABEL' (the exact path){hint}."
@@ -125,7 +130,7 @@ class DualProblem:
         Must be 1.
     task : str
     group_names : sequence of str, optional
-    tol : float, default=1e-4
+    tol : float, default=DUAL_TOL (1e-6)
         Relative gap at which the solve stops with status "optimal".
     max_rounds : int, default=300
         Most oracle calls per stage.
@@ -151,7 +156,7 @@ class DualProblem:
         n_outputs: int = 1,
         task: str = "binary",
         group_names=None,
-        tol: float = 1e-4,
+        tol: float = DUAL_TOL,
         max_rounds: int = 300,
     ) -> None:
         check_target_scale(y, task)
