@@ -27,21 +27,6 @@ from fairmtl.exceptions import (
 
 # -- scikit-learn's own estimator checks -----------------------------------------------
 
-HINGE_EQUIVALENCE_REASON = (
-    "solver accuracy of the non-smooth hinge loss: the check's separable 15 rows x 30 "
-    "features give a unique optimum (the hard-margin model: every row on its margin, the "
-    "same model at every alpha the cross-validation may pick), but the interior-point "
-    "solve of this quadratic program is exact to ~1e-7 in the outputs and the check "
-    "demands rtol=1e-7; smooth losses are polished by Newton's method to rounding "
-    "(test_newton_polish.py checks weights against repeated rows to 1e-9)."
-)
-
-
-def _expected_failed_checks(estimator):
-    if isinstance(estimator, FairMTLClassifier) and estimator.loss == "hinge":
-        return {"check_sample_weight_equivalence_on_dense_data": HINGE_EQUIVALENCE_REASON}
-    return {}
-
 
 @parametrize_with_checks(
     [
@@ -49,7 +34,6 @@ def _expected_failed_checks(estimator):
         FairMTLRegressor(),
         FairMTLClassifier(loss="hinge", objective="average", sharing="shared"),
     ],
-    expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)

@@ -113,3 +113,27 @@ def test_polish_is_recorded_and_reaches_the_rounding_floor():
     newton = info["attempts"][-1]["newton"]
     assert newton["decrement"] <= 1e-20 < newton["start_decrement"]
     assert 1 <= newton["iterations"] <= 10
+
+
+@pytest.mark.parametrize("task", ["multiclass", "binary"])
+@pytest.mark.parametrize("sharing", ["shared", "offset"])
+def test_hinge_weights_equal_repeated_rows_to_rounding(task, sharing):
+    """The hinge loss's active-set polish: its answer is exact, so two formulations of one
+    problem agree to rounding (the interior-point answers alone differ at ~1e-7)."""
+    X, y, g = grouped_data(6, task, n=80)
+    reps = np.random.default_rng(7).integers(0, 4, size=len(y))
+    reps[:3] = 1
+    params = dict(
+        loss="hinge", sharing=sharing, objective="average", alpha=1e-2, sharing_strength=1.0
+    )
+    weighted = FairMTLClassifier(**params).fit(X, y, groups=g, sample_weight=reps)
+    idx = np.repeat(np.arange(len(y)), reps)
+    repeated = FairMTLClassifier(**params).fit(X[idx], y[idx], groups=g[idx])
+    for model in (weighted, repeated):
+        assert model.solver_info_["attempts"][-1]["newton"]["method"] == "active set"
+    np.testing.assert_allclose(
+        weighted.decision_function(X, groups=g),
+        repeated.decision_function(X, groups=g),
+        rtol=1e-9,
+        atol=1e-11,
+    )

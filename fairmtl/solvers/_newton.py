@@ -27,6 +27,7 @@ from scipy.linalg import LinAlgError, cho_factor, cho_solve, null_space
 from scipy.special import softmax
 
 from fairmtl.losses import Loss
+from fairmtl.solvers._activeset import HINGE_LOSSES, hinge_polish
 from fairmtl.solvers._threads import with_one_blas_thread
 
 __all__ = [
@@ -277,10 +278,11 @@ def newton_polish(
 @with_one_blas_thread  # an answer must not depend on the process's thread count
 def newton_stage(problem, info: dict) -> None:
     """Polish the answer of an :class:`~fairmtl.solvers.ExactProblem` whose objective is
-    an unconstrained weighted sum (average, balanced, weighted) by :func:`newton_polish`,
+    an unconstrained weighted sum (average, balanced, weighted) by :func:`newton_polish`
+    (smooth losses) or :func:`~fairmtl.solvers._activeset.hinge_polish` (hinge losses),
     where it applies; the variables then hold the polished point, ``info["objective"]``
     its value, and the last attempt of ``info`` records it as ``"newton"``. An answer the
-    steps could not improve stays as it is."""
+    polish could not improve, or verify, stays as it is."""
     weighted = problem.objective.weighted_terms(problem.shares)
     if weighted is None or np.isfinite(weighted[1]).any():
         return
@@ -288,8 +290,10 @@ def newton_stage(problem, info: dict) -> None:
     P = 1 if shared else problem.n_groups
     d, K = problem.X.shape[1], problem.n_outputs
     alpha, strength = float(problem.alpha.value), float(problem.strength.value)
+    hinge = problem.loss.name in HINGE_LOSSES
     if not polishable_by_newton(problem.loss, problem.sharing_name, alpha, P * (d + 1) * K):
-        return
+        if not (hinge and problem.sharing_name in SHARINGS and P * (d + 1) * K <= MAX_PARAMS):
+            return
     sharing = problem.sharing
     rows = getattr(problem, "_newton_rows", None)
     if rows is None:  # made once per problem: the knobs change, the rows do not
@@ -299,17 +303,29 @@ def newton_stage(problem, info: dict) -> None:
     H = penalty_hessian(problem.sharing_name, alpha, strength, problem.shares, sharing.scaling, K)
     W = np.asarray(sharing.coef_var.value).reshape(P, d, K)
     b = np.asarray(sharing.intercept_var.value).reshape(P, 1, K)
-    result = newton_polish(rows, problem.loss, weighted[0], H, np.concatenate([W, b], axis=1))
-    if result is None or not result.decrement <= result.start_decrement:
-        return
-    sharing.coef_var.value = result.theta[:, :d, :].reshape(P * d, K)
-    sharing.intercept_var.value = result.theta[:, d, :]
-    info["objective"] = result.value
-    info["time"] += result.time
-    if info.get("attempts"):
-        info["attempts"][-1]["newton"] = {
+    theta = np.concatenate([W, b], axis=1)
+    t0 = time.perf_counter()
+    if hinge:
+        found = hinge_polish(rows, np.asarray(weighted[0], float), H, theta, _basis(P, d, K))
+        if found is None:
+            return
+        record = {"method": "active set", "time": time.perf_counter() - t0}
+        theta, value = found
+    else:
+        result = newton_polish(rows, problem.loss, weighted[0], H, theta)
+        if result is None or not result.decrement <= result.start_decrement:
+            return
+        theta, value = result.theta, result.value
+        record = {
+            "method": "newton",
             "iterations": result.iterations,
             "decrement": result.decrement,
             "start_decrement": result.start_decrement,
             "time": result.time,
         }
+    sharing.coef_var.value = theta[:, :d, :].reshape(P * d, K)
+    sharing.intercept_var.value = theta[:, d, :]
+    info["objective"] = value
+    info["time"] += record["time"]
+    if info.get("attempts"):
+        info["attempts"][-1]["newton"] = record
