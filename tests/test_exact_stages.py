@@ -192,8 +192,9 @@ def test_auto_takes_the_fast_path_and_agrees_with_clarabel(objective):
     assert shared.solver_info_["objective"] == pytest.approx(
         conic.solver_info_["objective"], rel=1e-6
     )
-    # offset sharing on 30 groups (30 x 7 parameters) exceeds the SQP's size: the dual path
-    many = make_hospitals(30, n_samples=3000, n_features=6, random_state=2)
+    # offset sharing on 30 groups of 14 features (30 x 15 parameters) exceeds the SQP's
+    # size: the dual path
+    many = make_hospitals(30, n_samples=3000, n_features=14, random_state=2)
     Xm, ym, gm = many.data.to_numpy(float), many.target.to_numpy(), many.groups.to_numpy()
     offset = FairMTLClassifier(sharing="offset", solver="auto", **params).fit(Xm, ym, groups=gm)
     assert offset.solver_info_["path"] == "dual"

@@ -138,7 +138,7 @@ class FairMTLClassifier(ClassifierMixin, FairMTLBase):
         group weights, or an ascent on the multipliers of the rate objectives, with a
         certified gap, for large data). "auto": on large problems the dual path; on small
         ones the exact path by sequential quadratic programming where the loss is smooth
-        and the model has at most 150 parameters (average, balanced, minimax, chebyshev,
+        and the model has at most 400 parameters (average, balanced, minimax, chebyshev,
         bounded, no_harm; each answer passes a KKT check of its duality gap, else
         CLARABEL's chain solves it), else the dual path where it applies, else CLARABEL.
         With "CLARABEL", minimax and chebyshev (smooth losses) run CLARABEL to a 1e-6 gap
