@@ -41,6 +41,7 @@ from fairmtl.solvers import (
     dual_unsupported,
     group_outputs,
     make_problem,
+    one_blas_thread,
 )
 from fairmtl.solvers._refine import MAX_PARAMS_STAGE1, smooth_refinable
 
@@ -178,8 +179,13 @@ class FairMTLBase(BaseEstimator):
         "auto" knobs, solve ``prepared.problem`` and store the result."""
         if self.model == "mlp":
             return self._fit_neural(prepared)
-        self._set_tuned(tune(self, prepared))
-        return self._store(prepared, self._solve(prepared))
+        # one BLAS thread for all the solves of the fit, set once: set and reset around
+        # each of the cross-validation's small solves, it made a fit that follows another
+        # library's multi-threaded work 30% slower (the pool's threads woken each time)
+        with one_blas_thread():
+            self._set_tuned(tune(self, prepared))
+            result = self._solve(prepared)
+        return self._store(prepared, result)
 
     def _set_tuned(self, tuned: Tuned) -> None:
         """Store the values the fit uses for the "auto" knobs, and their scores."""
