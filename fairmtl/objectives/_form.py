@@ -86,6 +86,16 @@ class ObjectiveForm:
         The reference fit's group losses the bounds come from (``no_harm``).
     epsilon : float or None
         The allowed gap of the groups' mean scores ("rates").
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fairmtl.objectives import Chebyshev
+    >>> form = Chebyshev().form(3, np.full(3, 1 / 3), preference=[1, 1, 2], ideal=np.zeros(3))
+    >>> form.kind, form.scale.tolist(), form.refine
+    ('max', [0.25, 0.25, 0.5], True)
+    >>> form.primal(np.array([0.2, 0.4, 0.3]), 0.1)  # max_g c_g L_g + R
+    0.25
     """
 
     kind: FormKind

@@ -1,15 +1,19 @@
-"""Each objective checks its knobs once, whatever path solves it: a bad knob gets the same
-message from the exact path, the dual path, the reduction and the neural path."""
+"""Each objective has one home: a bad knob gets the same message from the exact path, the
+dual path, the reduction and the neural path, and its plain form (dual path, reduction,
+neural directions) has the value of its cvxpy form (exact path)."""
 
 from __future__ import annotations
 
 import importlib.util
 
+import cvxpy as cp
+import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
 from fairmtl import FairMTLClassifier, FairMTLReduction
 from fairmtl.datasets import make_hospitals
+from fairmtl.objectives import ObjectiveContext, make_objective
 
 N_GROUPS = 4
 LINEAR = dict(sharing="shared", alpha=1e-2, sharing_strength=1.0, adjustment=0.0)
@@ -65,3 +69,44 @@ def test_a_bad_knob_gets_one_message_on_every_path(objective, knobs, paths, data
     message = next(iter(messages.values()))
     knob = next(iter(knobs), "tilt" if objective == "tilted" else "epsilon")
     assert repr(knob) in message  # it names the knob at fault
+
+
+# -- the plain form agrees with the cvxpy form ---------------------------------------------
+SHARES = np.array([0.2, 0.3, 0.5])
+INPUTS = {"ideal": np.array([0.1, 0.2, 0.05]), "reference": np.array([0.4, 0.5, 0.5])}
+
+
+@pytest.mark.parametrize(
+    "name, knobs, losses",
+    [
+        ("average", {}, [0.3, 0.6, 0.45]),
+        ("balanced", {}, [0.3, 0.6, 0.45]),
+        ("minimax", {"adjustment": [0.1, 0.0, 0.2]}, [0.3, 0.6, 0.45]),
+        ("tilted", {"tilt": 3.0}, [0.3, 0.6, 0.45]),
+        ("chebyshev", {"preference": [1.0, 2.0, 1.0]}, [0.3, 0.6, 0.45]),
+        ("bounded", {"epsilon": 0.7, "adjustment": [0.0, 0.1, 0.0]}, [0.3, 0.6, 0.45]),
+        ("bounded", {"epsilon": 0.5}, [0.3, 0.6, 0.45]),  # breaks a bound
+        ("no_harm", {"epsilon": 0.05}, [0.3, 0.5, 0.45]),
+        ("no_harm", {"epsilon": 0.05}, [0.3, 0.6, 0.45]),  # breaks a bound
+    ],
+)
+def test_the_plain_form_has_the_cvxpy_forms_value(name, knobs, losses):
+    G, L = len(SHARES), np.array(losses)
+    objective = make_objective(name)
+    extra = {k: v for k, v in INPUTS.items() if k in objective.needs}
+    form = objective.form(G, SHARES, **knobs, **extra)
+    # the exact path's form, minimised with the group losses fixed at L
+    var = cp.Variable(G)
+    value, constraints = objective.build(var, ObjectiveContext(G, SHARES))
+    objective.set_values(G, **knobs, **extra)
+    problem = cp.Problem(cp.Minimize(value), [var == L, *constraints])
+    problem.solve(solver="CLARABEL")
+    if problem.status == cp.INFEASIBLE:
+        assert form.primal(L, 0.25) == np.inf
+    else:
+        assert problem.status == cp.OPTIMAL
+        assert form.primal(L, 0.25) == pytest.approx(problem.value + 0.25, abs=1e-7)
+    if objective.refine:
+        np.testing.assert_allclose(form.refine_bounds(L), objective.refine_bounds(L))
+    if objective.constrains_losses:
+        np.testing.assert_allclose(form.bounds, objective.loss_bounds())
