@@ -32,7 +32,7 @@ from fairmtl.estimators._tuning import (
 from fairmtl.exceptions import DataValidationError, UnseenGroupError
 from fairmtl.losses import Loss
 from fairmtl.models import SHARING_SCHEMES
-from fairmtl.objectives import OBJECTIVES
+from fairmtl.objectives import ALL_OBJECTIVES
 from fairmtl.solvers import (
     SOLVER_NAMES,
     ExactProblem,
@@ -98,7 +98,7 @@ class FairMTLBase(BaseEstimator):
 
     _parameter_constraints: dict[str, list[Any]] = {
         "sharing": [StrOptions(set(SHARING_SCHEMES))],
-        "objective": [StrOptions(set(OBJECTIVES) | {"pareto"})],
+        "objective": [StrOptions(set(ALL_OBJECTIVES))],
         "loss": [str],
         "epsilon": [Interval(numbers.Real, 0, None, closed="left"), "array-like", None],
         "tilt": [Interval(numbers.Real, 0, None, closed="neither"), None],
@@ -315,7 +315,7 @@ class FairMTLBase(BaseEstimator):
     def _objective_knobs(self, group_weight: np.ndarray, adjustment: float) -> dict[str, Any]:
         """The objective's knob values for groups of these total weights."""
         knobs = {"epsilon": self.epsilon, "tilt": self.tilt, "preference": self.preference}
-        if self.objective in ("minimax", "bounded"):
+        if "adjustment" in ALL_OBJECTIVES[self.objective].knobs:
             knobs["adjustment"] = adjustment_vector(adjustment, group_weight)
         return knobs
 
