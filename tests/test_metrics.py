@@ -395,7 +395,7 @@ def test_rank_sum_roc_auc_equals_scikit_learn_with_ties(n):
 
 def test_metric_facts_are_stated_once_for_metrics_and_report():
     from fairmtl._metric_facts import METRIC_FACTS
-    from fairmtl.report._schema import metric_infos
+    from fairmtl.report._metric_infos import metric_infos
 
     assert set(METRICS) <= set(METRIC_FACTS)
     for name, info in METRICS.items():

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fairmtl.report import _svg, _transfer
+from fairmtl.report import _transfer
+from fairmtl.report._bars import group_bars
 from fairmtl.report._format import (
     TOO_FEW,
     VERDICT_CLASS,
@@ -22,7 +23,8 @@ from fairmtl.report._format import (
     fmt_interval,
     fmt_value,
 )
-from fairmtl.report._schema import criterion_infos, metric_infos
+from fairmtl.report._frontier_plot import frontier_figure
+from fairmtl.report._metric_infos import criterion_infos, metric_infos
 
 __all__ = ["build_context", "fmt_value", "fmt_delta", "fmt_interval", "transfer_context"]
 
@@ -247,7 +249,7 @@ class _Builder:
             :TOP_GROUPS
         ]
         rows = [{key: r["cells"][first][key]["row"] for key in series} for r in picked]
-        chart = _svg.group_bars(rows, percent=self.pm["percent"], series=series)
+        chart = group_bars(rows, percent=self.pm["percent"], series=series)
         for row, src in zip(chart["rows"], picked, strict=True):
             row.update(name=src["name"], short=_shorten(src["name"]), small=src["small"])
             for bar in row["bars"]:
@@ -383,7 +385,7 @@ class _Builder:
 
     def plot(self) -> dict[str, Any]:
         hovers = [self.hover(m) for m in self.r["models"]]
-        return _svg.frontier_figure(
+        return frontier_figure(
             self.criteria,
             hovers,
             self.r["x_criterion"],
