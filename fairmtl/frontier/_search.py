@@ -165,8 +165,8 @@ class FrontierSearch(BaseEstimator):
     >>> search = FrontierSearch(FairMTLClassifier(objective="bounded"), n_points=3,
     ...                         baselines=("pooled",), n_boot=20).fit(
     ...     data.data, data.target, groups=data.groups)
-    >>> len(search.results_["models"])
-    4
+    >>> len(search.results_["models"])  # the sweep's fits and the pooled baseline
+    7
     """
 
     _parameter_constraints: dict[str, Any] = {
