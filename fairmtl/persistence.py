@@ -29,7 +29,7 @@ import json
 import os
 import warnings
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from fairmtl._archive import MSG_CORRUPT, check_model_archive
+from fairmtl._fitted_state import as_array, plain, typed, walk
 from fairmtl.data import Schema, atomic_write_bytes
 from fairmtl.exceptions import DataValidationError, DataWarning
 
@@ -66,7 +67,6 @@ ALLOWED_TYPES: frozenset[str] = frozenset(
         "numpy.dtype",
     }
 )
-_STATE_PACKAGES = ("fairmtl", "sklearn")
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_MAGIC = b"\x80"
 
@@ -140,11 +140,11 @@ class PandasState:
     def __init__(self, obj: pd.Series | pd.DataFrame) -> None:
         self.is_frame = isinstance(obj, pd.DataFrame)
         parts = [obj.iloc[:, i] for i in range(obj.shape[1])] if self.is_frame else [obj]
-        self.names = [_plain(c) for c in obj.columns] if self.is_frame else [_plain(obj.name)]
-        self.columns = [_as_array(part) for part in parts]
+        self.names = [plain(c) for c in obj.columns] if self.is_frame else [plain(obj.name)]
+        self.columns = [as_array(part) for part in parts]
         self.dtypes = [str(part.dtype) for part in parts]
-        self.index = _as_array(obj.index)
-        self.index_name = _plain(obj.index.name)
+        self.index = as_array(obj.index)
+        self.index_name = plain(obj.index.name)
 
     def restore(self) -> pd.Series | pd.DataFrame:
         """Rebuild the pandas object.
@@ -154,28 +154,11 @@ class PandasState:
         obj : Series or DataFrame
         """
         index = pd.Index(self.index, name=self.index_name)
-        parts = [_typed(v, d) for v, d in zip(self.columns, self.dtypes, strict=True)]
+        parts = [typed(v, d) for v, d in zip(self.columns, self.dtypes, strict=True)]
         if not self.is_frame:
             return pd.Series(parts[0], index=index, name=self.names[0])
         frame = pd.DataFrame(dict(enumerate(parts)), index=index)
         return frame.set_axis(self.names, axis=1)
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _as_array(values: pd.Series | pd.Index) -> np.ndarray:
-    if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object:
-        return np.array([_plain(v) for v in values], dtype=object)
-    return np.asarray(values.to_numpy())
-
-
-def _typed(values: np.ndarray, dtype: str) -> Any:
-    try:
-        return values if dtype == "object" else pd.array(values, dtype=dtype)
-    except (TypeError, ValueError):
-        return values
 
 
 def _check_schema_arg(schema: Schema | Mapping[str, Any]) -> Schema:
@@ -206,38 +189,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _walk(obj: Any, convert: Callable[[Any], Any], seen: set[int]) -> Any:
-    """Replace every value for which ``convert`` gives a new one, in place where possible.
-
-    Descends into dicts, lists, tuples and the ``__dict__`` of fairmtl and scikit-learn
-    objects (estimators and their helpers), which is where fitted state lives.
-    """
-    new = convert(obj)
-    if new is not obj or id(obj) in seen:
-        return new
-    seen.add(id(obj))
-    if isinstance(obj, tuple):
-        items = [_walk(v, convert, seen) for v in obj]
-        if any(a is not b for a, b in zip(items, obj, strict=True)):
-            return type(obj)(*items) if hasattr(obj, "_fields") else tuple(items)
-        return obj
-    if isinstance(obj, list):
-        entries: Any = enumerate(list(obj))
-    elif isinstance(obj, dict):
-        entries = list(obj.items())
-    elif hasattr(obj, "__dict__") and type(obj).__module__.split(".")[0] in _STATE_PACKAGES:
-        for key, value in list(vars(obj).items()):
-            if (changed := _walk(value, convert, seen)) is not value:
-                setattr(obj, key, changed)
-        return obj
-    else:
-        return obj
-    for key, value in entries:
-        if (changed := _walk(value, convert, seen)) is not value:
-            obj[key] = changed
-    return obj
 
 
 def _to_state(value: Any) -> Any:
@@ -291,7 +242,7 @@ def save_model(
     from fairmtl import __version__
 
     # The model is copied because its pandas attributes are swapped for PandasState.
-    stored = _walk(copy.deepcopy(model), _to_state, set())
+    stored = walk(copy.deepcopy(model), _to_state, set())
     payload = {
         "format": MODEL_FORMAT,
         "format_version": FORMAT_VERSION,
@@ -407,7 +358,7 @@ def _unpack(payload: Any, path: Path) -> tuple[Any, Schema, dict[str, Any]]:
     schema = Schema.from_dict(payload["schema"])
     metadata = dict(payload.get("metadata") or {})
     metadata["fairmtl_version"] = saved
-    model = _walk(payload["model"], _from_state, set())
+    model = walk(payload["model"], _from_state, set())
     return model, schema, metadata
 
 

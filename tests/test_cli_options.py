@@ -122,10 +122,10 @@ def test_every_suggested_option_exists() -> None:
 
 def test_command_line_messages_name_the_command_line_option() -> None:
     """A data-reading message that suggests a Python keyword also names the CLI option."""
-    from fairmtl.data import _io, _validation
+    from fairmtl.data import _text_files, _validation
 
     for message, option in (
-        (_io.MSG_ENCODING, "--encoding"),
+        (_text_files.MSG_ENCODING, "--encoding"),
         (_validation.MSG_TARGET_MISSING_DROPPED, "--on-missing-target"),
         (_validation.MSG_TARGET_MISSING_ERROR, "--on-missing-target"),
         (_validation.MSG_NUMERIC_BAD_VALUE, "--categorical"),

@@ -17,7 +17,8 @@ from fairmtl.data import (
     read_table,
     write_table_atomic,
 )
-from fairmtl.data._io import MSG_NO_ROWS, MSG_TOO_LARGE
+from fairmtl.data._file_checks import MSG_TOO_LARGE
+from fairmtl.data._io import MSG_NO_ROWS
 from fairmtl.data._writing import MSG_EXISTS_NO_FORCE
 from fairmtl.exceptions import DataValidationError, FileExistsNoForceError
 

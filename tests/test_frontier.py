@@ -34,8 +34,10 @@ from fairmtl.data import train_val_test_split
 from fairmtl.datasets import make_hospitals
 from fairmtl.exceptions import FairMTLWarning, FileExistsNoForceError, InfeasibleError
 from fairmtl.frontier import preference_points
+from fairmtl.frontier._choice import REFIT_EPSILON_MARGIN, refit_best
 from fairmtl.frontier._evaluate import fairness_gaps
-from fairmtl.frontier._search import REFIT_EPSILON_MARGIN, _progress
+from fairmtl.frontier._prepare import Rows
+from fairmtl.frontier._progress import sweep_progress
 from fairmtl.frontier._sweep import MSG_SWEEP_KNOB
 from fairmtl.report import load_results, validate_results
 
@@ -397,12 +399,11 @@ def test_refit_raises_an_infeasible_bound_to_the_smallest_feasible(search, messy
     with pytest.raises(InfeasibleError) as info:
         FairMTLClassifier(objective="bounded", epsilon=0.3).fit(Xr, yr, groups=gr)
     lowest = info.value.min_feasible
-    tight = copy.deepcopy(search)
-    tight.best_params_ = {"epsilon": 0.3}
     template = FairMTLClassifier(objective="bounded")
+    raw = Rows(X, y.to_numpy(), g.to_numpy(dtype=object), None)
     with pytest.warns(FairMTLWarning, match="infeasible on train \\+ validation"):
-        best = tight._refit_best(template, X, y.to_numpy(), g.to_numpy(dtype=object), None)
-    eps = tight.best_refit_params_["epsilon"]
+        best, refit = refit_best(template, {"epsilon": 0.3}, raw, rows, search.preprocessor_)
+    eps = refit["epsilon"]
     assert eps == pytest.approx(lowest + REFIT_EPSILON_MARGIN, rel=1e-12)
     model = best.named_steps["model"]
     assert model.epsilon == eps and model.group_losses_.max() <= eps + 1e-6
@@ -531,7 +532,7 @@ class _FakeTTY(io.StringIO):
 
 def test_progress_bar_on_a_tty_shows_fits_elapsed_and_eta():
     stream = _FakeTTY()
-    with _progress(3, stream=stream) as advance:
+    with sweep_progress(3, stream=stream) as advance:
         for _ in range(3):
             advance(1)
     text = stream.getvalue()
@@ -542,7 +543,7 @@ def test_progress_bar_on_a_tty_shows_fits_elapsed_and_eta():
 
 def test_no_progress_output_off_a_tty(capsys):
     stream = io.StringIO()
-    with _progress(3, stream=stream) as advance:
+    with sweep_progress(3, stream=stream) as advance:
         advance(3)
     assert stream.getvalue() == ""
     X, y, g = _small()

@@ -24,15 +24,15 @@ from fairmtl.data import (
     read_table,
     validate_target,
 )
-from fairmtl.data._groups import MSG_SMALL_GROUPS
-from fairmtl.data._io import (
+from fairmtl.data._file_checks import (
     MSG_DUPLICATE_COLUMNS as MSG_IO_DUPLICATE_COLUMNS,
 )
-from fairmtl.data._io import (
+from fairmtl.data._file_checks import (
     MSG_EMPTY_FILE,
-    MSG_NO_ROWS,
     MSG_TOO_LARGE,
 )
+from fairmtl.data._groups import MSG_SMALL_GROUPS
+from fairmtl.data._io import MSG_NO_ROWS
 from fairmtl.data._labels import MSG_AMBIGUOUS_LABEL, MSG_MISSING_GROUP
 from fairmtl.data._schema import MSG_DUPLICATE_COLUMNS as MSG_SCHEMA_DUPLICATE_COLUMNS
 from fairmtl.data._validation import MSG_INFINITE_VALUES, MSG_TARGET_MISSING_DROPPED

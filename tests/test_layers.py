@@ -20,7 +20,7 @@ LAYERS = [
     ("estimators", "distributed"),  # one layer: fit dispatches to the cluster fit
     ("metrics",),
     ("report",),
-    ("_archive", "persistence"),
+    ("_archive", "_fitted_state", "persistence"),
     ("frontier",),
     ("transfer",),
     ("cli",),

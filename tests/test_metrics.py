@@ -38,16 +38,14 @@ from fairmtl.metrics import (
     group_metrics,
 )
 from fairmtl.metrics._disparity import MSG_DIRECTION_UNKNOWN, MSG_NOT_BINARY
-from fairmtl.metrics._group import (
-    DIRECT_METRICS,
+from fairmtl.metrics._fast_paths import DIRECT_METRICS, direct_ok
+from fairmtl.metrics._group import _tidy, metric_table
+from fairmtl.metrics._inputs import (
     MSG_GROUP_NAMED_OVERALL,
     MSG_NEEDS_SCORE,
     MSG_ONE_CLASS,
     MSG_SCORE_SHAPE,
     MSG_UNKNOWN_METRIC,
-    _direct_ok,
-    _tidy,
-    metric_table,
     prepare_inputs,
 )
 
@@ -342,7 +340,7 @@ def _random_case(kind: str, weighted: bool, seed: int = 8, n: int = 500) -> dict
 def test_fast_paths_equal_metricframe(kind, weighted):
     kw = _random_case(kind, weighted)
     inputs = prepare_inputs(**kw)
-    assert _direct_ok(inputs)  # the fast paths are the ones under test
+    assert direct_ok(inputs)  # the fast paths are the ones under test
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fast = group_metrics(**kw)
@@ -365,7 +363,7 @@ def test_unusual_inputs_fall_back_to_metricframe():
     y, p, groups, w = _binary_data(9)
     w[:5] = 0.0  # zero weights: scikit-learn's 0/0 conventions, not the direct path's
     inputs = prepare_inputs(y, groups=groups, y_score=p, sample_weight=w)
-    assert not _direct_ok(inputs)
+    assert not direct_ok(inputs)
     pd.testing.assert_frame_equal(
         group_metrics(y, groups=groups, y_score=p, sample_weight=w),
         _tidy(inputs, *metric_table(inputs, direct=False)),
@@ -397,7 +395,7 @@ def test_rank_sum_roc_auc_equals_scikit_learn_with_ties(n):
 
 def test_metric_facts_are_stated_once_for_metrics_and_report():
     from fairmtl._metric_facts import METRIC_FACTS
-    from fairmtl.report._schema import metric_infos
+    from fairmtl.report._metric_infos import metric_infos
 
     assert set(METRICS) <= set(METRIC_FACTS)
     for name, info in METRICS.items():

@@ -15,6 +15,7 @@ from fairmtl import FairMTLReduction
 from fairmtl.datasets import make_hospitals
 from fairmtl.estimators._reduction import MSG_WARM_START
 from fairmtl.exceptions import DataValidationError
+from fairmtl.objectives import MSG_KNOB_REQUIRED
 
 HOSPITALS = {"n_hospitals": 8, "n_samples": 2000, "random_state": 0}
 HOSPITALS_AS = "frame"
@@ -71,11 +72,12 @@ def test_regressor_and_bounded_report_the_violation():
 
 def test_rejects_estimators_without_sample_weight_and_wrong_losses(hospitals):
     X, y, g = hospitals
+    needs_epsilon = MSG_KNOB_REQUIRED.format(objective="bounded", knob="epsilon")
     with pytest.raises(DataValidationError, match="sample_weight"):
         FairMTLReduction(KNeighborsClassifier()).fit(X, y, groups=g)
     with pytest.raises(ValueError, match="does not fit a classifier"):
         FairMTLReduction(LogisticRegression(), loss="squared").fit(X, y, groups=g)
-    with pytest.raises(ValueError, match="needs epsilon"):
+    with pytest.raises(ValueError, match=re.escape(needs_epsilon)):
         FairMTLReduction(LogisticRegression(), objective="bounded").fit(X, y, groups=g)
 
 

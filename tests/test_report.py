@@ -25,9 +25,9 @@ from fairmtl.report import (
     validate_results,
     write_report,
 )
+from fairmtl.report._axes import axis
 from fairmtl.report._context import fmt_delta, fmt_value
 from fairmtl.report._render import MSG_FILE_EXISTS, _static
-from fairmtl.report._svg import axis
 
 HOSTILE = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "Black|Female"]
 ALLOWED_TAGS = {

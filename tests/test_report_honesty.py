@@ -241,7 +241,8 @@ def test_transfer_small_group_is_not_headlined() -> None:
 
 
 def test_chart_view_is_fitted_to_the_frontier_and_tags_never_overlap() -> None:
-    from fairmtl.report._svg import PLOT_BOX, _tag_box, frontier_figure, place_tags
+    from fairmtl.report._frontier_plot import frontier_figure
+    from fairmtl.report._view import PLOT_BOX, _tag_box, place_tags
 
     results = make_results(n_models=14, n_groups=6, seed=1)
     for m in results["models"][1:3]:  # poor baselines far from every Pareto model

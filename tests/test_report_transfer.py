@@ -23,7 +23,7 @@ from fairmtl.report import (
     write_transfer_report,
 )
 from fairmtl.report._context import MAX_TRANSFER_GROUPS
-from fairmtl.report._svg import VIRIDIS, heat_colour
+from fairmtl.report._heatmap import VIRIDIS, heat_colour
 
 HOSTILE = '<script>alert("x")</script>&"\''
 

@@ -5,7 +5,7 @@ functions and displays their results. ``fairmtl --help`` lists the commands, and
 command's ``--help`` shows an example.
 
 Modules: ``_commands_<topic>.py`` hold the typer commands of a topic (``datasets``,
-``frontier`` with ``run``, ``demo`` and ``report``, ``model`` with ``fit``, ``predict`` and
+``frontier`` with ``run``, ``demo`` and ``report``, ``fit``, ``model`` with ``predict`` and
 ``evaluate``, ``transfer``); ``_<topic>*.py`` hold the plain functions they call, which
 return data and are tested without the CLI (``_datasets``, ``_frontier``,
 ``_experiment``, ``_model``, ``_model_evaluation``); ``_app``, ``_options``, ``_ui``,

@@ -1,7 +1,7 @@
 """Fitting a model on a table and predicting new rows, whatever their group.
 
-Plain functions that return data; the typer commands in :mod:`fairmtl.cli._commands_model`
-only display it.
+Plain functions that return data; the typer commands in :mod:`fairmtl.cli._commands_fit`
+and :mod:`fairmtl.cli._commands_model` only display it.
 """
 
 from __future__ import annotations

@@ -19,14 +19,16 @@ Error messages are module constants named ``MSG_*`` in the private modules.
 
 from __future__ import annotations
 
+from fairmtl.data._file_checks import DEFAULT_MAX_BYTES
 from fairmtl.data._folds import group_label_folds, row_keys
 from fairmtl.data._groups import UNSEEN, GroupEncoder
-from fairmtl.data._io import DEFAULT_MAX_BYTES, DEFAULT_NA_VALUES, read_table, write_table_atomic
+from fairmtl.data._io import read_table, write_table_atomic
 from fairmtl.data._labels import check_groups_length, group_labels
 from fairmtl.data._preprocess import ColumnValidator, make_preprocessor
 from fairmtl.data._schema import Schema, SchemaColumns
 from fairmtl.data._split import SplitResult, train_val_test_split
 from fairmtl.data._table import TrainingTable, detect_task, load_training_table
+from fairmtl.data._text_files import DEFAULT_NA_VALUES
 from fairmtl.data._unseen import (
     MISSING_GROUP,
     SHARED_GROUP,

@@ -2,95 +2,42 @@
 
 from __future__ import annotations
 
-import codecs
-import csv
-import gzip
 import os
-import warnings
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from fairmtl._suggest import did_you_mean
 from fairmtl.data._csvsafe import neutralize_formulas
-from fairmtl.data._messy import warn_short_rows
+from fairmtl.data._file_checks import (
+    DEFAULT_MAX_BYTES,
+    check_duplicates,
+    check_input_file,
+    check_requested,
+    list_columns,
+)
+from fairmtl.data._text_files import DEFAULT_NA_VALUES, read_text_table
 from fairmtl.data._writing import atomic_target
 from fairmtl.exceptions import DataValidationError
 
-__all__ = ["read_table", "write_table_atomic"]
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_NA_VALUES", "read_table", "write_table_atomic"]
 
-#: Files larger than this (2 GiB) are refused by :func:`read_table` unless told otherwise.
-DEFAULT_MAX_BYTES = 2 * 1024**3
-#: The text read as a missing value by default (``read_table(..., na_values=...)`` and
-#: ``--na-values`` replace it). Not pandas' longer list: ``"None"``, ``"null"`` spelled
-#: otherwise, ``"-nan"`` and the like are values. Columns named in ``literal_columns``
-#: (group and id columns) take only an empty field as missing, so that a group called
-#: ``NA`` (North America) is a group.
-DEFAULT_NA_VALUES = ("", "?", "NA", "N/A", "n/a", "#N/A", "NaN", "nan", "NULL", "null")
-NA_VALUES = DEFAULT_NA_VALUES
-_DELIMITERS = (",", "\t", ";", "|")
-_DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
-_SNIFF_CHARS = 64 * 1024
 _TEXT_SUFFIXES = {".csv": None, ".txt": None, ".tsv": "\t", ".tab": "\t"}
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 
-MSG_FILE_NOT_FOUND = "Input file {path} does not exist. Check the path (relative to {cwd})."
-MSG_NOT_A_FILE = "Input path {path} is a directory, not a file. Give the path of one file."
-MSG_EMPTY_FILE = "Input file {path} is empty: it has no header and no rows."
 MSG_NO_ROWS = (
     "Input file {path} has a header ({n_columns} columns: {columns}) but no data rows. "
     "Check that it is the right file and that it was written completely."
-)
-MSG_WRONG_DELIMITER = (
-    "Input file {path} was read as a single column, but its header contains {name}s "
-    "({found!r}): the delimiter looks wrong. Pass sep={found!r} (on the command line: "
-    "--sep {cli})."
-)
-MSG_DUPLICATE_COLUMNS = (
-    "Input file {path} has duplicated column names: {names}. "
-    "Rename them so that every column name is unique."
-)
-MSG_TOO_LARGE = (
-    "Input file {path} is {size}, more than the limit of {limit}. Convert it to Parquet "
-    "(smaller and faster to read), work on a sample of its rows, or raise max_bytes."
 )
 MSG_UNKNOWN_EXTENSION = (
     "Cannot read {path}: unknown extension {ext!r}. Supported: .csv, .tsv, .txt, .tab "
     "(optionally gzip'd: .csv.gz) and .parquet/.pq. Rename the file or convert it."
 )
-MSG_PARSE_ERROR = (
-    "Cannot parse {path} with delimiter {sep!r}: {reason}. Check the delimiter (--sep) "
-    "and the quoting of fields that contain it."
-)
-MSG_ENCODING = (
-    "Cannot read {path} as {encoding} text: byte {byte} on line {line} ({reason}). The "
-    "file was probably saved in another encoding (Latin-1 / Windows-1252 are common). "
-    "Save it as UTF-8 (in a spreadsheet: 'CSV UTF-8'), or pass its encoding "
-    "(encoding='latin-1'; on the command line: --encoding latin-1)."
-)
-MSG_DAMAGED_COMPRESSED = (
-    "Cannot read {path}: the gzip file is truncated or damaged ({reason}). Copy or "
-    "download it again, or check that the program that wrote it finished."
-)
 MSG_PARQUET_ERROR = "Cannot read Parquet file {path}: {reason}."
-MSG_UNKNOWN_COLUMNS = (
-    "Column {name!r} asked for is not in {path}.{hint} Available columns: {available}."
-)
 MSG_UNKNOWN_OUTPUT_EXTENSION = (
     "Cannot write {path}: unknown extension {ext!r}. Use .csv, .tsv, .csv.gz or .parquet."
 )
-
-
-def _human_size(n_bytes: int) -> str:
-    size = float(n_bytes)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{int(size)} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"  # pragma: no cover
 
 
 def _split_suffix(path: Path) -> tuple[str, bool]:
@@ -102,195 +49,14 @@ def _split_suffix(path: Path) -> tuple[str, bool]:
     return (suffixes[-1] if suffixes else ""), gzipped
 
 
-def _list_columns(columns: Sequence[Any], limit: int = 20) -> str:
-    shown = ", ".join(repr(c) for c in list(columns)[:limit])
-    return shown + (f", ... ({len(columns)} in all)" if len(columns) > limit else "")
-
-
-def _check_input_file(path: Path, max_bytes: int | None) -> None:
-    if not path.exists():
-        raise DataValidationError(MSG_FILE_NOT_FOUND.format(path=path, cwd=Path.cwd()))
-    if path.is_dir():
-        raise DataValidationError(MSG_NOT_A_FILE.format(path=path))
-    size = path.stat().st_size
-    if size == 0:
-        raise DataValidationError(MSG_EMPTY_FILE.format(path=path))
-    limit = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
-    if size > limit:
-        raise DataValidationError(
-            MSG_TOO_LARGE.format(path=path, size=_human_size(size), limit=_human_size(limit))
-        )
-
-
-_DAMAGED = (EOFError, gzip.BadGzipFile, zlib.error)
-
-
-def _read_sample(path: Path, gzipped: bool, encoding: str) -> str:
-    opener = gzip.open if gzipped else open
-    try:
-        with opener(path, "rt", encoding=encoding, errors="replace", newline="") as handle:
-            return handle.read(_SNIFF_CHARS)
-    except _DAMAGED as e:
-        raise DataValidationError(MSG_DAMAGED_COMPRESSED.format(path=path, reason=e)) from e
-    except OSError as e:
-        raise DataValidationError(MSG_PARSE_ERROR.format(path=path, sep=None, reason=e)) from e
-
-
-def _encoding_error(path: Path, gzipped: bool, encoding: str, error: Exception) -> str:
-    """The message for a file that does not decode: the first bad byte and its line."""
-    decoder = codecs.getincrementaldecoder(encoding)()
-    line, opener = 1, gzip.open if gzipped else open
-    with opener(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            try:
-                text = decoder.decode(chunk)
-            except UnicodeDecodeError as e:
-                line += chunk[: e.start].count(b"\n")
-                byte = f"0x{chunk[e.start]:02x}" if e.start < len(chunk) else "at the end"
-                return MSG_ENCODING.format(
-                    path=path, encoding=encoding, byte=byte, line=line, reason=e.reason
-                )
-            line += text.count("\n")
-    reason = getattr(error, "reason", str(error))
-    return MSG_ENCODING.format(path=path, encoding=encoding, byte="?", line="?", reason=reason)
-
-
-def _sniff_delimiter(sample: str) -> str:
-    """Guess the delimiter with :class:`csv.Sniffer`, among those the header contains."""
-    lines = sample.splitlines()
-    if not lines:
-        return ","
-    header = lines[0]
-    candidates = [d for d in _DELIMITERS if d in header]
-    if len(candidates) <= 1:
-        return candidates[0] if candidates else ","
-    if len(sample) >= _SNIFF_CHARS and len(lines) > 1:
-        lines = lines[:-1]  # the last line may be cut short, which confuses the sniffer
-    whole = "\n".join(lines[:50])
-    try:
-        return csv.Sniffer().sniff(whole, delimiters="".join(candidates)).delimiter
-    except csv.Error:
-        return max(candidates, key=header.count)
-
-
-def _read_text_table(
-    path: Path,
-    *,
-    sep: str | None,
-    gzipped: bool,
-    default_sep: str | None,
-    columns: Sequence[str] | None,
-    dtype: Any,
-    encoding: str,
-    na_values: Sequence[str] | None = None,
-    literal_columns: Sequence[str] = (),
-) -> pd.DataFrame:
-    sample = _read_sample(path, gzipped, encoding)
-    if not sample.strip():
-        raise DataValidationError(MSG_EMPTY_FILE.format(path=path))
-    if sep is None:
-        sep = default_sep or _sniff_delimiter(sample)
-    options: dict[str, Any] = {
-        "sep": sep,
-        "compression": "gzip" if gzipped else None,
-        "encoding": encoding,
-        "keep_default_na": False,
-        "skipinitialspace": True,
-        "index_col": False,
-    }
-    try:
-        header = pd.read_csv(
-            path,
-            header=None,
-            nrows=1,
-            dtype=str,
-            keep_default_na=False,
-            **{k: v for k, v in options.items() if k != "keep_default_na"},
-        )
-        names = [str(n) for n in header.iloc[0].tolist()] if len(header) else []
-        _check_duplicates(path, names)
-        if len(names) == 1:
-            _check_single_column(path, names[0], sep)
-        if columns is not None:
-            _check_requested(path, columns, names)
-        options["na_values"] = _missing_markers(names, na_values, literal_columns)
-        with warnings.catch_warnings():
-            # A row longer than the header loses fields with only a ParserWarning: refuse.
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(
-                path,
-                usecols=list(columns) if columns is not None else None,
-                dtype=dtype,
-                low_memory=False,
-                **options,
-            )
-        warn_short_rows(path, sep=sep, gzipped=gzipped, encoding=encoding, n_header=len(names))
-    except pd.errors.EmptyDataError as e:
-        raise DataValidationError(MSG_EMPTY_FILE.format(path=path)) from e
-    except (pd.errors.ParserError, pd.errors.ParserWarning) as e:
-        reason = str(e).strip().rstrip(".")
-        raise DataValidationError(MSG_PARSE_ERROR.format(path=path, sep=sep, reason=reason)) from e
-    except UnicodeDecodeError as e:
-        raise DataValidationError(_encoding_error(path, gzipped, encoding, e)) from e
-    except _DAMAGED as e:
-        raise DataValidationError(MSG_DAMAGED_COMPRESSED.format(path=path, reason=e)) from e
-    return frame
-
-
-def _missing_markers(
-    names: Sequence[str], na_values: Sequence[str] | None, literal_columns: Sequence[str]
-) -> list[str] | dict[str, list[str]]:
-    """pandas' ``na_values``: the given markers, or the default ones except for the
-    ``literal_columns``, where only an empty field is missing."""
-    if na_values is not None:
-        return list(na_values)
-    literal = set(literal_columns)
-    if not literal:
-        return list(DEFAULT_NA_VALUES)
-    return {n: [""] if n in literal else list(DEFAULT_NA_VALUES) for n in names}
-
-
-def _check_single_column(path: Path, name: str, sep: str) -> None:
-    for found in _DELIMITERS:
-        if found != sep and found in name:
-            cli = "$'\\t'" if found == "\t" else f"'{found}'"
-            raise DataValidationError(
-                MSG_WRONG_DELIMITER.format(
-                    path=path, name=_DELIMITER_NAMES[found], found=found, cli=cli
-                )
-            )
-
-
-def _check_duplicates(path: Path, names: Sequence[Any]) -> None:
-    series = pd.Series([str(n) for n in names], dtype=object)
-    duplicated = series[series.duplicated()].unique().tolist()
-    if duplicated:
-        raise DataValidationError(
-            MSG_DUPLICATE_COLUMNS.format(path=path, names=_list_columns(duplicated))
-        )
-
-
-def _check_requested(path: Path, requested: Sequence[str], names: Sequence[str]) -> None:
-    for name in requested:
-        if name not in names:
-            raise DataValidationError(
-                MSG_UNKNOWN_COLUMNS.format(
-                    name=name,
-                    path=path,
-                    hint=did_you_mean(name, names),
-                    available=_list_columns(names),
-                )
-            )
-
-
 def _read_parquet(path: Path, columns: Sequence[str] | None, dtype: Any) -> pd.DataFrame:
     import pyarrow.parquet as pq  # a required dependency; imported here to keep imports light
 
     try:
         names = list(pq.read_schema(path).names)
-        _check_duplicates(path, names)
+        check_duplicates(path, names)
         if columns is not None:
-            _check_requested(path, columns, names)
+            check_requested(path, columns, names)
         frame = pd.read_parquet(
             path, engine="pyarrow", columns=list(columns) if columns is not None else None
         )
@@ -372,13 +138,13 @@ def read_table(
     if suffix not in _TEXT_SUFFIXES and suffix not in _PARQUET_SUFFIXES:
         ext = "".join(path.suffixes) or "(none)"
         raise DataValidationError(MSG_UNKNOWN_EXTENSION.format(path=path, ext=ext))
-    _check_input_file(path, max_bytes)
+    check_input_file(path, max_bytes)
     if suffix in _PARQUET_SUFFIXES and not gzipped:
         frame = _read_parquet(path, columns, dtype)
     elif suffix in _PARQUET_SUFFIXES:
         raise DataValidationError(MSG_UNKNOWN_EXTENSION.format(path=path, ext=".parquet.gz"))
     else:
-        frame = _read_text_table(
+        frame = read_text_table(
             path,
             sep=sep,
             gzipped=gzipped,
@@ -392,7 +158,7 @@ def read_table(
     if len(frame) == 0:
         raise DataValidationError(
             MSG_NO_ROWS.format(
-                path=path, n_columns=frame.shape[1], columns=_list_columns(frame.columns)
+                path=path, n_columns=frame.shape[1], columns=list_columns(frame.columns)
             )
         )
     return frame

@@ -32,7 +32,7 @@ from fairmtl.estimators._tuning import (
 from fairmtl.exceptions import DataValidationError, UnseenGroupError
 from fairmtl.losses import Loss
 from fairmtl.models import SHARING_SCHEMES
-from fairmtl.objectives import OBJECTIVES
+from fairmtl.objectives import ALL_OBJECTIVES
 from fairmtl.solvers import (
     SOLVER_NAMES,
     ExactProblem,
@@ -41,6 +41,7 @@ from fairmtl.solvers import (
     dual_unsupported,
     group_outputs,
     make_problem,
+    one_blas_thread,
 )
 from fairmtl.solvers._refine import MAX_PARAMS_STAGE1, smooth_refinable
 
@@ -97,7 +98,7 @@ class FairMTLBase(BaseEstimator):
 
     _parameter_constraints: dict[str, list[Any]] = {
         "sharing": [StrOptions(set(SHARING_SCHEMES))],
-        "objective": [StrOptions(set(OBJECTIVES) | {"pareto"})],
+        "objective": [StrOptions(set(ALL_OBJECTIVES))],
         "loss": [str],
         "epsilon": [Interval(numbers.Real, 0, None, closed="left"), "array-like", None],
         "tilt": [Interval(numbers.Real, 0, None, closed="neither"), None],
@@ -178,8 +179,13 @@ class FairMTLBase(BaseEstimator):
         "auto" knobs, solve ``prepared.problem`` and store the result."""
         if self.model == "mlp":
             return self._fit_neural(prepared)
-        self._set_tuned(tune(self, prepared))
-        return self._store(prepared, self._solve(prepared))
+        # one BLAS thread for all the solves of the fit, set once: set and reset around
+        # each of the cross-validation's small solves, it made a fit that follows another
+        # library's multi-threaded work 30% slower (the pool's threads woken each time)
+        with one_blas_thread():
+            self._set_tuned(tune(self, prepared))
+            result = self._solve(prepared)
+        return self._store(prepared, result)
 
     def _set_tuned(self, tuned: Tuned) -> None:
         """Store the values the fit uses for the "auto" knobs, and their scores."""
@@ -309,7 +315,7 @@ class FairMTLBase(BaseEstimator):
     def _objective_knobs(self, group_weight: np.ndarray, adjustment: float) -> dict[str, Any]:
         """The objective's knob values for groups of these total weights."""
         knobs = {"epsilon": self.epsilon, "tilt": self.tilt, "preference": self.preference}
-        if self.objective in ("minimax", "bounded"):
+        if "adjustment" in ALL_OBJECTIVES[self.objective].knobs:
             knobs["adjustment"] = adjustment_vector(adjustment, group_weight)
         return knobs
 

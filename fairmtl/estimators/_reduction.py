@@ -22,7 +22,7 @@ from fairmtl._solver_info import solver_record
 from fairmtl.data import GroupEncoder
 from fairmtl.estimators._input import split_group_columns
 from fairmtl.exceptions import DataValidationError, SolverInaccurateWarning
-from fairmtl.objectives._base import broadcast_groups
+from fairmtl.objectives import make_objective
 from fairmtl.solvers._master import DualForm, LevelMaster, OraclePoint, run_level
 from fairmtl.solvers._status import INACCURATE
 
@@ -33,8 +33,6 @@ MSG_NO_SAMPLE_WEIGHT = (
     "it. Wrap an estimator whose fit takes sample_weight (or use FairMTLClassifier)."
 )
 MSG_LOSS_KIND = "loss={loss!r} does not fit a {kind}: use {choices}."
-MSG_EPSILON_REQUIRED = "objective='bounded' needs epsilon; pass epsilon=... (got None)."
-MSG_TILT_REQUIRED = "objective='tilted' needs tilt; pass tilt=... (got None)."
 MSG_WARM_START = (
     "warm_start=True needs an estimator whose warm_start parameter starts fit from the "
     "previous solution; {name} {why}. Use warm_start='auto' or False."
@@ -235,9 +233,8 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
             )
         weight = _check_sample_weight(sample_weight, np.empty((len(y), 0)), dtype=np.float64)
         self._setup(X, y, groups, weight)
-        form, y0 = self._form()
+        form, y0, fixed = self._form()
         master = LevelMaster(self.n_groups_, form.simplex, form.inv_tilt > 0, 60, _mixture)
-        fixed = self.objective in ("balanced", "average")
         result = run_level(
             master,
             form,
@@ -309,26 +306,20 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
             raise ValueError(MSG_LOSS_KIND.format(loss=self.loss, kind=kind, choices=sorted(ok)))
         return self.loss
 
-    def _form(self) -> tuple[DualForm, np.ndarray]:
-        G, rho = self.n_groups_, self._shares
-        zeros, ones = np.zeros(G), np.ones(G)
-        if self.objective == "minimax":
-            return DualForm(zeros, ones, zeros, True, lambda L, R: float(L.max())), rho
-        if self.objective == "tilted":
-            if self.tilt is None:
-                raise ValueError(MSG_TILT_REQUIRED)
-            t = float(self.tilt)
-            primal = lambda L, R: float(np.log(np.mean(np.exp(t * (L - L.max()))))) / t + L.max()  # noqa: E731
-            return DualForm(zeros, ones, zeros, True, primal, inv_tilt=1.0 / t), np.full(G, 1 / G)
-        if self.objective == "bounded":
-            if self.epsilon is None:
-                raise ValueError(MSG_EPSILON_REQUIRED)
-            eps = broadcast_groups(self.epsilon, G, "epsilon")
-            cap = max(20.0, 1.0 / float(eps.min()))
-            primal = lambda L, R: float(rho @ L) + cap * max(0.0, float(np.max(L - eps)))  # noqa: E731
-            return DualForm(rho, ones, -eps, False, primal, cap=cap, bounds=eps), zeros
-        lam = rho if self.objective == "average" else np.full(G, 1 / G)
-        return DualForm(lam, zeros, zeros, True, lambda L, R: float(lam @ L)), np.full(G, 1 / G)
+    def _form(self) -> tuple[DualForm, np.ndarray, bool]:
+        """The level method's form of the objective, its starting weights, and whether
+        the group weights are fixed (one oracle fit)."""
+        form = make_objective(self.objective).form(
+            self.n_groups_, self._shares, epsilon=self.epsilon, tilt=self.tilt
+        )
+        if form.kind != "bounded":
+            return DualForm.of(form), form.start, form.kind == "fixed"
+        # the bounds as an exact penalty: multipliers y >= 0 with sum(y) <= cap
+        base, eps = form.weights, form.bounds
+        cap = max(20.0, 1.0 / float(eps.min()))
+        primal = lambda L, R: float(base @ L) + cap * max(0.0, float(np.max(L - eps)))  # noqa: E731
+        ones = np.ones(self.n_groups_)
+        return DualForm(base, ones, -eps, False, primal, cap=cap, bounds=eps), form.start, False
 
     # -- oracle and evaluation --------------------------------------------------------
     def _oracle(self, X, y, group_weights: np.ndarray) -> OraclePoint:

@@ -4,7 +4,8 @@ The estimators' defaults (``alpha="auto"``, ``sharing_strength="auto"``,
 ``adjustment="auto"``) are settled here, the way scikit-learn's ``LogisticRegressionCV``
 settles ``C``: K folds stratified by group and class (:func:`fairmtl.data.group_label_folds`),
 a path of candidate values solved on each fold's training rows (each solve warm-started
-from the previous one), and the held-out loss of every row.
+from the fold's answer for the nearest candidate solved before), and the held-out loss of
+every row.
 
 The selection rule
 ------------------

@@ -12,11 +12,12 @@ from fairmtl.metrics import (
     METRICS,
     OVERALL,
     VECTORISED_METRICS,
+    bootstrap_indices,
     bootstrap_replicates,
     group_metrics,
 )
 
-__all__ = ["Evaluation", "evaluate", "criteria_for", "fairness_gaps"]
+__all__ = ["Evaluation", "evaluate", "evaluate_all", "criteria_for", "fairness_gaps"]
 
 
 @dataclass
@@ -163,6 +164,52 @@ def evaluate(
         fast = [m for m in usable if m in VECTORISED_METRICS]
         replicates = bootstrap_replicates(y, indices=boot_indices, **{**kw, "metrics": fast})
     return Evaluation(table, scores, replicates, worst_over)
+
+
+def evaluate_all(
+    fitted: list,
+    val,
+    test,
+    *,
+    task: str,
+    metrics: list[str],
+    classes: np.ndarray | None,
+    min_rows: int,
+    n_boot: int,
+    random_state,
+) -> np.ndarray | None:
+    """Score every model on the validation and test splits (``SplitData``), in place.
+
+    Sets each model's ``val`` (None without validation rows) and ``test``
+    :class:`Evaluation`; the test scores come with ``n_boot`` bootstrap resamples,
+    stratified by group and the same for every model.
+
+    Returns
+    -------
+    boot_indices : ndarray of shape (n_boot, n_test) or None
+        The test rows of each resample (None when ``n_boot=0``).
+    """
+    rng = np.random.default_rng(random_state)
+    boot = bootstrap_indices(test.groups, n_boot, rng) if n_boot else None
+    common = dict(
+        task=task, metrics=metrics, primary=metrics[0], classes=classes, min_rows=min_rows
+    )
+    for f in fitted:
+        f.val = (
+            evaluate(f, val.X, val.y, val.groups, sample_weight=val.weights, **common)
+            if len(val.y)
+            else None
+        )
+        f.test = evaluate(
+            f,
+            test.X,
+            test.y,
+            test.groups,
+            boot_indices=boot,
+            sample_weight=test.weights,
+            **common,
+        )
+    return boot
 
 
 def _groups_with_rows(groups: np.ndarray, min_rows: int) -> tuple | None:

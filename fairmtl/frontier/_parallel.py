@@ -15,18 +15,122 @@ within a chunk: the results are bit-identical whatever the backend.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
 
 from fairmtl.estimators import fit_path
+from fairmtl.exceptions import InfeasibleError
+from fairmtl.frontier._progress import sweep_progress
+from fairmtl.frontier._records import Fitted, SplitData
 from fairmtl.frontier._sweep import distinct_fits
 
-__all__ = ["CHUNK_SIZE", "fit_settings"]
+__all__ = ["CHUNK_SIZE", "MSG_NOTHING_FITTED", "dask_client", "fit_settings", "fit_sweep"]
 
 CHUNK_SIZE = 4
 """Most settings solved on one compiled problem (one parallel task)."""
+MSG_NOTHING_FITTED = (
+    "No model of the sweep could be fitted ({reasons}). Loosen the sweep (e.g. larger epsilon)."
+)
+
+
+def fit_sweep(
+    template, settings: list[dict[str, Any]], train: SplitData, *, n_jobs=1, client=None
+) -> tuple[list[Fitted], int]:
+    """Every setting fitted on the training rows, with a progress bar on a terminal.
+
+    Parameters
+    ----------
+    template : FairMTLClassifier or FairMTLRegressor
+    settings : list of dict
+        The knob values of each setting.
+    train : SplitData
+    n_jobs : int or None, default=1
+    client : dask.distributed.Client, str or None, default=None
+        A Client or a scheduler address (see :func:`dask_client`).
+
+    Returns
+    -------
+    fitted : list of Fitted
+        The feasible settings' models, in order, labelled by their knob values.
+    n_infeasible : int
+        Settings without a feasible model (left out).
+
+    Raises
+    ------
+    InfeasibleError
+        When no setting has a feasible model.
+    """
+    # settings that differ in predict-only knobs (threshold) share one fit
+    n_fits = len(distinct_fits(settings)[0])
+    with dask_client(client) as on, sweep_progress(n_fits) as advance:
+        fits = fit_settings(
+            template,
+            settings,
+            train.X,
+            train.y,
+            train.groups,
+            train.weights,
+            n_jobs=n_jobs,
+            client=on,
+            progress=advance,
+        )
+    out, reasons = [], []
+    for setting, fit in zip(settings, fits, strict=True):
+        if isinstance(fit, InfeasibleError):
+            reasons.append(str(fit))
+            continue
+        label = f"fairmtl {template.objective} " + ", ".join(
+            f"{k}={_short(v)}" for k, v in setting.items()
+        )
+        params = {
+            "objective": template.objective,
+            "sharing": template.sharing,
+            "loss": template.loss,
+            **{k: _short(v) for k, v in setting.items()},
+        }
+        out.append(
+            Fitted(
+                label,
+                "fairmtl",
+                template.objective,
+                fit,
+                params,
+                fit.solver_info_,
+                setting=dict(setting),
+            )
+        )
+    if not out:
+        raise InfeasibleError(MSG_NOTHING_FITTED.format(reasons="; ".join(reasons[:2])))
+    return out, len(reasons)
+
+
+def _short(value: Any) -> Any:
+    """A knob's value for display: 6 significant digits, vectors as short lists."""
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    if isinstance(value, list | tuple | np.ndarray):
+        return "[" + ", ".join(f"{float(v):.3g}" for v in value) + "]"
+    return value
+
+
+@contextlib.contextmanager
+def dask_client(client) -> Iterator[Any]:
+    """The Client to run on: the one given, or one opened (and closed) for an address."""
+    if client is None or not isinstance(client, str):
+        yield client
+        return
+    from fairmtl._optional import import_optional
+
+    distributed = import_optional("distributed", "Running a sweep on a Dask cluster")
+    opened = distributed.Client(client, set_as_default=False)
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 def _fit_chunk(template, settings, X, y, groups, sample_weight, on_fit=None) -> list[Any]:

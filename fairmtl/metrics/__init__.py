@@ -10,7 +10,8 @@ from fairmtl.metrics._bootstrap import (
     bootstrap_replicates,
 )
 from fairmtl.metrics._disparity import disparities, fairness_disparities
-from fairmtl.metrics._group import OVERALL, group_metrics
+from fairmtl.metrics._group import group_metrics
+from fairmtl.metrics._inputs import OVERALL
 from fairmtl.metrics._registry import (
     METRIC_NAMES_CLASSIFICATION,
     METRIC_NAMES_REGRESSION,

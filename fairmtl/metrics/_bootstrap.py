@@ -18,16 +18,14 @@ import numpy as np
 import pandas as pd
 
 from fairmtl.exceptions import DataValidationError
-from fairmtl.metrics._group import (
+from fairmtl.metrics._fast_paths import (
     DIRECT_METRICS,
-    OVERALL,
-    PreparedInputs,
     ResampledRows,
     direct_metric,
-    group_metrics,
     looped_metrics,
-    prepare_inputs,
 )
+from fairmtl.metrics._group import group_metrics
+from fairmtl.metrics._inputs import OVERALL, PreparedInputs, prepare_inputs
 
 __all__ = ["bootstrap_group_metrics", "bootstrap_indices", "bootstrap_replicates"]
 

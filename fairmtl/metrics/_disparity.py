@@ -18,7 +18,7 @@ from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.multiclass import unique_labels
 
 from fairmtl.exceptions import DataValidationError
-from fairmtl.metrics._group import OVERALL
+from fairmtl.metrics._inputs import OVERALL
 from fairmtl.metrics._registry import METRICS
 
 __all__ = ["disparities", "fairness_disparities"]

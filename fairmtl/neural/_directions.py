@@ -34,6 +34,7 @@ import numpy as np
 from scipy.optimize import nnls
 from scipy.special import logsumexp, softmax
 
+from fairmtl.objectives import ALL_OBJECTIVES, make_objective
 from fairmtl.solvers._quiet import solver_output_captured
 from fairmtl.solvers._status import ERROR, OPTIMAL, SOLUTION_PRESENT, status_group
 
@@ -46,15 +47,10 @@ __all__ = [
     "min_norm_weights",
 ]
 
-#: objectives of the neural path, and the directions each may use ("auto" first)
+#: objectives of the neural path, and the directions each may use ("auto" first): what
+#: each objective declares (:attr:`fairmtl.objectives.Objective.directions`)
 DIRECTION_OBJECTIVES: dict[str, tuple[str, ...]] = {
-    "average": ("weights",),
-    "balanced": ("weights",),
-    "tilted": ("weights",),
-    "bounded": ("weights",),
-    "minimax": ("group_dro", "cvxpy"),
-    "pareto": ("min_norm",),
-    "chebyshev": ("cvxpy",),
+    name: cls.directions for name, cls in ALL_OBJECTIVES.items() if cls.directions
 }
 
 MSG_NEURAL_OBJECTIVE = (
@@ -241,7 +237,7 @@ class Direction:
     ``calls`` and ``failures`` count its solves.
     """
 
-    name: ClassVar[str] = ""
+    name: str = ""
     needs_gradients: ClassVar[bool] = False
 
     def __init__(self, n_groups: int, shares: np.ndarray) -> None:
@@ -288,22 +284,16 @@ class Direction:
         }
 
 
-class AverageWeights(Direction):
-    """Empirical risk: each group weighted by its share of the sample weight."""
+class FixedWeights(Direction):
+    """Fixed group weights (``average``: the sample shares; ``balanced``: 1/k)."""
 
-    name = "average"
-
-    def _combine(self, losses, gram, step):
-        return self.shares
-
-
-class BalancedWeights(Direction):
-    """Equal weight per group."""
-
-    name = "balanced"
+    def __init__(self, n_groups: int, shares: np.ndarray, weights: np.ndarray, name: str) -> None:
+        super().__init__(n_groups, shares)
+        self.weights = np.asarray(weights, dtype=float)
+        self.name = name
 
     def _combine(self, losses, gram, step):
-        return np.full(self.n_groups, 1.0 / self.n_groups)
+        return self.weights
 
 
 class TiltedWeights(Direction):
@@ -403,17 +393,6 @@ class ProgramDirection(Direction):
         return weights
 
 
-def _preference(preference, n_groups: int) -> np.ndarray:
-    if preference is None:
-        return np.ones(n_groups)
-    r = np.broadcast_to(np.asarray(preference, dtype=float), (n_groups,)).copy()
-    if np.any(r < 0) or not np.any(r > 0):
-        raise ValueError(
-            f"'preference' must be non-negative with a positive entry; got {preference!r}."
-        )
-    return r / r.max()
-
-
 def make_direction(
     objective: str,
     n_groups: int,
@@ -426,6 +405,10 @@ def make_direction(
     dual_step_size: float = 0.01,
 ) -> Direction:
     """The direction of a neural-path objective.
+
+    Built from what the objective declares (:attr:`fairmtl.objectives.Objective.directions`)
+    and its plain form (:meth:`fairmtl.objectives.Objective.form`); its knobs are checked
+    by :meth:`fairmtl.objectives.Objective.check_knobs`, as on every other path.
 
     Parameters
     ----------
@@ -463,22 +446,21 @@ def make_direction(
                 direction=direction, objective=objective, choices=", ".join(("auto", *allowed))
             )
         )
-    if objective == "average":
-        return AverageWeights(n_groups, shares)
-    if objective == "balanced":
-        return BalancedWeights(n_groups, shares)
-    if objective == "tilted":
-        if tilt is None or not tilt > 0:
-            raise ValueError(f"The 'tilted' objective needs tilt > 0; got {tilt!r}.")
-        return TiltedWeights(n_groups, shares, tilt)
-    if objective == "bounded":
-        if epsilon is None:
-            raise ValueError("The 'bounded' objective needs epsilon; pass epsilon=... (got None).")
-        return LagrangianWeights(n_groups, shares, epsilon, dual_step_size)
-    if objective == "pareto":
+    goal = make_objective(objective)
+    knobs = {"epsilon": epsilon, "tilt": tilt, "preference": preference}
+    goal.check_knobs(n_groups, **knobs)
+    if chosen == "min_norm":
         return MinNormDirection(n_groups, shares)
-    if objective == "minimax" and chosen == "group_dro":
+    if chosen == "group_dro":
         return GroupDROWeights(n_groups, shares, dual_step_size)
-    if objective == "minimax":
-        return ProgramDirection(n_groups, shares, np.ones(n_groups), descent=False)
-    return ProgramDirection(n_groups, shares, _preference(preference, n_groups), descent=True)
+    # no ideal point here: a preference alone weights the groups
+    ideal = {"ideal": np.zeros(n_groups)} if "ideal" in goal.needs else {}
+    form = goal.form(n_groups, shares, **knobs, **ideal)
+    if chosen == "cvxpy":  # the program's largest weight is 1
+        preference = form.scale / form.scale.max()
+        return ProgramDirection(n_groups, shares, preference, descent=goal.common_descent)
+    if form.kind == "tilted":
+        return TiltedWeights(n_groups, shares, form.tilt)
+    if form.kind == "bounded":
+        return LagrangianWeights(n_groups, shares, form.bounds, dual_step_size)
+    return FixedWeights(n_groups, shares, form.weights, goal.name)

@@ -1,10 +1,14 @@
 """The interface every objective implements.
 
-An objective combines the per-group mean losses ``L`` (a cvxpy vector of length G) into
-a convex value to minimise plus convex constraints. Its knobs (epsilon, tilt, preference)
-are ``cp.Parameter``s, created in :meth:`Objective.build` and set by
-:meth:`Objective.set_values`, so a sweep re-solves without re-compiling (DPP).
-Objectives never import solvers; the solver asks for this form and nothing else.
+An objective combines the per-group mean losses ``L`` into one value to minimise, under
+constraints. It has up to three forms, each asked for by the path that solves with it:
+the exact path's cvxpy form (``L`` a cvxpy vector; knobs such as epsilon, tilt and
+preference are ``cp.Parameter``s, created in :meth:`Objective.build` and set by
+:meth:`Objective.set_values`, so a sweep re-solves without re-compiling: DPP), the plain
+form of the dual path, the reduction and the neural path (:meth:`Objective.form`), and
+the neural path's step directions (:attr:`Objective.directions`). Its knobs are checked
+once, by :meth:`Objective.check_knobs`, whatever the path. Objectives never import
+solvers; each solver asks for its form and nothing else.
 """
 
 from __future__ import annotations
@@ -15,7 +19,16 @@ from typing import Any, ClassVar
 import cvxpy as cp
 import numpy as np
 
-__all__ = ["Objective", "ObjectiveContext", "broadcast_groups"]
+from fairmtl.objectives._form import FormKind, ObjectiveForm
+
+__all__ = [
+    "MSG_KNOB_RANGE",
+    "MSG_KNOB_REQUIRED",
+    "MSG_KNOB_SHAPE",
+    "Objective",
+    "ObjectiveContext",
+    "broadcast_groups",
+]
 
 MSG_KNOB_REQUIRED = (
     "The {objective!r} objective needs {knob!r}; pass {knob}=... to the estimator (got None)."
@@ -63,13 +76,27 @@ def broadcast_groups(value: Any, n_groups: int, knob: str) -> np.ndarray:
 
 
 class Objective:
-    """Base class: one objective, its cvxpy form and its knobs.
+    """Base class: one objective, every form it has, and the one check of its knobs.
+
+    An objective owns its forms, and each solving path asks for the one it needs (the
+    way each of fairlearn's ``Moment`` serves both of its reductions):
+
+    - the exact path's cvxpy form: :meth:`build` (value and constraints, knobs as
+      ``cp.Parameter``) and :meth:`set_values`;
+    - the plain form of the dual path, the reduction and the neural path:
+      :meth:`form` (an :class:`~fairmtl.objectives.ObjectiveForm` of kind
+      :attr:`form_kind`; None: the objective has none);
+    - the neural path's step directions: :attr:`directions`.
+
+    Every path validates the knobs by :meth:`check_knobs`, so a bad knob gets the same
+    message whichever path solves.
 
     Subclasses set ``name``, ``knobs`` (names of estimator parameters they read),
     ``refine`` (whether the solver should pick, among the optimal models, the one with
     the lowest average loss), ``needs`` (extra inputs the solver must compute:
     ``"ideal"`` per-group minima, ``"reference"`` per-group losses of a reference fit,
-    ``"minimax"`` the minimax loss) and implement :meth:`build` and :meth:`_set`.
+    ``"linearization"`` the convex-concave procedure's), implement :meth:`build` and
+    :meth:`_set`, and, where they apply, :meth:`_checked` and :meth:`_form`.
     """
 
     name: ClassVar[str] = ""
@@ -80,23 +107,93 @@ class Objective:
     #: whether :meth:`build` reads the per-row outputs of ``ObjectiveContext`` (then the
     #: solver keeps one output per row; otherwise it may compress the rows)
     uses_outputs: ClassVar[bool] = False
+    #: the kind of :meth:`form`, or None when the objective has no plain form
+    form_kind: ClassVar[FormKind | None] = None
+    #: the neural path's step directions for this objective, its default first (empty:
+    #: not on the neural path); ``fairmtl.neural.make_direction`` builds them
+    directions: ClassVar[tuple[str, ...]] = ()
+    #: whether the neural path's gradient program keeps only directions along which no
+    #: group's loss increases to first order (a common descent direction)
+    common_descent: ClassVar[bool] = False
 
+    # -- knobs -----------------------------------------------------------------------
+    def check_knobs(self, n_groups: int, **knobs: Any) -> dict[str, Any]:
+        """Check the knobs' values; the one check every solving path makes.
+
+        Parameters
+        ----------
+        n_groups : int
+        **knobs
+            Knob values by name (``epsilon``, ``tilt``, ``preference``, ``adjustment``,
+            ...); the ones this objective does not read are ignored, None means unset.
+
+        Returns
+        -------
+        checked : dict
+            This objective's knobs as its forms use them (per-group vectors, a float
+            tilt, a normalised preference; unset optional knobs at their defaults).
+
+        Raises
+        ------
+        ValueError
+            A required knob is None (``MSG_KNOB_REQUIRED``), a per-group knob has the
+            wrong length (``MSG_KNOB_SHAPE``) or a value is out of range
+            (``MSG_KNOB_RANGE``).
+        """
+        for knob in self.knobs:
+            if knobs.get(knob) is None and knob not in self.optional_knobs():
+                raise ValueError(MSG_KNOB_REQUIRED.format(objective=self.name, knob=knob))
+        return self._checked(n_groups, **knobs)
+
+    def optional_knobs(self) -> tuple[str, ...]:
+        """The knobs that may be None (a default applies)."""
+        return ()
+
+    def _checked(self, n_groups: int, **knobs: Any) -> dict[str, Any]:
+        """Subclasses check and normalise their knobs here (required ones are set)."""
+        return {}
+
+    def check_task(self, task: str) -> None:
+        """Raise a ValueError if this objective does not apply to a ``task`` problem."""
+
+    # -- the plain form (dual path, reduction, neural path) -----------------------------
+    def form(self, n_groups: int, shares: np.ndarray, **values: Any) -> ObjectiveForm:
+        """The objective at these knob values as plain numbers.
+
+        Parameters
+        ----------
+        n_groups : int
+        shares : ndarray of shape (n_groups,)
+            Each group's share of the total sample weight.
+        **values
+            Knob values (checked here by :meth:`check_knobs`) and the extra inputs
+            named in ``needs`` (``ideal``, ``reference``).
+
+        Returns
+        -------
+        form : ObjectiveForm
+            Of kind :attr:`form_kind`.
+        """
+        if self.form_kind is None:
+            raise ValueError(f"The {self.name!r} objective has no plain form.")
+        checked = {**values, **self.check_knobs(n_groups, **values)}
+        return self._form(n_groups, np.asarray(shares, dtype=float), **checked)
+
+    def _form(self, n_groups: int, shares: np.ndarray, **values: Any) -> ObjectiveForm:
+        """Subclasses with a ``form_kind`` build their form here (knobs checked)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _form()")
+
+    # -- the exact path's cvxpy form -------------------------------------------------
     def build(self, L: cp.Expression, ctx: ObjectiveContext) -> tuple[cp.Expression, list]:
         """Return ``(value, constraints)`` for group losses ``L``."""
         raise NotImplementedError(f"{type(self).__name__} must implement build()")
 
     def set_values(self, n_groups: int, **values: Any) -> None:
         """Set the knobs' parameter values (and extra inputs such as ``ideal``)."""
-        for knob in self.knobs:
-            if values.get(knob) is None and knob not in self.optional_knobs():
-                raise ValueError(MSG_KNOB_REQUIRED.format(objective=self.name, knob=knob))
-        self._set(n_groups, **values)
-
-    def optional_knobs(self) -> tuple[str, ...]:
-        return ()
+        self._set(n_groups, **{**values, **self.check_knobs(n_groups, **values)})
 
     def _set(self, n_groups: int, **values: Any) -> None:
-        """Subclasses set their parameters here."""
+        """Subclasses set their parameters here (knobs checked by :meth:`check_knobs`)."""
 
     def refine_bounds(self, losses: np.ndarray) -> np.ndarray:
         """Per-group loss bounds that keep the stage-1 guarantee (objectives with ``refine``)."""

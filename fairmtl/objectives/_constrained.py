@@ -8,6 +8,7 @@ import cvxpy as cp
 import numpy as np
 
 from fairmtl.objectives._base import Objective, ObjectiveContext, broadcast_groups
+from fairmtl.objectives._form import ObjectiveForm
 
 __all__ = ["Bounded", "NoHarm"]
 
@@ -17,12 +18,15 @@ class Bounded(Objective):
 
     ``epsilon`` is a scalar or one bound per group; ``c`` the optional per-group
     ``adjustment`` (default 0, see :class:`~fairmtl.objectives.Minimax`), which tightens
-    each bound by the group's expected generalisation gap.
+    each bound by the group's expected generalisation gap. On the neural path: the
+    Lagrangian, its multipliers updated by projected dual ascent.
     """
 
     name = "bounded"
     knobs = ("epsilon", "adjustment")
     constrains_losses = True
+    form_kind = "bounded"
+    directions = ("weights",)
 
     def build(self, L, ctx: ObjectiveContext):
         self.bound = cp.Parameter(ctx.n_groups, name="epsilon")
@@ -31,10 +35,19 @@ class Bounded(Objective):
     def optional_knobs(self) -> tuple[str, ...]:
         return ("adjustment",)
 
+    def _checked(self, n_groups: int, **knobs: Any) -> dict[str, Any]:
+        adjust = knobs.get("adjustment")
+        return {
+            "epsilon": broadcast_groups(knobs["epsilon"], n_groups, "epsilon"),
+            "adjustment": broadcast_groups(0.0 if adjust is None else adjust, n_groups,
+                                           "adjustment"),
+        }  # fmt: skip
+
     def _set(self, n_groups: int, **values: Any) -> None:
-        adjust = values.get("adjustment")
-        adjust = broadcast_groups(0.0 if adjust is None else adjust, n_groups, "adjustment")
-        self.bound.value = broadcast_groups(values["epsilon"], n_groups, "epsilon") - adjust
+        self.bound.value = values["epsilon"] - values["adjustment"]
+
+    def _form(self, n_groups: int, shares: np.ndarray, **values: Any) -> ObjectiveForm:
+        return ObjectiveForm.bounded(shares, values["epsilon"] - values["adjustment"])
 
     def loss_bounds(self) -> np.ndarray:
         return np.asarray(self.bound.value)
@@ -55,6 +68,7 @@ class NoHarm(Objective):
     knobs = ("epsilon",)
     needs = frozenset({"reference"})
     constrains_losses = True
+    form_kind = "bounded"
 
     def build(self, L, ctx: ObjectiveContext):
         self.bound = cp.Parameter(ctx.n_groups, name="reference_bound")
@@ -63,11 +77,17 @@ class NoHarm(Objective):
     def optional_knobs(self) -> tuple[str, ...]:
         return ("epsilon",)
 
+    def _checked(self, n_groups: int, **knobs: Any) -> dict[str, Any]:
+        eps = knobs.get("epsilon")
+        return {"epsilon": broadcast_groups(0.0 if eps is None else eps, n_groups, "epsilon")}
+
     def _set(self, n_groups: int, **values: Any) -> None:
-        eps = values.get("epsilon")
-        slack = broadcast_groups(0.0 if eps is None else eps, n_groups, "epsilon")
         self.reference_losses = np.asarray(values["reference"], dtype=float)
-        self.bound.value = self.reference_losses + slack
+        self.bound.value = self.reference_losses + values["epsilon"]
+
+    def _form(self, n_groups: int, shares: np.ndarray, **values: Any) -> ObjectiveForm:
+        reference = np.asarray(values["reference"], dtype=float)
+        return ObjectiveForm.bounded(shares, reference + values["epsilon"], reference)
 
     def loss_bounds(self) -> np.ndarray:
         return np.asarray(self.bound.value)

@@ -48,8 +48,11 @@ class Gap(Objective):
         value = ctx.shares @ L + self.rho * self.slack
         return value, [L - linear <= self.bound + self.slack]
 
+    def _checked(self, n_groups: int, **knobs: Any) -> dict[str, Any]:
+        return {"epsilon": broadcast_groups(knobs["epsilon"], n_groups, "epsilon")}
+
     def _set(self, n_groups: int, **values: Any) -> None:
-        self.bound.value = broadcast_groups(values["epsilon"], n_groups, "epsilon")
+        self.bound.value = values["epsilon"]
 
     def linearize(self, outputs: list[np.ndarray], targets: list[np.ndarray], loss) -> None:
         """Set the linearisation of the average loss at model outputs ``outputs``.

@@ -17,6 +17,7 @@ import cvxpy as cp
 import numpy as np
 
 from fairmtl.objectives._base import Objective, ObjectiveContext
+from fairmtl.objectives._form import ObjectiveForm
 
 __all__ = ["DemographicParity", "EqualOpportunity", "EqualizedOdds"]
 
@@ -29,11 +30,21 @@ MSG_RATE_BINARY = (
 class _RateParity(Objective):
     uses_outputs = True
     knobs = ("epsilon",)
+    form_kind = "rates"
     label_subsets: tuple[int | None, ...] = (None,)
 
+    def check_task(self, task: str) -> None:
+        if task != "binary":
+            raise ValueError(MSG_RATE_BINARY.format(objective=self.name, task=task))
+
+    def _checked(self, n_groups: int, **knobs: Any) -> dict[str, Any]:
+        return {"epsilon": float(knobs["epsilon"])}
+
+    def _form(self, n_groups: int, shares: np.ndarray, **values: Any) -> ObjectiveForm:
+        return ObjectiveForm.rates(shares, values["epsilon"])
+
     def build(self, L, ctx: ObjectiveContext):
-        if ctx.task != "binary":
-            raise ValueError(MSG_RATE_BINARY.format(objective=self.name, task=ctx.task))
+        self.check_task(ctx.task)
         self.bound = cp.Parameter(nonneg=True, name="epsilon")
         cons = []
         for label in self.label_subsets:
@@ -53,7 +64,7 @@ class _RateParity(Objective):
         return ctx.shares @ L, cons
 
     def _set(self, n_groups: int, **values: Any) -> None:
-        self.bound.value = float(values["epsilon"])
+        self.bound.value = values["epsilon"]
 
 
 class DemographicParity(_RateParity):

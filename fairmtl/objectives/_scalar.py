@@ -1,4 +1,5 @@
-"""Objectives without constraints: average, balanced, minimax, tilted, chebyshev."""
+"""Objectives without constraints: average, balanced, minimax, tilted, chebyshev; and
+pareto, a training rule of the neural path alone."""
 
 from __future__ import annotations
 
@@ -13,17 +14,23 @@ from fairmtl.objectives._base import (
     ObjectiveContext,
     broadcast_groups,
 )
+from fairmtl.objectives._form import ObjectiveForm, max_refine_bounds
 
-__all__ = ["Average", "Balanced", "Minimax", "Tilted", "Chebyshev", "Weighted"]
+__all__ = ["Average", "Balanced", "Minimax", "Tilted", "Chebyshev", "Pareto", "Weighted"]
 
 
 class Average(Objective):
     """Empirical risk: the sample-weighted mean loss over all rows, ``sum_g p_g L_g``."""
 
     name = "average"
+    form_kind = "fixed"
+    directions = ("weights",)
 
     def build(self, L, ctx: ObjectiveContext):
         return ctx.shares @ L, []
+
+    def _form(self, n_groups: int, shares: np.ndarray, **values: Any) -> ObjectiveForm:
+        return ObjectiveForm.fixed(shares)
 
     def weighted_terms(self, shares):
         return np.asarray(shares, dtype=float), np.full(len(shares), np.inf)
@@ -33,9 +40,14 @@ class Balanced(Objective):
     """Equal weight per group: ``mean_g L_g``."""
 
     name = "balanced"
+    form_kind = "fixed"
+    directions = ("weights",)
 
     def build(self, L, ctx: ObjectiveContext):
         return cp.sum(L) / ctx.n_groups, []
+
+    def _form(self, n_groups: int, shares: np.ndarray, **values: Any) -> ObjectiveForm:
+        return ObjectiveForm.fixed(np.full(n_groups, 1.0 / n_groups))
 
     def weighted_terms(self, shares):
         return np.full(len(shares), 1.0 / len(shares)), np.full(len(shares), np.inf)
@@ -46,13 +58,22 @@ class Weighted(Objective):
 
     name = "weighted"
     knobs = ("group_weights",)
+    form_kind = "fixed"
 
     def build(self, L, ctx: ObjectiveContext):
         self.weights = cp.Parameter(ctx.n_groups, nonneg=True, name="group_weights")
         return self.weights @ L, []
 
+    def _checked(self, n_groups: int, **knobs: Any) -> dict[str, Any]:
+        return {
+            "group_weights": broadcast_groups(knobs["group_weights"], n_groups, "group_weights")
+        }
+
     def _set(self, n_groups: int, **values: Any) -> None:
-        self.weights.value = broadcast_groups(values["group_weights"], n_groups, "group_weights")
+        self.weights.value = values["group_weights"]
+
+    def _form(self, n_groups: int, shares: np.ndarray, **values: Any) -> ObjectiveForm:
+        return ObjectiveForm.fixed(values["group_weights"])
 
     def weighted_terms(self, shares):
         return np.asarray(self.weights.value, dtype=float), np.full(len(shares), np.inf)
@@ -79,11 +100,16 @@ class Minimax(Objective):
     ``sharing="independent"`` those groups get their own penalised fits rather than the
     zero coefficients the stage-1 optimum gives them). ``solver_info_["objective"]`` is
     the returned model's own value; ``solver_info_["stage1_objective"]`` the optimum.
+
+    On the neural path: Group DRO's online weights (``direction="group_dro"``, the
+    default) or the minimax direction program (``"cvxpy"``); no adjustment.
     """
 
     name = "minimax"
     knobs = ("adjustment",)
     refine = True
+    form_kind = "max"
+    directions = ("group_dro", "cvxpy")
 
     def build(self, L, ctx: ObjectiveContext):
         self.adjust = cp.Parameter(ctx.n_groups, name="adjustment")
@@ -92,19 +118,24 @@ class Minimax(Objective):
     def optional_knobs(self) -> tuple[str, ...]:
         return ("adjustment",)
 
+    def _checked(self, n_groups: int, **knobs: Any) -> dict[str, Any]:
+        adjust = knobs.get("adjustment")
+        return {"adjustment": broadcast_groups(0.0 if adjust is None else adjust, n_groups,
+                                               "adjustment")}  # fmt: skip
+
     def _set(self, n_groups: int, **values: Any) -> None:
-        adjust = values.get("adjustment")
-        self.adjust.value = broadcast_groups(
-            0.0 if adjust is None else adjust, n_groups, "adjustment"
-        )
+        self.adjust.value = values["adjustment"]
+
+    def _form(self, n_groups: int, shares: np.ndarray, **values: Any) -> ObjectiveForm:
+        adjust = values["adjustment"]
+        return ObjectiveForm.maximum(np.ones(n_groups), -adjust, shares, refine=self.refine)
 
     def epigraph_terms(self):
         adjust = np.asarray(self.adjust.value, dtype=float)
         return np.ones_like(adjust), -adjust
 
     def refine_bounds(self, losses: np.ndarray) -> np.ndarray:
-        adjust = np.asarray(self.adjust.value)
-        return np.max(losses + adjust) - adjust
+        return max_refine_bounds(*self.epigraph_terms(), losses)
 
 
 class Tilted(Objective):
@@ -116,6 +147,8 @@ class Tilted(Objective):
 
     name = "tilted"
     knobs = ("tilt",)
+    form_kind = "tilted"
+    directions = ("weights",)
 
     def build(self, L, ctx: ObjectiveContext):
         self.tilt = cp.Parameter(nonneg=True, name="tilt")
@@ -123,13 +156,19 @@ class Tilted(Objective):
         cons = [cp.log_sum_exp(self.tilt * L) - np.log(ctx.n_groups) <= self.tilt * s]
         return s, cons
 
-    def _set(self, n_groups: int, **values: Any) -> None:
-        tilt = float(values["tilt"])
+    def _checked(self, n_groups: int, **knobs: Any) -> dict[str, Any]:
+        tilt = float(knobs["tilt"])
         if not tilt > 0:
             raise ValueError(
                 MSG_KNOB_RANGE.format(knob="tilt", rule="> 0 (use 'balanced' for 0)", value=tilt)
             )
-        self.tilt.value = tilt
+        return {"tilt": tilt}
+
+    def _set(self, n_groups: int, **values: Any) -> None:
+        self.tilt.value = values["tilt"]
+
+    def _form(self, n_groups: int, shares: np.ndarray, **values: Any) -> ObjectiveForm:
+        return ObjectiveForm.tilted(values["tilt"], n_groups)
 
 
 class Chebyshev(Objective):
@@ -141,12 +180,18 @@ class Chebyshev(Objective):
     Refined like :class:`Minimax` to a Pareto-efficient point: each group keeps its
     stage-1 weighted excess, and the lowest ``average loss + penalty`` among such models
     is returned (``solver_info_["objective"]`` is that model's own value).
+
+    On the neural path: the preference-weighted direction program, restricted to common
+    descent directions (no ideal point there: the preference alone weights the groups).
     """
 
     name = "chebyshev"
     knobs = ("preference",)
     refine = True
     needs = frozenset({"ideal"})
+    form_kind = "max"
+    directions = ("cvxpy",)
+    common_descent = True
 
     def build(self, L, ctx: ObjectiveContext):
         self.pref = cp.Parameter(ctx.n_groups, nonneg=True, name="preference")
@@ -157,18 +202,13 @@ class Chebyshev(Objective):
         return np.asarray(self.pref.value, dtype=float), np.asarray(self.shift.value, dtype=float)
 
     def refine_bounds(self, losses: np.ndarray) -> np.ndarray:
-        lam, shift = self.pref.value, self.shift.value
-        level = np.max(lam * losses - shift)
-        # groups with zero preference are unconstrained by the guarantee
-        with np.errstate(divide="ignore"):
-            loose = 1e6 * max(1.0, float(np.max(losses)))
-            return np.where(lam > 0, (level + shift) / np.where(lam > 0, lam, 1.0), loose)
+        return max_refine_bounds(self.pref.value, self.shift.value, losses)
 
     def optional_knobs(self) -> tuple[str, ...]:
         return ("preference",)
 
-    def _set(self, n_groups: int, **values: Any) -> None:
-        pref = values.get("preference")
+    def _checked(self, n_groups: int, **knobs: Any) -> dict[str, Any]:
+        pref = knobs.get("preference")
         lam = broadcast_groups(1.0 if pref is None else pref, n_groups, "preference")
         if np.any(lam < 0) or not np.any(lam > 0):
             raise ValueError(
@@ -176,6 +216,32 @@ class Chebyshev(Objective):
                     knob="preference", rule="non-negative with a positive entry", value=pref
                 )
             )
-        lam = lam / lam.sum()
+        return {"preference": lam / lam.sum()}
+
+    def _set(self, n_groups: int, **values: Any) -> None:
+        lam = values["preference"]
         self.pref.value = lam
         self.shift.value = lam * np.asarray(values["ideal"], dtype=float)
+
+    def _form(self, n_groups: int, shares: np.ndarray, **values: Any) -> ObjectiveForm:
+        lam = values["preference"]
+        shift = lam * np.asarray(values["ideal"], dtype=float)
+        start = np.full(n_groups, 1.0 / n_groups)
+        return ObjectiveForm.maximum(lam, shift, start, refine=self.refine)
+
+
+class Pareto(Objective):
+    """MGDA's min-norm direction (Sener & Koltun 2018): a training rule of the neural
+    path, which steps along a direction that lowers every group's loss where one exists.
+
+    It has no convex form: the exact and dual paths do not solve it.
+    """
+
+    name = "pareto"
+    directions = ("min_norm",)
+
+    def build(self, L, ctx: ObjectiveContext):
+        raise ValueError(
+            "objective='pareto' is a training rule of the neural path (model='mlp'); it "
+            "has no convex form. Use 'minimax' or 'chebyshev' for the exact linear path."
+        )

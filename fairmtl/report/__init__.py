@@ -35,9 +35,8 @@ from fairmtl.report._schema import (
     TransferGain,
     TransferGroup,
     TransferSummary,
-    validate_results,
-    validate_transfer,
 )
+from fairmtl.report._validate import validate_results, validate_transfer
 
 __all__ = [
     "render_html",

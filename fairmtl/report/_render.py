@@ -31,7 +31,7 @@ from fairmtl.data._writing import (
 )
 from fairmtl.exceptions import DataValidationError
 from fairmtl.report._context import build_context, transfer_context
-from fairmtl.report._schema import validate_results, validate_transfer
+from fairmtl.report._validate import validate_results, validate_transfer
 
 __all__ = [
     "render_html",

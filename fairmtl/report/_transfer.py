@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fairmtl.report import _svg
+from fairmtl.report._bars import group_bars
 from fairmtl.report._format import (
     TOO_FEW,
     VERDICT_TEXT,
@@ -20,6 +20,7 @@ from fairmtl.report._format import (
     fmt_interval,
     fmt_value,
 )
+from fairmtl.report._heatmap import heatmap
 
 __all__ = ["MAX_TRANSFER_GROUPS", "transfer_context"]
 
@@ -65,7 +66,7 @@ def _transfer_bars(summary: Mapping[str, Any], picked: Sequence[Mapping[str, Any
                 }
             }
         )
-    chart = _svg.group_bars(rows, percent=False, series=("gain",))
+    chart = group_bars(rows, percent=False, series=("gain",))
     for row, g in zip(chart["rows"], picked, strict=True):
         cell = _gain_cell(g, scheme, small)
         verdict = str(cell.get("verdict", "unclear"))
@@ -115,8 +116,9 @@ def transfer_context(summary: Mapping[str, Any]) -> dict[str, Any]:
     -------
     context : dict
         ``reading``, ``bars`` (the gain chart of the reference scheme, most hurt
-        first), ``heat`` (the affinity heatmap, see :func:`_svg.heatmap`), ``table``
-        (one row per group), and counts and labels for the notes.
+        first), ``heat`` (the affinity heatmap, see
+        :func:`~fairmtl.report._heatmap.heatmap`), ``table`` (one row per group), and
+        counts and labels for the notes.
     """
     scheme = summary["reference"]
     by_name = {g["group"]: g for g in summary["groups"]}
@@ -136,7 +138,7 @@ def transfer_context(summary: Mapping[str, Any]) -> dict[str, Any]:
     matrix = [[affinity["matrix"][i][j] for j in rows_idx] for i in rows_idx]
     rng = [_num(v) for v in affinity["range"]]
     domain = rng if len(rng) == 2 and None not in rng and rng[0] < rng[1] else [-1.0, 1.0]
-    heat = _svg.heatmap(drawn, matrix, domain)
+    heat = heatmap(drawn, matrix, domain)
     small = _small_transfer_groups(summary)
     hurt = [g for g in summary["hurt"].get(scheme, []) if g not in small]
     hurt_or_misaligned = set(summary["misaligned"]) | set(hurt)

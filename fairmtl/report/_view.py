@@ -13,7 +13,7 @@ from typing import Any
 
 __all__ = ["FOCUS_MARGIN", "PLOT_BOX", "TAG_SPOTS", "focus_ids", "place_tags"]
 
-# The frontier plot's plotting box, in SVG units (shared with _svg).
+# The frontier plot's plotting box, in SVG units (shared with _frontier_plot).
 PLOT_BOX = {"left": 78.0, "top": 18.0, "width": 618.0, "height": 352.0}
 # The default view spans the interesting models plus this share of their values.
 FOCUS_MARGIN = 0.03

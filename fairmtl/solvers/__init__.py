@@ -24,6 +24,7 @@ from fairmtl.solvers._status import (
     UNBOUNDED,
     status_group,
 )
+from fairmtl.solvers._threads import one_blas_thread
 
 __all__ = [
     "DualProblem",
@@ -46,6 +47,7 @@ __all__ = [
     "group_means",
     "group_outputs",
     "make_problem",
+    "one_blas_thread",
     "solve_chain",
     "solver_record",
     "status_group",

@@ -52,19 +52,11 @@ import numpy as np
 
 from fairmtl._solver_info import solver_record
 from fairmtl.losses import Loss
-from fairmtl.objectives._base import MSG_KNOB_RANGE, MSG_KNOB_REQUIRED, broadcast_groups
-from fairmtl.objectives._rates import MSG_RATE_BINARY
+from fairmtl.objectives import OBJECTIVES, make_objective
 from fairmtl.solvers._bounds import solve_bounded
 from fairmtl.solvers._certificate import CURVATURE_BOUND
 from fairmtl.solvers._cvxpy import REFINE_TOL, FitResult
-from fairmtl.solvers._dualrun import (
-    DualRun,
-    chebyshev_primal,
-    closed,
-    fixed_fit,
-    max_primal,
-    tilted_primal,
-)
+from fairmtl.solvers._dualrun import DualRun, closed, fixed_fit
 from fairmtl.solvers._master import DualForm, LevelResult
 from fairmtl.solvers._notices import check_target_scale, warn_dual_inaccurate, warn_refine
 from fairmtl.solvers._oracle import GroupedData, LinearOracle
@@ -74,10 +66,8 @@ from fairmtl.solvers._threads import one_blas_thread
 
 __all__ = ["DualProblem", "dual_unsupported", "DUAL_OBJECTIVES", "DUAL_SHARING", "DUAL_TOL"]
 
-DUAL_OBJECTIVES = frozenset(
-    {"average", "balanced", "minimax", "tilted", "chebyshev", "bounded", "no_harm"}
-    | PARITY_OBJECTIVES
-)
+#: the objectives with a plain form (:meth:`fairmtl.objectives.Objective.form`)
+DUAL_OBJECTIVES = frozenset(name for name, cls in OBJECTIVES.items() if cls.form_kind)
 DUAL_SHARING = frozenset({"shared", "independent", "offset"})
 #: the relative gap at which a solve is certified "optimal", unless the caller asks for
 #: another (cross-validation's fold solves ask for a looser one)
@@ -250,72 +240,44 @@ class DualProblem:
 
     # -- objectives ------------------------------------------------------------------
     def _dispatch(self, run: DualRun, alpha, strength, reference, knobs):
-        name, G, rho = self.objective_name, self.n_groups, self.shares
+        """Solve the objective's plain form (:meth:`fairmtl.objectives.Objective.form`)
+        by the algorithm of its kind; returns the fit and the extra inputs it used."""
+        objective = make_objective(self.objective_name)
+        objective.check_task(self.task)
+        objective.check_knobs(self.n_groups, **knobs)  # before the extra inputs' fits
         extra: dict[str, Any] = {}
-        if name in ("average", "balanced"):
-            lam = rho if name == "average" else np.full(G, 1.0 / G)
+        seeds: list = []
+        if "ideal" in objective.needs:
+            extra["ideal"] = self.ideal_point(alpha, strength)
+            run.oracle.set_penalty(alpha, strength)
+        if "reference" in objective.needs:
+            ref_losses, ref_point, ref_sharing = self._reference(reference, alpha, strength)
+            run.oracle.set_penalty(alpha, strength)
+            extra["reference"] = ref_losses
+            if ref_sharing == "shared" or self.sharing_name != "shared":
+                point = _as_sharing(ref_point, self.sharing_name, self.n_groups)
+                seeds.append((point, *run.evaluate(point)))
+        form = objective.form(self.n_groups, self.shares, **knobs, **extra)
+        if form.kind == "fixed":
             # a path of penalties (cross-validation, a sweep) starts from the last answer
-            point, answer = fixed_fit(run.oracle, lam, self.warm_start, run.tol, run=run)
+            point, answer = fixed_fit(run.oracle, form.weights, self.warm_start, run.tol, run=run)
             self.warm_start = point
             return self._certified(point, answer, answer.value - answer.error), extra
-        if name == "minimax":
-            adjust = _adjustment(knobs, G)
-            primal = chebyshev_primal(np.ones(G), -adjust) if np.any(adjust) else max_primal
-            form = DualForm(np.zeros(G), np.ones(G), adjust, True, primal)
-            stage1 = run.level(form, rho.copy())
-            level = np.max(stage1.losses + adjust)
-            return self._refine(run, stage1, level - adjust, primal), extra
-        if name == "tilted":
-            tilt = _check_tilt(knobs.get("tilt"))
-            form = DualForm(
-                np.zeros(G), np.ones(G), np.zeros(G), True, tilted_primal(tilt),
-                inv_tilt=1.0 / tilt,
-            )  # fmt: skip
-            return self._as_fit(run.level(form, np.full(G, 1.0 / G))), extra
-        if name == "chebyshev":
-            pref = _check_preference(knobs.get("preference"), G)
-            ideal = self.ideal_point(alpha, strength)
-            run.oracle.set_penalty(alpha, strength)
-            extra["ideal"] = ideal
-            shift = pref * ideal
-            form = DualForm(np.zeros(G), pref, -shift, True, chebyshev_primal(pref, shift))
-            stage1 = run.level(form, np.full(G, 1.0 / G))
-            level = np.max(pref * stage1.losses - shift)
-            loose = 1e6 * max(1.0, float(np.max(stage1.losses)))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                bounds = np.where(pref > 0, (level + shift) / np.where(pref > 0, pref, 1), loose)
-            return self._refine(run, stage1, bounds, form.primal), extra
-        eps = knobs.get("epsilon")
-        if name in PARITY_OBJECTIVES:
-            return self._parity(run, eps, alpha), extra
-        if name == "bounded":
-            if eps is None:
-                raise ValueError(MSG_KNOB_REQUIRED.format(objective=name, knob="epsilon"))
-            bounds = broadcast_groups(eps, G, "epsilon") - _adjustment(knobs, G)
-            return self._as_fit(
-                solve_bounded(run, self.shares, bounds, [], self.group_names)
-            ), extra
-        # no_harm
-        ref_losses, ref_point, ref_sharing = self._reference(reference, alpha, strength)
-        run.oracle.set_penalty(alpha, strength)
-        extra["reference"] = ref_losses
-        slack = broadcast_groups(0.0 if eps is None else eps, G, "epsilon")
-        seeds = []
-        if ref_sharing == "shared" or self.sharing_name != "shared":
-            point = _as_sharing(ref_point, self.sharing_name, G)
-            seeds.append((point, *run.evaluate(point)))
-        result = solve_bounded(
-            run, self.shares, ref_losses + slack, seeds, self.group_names, reference=ref_losses
-        )
-        return self._as_fit(result), extra
+        if form.kind == "rates":
+            return self._parity(run, form.epsilon, alpha), extra
+        if form.kind == "bounded":
+            result = solve_bounded(
+                run, self.shares, form.bounds, seeds, self.group_names, reference=form.reference
+            )
+            return self._as_fit(result), extra
+        stage1 = run.level(DualForm.of(form), form.start)  # "max" and "tilted"
+        if not form.refine:
+            return self._as_fit(stage1), extra
+        return self._refine(run, stage1, form.refine_bounds(stage1.losses), form.primal), extra
 
-    def _parity(self, run: DualRun, eps, alpha: float) -> dict[str, Any]:
+    def _parity(self, run: DualRun, eps: float, alpha: float) -> dict[str, Any]:
         """Average loss with each group's mean score within ``eps`` (shared model)."""
         name = self.objective_name
-        if self.task != "binary":
-            raise ValueError(MSG_RATE_BINARY.format(objective=name, task=self.task))
-        if eps is None:
-            raise ValueError(MSG_KNOB_REQUIRED.format(objective=name, knob="epsilon"))
         rows_key, warm_key = ("parity_rows", name), ("parity_warm", name, alpha)
         if rows_key not in self._cache:
             self._cache[rows_key] = parity_rows(run.oracle.data, name)
@@ -486,31 +448,3 @@ def _as_sharing(point, sharing: str, n_groups: int):
     if coef.shape[0] == blocks:
         return coef.copy(), intercept.copy()
     return np.repeat(coef, blocks, axis=0), np.repeat(intercept, blocks)
-
-
-def _adjustment(knobs: dict[str, Any], n_groups: int) -> np.ndarray:
-    """The per-group adjustment ``c_g`` added to each loss (minimax, bounded); 0 if unset."""
-    value = knobs.get("adjustment")
-    return broadcast_groups(0.0 if value is None else value, n_groups, "adjustment")
-
-
-def _check_tilt(tilt) -> float:
-    if tilt is None:
-        raise ValueError(MSG_KNOB_REQUIRED.format(objective="tilted", knob="tilt"))
-    tilt = float(tilt)
-    if not tilt > 0:
-        raise ValueError(
-            MSG_KNOB_RANGE.format(knob="tilt", rule="> 0 (use 'balanced' for 0)", value=tilt)
-        )
-    return tilt
-
-
-def _check_preference(pref, n_groups: int) -> np.ndarray:
-    lam = broadcast_groups(1.0 if pref is None else pref, n_groups, "preference")
-    if np.any(lam < 0) or not np.any(lam > 0):
-        raise ValueError(
-            MSG_KNOB_RANGE.format(
-                knob="preference", rule="non-negative with a positive entry", value=pref
-            )
-        )
-    return lam / lam.sum()

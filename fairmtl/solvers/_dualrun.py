@@ -12,22 +12,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.special import logsumexp
 
 from fairmtl.solvers._master import DualForm, LevelMaster, LevelResult, OraclePoint, run_level
 from fairmtl.solvers._oracle import LinearOracle, OracleResult
 
 __all__ = [
     "DualRun",
-    "chebyshev_primal",
     "closed",
     "gap_closed",
     "fixed_fit",
     "linear_combine",
     "loss_scale",
-    "max_primal",
     "shifted_primal",
-    "tilted_primal",
 ]
 
 
@@ -163,24 +159,6 @@ def fixed_fit(oracle: LinearOracle, lam, start, tol: float, *, run=None, target=
 
 
 # -- primal objectives F(L) + R of the forms ------------------------------------------------
-def max_primal(losses, penalty):
-    return float(np.max(losses)) + penalty
-
-
-def tilted_primal(tilt: float):
-    def primal(losses, penalty):
-        return float(logsumexp(tilt * losses) - np.log(len(losses))) / tilt + penalty
-
-    return primal
-
-
-def chebyshev_primal(pref, shift):
-    def primal(losses, penalty):
-        return float(np.max(pref * losses - shift)) + penalty
-
-    return primal
-
-
 def shifted_primal(bounds):
     def primal(losses, penalty):
         return float(np.max(losses - bounds)) + penalty

@@ -35,6 +35,7 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
+from fairmtl.objectives import ObjectiveForm
 from fairmtl.solvers._quiet import solver_output_captured
 
 __all__ = ["Cut", "DualForm", "LevelMaster", "LevelResult", "OraclePoint", "run_level"]
@@ -78,6 +79,24 @@ class DualForm:
     inv_tilt: float = 0.0
     bounds: np.ndarray | None = None
     cap_rule: Callable[[float], float] | None = None
+
+    @classmethod
+    def of(cls, form: ObjectiveForm) -> DualForm:
+        """The level method's form of an objective's "fixed", "max" or "tilted" form:
+        weights ``w + c * y`` over the simplex, ``q``'s linear term ``-s``.
+
+        Parameters
+        ----------
+        form : ObjectiveForm
+
+        Returns
+        -------
+        dual_form : DualForm
+        """
+        if form.kind not in ("fixed", "max", "tilted"):
+            raise ValueError(f"A {form.kind!r} form is not a weighting over the simplex.")
+        return cls(form.weights, form.scale, 0.0 - form.shift, True, form.primal,
+                   inv_tilt=form.inv_tilt)  # fmt: skip
 
     def weights(self, y: np.ndarray) -> np.ndarray:
         return self.a + self.b * y

@@ -85,7 +85,7 @@
       p[1] >= box.top - 0.5 && p[1] <= box.top + box.height + 0.5;
   }
   /* Tags ("chosen", "most accurate") take the first spot clear of the plot's edges,
-     of the tags already placed and of other marks: the rule of _svg.place_tags. */
+     of the tags already placed and of other marks: the rule of _view.place_tags. */
   function tagBox(p, spot, text) {
     var w = data.tag_char * text.length + 4, x = p[0] + spot[0];
     var x0 = spot[2] === "middle" ? x - w / 2 : (spot[2] === "start" ? x : x - w);
