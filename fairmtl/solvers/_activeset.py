@@ -26,7 +26,7 @@ HINGE_LOSSES = frozenset({"hinge", "multiclass_hinge"})
 #: pieces within this (times the scale of the outputs) of a row's maximum count as tied
 TIED = 1e-6
 #: largest linear system (parameters + tied pieces) solved
-MAX_SYSTEM = 3000
+MAX_SYSTEM = 1500
 #: slack of the verification (relative)
 VERIFY = 1e-10
 
