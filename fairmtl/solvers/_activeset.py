@@ -29,6 +29,8 @@ TIED = 1e-6
 MAX_SYSTEM = 1500
 #: slack of the verification (relative)
 VERIFY = 1e-10
+#: most active-set corrections (pieces dropped from a row's tied set)
+MAX_ROUNDS = 10
 
 
 def _pieces(A, y: np.ndarray, theta_p: np.ndarray, K: int):
@@ -82,45 +84,73 @@ def hinge_polish(rows, lam: np.ndarray, H: np.ndarray, theta: np.ndarray, basis)
     in the flat parameters; ``basis``: their columns with multinomial-style zero-sum
     intercepts, or None."""
     P, m, K = theta.shape
-    size = m * K
-    N = P * size
+    N = P * m * K
+    E = sp.identity(N, format="csr") if basis is None else basis
     before, values = _value(rows, lam, H, theta, K)
     scale = 1.0 + max(float(np.max(np.abs(v))) if v.size else 0.0 for v in values)
-    fixed = np.zeros(N)  # the gradient of the rows off the kinks
-    tied_cols, tied_rows, tied_c = [], [], []  # per kink row: its tied pieces' gradients
-    for p, ((A, y, tasks, rw), v) in enumerate(zip(rows.blocks, values, strict=True)):
+    masks = [v >= v.max(axis=1, keepdims=True) - TIED * scale for v in values]
+    for _ in range(MAX_ROUNDS):
+        M, rhs, kinks = _system(rows, lam, H, masks, E, (P, m, K))
+        n_phi = E.shape[1]
+        if M.shape[0] > MAX_SYSTEM:
+            return None
+        solution = np.linalg.lstsq(M, rhs, rcond=None)[0]
+        if np.linalg.norm(M @ solution - rhs) > VERIFY * scale * (1.0 + np.linalg.norm(rhs)):
+            return None  # the active set admits no solution: it was misread
+        lam_tied = _nonnegative_multipliers(M, rhs, solution, n_phi)
+        if lam_tied is not None:
+            break
+        # a piece whose multiplier must be negative is not tied at the optimum: drop it
+        # from its row's tied set and solve again (a step of an active-set method)
+        dropped, at = False, n_phi
+        for p, i, js in kinks:
+            wrong = solution[at : at + len(js)] < -VERIFY * scale
+            if wrong.any() and not wrong.all():
+                masks[p][i, js[wrong]] = False
+                dropped = True
+            at += len(js)
+        if not dropped:
+            return None
+    else:
+        return None
+    theta_new = np.asarray(E @ solution[:n_phi]).reshape(P, m, K)
+    after, values_new = _value(rows, lam, H, theta_new, K)
+    if not _verified(masks, values_new, lam_tied, before, after, scale):
+        return None
+    return theta_new, after
+
+
+def _system(rows, lam, H, masks, E, shape):
+    """The optimality conditions on the active set ``masks`` (each row's tied pieces) as
+    ``M [phi, lambda] = rhs``: stationarity, the tied pieces of each kink row equal, and
+    their multipliers summing to the row's weight. Also the kink rows ``(block, row,
+    pieces)``, in the order of the multipliers."""
+    P, m, K = shape
+    size, n_phi = m * K, E.shape[1]
+    fixed = np.zeros(P * size)  # the gradient of the rows off the kinks
+    kinks, grads, weights = [], [], []
+    for p, ((A, y, tasks, rw), mask) in enumerate(zip(rows.blocks, masks, strict=True)):
         if not len(y):
             continue
         c = lam[tasks] * rw
-        top = v.max(axis=1, keepdims=True)
-        tied = v >= top - TIED * scale
-        single = tied.sum(axis=1) == 1
+        single = mask.sum(axis=1) == 1
         part = slice(p * size, (p + 1) * size)
         r1 = np.flatnonzero(single & (c > 0))
         if r1.size:
-            fixed[part] += c[r1] @ _piece_gradient(A, y, r1, v[r1].argmax(axis=1), K)
+            fixed[part] += c[r1] @ _piece_gradient(A, y, r1, mask[r1].argmax(axis=1), K)
         for i in np.flatnonzero(~single & (c > 0)):
-            js = np.flatnonzero(tied[i])
-            G = np.zeros((len(js), N))
+            js = np.flatnonzero(mask[i])
+            G = np.zeros((len(js), P * size))
             G[:, part] = _piece_gradient(A, y, np.full(len(js), i), js, K)
-            tied_cols.append(G)
-            tied_rows.append((p, i, js))
-            tied_c.append(c[i])
-    E = sp.identity(N, format="csr") if basis is None else basis
-    n_lam = sum(len(js) for _, _, js in tied_rows)
-    n_phi = E.shape[1]
-    if n_phi + n_lam > MAX_SYSTEM:
-        return None
-    # unknowns [phi, lambda]; equations: stationarity (n_phi), tied pieces equal, and the
-    # multipliers of each kink row summing to its weight
-    EH = np.asarray(E.T @ (E.T @ H).T)
-    M = np.zeros((n_phi + n_lam, n_phi + n_lam))
-    rhs = np.zeros(n_phi + n_lam)
-    M[:n_phi, :n_phi] = EH
+            kinks.append((p, i, js))
+            grads.append(np.asarray((E.T @ G.T).T))  # the tied pieces' gradients in phi
+            weights.append(c[i])
+    n = n_phi + sum(len(js) for _, _, js in kinks)
+    M, rhs = np.zeros((n, n)), np.zeros(n)
+    M[:n_phi, :n_phi] = np.asarray(E.T @ (E.T @ H).T)
     rhs[:n_phi] = -np.asarray(E.T @ fixed)
-    at, eq = n_phi, n_phi
-    for G, (p, i, js), c in zip(tied_cols, tied_rows, tied_c, strict=True):
-        GE = np.asarray((E.T @ G.T).T)  # the tied pieces' gradients in phi
+    at = eq = n_phi
+    for GE, (p, i, js), c in zip(grads, kinks, weights, strict=True):
         k = len(js)
         M[:n_phi, at : at + k] = GE.T  # stationarity: their multipliers' share
         A, y = rows.blocks[p][0], rows.blocks[p][1]
@@ -133,17 +163,7 @@ def hinge_polish(rows, lam: np.ndarray, H: np.ndarray, theta: np.ndarray, basis)
         rhs[eq] = c
         eq += 1
         at += k
-    solution = np.linalg.lstsq(M, rhs, rcond=None)[0]
-    if np.linalg.norm(M @ solution - rhs) > VERIFY * scale * (1.0 + np.linalg.norm(rhs)):
-        return None  # the active set admits no solution: it was misread
-    lam_tied = _nonnegative_multipliers(M, rhs, solution, n_phi)
-    if lam_tied is None:
-        return None
-    theta_new = np.asarray(E @ solution[:n_phi]).reshape(P, m, K)
-    after, values_new = _value(rows, lam, H, theta_new, K)
-    if not _verified(values, values_new, lam_tied, before, after, scale):
-        return None
-    return theta_new, after
+    return M, rhs, kinks
 
 
 def _nonnegative_multipliers(M, rhs, solution, n_phi: int) -> np.ndarray | None:
@@ -168,17 +188,16 @@ def _nonnegative_multipliers(M, rhs, solution, n_phi: int) -> np.ndarray | None:
     return lam
 
 
-def _verified(values, values_new, lam_tied, before: float, after: float, scale: float) -> bool:
-    """The new point keeps the active set (the same pieces largest, tied ones equal),
-    its multipliers are non-negative, and its objective is no higher."""
+def _verified(masks, values_new, lam_tied, before: float, after: float, scale: float) -> bool:
+    """The new point keeps the active set (each row's tied pieces equal and largest), its
+    multipliers are non-negative, and its objective is no higher."""
     tol = VERIFY * scale
     if np.any(lam_tied < -tol) or after > before + VERIFY * (1.0 + abs(before)):
         return False
-    for v, vn in zip(values, values_new, strict=True):
-        if not v.size:
+    for mask, vn in zip(masks, values_new, strict=True):
+        if not vn.size:
             continue
-        tied = v >= v.max(axis=1, keepdims=True) - TIED * scale
         top = vn.max(axis=1, keepdims=True)
-        if np.any(np.abs(np.where(tied, vn - top, 0.0)) > tol):
+        if np.any(np.abs(np.where(mask, vn - top, 0.0)) > tol):
             return False
     return True
