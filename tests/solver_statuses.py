@@ -5,7 +5,7 @@ import cvxpy as cp
 import numpy as np
 
 from fairmtl.solvers._dual import DUAL_TOL
-from fairmtl.solvers._dualrun import TERM_NOISE
+from fairmtl.solvers._master import TERM_NOISE
 
 STATUSES = [
     cp.OPTIMAL,

@@ -13,7 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from fairmtl.solvers._master import DualForm, LevelMaster, LevelResult, OraclePoint, run_level
+from fairmtl.solvers._master import (
+    DualForm,
+    LevelMaster,
+    LevelResult,
+    OraclePoint,
+    gap_closed,
+    run_level,
+)
 from fairmtl.solvers._oracle import LinearOracle, OracleResult
 
 __all__ = [
@@ -43,22 +50,6 @@ def closed(result: LevelResult, tol: float) -> bool:
 def loss_scale(losses) -> float:
     """The largest group loss (0 when there are none yet)."""
     return 0.0 if losses is None else float(np.max(np.abs(losses)))
-
-
-#: the share of the terms' size below which a gap is noise: the master's linear programs
-#: compare cuts to ~1e-8 relative (measured: a certificate stalls ~5e-10 from the optimum
-#: on group losses of ~0.3)
-TERM_NOISE = 1e-8
-
-
-def gap_closed(upper: float, lower: float, tol: float, scale: float = 0.0) -> bool:
-    """Whether ``upper - lower`` is below ``tol`` relative, or negligible in absolute:
-    under 1e-10, or under ``TERM_NOISE`` times ``scale``, the size of the objective's
-    terms (the group losses). An objective shifted by constants (chebyshev's ideal point)
-    can sit near 0 while its terms, and the accuracy they are compared to, do not."""
-    gap = upper - lower
-    negligible = max(1e-10, TERM_NOISE * scale)
-    return bool(gap <= tol * max(abs(upper), abs(lower)) or gap <= negligible)
 
 
 @dataclass
