@@ -10,6 +10,7 @@ from sklearn.linear_model import LogisticRegression
 
 from fairmtl import FairMTLClassifier, FairMTLRegressor
 from fairmtl.data import group_label_folds, row_keys
+from fairmtl.estimators._cv_search import Search
 from fairmtl.estimators._tuning import (
     ADJUSTMENT_GRID,
     ALPHA_EXPONENTS,
@@ -17,7 +18,6 @@ from fairmtl.estimators._tuning import (
     START_ALPHA_EXPONENT,
     STRENGTH_EXPONENTS,
     STRENGTH_START_EXPONENT,
-    _Search,
     adjustment_vector,
     heldout_group_stats,
     shrinkage_weights,
@@ -417,7 +417,7 @@ def test_cv_takes_a_splitter_or_splits(hospitals):
 # -- the walk ------------------------------------------------------------------------------
 
 
-class _ScoredSearch(_Search):
+class _ScoredSearch(Search):
     """A search whose candidates score ``curve(log10 value)`` (one group, no folds)."""
 
     def __init__(self, curve) -> None:
