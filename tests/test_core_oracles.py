@@ -440,21 +440,21 @@ def test_many_group_products_equal_plain_numpy(monkeypatch, path):
     gathered coefficients, one product per group): each gives the outputs, the loss and
     its gradient that plain numpy computes group by group."""
     from fairmtl.losses import get_loss
-    from fairmtl.solvers import _oracle
+    from fairmtl.solvers import _grouped, _oracle
     from fairmtl.solvers._certificate import CURVATURE_BOUND
     from fairmtl.solvers._precondition import Coordinates
 
     if path != "blocks":
-        monkeypatch.setattr(_oracle, "BLOCK_ENTRIES", 0)
+        monkeypatch.setattr(_grouped, "BLOCK_ENTRIES", 0)
     if path == "loop":
-        monkeypatch.setattr(_oracle, "STACK_GROUPS", 10**6)
+        monkeypatch.setattr(_grouped, "STACK_GROUPS", 10**6)
     rng = np.random.default_rng(4)
     G, d = 24, 5
     tasks = np.concatenate([np.arange(G), rng.integers(0, G, 500)])
     X = rng.normal(size=(len(tasks), d))
     y = np.where(rng.random(len(tasks)) < 0.4, 1.0, -1.0)
     w = rng.uniform(0.5, 2.0, len(tasks))
-    data = _oracle.GroupedData(X, y, tasks, w, G)
+    data = _grouped.GroupedData(X, y, tasks, w, G)
     assert (data.block_rows() is not None) == (path == "blocks")
     oracle = _oracle.LinearOracle(data, get_loss("logistic"), "offset")
     oracle.set_penalty(1e-2, 0.5)

@@ -20,7 +20,8 @@ from fairmtl.estimators import _base
 from fairmtl.exceptions import InfeasibleError
 from fairmtl.losses import get_loss
 from fairmtl.solvers import DualProblem, ExactProblem
-from fairmtl.solvers._oracle import GroupedData, LinearOracle
+from fairmtl.solvers._grouped import GroupedData
+from fairmtl.solvers._oracle import LinearOracle
 
 #: accuracy of the exact path's reported objective (interior point, relative)
 EXACT_TOL = 1e-6

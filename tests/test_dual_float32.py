@@ -18,8 +18,9 @@ import scipy.sparse as sp
 from fairmtl import FairMTLClassifier, FairMTLRegressor
 from fairmtl.datasets import make_hospitals
 from fairmtl.losses import get_loss
-from fairmtl.solvers import _oracle
-from fairmtl.solvers._oracle import GroupedData, LinearOracle
+from fairmtl.solvers import _grouped
+from fairmtl.solvers._grouped import GroupedData
+from fairmtl.solvers._oracle import LinearOracle
 
 #: accuracy of the exact path's reported objective (interior point, relative)
 EXACT_TOL = 1e-6
@@ -179,8 +180,8 @@ def test_float32_storage_holds_half_the_bytes():
 @pytest.mark.parametrize("sparse", [False, True])
 def test_no_float64_copy_of_float32_rows(monkeypatch, sharing, sparse):
     """Building, solving, evaluating: never more than a few chunks beyond the stored rows."""
-    monkeypatch.setattr(_oracle, "_CHUNK", 1000)
-    monkeypatch.setattr(_oracle, "STACK_GROUPS", 1)  # independent: the stacked products
+    monkeypatch.setattr(_grouped, "_CHUNK", 1000)
+    monkeypatch.setattr(_grouped, "STACK_GROUPS", 1)  # independent: the stacked products
     rng = np.random.default_rng(3)
     X = rng.normal(size=(20_000, 400 if sparse else 100)).astype(np.float32)
     if sparse:

@@ -16,7 +16,7 @@ import pandas as pd
 from fairmtl.data import group_labels
 from fairmtl.losses import get_loss
 from fairmtl.solvers._certificate import RowSums
-from fairmtl.solvers._oracle import _loss_and_gradient
+from fairmtl.solvers._grouped import _loss_and_gradient
 
 __all__ = ["Part", "RawPart"]
 

@@ -57,9 +57,10 @@ from fairmtl.solvers._bounds import solve_bounded
 from fairmtl.solvers._certificate import CURVATURE_BOUND
 from fairmtl.solvers._cvxpy import REFINE_TOL, FitResult
 from fairmtl.solvers._dualrun import DualRun, closed, fixed_fit
+from fairmtl.solvers._grouped import GroupedData
 from fairmtl.solvers._master import DualForm, LevelResult
 from fairmtl.solvers._notices import check_target_scale, warn_dual_inaccurate, warn_refine
-from fairmtl.solvers._oracle import GroupedData, LinearOracle
+from fairmtl.solvers._oracle import LinearOracle
 from fairmtl.solvers._parity import PARITY_OBJECTIVES, parity_rows, solve_parity
 from fairmtl.solvers._status import ERROR, INACCURATE, OPTIMAL
 from fairmtl.solvers._threads import one_blas_thread

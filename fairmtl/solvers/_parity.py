@@ -36,7 +36,8 @@ from scipy.optimize import minimize
 from fairmtl.objectives import OBJECTIVES
 from fairmtl.solvers._certificate import Penalty
 from fairmtl.solvers._dualrun import gap_closed
-from fairmtl.solvers._oracle import GroupedData, LinearOracle
+from fairmtl.solvers._grouped import GroupedData
+from fairmtl.solvers._oracle import LinearOracle
 
 __all__ = ["PARITY_OBJECTIVES", "LinearTermPenalty", "ParityResult", "parity_rows", "solve_parity"]
 

@@ -38,8 +38,8 @@ from scipy.optimize import minimize, nnls
 
 from fairmtl.losses import Loss
 from fairmtl.solvers._certificate import CURVATURE_BOUND, Penalty
+from fairmtl.solvers._grouped import GroupedData, _loss_and_gradient, _transpose
 from fairmtl.solvers._interior import epigraph_program, primal_dual, weighted_program
-from fairmtl.solvers._oracle import GroupedData, _loss_and_gradient, _transpose
 from fairmtl.solvers._precondition import Coordinates
 from fairmtl.solvers._threads import one_blas_thread, with_one_blas_thread
 
