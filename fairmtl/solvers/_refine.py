@@ -33,12 +33,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.optimize import minimize, nnls
 
 from fairmtl.losses import Loss
 from fairmtl.solvers._certificate import CURVATURE_BOUND, Penalty
-from fairmtl.solvers._grouped import GroupedData, _loss_and_gradient, _transpose
+from fairmtl.solvers._grouped import GroupedData, _loss_and_gradient
 from fairmtl.solvers._interior import epigraph_program, primal_dual, weighted_program
 from fairmtl.solvers._precondition import Coordinates
 from fairmtl.solvers._threads import one_blas_thread, with_one_blas_thread
@@ -70,8 +69,6 @@ MAX_ITER, FTOL = 500, 1e-15
 #: parameters, 96 iterations) and 0.26-0.31 s (390, 108), with the second stage 0.26-0.41
 #: s in all, against 1.26 s for CLARABEL's path and 3.2 s / 5.9 s for the dual path
 MAX_PARAMS, MAX_PARAMS_STAGE1 = 400, 400
-#: up to this many groups the group gradients come from one dense (n, G) product
-DENSE_SPREAD_GROUPS = 64
 #: the engines of the smooth stages, as solver_info names them: the interior-point
 #: method first, SLSQP where it fails
 INTERIOR, SLSQP = "primal-dual Newton", "SLSQP"
@@ -108,7 +105,6 @@ class _Model:
     def __init__(self, data: GroupedData, loss: Loss, penalty: Penalty, sharing: str) -> None:
         self.data, self.loss, self.penalty = data, loss, penalty
         self.per_group = sharing != "shared"
-        self.XT = _transpose(data.X)
         self._cache: tuple[bytes, tuple] | None = None
 
     def outputs(self, w: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -130,13 +126,7 @@ class _Model:
         ell, dz = _loss_and_gradient(self.loss, self.outputs(w, b), data.y)
         losses = np.bincount(data.task, weights=data.rw * ell, minlength=data.n_groups)
         r = data.rw * dz
-        if data.n_groups <= DENSE_SPREAD_GROUPS:  # a dense (n, G) spread: one fast product
-            spread = np.zeros((data.n, data.n_groups))
-            spread[np.arange(data.n), data.task] = r
-        else:
-            spread = sp.csr_matrix((r, (np.arange(data.n), data.task)), (data.n, data.n_groups))
-        jw = self.XT @ spread
-        jw = np.asarray(jw.toarray() if sp.issparse(jw) else jw, dtype=float).T
+        jw = data.group_rmatvec(r)
         jb = np.bincount(data.task, weights=r, minlength=data.n_groups)
         out = (losses, jw, jb, *self.penalty.value_grad(w, b))
         self._cache = (key, out)
