@@ -22,7 +22,8 @@ model (for constrained objectives, a model checked to meet every bound exactly).
 bound; the status is ``"optimal"`` only when the relative gap is at most ``tol`` (default
 ``DUAL_TOL`` = 1e-6), or the gap is negligible for the size of the group losses (an
 objective shifted near 0, chebyshev's; see :func:`fairmtl.solvers._dualrun.gap_closed`);
-``"inaccurate"`` otherwise, with the bounds still valid.
+``"inaccurate"`` otherwise, with the bounds still valid. Each stage's fit and this
+record are made in :mod:`fairmtl.solvers._dual_record`.
 
 ``minimax`` and ``chebyshev`` return, like the exact path, the Pareto-efficient
 refinement: the model with the lowest ``average loss + penalty`` among those whose group
