@@ -1,4 +1,4 @@
-"""The exact path's two stages for smooth losses as small programs: SQP instead of conic solves.
+"""The exact path's smooth stages as small programs: SQP instead of conic solves.
 
 Stage 2 of ``minimax`` and ``chebyshev`` (see :mod:`fairmtl.solvers._pareto_stage`)
 minimises ``F(theta) = sum_g p_g L_g(theta) + R(theta)`` subject to ``L_g(theta) <= b_g``
@@ -33,12 +33,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.optimize import nnls
 
 from fairmtl.losses import Loss
 from fairmtl.solvers._certificate import CURVATURE_BOUND, Penalty
-from fairmtl.solvers._grouped import GroupedData, _loss_and_gradient, _transpose
+from fairmtl.solvers._grouped import GroupedData, _loss_and_gradient
 from fairmtl.solvers._interior import epigraph_program, weighted_program
 from fairmtl.solvers._precondition import Coordinates
 from fairmtl.solvers._sqp import SLSQP, run_engines
@@ -63,8 +62,6 @@ KKT_TOL = 1e-9
 #: parameters, 96 iterations) and 0.26-0.31 s (390, 108), with the second stage 0.26-0.41
 #: s in all, against 1.26 s for CLARABEL's path and 3.2 s / 5.9 s for the dual path
 MAX_PARAMS, MAX_PARAMS_STAGE1 = 400, 400
-#: up to this many groups the group gradients come from one dense (n, G) product
-DENSE_SPREAD_GROUPS = 64
 
 
 @dataclass
@@ -97,7 +94,6 @@ class _Model:
     def __init__(self, data: GroupedData, loss: Loss, penalty: Penalty, sharing: str) -> None:
         self.data, self.loss, self.penalty = data, loss, penalty
         self.per_group = sharing != "shared"
-        self.XT = _transpose(data.X)
         self._cache: tuple[bytes, tuple] | None = None
 
     def outputs(self, w: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -119,13 +115,7 @@ class _Model:
         ell, dz = _loss_and_gradient(self.loss, self.outputs(w, b), data.y)
         losses = np.bincount(data.task, weights=data.rw * ell, minlength=data.n_groups)
         r = data.rw * dz
-        if data.n_groups <= DENSE_SPREAD_GROUPS:  # a dense (n, G) spread: one fast product
-            spread = np.zeros((data.n, data.n_groups))
-            spread[np.arange(data.n), data.task] = r
-        else:
-            spread = sp.csr_matrix((r, (np.arange(data.n), data.task)), (data.n, data.n_groups))
-        jw = self.XT @ spread
-        jw = np.asarray(jw.toarray() if sp.issparse(jw) else jw, dtype=float).T
+        jw = data.group_rmatvec(r)
         jb = np.bincount(data.task, weights=r, minlength=data.n_groups)
         out = (losses, jw, jb, *self.penalty.value_grad(w, b))
         self._cache = (key, out)
