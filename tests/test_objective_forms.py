@@ -13,7 +13,14 @@ from sklearn.linear_model import LogisticRegression
 
 from fairmtl import FairMTLClassifier, FairMTLReduction
 from fairmtl.datasets import make_hospitals
-from fairmtl.objectives import ObjectiveContext, make_objective
+from fairmtl.objectives import (
+    ALL_OBJECTIVES,
+    OBJECTIVES,
+    ObjectiveContext,
+    make_objective,
+    objective_class,
+    objectives_with,
+)
 
 N_GROUPS = 4
 LINEAR = dict(sharing="shared", alpha=1e-2, sharing_strength=1.0, adjustment=0.0)
@@ -110,3 +117,68 @@ def test_the_plain_form_has_the_cvxpy_forms_value(name, knobs, losses):
         np.testing.assert_allclose(form.refine_bounds(L), objective.refine_bounds(L))
     if objective.constrains_losses:
         np.testing.assert_allclose(form.bounds, objective.loss_bounds())
+
+
+# -- the facts other layers ask of an objective ---------------------------------------------
+#: each fact as the estimators, the tuning and the distributed fit used it, written out
+FACTS = {
+    "weighted_fit": {"average", "balanced"},
+    "takes_adjustment": {"minimax", "bounded"},
+    "constrains_rates": {"demographic_parity", "equal_opportunity", "equalized_odds"},
+    "distributed": {"average", "balanced", "minimax", "tilted", "chebyshev", "bounded", "no_harm"},
+}
+KNOBS = {"epsilon": 0.5, "tilt": 2.0, "preference": [1.0, 2.0, 1.0]}
+
+
+@pytest.mark.parametrize("fact, names", FACTS.items())
+def test_each_fact_names_the_objectives_it_did(fact, names):
+    assert set(objectives_with(fact)) == names
+    assert {n for n in ALL_OBJECTIVES if getattr(objective_class(n), fact)} == names
+
+
+@pytest.mark.parametrize("name", sorted(OBJECTIVES))
+def test_the_facts_agree_with_the_forms(name):
+    G, objective = len(SHARES), make_objective(name)
+    extra = {k: v for k, v in INPUTS.items() if k in objective.needs}
+    form = objective.form(G, SHARES, **KNOBS, **extra) if objective.form_kind else None
+    # one weighted fit: the plain form is fixed group weights
+    assert objective.weighted_fit == (form is not None and form.kind == "fixed")
+    # the adjustment moves the form exactly when the objective takes it
+    if form is not None:
+        moved = objective.form(G, SHARES, **KNOBS, **extra, adjustment=[0.3, 0.0, 0.1])
+        changed = not np.array_equal(form.shift, moved.shift) or not np.array_equal(
+            form.bounds, moved.bounds
+        )
+        assert changed == objective.takes_adjustment
+    else:
+        assert not objective.takes_adjustment
+    # rate constraints need a binary target; loss constraints take any task
+    refused = False
+    try:
+        objective.check_task("regression")
+    except ValueError:
+        refused = True
+    assert refused == objective.constrains_rates
+    # a distributed fit solves a plain form of group losses only
+    if objective.distributed:
+        assert form is not None and form.kind != "rates"
+
+
+@pytest.mark.parametrize("name", sorted(ALL_OBJECTIVES))
+def test_the_distributed_fit_asks_the_objective(name):
+    from fairmtl.distributed._estimator import MSG_AUTO_DISTRIBUTED, _check_settings
+
+    est = FairMTLClassifier(objective=name, alpha=1e-2, sharing_strength=1.0, adjustment=0.0)
+    if name in FACTS["distributed"]:
+        _check_settings(est)
+    else:
+        with pytest.raises(ValueError, match=f"does not handle objective='{name}'"):
+            _check_settings(est)
+    # the adjustment must be a number where the objective takes it
+    auto = FairMTLClassifier(objective=name, alpha=1e-2, sharing_strength=1.0, adjustment="auto")
+    if name in FACTS["takes_adjustment"]:
+        message = MSG_AUTO_DISTRIBUTED.format(name="adjustment", example="adjustment=0.0")
+        with pytest.raises(ValueError, match=message[:40]):
+            _check_settings(auto)
+    elif name in FACTS["distributed"]:
+        _check_settings(auto)

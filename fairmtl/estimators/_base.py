@@ -32,7 +32,7 @@ from fairmtl.estimators._tuning import (
 from fairmtl.exceptions import DataValidationError, UnseenGroupError
 from fairmtl.losses import Loss
 from fairmtl.models import SHARING_SCHEMES
-from fairmtl.objectives import ALL_OBJECTIVES
+from fairmtl.objectives import ALL_OBJECTIVES, objective_class
 from fairmtl.solvers import (
     SOLVER_NAMES,
     ExactProblem,
@@ -315,7 +315,7 @@ class FairMTLBase(BaseEstimator):
     def _objective_knobs(self, group_weight: np.ndarray, adjustment: float) -> dict[str, Any]:
         """The objective's knob values for groups of these total weights."""
         knobs = {"epsilon": self.epsilon, "tilt": self.tilt, "preference": self.preference}
-        if "adjustment" in ALL_OBJECTIVES[self.objective].knobs:
+        if objective_class(self.objective).takes_adjustment:
             knobs["adjustment"] = adjustment_vector(adjustment, group_weight)
         return knobs
 
