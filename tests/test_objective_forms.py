@@ -13,6 +13,8 @@ from sklearn.linear_model import LogisticRegression
 
 from fairmtl import FairMTLClassifier, FairMTLReduction
 from fairmtl.datasets import make_hospitals
+from fairmtl.estimators import _base
+from fairmtl.losses import get_loss
 from fairmtl.objectives import (
     ALL_OBJECTIVES,
     OBJECTIVES,
@@ -21,14 +23,14 @@ from fairmtl.objectives import (
     objective_class,
     objectives_with,
 )
+from fairmtl.solvers import DualProblem, ExactProblem
 
 N_GROUPS = 4
 LINEAR = dict(sharing="shared", alpha=1e-2, sharing_strength=1.0, adjustment=0.0)
 MLP = dict(model="mlp", hidden_layer_sizes=(4,), max_epochs=1, alpha=1e-2,
            sharing_strength=1.0, adjustment=0.0, random_state=0)  # fmt: skip
 HAS_TORCH = importlib.util.find_spec("torch") is not None
-#: the exact path fits the ideal point before it reads the preference; its solver may
-#: fall back on this small problem (recorded, and beside the point here)
+#: a solver may fall back on this small problem (recorded, and beside the point here)
 pytestmark = pytest.mark.filterwarnings("ignore::fairmtl.exceptions.SolverFallbackWarning")
 
 
@@ -76,6 +78,56 @@ def test_a_bad_knob_gets_one_message_on_every_path(objective, knobs, paths, data
     message = next(iter(messages.values()))
     knob = next(iter(knobs), "tilt" if objective == "tilted" else "epsilon")
     assert repr(knob) in message  # it names the knob at fault
+
+
+# -- a bad knob is refused before any fit --------------------------------------------------
+#: bad knobs of objectives that fit more first (an ideal point, a reference model)
+BEFORE_FITS = [
+    ("chebyshev", {"preference": [1.0, -1.0, 1.0, 1.0]}),  # ideal point
+    ("chebyshev", {"preference": [1.0, 2.0]}),
+    ("no_harm", {"epsilon": [0.1] * (N_GROUPS - 1)}),  # reference fit
+    ("tilted", {}),
+    ("bounded", {"epsilon": [0.5] * (N_GROUPS + 1), "adjustment": "auto"}),  # tunes C
+]
+
+
+def _no_fit(*args, **kwargs):
+    raise AssertionError("a fit ran before the objective's knobs were checked")
+
+
+@pytest.fixture
+def no_fits(monkeypatch):
+    """Every fit an estimator may run before its objective's solve fails if it runs."""
+    monkeypatch.setattr(_base, "tune", _no_fit)  # cross-validation
+    for problem in (ExactProblem, DualProblem):
+        monkeypatch.setattr(problem, "ideal_point", _no_fit)
+        monkeypatch.setattr(problem, "reference_losses", _no_fit)
+    monkeypatch.setattr(DualProblem, "_reference", _no_fit)
+    monkeypatch.setattr(ExactProblem, "_build", _no_fit)  # the conic program's compile
+
+
+@pytest.mark.parametrize("objective, knobs", BEFORE_FITS)
+@pytest.mark.parametrize("solver", ["CLARABEL", "dual"])
+@pytest.mark.parametrize("alpha", [1e-2, "auto"])
+def test_a_bad_knob_is_refused_before_any_fit(objective, knobs, solver, alpha, data, no_fits):
+    X, y, g = data
+    params = {**LINEAR, "alpha": alpha, **knobs}
+    est = FairMTLClassifier(objective=objective, solver=solver, **params)
+    knob = next((k for k in knobs if k != "adjustment"), "tilt")
+    with pytest.raises(ValueError, match=repr(knob)):
+        est.fit(X, y, groups=g)
+
+
+@pytest.mark.parametrize("objective, knobs", BEFORE_FITS[:3])
+@pytest.mark.parametrize("problem", [ExactProblem, DualProblem])
+def test_a_problem_checks_its_knobs_before_its_extra_fits(objective, knobs, problem, data, no_fits):
+    X, y, g = data
+    tasks = np.unique(g, return_inverse=True)[1]
+    logistic = get_loss("logistic")
+    built = problem(X.to_numpy(float), np.where(y == 1, 1.0, -1.0), tasks, np.ones(len(y)),
+                    N_GROUPS, loss=logistic, sharing="shared", objective=objective)  # fmt: skip
+    with pytest.raises(ValueError, match=repr(next(iter(knobs)))):
+        built.solve(alpha=1e-2, **knobs)
 
 
 # -- the plain form agrees with the cvxpy form ---------------------------------------------
