@@ -3,8 +3,10 @@
 Each objective is a small class with one interface (:class:`Objective`) that owns every
 form it has: its cvxpy form (value and constraints, knobs as ``cp.Parameter``) for the
 exact solver, its plain form (:class:`ObjectiveForm`) for the dual path, the reduction
-and the neural path, the neural path's step directions, and the one check of its knobs
-(:meth:`Objective.check_knobs`) that every path makes.
+and the neural path, the neural path's step directions, the one check of its knobs
+(:meth:`Objective.check_knobs`) that every path makes, and the facts other layers ask
+about it by name (:func:`objective_class`: ``weighted_fit``, ``takes_adjustment``,
+``constrains_rates``, ``distributed``) instead of keeping lists of names.
 """
 
 from __future__ import annotations
