@@ -32,7 +32,7 @@ from fairmtl.estimators._tuning import (
 from fairmtl.exceptions import DataValidationError, UnseenGroupError
 from fairmtl.losses import Loss
 from fairmtl.models import SHARING_SCHEMES
-from fairmtl.objectives import ALL_OBJECTIVES
+from fairmtl.objectives import ALL_OBJECTIVES, make_objective, objective_class
 from fairmtl.solvers import (
     SOLVER_NAMES,
     ExactProblem,
@@ -179,6 +179,7 @@ class FairMTLBase(BaseEstimator):
         "auto" knobs, solve ``prepared.problem`` and store the result."""
         if self.model == "mlp":
             return self._fit_neural(prepared)
+        self._check_objective(prepared)
         # one BLAS thread for all the solves of the fit, set once: set and reset around
         # each of the cross-validation's small solves, it made a fit that follows another
         # library's multi-threaded work 30% slower (the pool's threads woken each time)
@@ -186,6 +187,15 @@ class FairMTLBase(BaseEstimator):
             self._set_tuned(tune(self, prepared))
             result = self._solve(prepared)
         return self._store(prepared, result)
+
+    def _check_objective(self, prepared: Prepared) -> None:
+        """Check the objective's task and knobs before any fit (the cross-validation's,
+        the ideal point's, the reference's): a bad knob is refused at once."""
+        objective = make_objective(self.objective)
+        objective.check_task(prepared.task)
+        adjustment = 0.0 if self.adjustment == "auto" else float(self.adjustment)
+        knobs = self._objective_knobs(_group_weight(prepared), adjustment)
+        objective.check_knobs(prepared.encoder.n_groups_, **knobs)
 
     def _set_tuned(self, tuned: Tuned) -> None:
         """Store the values the fit uses for the "auto" knobs, and their scores."""
@@ -315,7 +325,7 @@ class FairMTLBase(BaseEstimator):
     def _objective_knobs(self, group_weight: np.ndarray, adjustment: float) -> dict[str, Any]:
         """The objective's knob values for groups of these total weights."""
         knobs = {"epsilon": self.epsilon, "tilt": self.tilt, "preference": self.preference}
-        if "adjustment" in ALL_OBJECTIVES[self.objective].knobs:
+        if objective_class(self.objective).takes_adjustment:
             knobs["adjustment"] = adjustment_vector(adjustment, group_weight)
         return knobs
 
@@ -329,13 +339,8 @@ class FairMTLBase(BaseEstimator):
         return getattr(self, name + "_")
 
     def _solve(self, prepared: Prepared, **overrides: Any) -> FitResult:
-        group_weight = prepared.group_weight
-        if group_weight is None:
-            group_weight = np.bincount(
-                prepared.tasks, weights=prepared.sample_weight, minlength=prepared.encoder.n_groups_
-            )
         knobs = {
-            **self._objective_knobs(group_weight, self._resolved("adjustment")),
+            **self._objective_knobs(_group_weight(prepared), self._resolved("adjustment")),
             "alpha": self._resolved("alpha"),
             "sharing_strength": solver_strength(
                 self.sharing, self._resolved("sharing_strength"), prepared.encoder.n_groups_
@@ -439,3 +444,12 @@ class FairMTLBase(BaseEstimator):
             k: self.solver_info_.get(k) for k in ("status", "solver", "time", "objective")
         }
         return table
+
+
+def _group_weight(prepared: Prepared) -> np.ndarray:
+    """Each group's total sample weight."""
+    if prepared.group_weight is not None:
+        return prepared.group_weight
+    return np.bincount(
+        prepared.tasks, weights=prepared.sample_weight, minlength=prepared.encoder.n_groups_
+    )

@@ -243,6 +243,7 @@ class ExactProblem:
         """
         # SQP keeps no time limit: with max_time the chain (which obeys it) solves
         smooth_first = solver.lower() == "auto" and max_time is None
+        make_objective(self.objective_name).check_knobs(self.n_groups, **knobs)  # before any fit
         if not self._built:
             self._build()
         self.alpha.value, self.strength.value = float(alpha), float(sharing_strength)
