@@ -140,6 +140,35 @@ def test_classifier_equals_in_memory_fit(client, objective, sharing, extra):
     np.testing.assert_allclose(proba, expected, atol=1e-2)
 
 
+@pytest.mark.parametrize("sharing", ["shared", "offset"])
+def test_cluster_minimax_by_the_smooth_stages_is_certified(client, sharing):
+    """On a cluster, minimax of a small model runs the exact path's smooth stages (tens of
+    rounds instead of the level method's hundreds): its stage-1 bounds enclose the
+    in-memory exact path's stage-1 optimum (an independent solver: SLSQP / interior point
+    on all rows at once), its gap is within the tolerance, and the returned model is the
+    exact path's."""
+    from fairmtl.solvers._dual_smooth import SMOOTH_SOLVER
+
+    frame = make_frame(3, n=900)
+    ddf = dd.from_pandas(frame, npartitions=3)
+    params = {"objective": "minimax", "sharing": sharing, "alpha": 1e-2, "sharing_strength": 1.0}
+    X, y, g, w = frame[FEATURES], frame["y"], frame["hospital"], frame["w"]
+    dist = FairMTLClassifier(solver="dual", **params).fit(
+        ddf[FEATURES], ddf["y"], groups=ddf["hospital"], sample_weight=ddf["w"]
+    )
+    exact = FairMTLClassifier(solver="auto", **params).fit(X, y, groups=g, sample_weight=w)
+    info, ref = dist.solver_info_, exact.solver_info_
+    assert info["solver"] == SMOOTH_SOLVER and ref["path"] == "exact"
+    assert info["status"] == "optimal" and info["refine_status"] == "optimal"
+    opt = ref["stage1_objective"]
+    assert info["lower_bound"] <= opt + 1e-9 <= info["stage1_objective"] + 2e-9
+    assert info["stage1_relative_gap"] <= 1e-6
+    assert info["objective"] == pytest.approx(ref["objective"], rel=1e-7)
+    np.testing.assert_allclose(
+        dist.predict_proba(X, groups=g), exact.predict_proba(X, groups=g), atol=1e-5
+    )
+
+
 def test_regressor_equals_in_memory_fit(client):
     frame = make_frame(2, task="regression")
     ddf = dd.from_pandas(frame, npartitions=3)

@@ -208,6 +208,13 @@ class ClusterRows:
     def shares(self) -> np.ndarray:
         return self.group_weight / self.group_weight.sum()
 
+    def smooth_model(self, loss, penalty, sharing: str):
+        """The smooth stages' model of these rows, their sums computed on the workers
+        (:class:`fairmtl.distributed._smooth.ClusterModel`)."""
+        from fairmtl.distributed._smooth import ClusterModel
+
+        return ClusterModel(self, loss, penalty, sharing)
+
 
 def get_client(data: DaskGroupData):
     """The data's client, or the default one."""

@@ -15,7 +15,7 @@ import pandas as pd
 
 from fairmtl.data import group_labels
 from fairmtl.losses import get_loss
-from fairmtl.solvers._certificate import RowSums
+from fairmtl.solvers._certificate import RowSums, _curvature
 from fairmtl.solvers._grouped import _loss_and_gradient
 
 __all__ = ["Part", "RawPart"]
@@ -221,6 +221,43 @@ def group_losses(part: Part, w, b, loss_name: str, n_groups: int) -> np.ndarray:
     """The partition's part of every group's mean loss."""
     ell = get_loss(loss_name).numpy(outputs(part, w, b), part.y)
     return np.bincount(part.task, weights=part.rw * ell, minlength=n_groups)
+
+
+# -- the smooth stages' sums (fairmtl.solvers._refine, fairmtl.distributed._smooth) -------
+def group_gradients(part: Part, w, b, loss_name: str):
+    """For each group of the partition: its part of the group's mean loss and of that
+    loss's gradient in the group's model, ``(tasks, losses, jw, jb)`` (float64)."""
+    loss, shared = get_loss(loss_name), w.shape[0] == 1
+    k = len(part.tasks)
+    losses, jw, jb = np.zeros(k), np.zeros((k, w.shape[1])), np.zeros(k)
+    for row, (g, a, c) in enumerate(_groups(part)):
+        p = 0 if shared else g
+        for s, e in _pieces(a, c):
+            ell, dz = _loss_and_gradient(loss, _dot(part.X[s:e], w[p], True) + b[p], part.y[s:e])
+            r = part.rw[s:e] * dz
+            losses[row] += float(part.rw[s:e] @ ell)
+            jw[row] += _tdot(part.X[s:e], r, True)
+            jb[row] += r.sum()
+    return part.tasks, losses, jw, jb
+
+
+def group_hessians(part: Part, w, b, loss_name: str, weights):
+    """For each group of the partition: its part of ``weights_g`` times the Hessian of
+    the group's mean loss in ``(w_g, b_g)``, ``(tasks, blocks (k, d + 1, d + 1))``."""
+    loss, shared = get_loss(loss_name), w.shape[0] == 1
+    d = w.shape[1]
+    blocks = np.zeros((len(part.tasks), d + 1, d + 1))
+    for row, (g, a, c) in enumerate(_groups(part)):
+        p = 0 if shared else g
+        for s, e in _pieces(a, c):
+            X = part.X[s:e].astype(np.float64)
+            ce = weights[g] * part.rw[s:e] * _curvature(loss, X @ w[p] + b[p], part.y[s:e])
+            Xc = X * ce[:, None]
+            blocks[row, :d, :d] += X.T @ Xc
+            blocks[row, :d, d] += Xc.sum(axis=0)
+            blocks[row, d, d] += ce.sum()
+        blocks[row, d, :d] = blocks[row, :d, d]
+    return part.tasks, blocks
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ from fairmtl.objectives import OBJECTIVES, make_objective
 from fairmtl.solvers._bounds import solve_bounded
 from fairmtl.solvers._certificate import CURVATURE_BOUND
 from fairmtl.solvers._dual_record import dual_result, level_fit, oracle_fit
+from fairmtl.solvers._dual_smooth import SMOOTH_SOLVER, smooth_applies, smooth_refine, smooth_stage1
 from fairmtl.solvers._dualrun import DualRun, closed, fixed_fit
 from fairmtl.solvers._fit import FitResult
 from fairmtl.solvers._grouped import GroupedData
@@ -134,6 +135,11 @@ class DualProblem:
     mostly zeros; float32 when the input is float32 or every value is exact in float32),
     plus O(n_samples) work vectors and the bundle's parameter vectors.
     """
+
+    #: solve minimax and chebyshev of small models by the smooth stages (certified by one
+    #: oracle fit; :mod:`fairmtl.solvers._dual_smooth`) where a pass over the rows is
+    #: dear (a cluster); in memory, solver="auto" takes the exact path for them instead
+    smooth_stages = False
 
     def __init__(
         self,
@@ -273,10 +279,15 @@ class DualProblem:
                 run, self.shares, form.bounds, seeds, self.group_names, reference=form.reference
             )
             return level_fit(result, self.tol), extra
-        stage1 = run.level(DualForm.of(form), form.start)  # "max" and "tilted"
+        # "max" and "tilted": the level method, or where passes are dear the smooth stages
+        smooth = self.smooth_stages and smooth_applies(self, form, alpha)
+        stage1 = smooth_stage1(self, run, form) if smooth else None
+        if stage1 is None:
+            smooth, stage1 = False, run.level(DualForm.of(form), form.start)
         if not form.refine:
             return level_fit(stage1, self.tol), extra
-        return self._refine(run, stage1, form.refine_bounds(stage1.losses), form.primal), extra
+        level = form.refine_bounds(stage1.losses)
+        return self._refine(run, stage1, level, form.primal, smooth), extra
 
     def _parity(self, run: DualRun, eps: float, alpha: float) -> dict[str, Any]:
         """Average loss with each group's mean score within ``eps`` (shared model)."""
@@ -324,15 +335,23 @@ class DualProblem:
             self._cache[key] = (answer.losses, point, sharing)
         return self._cache[key]
 
-    def _refine(self, run: DualRun, stage1: LevelResult, level: np.ndarray, primal):
+    def _refine(
+        self, run: DualRun, stage1: LevelResult, level: np.ndarray, primal, smooth: bool = False
+    ):
         """Second stage: the lowest ``average loss + penalty`` among the models that keep
         every group's stage-1 guarantee ``L_g <= level_g + slack`` (module docstring).
-        ``primal`` is the objective of stage 1, to report the returned model's own value."""
+        ``primal`` is the objective of stage 1, to report the returned model's own value;
+        ``smooth``: try the smooth stages' solve first (:mod:`fairmtl.solvers._dual_smooth`)."""
         fit = level_fit(stage1, self.tol)
+        if smooth:
+            fit["solver"] = SMOOTH_SOLVER
         if self.n_groups == 1 or stage1.point is None:
             return fit
         slack = np.maximum(REFINE_TOL * np.maximum(1.0, np.abs(level)), max(stage1.gap, 0.0))
         bounds = level + slack
+        found = smooth_refine(self, run, stage1, bounds) if smooth else None
+        if found is not None:
+            return {**fit, **found, "primal": primal}
         seed = (stage1.point, stage1.losses, stage1.penalty)
         second = solve_bounded(
             run, self.shares, bounds, [seed], self.group_names, direction=stage1.weights

@@ -21,8 +21,6 @@ from collections.abc import Callable
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
-from fairmtl.solvers._certificate import _curvature
-
 __all__ = [
     "epigraph_program",
     "lagrangian_hessian",
@@ -205,5 +203,4 @@ def epigraph_program(model, penalty, scale, shift, start, t0: float, coords):
 
 
 def _loss_hessian(model, point, weights: np.ndarray, P: int) -> np.ndarray:
-    curvature = lambda z, y: _curvature(model.loss, z, y)  # noqa: E731
-    return lagrangian_hessian(model.data, curvature, model.outputs(*point), weights, P)
+    return model.hessian(point, weights, P)

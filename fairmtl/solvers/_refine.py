@@ -36,9 +36,9 @@ import numpy as np
 from scipy.optimize import nnls
 
 from fairmtl.losses import Loss
-from fairmtl.solvers._certificate import CURVATURE_BOUND, Penalty
+from fairmtl.solvers._certificate import CURVATURE_BOUND, Penalty, _curvature
 from fairmtl.solvers._grouped import GroupedData, _loss_and_gradient
-from fairmtl.solvers._interior import epigraph_program, weighted_program
+from fairmtl.solvers._interior import epigraph_program, lagrangian_hessian, weighted_program
 from fairmtl.solvers._precondition import Coordinates
 from fairmtl.solvers._sqp import SLSQP, run_engines
 
@@ -75,6 +75,9 @@ class RefineResult:
     iterations: int
     kkt: float
     method: str = SLSQP
+    #: the multipliers of the bounds (or, in epigraph form, the group weights) that the
+    #: KKT check recovered
+    multipliers: np.ndarray | None = None
 
 
 def smooth_refinable(loss: Loss, sharing: str, n_outputs: int, alpha: float, n_params: int):
@@ -121,6 +124,12 @@ class _Model:
         self._cache = (key, out)
         return out
 
+    def hessian(self, point: tuple[np.ndarray, np.ndarray], weights: np.ndarray, P: int):
+        """``sum_g weights_g * Hessian of L_g`` at ``point`` in the flat original-space
+        parameters (see :func:`~fairmtl.solvers._interior.lagrangian_hessian`)."""
+        curvature = lambda z, y: _curvature(self.loss, z, y)  # noqa: E731
+        return lagrangian_hessian(self.data, curvature, self.outputs(*point), weights, P)
+
     def blocks(self, jw: np.ndarray, jb: np.ndarray, weights: np.ndarray):
         """Gradient in ``(w, b)`` of ``weights @ L``."""
         if not self.per_group:
@@ -137,7 +146,11 @@ class _Model:
 
 
 def _setup(data, loss, penalty, sharing, lam):
-    model = _Model(data, loss, penalty, sharing)
+    # rows held elsewhere (a Dask cluster) bring a model that computes their sums there
+    make = getattr(data, "smooth_model", None)
+    model = (
+        make(loss, penalty, sharing) if make is not None else _Model(data, loss, penalty, sharing)
+    )
     coords = Coordinates(data.group_mean, data.group_sq, lam, penalty, CURVATURE_BOUND[loss.name])
     return model, coords
 
@@ -192,10 +205,10 @@ def refine_smooth(
         value = float(shares @ losses) + pv
         margin = bounds - losses
         near = 1e-6 * np.maximum(1.0, np.abs(np.where(bounded, bounds, 0.0)))
-        gap = _kkt_gap(model, penalty, (jw, jb, pw, pb), shares, ones, margin, False, near)
+        gap, mu = _kkt_gap(model, penalty, (jw, jb, pw, pb), shares, ones, margin, False, near)
         feasible = np.all(margin >= -FEAS_TOL * np.maximum(1.0, np.abs(bounds)))
         passed = bool(feasible and gap <= KKT_TOL * (1.0 + abs(value)))
-        return RefineResult(w, b, losses, value, 0, gap), passed
+        return RefineResult(w, b, losses, value, 0, gap, multipliers=mu), passed
 
     cons = (slack, slack_jac) if bounded.any() else None
     program = weighted_program(model, penalty, shares, bounds, start, coords) if interior else None
@@ -246,8 +259,9 @@ def minimax_smooth(
         value = float(levels.max()) + pv
         margin = levels.max() - levels
         near = 1e-6 * max(1.0, abs(float(levels.max())))
-        gap = _kkt_gap(model, penalty, (jw, jb, pw, pb), zeros, scale, margin, True, near)
-        return RefineResult(w, b, losses, value, 0, gap), bool(gap <= KKT_TOL * (1 + abs(value)))
+        gap, mu = _kkt_gap(model, penalty, (jw, jb, pw, pb), zeros, scale, margin, True, near)
+        passed = bool(gap <= KKT_TOL * (1 + abs(value)))
+        return RefineResult(w, b, losses, value, 0, gap, multipliers=mu), passed
 
     x0 = coords.to_x(*start)
     w0, b0 = coords.from_x(x0)
@@ -257,13 +271,14 @@ def minimax_smooth(
     return run_engines(objective, (slack, slack_jac), check, np.append(x0, t0), program)
 
 
-def _kkt_gap(model, penalty, grads, base, scale, margin, simplex: bool, near_tol) -> float:
+def _kkt_gap(model, penalty, grads, base, scale, margin, simplex: bool, near_tol):
     """A bound on the duality gap of ``base @ L + R`` under ``scale_g L_g <= ...`` (margin
     ``margin_g`` >= 0): multipliers ``mu`` of the (nearly) active constraints by
     non-negative least squares (summing to 1 when ``simplex``: the epigraph's ``t``), then
     ``1/2 ||grad of the Lagrangian||^2_{H^-1} + mu @ margin``; constraints within
     ``near_tol`` of active may carry a multiplier. The free intercept
-    directions' gradient enters squared (zero at the optimum)."""
+    directions' gradient enters squared (zero at the optimum). Returns the bound and
+    ``mu``."""
     jw, jb, pw, pb = grads
     near = np.flatnonzero(margin <= near_tol)
     gw, gb = model.blocks(jw, jb, base)
@@ -290,4 +305,4 @@ def _kkt_gap(model, penalty, grads, base, scale, margin, simplex: bool, near_tol
         free = float(gb.sum()) ** 2
     else:  # one free intercept per group
         free = float(gb @ gb)
-    return 0.5 * penalty.dual_norm_sq(gw, gb) + free + float(mu[near] @ margin[near])
+    return 0.5 * penalty.dual_norm_sq(gw, gb) + free + float(mu[near] @ margin[near]), mu
