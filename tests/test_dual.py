@@ -16,7 +16,7 @@ from solver_statuses import gap_within_tolerance
 
 from fairmtl import FairMTLClassifier, FairMTLRegressor
 from fairmtl.datasets import make_hospitals
-from fairmtl.estimators import _base
+from fairmtl.estimators import _linear
 from fairmtl.exceptions import InfeasibleError
 from fairmtl.losses import get_loss
 from fairmtl.solvers import DualProblem, ExactProblem
@@ -238,7 +238,7 @@ def test_estimator_solver_dual_and_auto(monkeypatch):
     assert dual.score(data.data, data.target, groups=data.groups) == pytest.approx(
         exact.score(data.data, data.target, groups=data.groups), abs=0.01
     )
-    monkeypatch.setattr(_base, "DUAL_AUTO_SIZE", 1000)
+    monkeypatch.setattr(_linear, "DUAL_AUTO_SIZE", 1000)
     auto = FairMTLClassifier(objective="minimax").fit(data.data, data.target, groups=data.groups)
     assert auto.solver_info_["path"] == "dual"
     hinge = FairMTLClassifier(objective="minimax", loss="hinge")

@@ -66,7 +66,8 @@ class FrontierSearch(BaseEstimator):
         "pooled" and "independent" (scikit-learn), "fairlearn" (GridSearch with the
         matching constraint), "expgrad" (ExponentiatedGradient, slow with many groups),
         "threshold" (ThresholdOptimizer), "neural" (fairmtl's MLP trained for the
-        worst group, ``model="mlp", objective="minimax"``; needs the torch extra).
+        worst group, ``FairMTLMLPClassifier(objective="minimax")``; needs the torch
+        extra).
     policy : str or callable, default="accuracy_within:0.01"
         "accuracy_within:d", "worst_group_within:d" or "knee"; see
         :func:`fairmtl.frontier.select`.

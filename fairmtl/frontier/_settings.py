@@ -57,8 +57,8 @@ def settle_auto(template, train: SplitData) -> tuple[Any, dict[str, Any]]:
         template.set_params(adjustment=0.0)
     if "auto" not in (params.get("alpha"), params.get("sharing_strength")):
         return template, {}
-    if params.get("model") == "mlp":  # not tuned on the neural path (see the estimator)
-        from fairmtl.estimators._base import MLP_AUTO_STRENGTH
+    if params.get("model") == "mlp":  # deprecated neural spelling: not tuned there
+        from fairmtl.estimators._linear import MLP_AUTO_STRENGTH
         from fairmtl.estimators._tuning import START_ALPHA
 
         numbers = {"alpha": START_ALPHA, "sharing_strength": MLP_AUTO_STRENGTH}
