@@ -17,6 +17,7 @@ from fairmtl import (
     FairMTLMLPClassifier,
     FairMTLMLPRegressor,
     FairMTLRegressor,
+    FrontierSearch,
 )
 from fairmtl.datasets import make_hospitals
 
@@ -137,6 +138,31 @@ def test_fit_path_of_an_mlp_template_is_the_same_network():
     np.testing.assert_array_equal(
         fits[1].predict_proba(X, groups=g), alone.predict_proba(X, groups=g)
     )
+
+
+def test_frontier_search_takes_an_mlp_template_as_it_took_model_mlp():
+    """The same sweep (epsilon's range from the template's own fits), the same table."""
+    X, y, g = hospitals()
+    X = X.to_numpy()
+    search = dict(
+        sweep={"epsilon": "auto"},
+        n_points=2,
+        baselines=("pooled",),
+        metrics=("accuracy",),
+        n_boot=0,
+        random_state=0,
+    )
+    new = FrontierSearch(FairMTLMLPClassifier(objective="bounded", **FAST), **search)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        new.fit(X, y, groups=g)
+    old = FrontierSearch(FairMTLClassifier(objective="bounded", model="mlp", **FAST), **search)
+    with pytest.warns(FutureWarning, match="use FairMTLMLPClassifier"):
+        old.fit(X, y, groups=g)
+    kinds = [type(m).__name__ for m in new.estimators_]
+    assert kinds == ["FairMTLMLPClassifier", "FairMTLMLPClassifier", "LogisticRegression"]
+    pd.testing.assert_frame_equal(new.frontier_, old.frontier_)
+    assert new.results_["method"]["sharing"] == "offset heads"
 
 
 # -- warnings ------------------------------------------------------------------------

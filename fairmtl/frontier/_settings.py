@@ -84,7 +84,7 @@ def _default_sweep(template) -> dict[str, Any]:
     if template.loss != "logistic":
         knobs = tuple(k for k in knobs if k != "threshold")
     sweep: dict[str, Any] = {knob: "auto" for knob in knobs}
-    if template.sharing == "offset" and "sharing_strength" not in sweep:
+    if getattr(template, "sharing", None) == "offset" and "sharing_strength" not in sweep:
         # the fairness knob at three couplings around the cross-validated one
         s = float(template.sharing_strength)
         sweep["sharing_strength"] = [s / 10, s, s * 10] if s > 0 else [0.0, 0.01, 0.1]
