@@ -82,6 +82,13 @@ def test_importing_them_does_not_import_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_rows_on_a_dask_cluster_are_refused_saying_what_to_do():
+    dd = pytest.importorskip("dask.dataframe")
+    X, y, g = hospitals()
+    with pytest.raises(ValueError, match=r"FairMTLMLPClassifier trains in memory.*compute\(\)"):
+        FairMTLMLPClassifier(**FAST).fit(dd.from_pandas(X, npartitions=2), y, groups=g)
+
+
 # -- the same network as the deprecated spelling ---------------------------------------
 
 
