@@ -487,3 +487,46 @@ def test_experiment_files_take_the_same_data_options(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace('"error"', '"keep"'))
     with pytest.raises(DataValidationError, match="'drop' or 'error'"):
         read_experiment(path)
+
+
+@pytest.mark.parametrize("command", ["fit", "frontier", "transfer"])
+def test_training_commands_read_the_table_alike(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fairmtl.cli import _pipeline
+    from fairmtl.exceptions import DataValidationError
+
+    calls = []
+
+    def record(data, **kwargs):
+        calls.append((data, kwargs))
+        raise DataValidationError("read no further")
+
+    monkeypatch.setattr(_pipeline, "load_training_table", record)
+    data = tmp_path / "d.csv"
+    data.write_text("y,a,b\n1,2,3\n")
+    args = [command, str(data), "--target", "y", "--group", "race,sex", "--features", "a,b",
+            "--features", "c", "--drop", "d", "--sep", ";", "--na-values", "NA",
+            "--na-values", "?", "--id-column", "id", "--task", "classification",
+            "--categorical", "a", "--encoding", "latin-1", "--on-missing-target", "error",
+            "-o", str(tmp_path / "out.html")]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "read no further" in result.output, result.output
+    assert calls == [
+        (
+            data,
+            {
+                "target": "y",
+                "groups": ("race", "sex"),
+                "features": ("a", "b", "c"),
+                "drop": ("d",),
+                "id_column": "id",
+                "sep": ";",
+                "na_values": ("NA", "?"),
+                "task": "classification",
+                "categorical": ("a",),
+                "encoding": "latin-1",
+                "on_missing_target": "error",
+            },
+        )
+    ]

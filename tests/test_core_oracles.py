@@ -488,3 +488,36 @@ def test_many_group_products_equal_plain_numpy(monkeypatch, path):
     if path != "loop":
         sorted_r = r[order]
         np.testing.assert_allclose(data.group_rmatvec(sorted_r), gw, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "storage", ["small groups", "large groups", "sparse", "float32", "empty group"]
+)
+def test_group_rmatvec_matches_numpy_group_by_group(storage, monkeypatch):
+    """Each way of forming the group gradients ``X_g.T r_g`` (one reduceat pass, one
+    product per group, sparse rows, float32 rows, a group without rows) gives what plain
+    numpy computes group by group in float64."""
+    import scipy.sparse as sp
+
+    from fairmtl.solvers import _grouped
+
+    if storage == "large groups":
+        monkeypatch.setattr(_grouped, "LARGE_GROUP_ROWS", 1)
+    rng = np.random.default_rng(7)
+    G, d = 6, 4
+    tasks = np.concatenate([np.arange(G), rng.integers(0, G, 300)])
+    if storage == "empty group":
+        tasks = tasks[tasks != 2]
+    X = rng.normal(size=(len(tasks), d))
+    if storage == "float32":
+        X = X.astype(np.float32)
+    if storage == "sparse":
+        X[rng.random(X.shape) < 0.7] = 0.0
+    y = np.where(rng.random(len(tasks)) < 0.5, 1.0, -1.0)
+    data = _grouped.GroupedData(sp.csr_matrix(X) if storage == "sparse" else X, y, tasks,
+                                np.ones(len(tasks)), G)  # fmt: skip
+    order = np.argsort(tasks, kind="stable")
+    r = rng.normal(size=len(tasks))
+    X64 = np.asarray(X, dtype=np.float64)
+    expected = np.stack([X64[tasks == g].T @ r[tasks == g] for g in range(G)])
+    np.testing.assert_allclose(data.group_rmatvec(r[order]), expected, rtol=1e-12, atol=1e-13)

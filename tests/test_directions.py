@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fairmtl.neural import DIRECTION_OBJECTIVES, PreferenceProgram, make_direction
-from fairmtl.neural._directions import gram_factor, min_norm_weights
+from fairmtl.neural._gradient_programs import gram_factor, min_norm_weights
 
 
 def simplex_grid(k: int, steps: int) -> np.ndarray:

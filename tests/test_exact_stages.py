@@ -19,7 +19,7 @@ from sklearn.linear_model import Ridge
 
 from fairmtl import FairMTLClassifier, FairMTLRegressor
 from fairmtl.datasets import make_hospitals
-from fairmtl.solvers._refine import INTERIOR, SMOOTH_SOLVERS
+from fairmtl.solvers._sqp import INTERIOR, SMOOTH_SOLVERS
 
 
 def grouped_binary(seed: int, G: int = 3, d: int = 4, n: int = 450):

@@ -13,15 +13,24 @@ from sklearn.linear_model import LogisticRegression
 
 from fairmtl import FairMTLClassifier, FairMTLReduction
 from fairmtl.datasets import make_hospitals
-from fairmtl.objectives import ObjectiveContext, make_objective
+from fairmtl.estimators import _linear
+from fairmtl.losses import get_loss
+from fairmtl.objectives import (
+    ALL_OBJECTIVES,
+    OBJECTIVES,
+    ObjectiveContext,
+    make_objective,
+    objective_class,
+    objectives_with,
+)
+from fairmtl.solvers import DualProblem, ExactProblem
 
 N_GROUPS = 4
 LINEAR = dict(sharing="shared", alpha=1e-2, sharing_strength=1.0, adjustment=0.0)
 MLP = dict(model="mlp", hidden_layer_sizes=(4,), max_epochs=1, alpha=1e-2,
            sharing_strength=1.0, adjustment=0.0, random_state=0)  # fmt: skip
 HAS_TORCH = importlib.util.find_spec("torch") is not None
-#: the exact path fits the ideal point before it reads the preference; its solver may
-#: fall back on this small problem (recorded, and beside the point here)
+#: a solver may fall back on this small problem (recorded, and beside the point here)
 pytestmark = pytest.mark.filterwarnings("ignore::fairmtl.exceptions.SolverFallbackWarning")
 
 
@@ -71,6 +80,56 @@ def test_a_bad_knob_gets_one_message_on_every_path(objective, knobs, paths, data
     assert repr(knob) in message  # it names the knob at fault
 
 
+# -- a bad knob is refused before any fit --------------------------------------------------
+#: bad knobs of objectives that fit more first (an ideal point, a reference model)
+BEFORE_FITS = [
+    ("chebyshev", {"preference": [1.0, -1.0, 1.0, 1.0]}),  # ideal point
+    ("chebyshev", {"preference": [1.0, 2.0]}),
+    ("no_harm", {"epsilon": [0.1] * (N_GROUPS - 1)}),  # reference fit
+    ("tilted", {}),
+    ("bounded", {"epsilon": [0.5] * (N_GROUPS + 1), "adjustment": "auto"}),  # tunes C
+]
+
+
+def _no_fit(*args, **kwargs):
+    raise AssertionError("a fit ran before the objective's knobs were checked")
+
+
+@pytest.fixture
+def no_fits(monkeypatch):
+    """Every fit an estimator may run before its objective's solve fails if it runs."""
+    monkeypatch.setattr(_linear, "tune", _no_fit)  # cross-validation
+    for problem in (ExactProblem, DualProblem):
+        monkeypatch.setattr(problem, "ideal_point", _no_fit)
+        monkeypatch.setattr(problem, "reference_losses", _no_fit)
+    monkeypatch.setattr(DualProblem, "_reference", _no_fit)
+    monkeypatch.setattr(ExactProblem, "_build", _no_fit)  # the conic program's compile
+
+
+@pytest.mark.parametrize("objective, knobs", BEFORE_FITS)
+@pytest.mark.parametrize("solver", ["CLARABEL", "dual"])
+@pytest.mark.parametrize("alpha", [1e-2, "auto"])
+def test_a_bad_knob_is_refused_before_any_fit(objective, knobs, solver, alpha, data, no_fits):
+    X, y, g = data
+    params = {**LINEAR, "alpha": alpha, **knobs}
+    est = FairMTLClassifier(objective=objective, solver=solver, **params)
+    knob = next((k for k in knobs if k != "adjustment"), "tilt")
+    with pytest.raises(ValueError, match=repr(knob)):
+        est.fit(X, y, groups=g)
+
+
+@pytest.mark.parametrize("objective, knobs", BEFORE_FITS[:3])
+@pytest.mark.parametrize("problem", [ExactProblem, DualProblem])
+def test_a_problem_checks_its_knobs_before_its_extra_fits(objective, knobs, problem, data, no_fits):
+    X, y, g = data
+    tasks = np.unique(g, return_inverse=True)[1]
+    logistic = get_loss("logistic")
+    built = problem(X.to_numpy(float), np.where(y == 1, 1.0, -1.0), tasks, np.ones(len(y)),
+                    N_GROUPS, loss=logistic, sharing="shared", objective=objective)  # fmt: skip
+    with pytest.raises(ValueError, match=repr(next(iter(knobs)))):
+        built.solve(alpha=1e-2, **knobs)
+
+
 # -- the plain form agrees with the cvxpy form ---------------------------------------------
 SHARES = np.array([0.2, 0.3, 0.5])
 INPUTS = {"ideal": np.array([0.1, 0.2, 0.05]), "reference": np.array([0.4, 0.5, 0.5])}
@@ -110,3 +169,68 @@ def test_the_plain_form_has_the_cvxpy_forms_value(name, knobs, losses):
         np.testing.assert_allclose(form.refine_bounds(L), objective.refine_bounds(L))
     if objective.constrains_losses:
         np.testing.assert_allclose(form.bounds, objective.loss_bounds())
+
+
+# -- the facts other layers ask of an objective ---------------------------------------------
+#: each fact as the estimators, the tuning and the distributed fit used it, written out
+FACTS = {
+    "weighted_fit": {"average", "balanced"},
+    "takes_adjustment": {"minimax", "bounded"},
+    "constrains_rates": {"demographic_parity", "equal_opportunity", "equalized_odds"},
+    "distributed": {"average", "balanced", "minimax", "tilted", "chebyshev", "bounded", "no_harm"},
+}
+KNOBS = {"epsilon": 0.5, "tilt": 2.0, "preference": [1.0, 2.0, 1.0]}
+
+
+@pytest.mark.parametrize("fact, names", FACTS.items())
+def test_each_fact_names_the_objectives_it_did(fact, names):
+    assert set(objectives_with(fact)) == names
+    assert {n for n in ALL_OBJECTIVES if getattr(objective_class(n), fact)} == names
+
+
+@pytest.mark.parametrize("name", sorted(OBJECTIVES))
+def test_the_facts_agree_with_the_forms(name):
+    G, objective = len(SHARES), make_objective(name)
+    extra = {k: v for k, v in INPUTS.items() if k in objective.needs}
+    form = objective.form(G, SHARES, **KNOBS, **extra) if objective.form_kind else None
+    # one weighted fit: the plain form is fixed group weights
+    assert objective.weighted_fit == (form is not None and form.kind == "fixed")
+    # the adjustment moves the form exactly when the objective takes it
+    if form is not None:
+        moved = objective.form(G, SHARES, **KNOBS, **extra, adjustment=[0.3, 0.0, 0.1])
+        changed = not np.array_equal(form.shift, moved.shift) or not np.array_equal(
+            form.bounds, moved.bounds
+        )
+        assert changed == objective.takes_adjustment
+    else:
+        assert not objective.takes_adjustment
+    # rate constraints need a binary target; loss constraints take any task
+    refused = False
+    try:
+        objective.check_task("regression")
+    except ValueError:
+        refused = True
+    assert refused == objective.constrains_rates
+    # a distributed fit solves a plain form of group losses only
+    if objective.distributed:
+        assert form is not None and form.kind != "rates"
+
+
+@pytest.mark.parametrize("name", sorted(ALL_OBJECTIVES))
+def test_the_distributed_fit_asks_the_objective(name):
+    from fairmtl.distributed._estimator import MSG_AUTO_DISTRIBUTED, _check_settings
+
+    est = FairMTLClassifier(objective=name, alpha=1e-2, sharing_strength=1.0, adjustment=0.0)
+    if name in FACTS["distributed"]:
+        _check_settings(est)
+    else:
+        with pytest.raises(ValueError, match=f"does not handle objective='{name}'"):
+            _check_settings(est)
+    # the adjustment must be a number where the objective takes it
+    auto = FairMTLClassifier(objective=name, alpha=1e-2, sharing_strength=1.0, adjustment="auto")
+    if name in FACTS["takes_adjustment"]:
+        message = MSG_AUTO_DISTRIBUTED.format(name="adjustment", example="adjustment=0.0")
+        with pytest.raises(ValueError, match=message[:40]):
+            _check_settings(auto)
+    elif name in FACTS["distributed"]:
+        _check_settings(auto)

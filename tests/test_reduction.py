@@ -13,7 +13,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from fairmtl import FairMTLReduction
 from fairmtl.datasets import make_hospitals
-from fairmtl.estimators._reduction import MSG_WARM_START
+from fairmtl.estimators._reduction_settings import MSG_WARM_START
 from fairmtl.exceptions import DataValidationError
 from fairmtl.objectives import MSG_KNOB_REQUIRED
 

@@ -35,7 +35,7 @@ from fairmtl.exceptions import (
     SolverInaccurateWarning,
 )
 from fairmtl.losses import get_loss
-from fairmtl.solvers import DualProblem, _cvxpy, _dual, solve_chain
+from fairmtl.solvers import DualProblem, _dual, _pareto_stage, solve_chain
 from fairmtl.solvers._chain import SolverStep
 from fairmtl.solvers._dual import DUAL_TOL
 from fairmtl.solvers._notices import (
@@ -282,7 +282,7 @@ def raise_on_calls(calls: set[int]):
 def test_failed_refinement_warns_and_keeps_stage_one(monkeypatch):
     X, y, g = make_problem(0, 3, d=4, n_total=450, min_size=40)
     # the smooth (SQP) second stage fails its checks, then both conic attempts raise
-    monkeypatch.setattr(_cvxpy, "smooth_stage2", lambda *args, **kwargs: None)
+    monkeypatch.setattr(_pareto_stage, "smooth_stage2", lambda *args, **kwargs: None)
     monkeypatch.setattr(cp.Problem, "solve", raise_on_calls({1, 2}))  # the second stage
     with pytest.warns(SolverInaccurateWarning) as record:
         model = FairMTLClassifier(

@@ -26,7 +26,7 @@ from fairmtl.solvers import (
     status_group,
 )
 from fairmtl.solvers._chain import _RESET, MSG_FALLBACK
-from fairmtl.solvers._cvxpy import MSG_NOT_OPTIMAL, MSG_SOLVER_FAILED
+from fairmtl.solvers._notices import MSG_NOT_OPTIMAL, MSG_SOLVER_FAILED
 
 ORIGINAL_SOLVE = cp.Problem.solve
 SHORT = "CLARABEL[max_step_fraction=0.95]"

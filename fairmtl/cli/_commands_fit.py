@@ -126,8 +126,8 @@ def fit(
       fairmtl fit visits.csv --target readmitted --group hospital -o model.skops
     """
     from fairmtl.cli._model import fit_table
-    from fairmtl.cli._options import split_names
-    from fairmtl.data import check_outputs, load_training_table
+    from fairmtl.cli._pipeline import TableOptions
+    from fairmtl.data import check_outputs
     from fairmtl.persistence import save_model
 
     ui = Ui(ctx, quiet=quiet, json_mode=json)
@@ -145,20 +145,20 @@ def fit(
                    "data_format": data_format}  # fmt: skip
         _fit_on_cluster(ctx, ui, data, target, group, features, output, params, cluster, force)
         return
-    table = load_training_table(
+    table = TableOptions.from_cli(
         data,
-        target=target,
-        groups=split_names(group),
-        features=split_names(features) or None,
-        drop=split_names(drop),
-        id_column=id_column,
+        target,
+        group,
+        features=features,
+        drop=drop,
         sep=sep,
-        na_values=tuple(na_values) if na_values is not None else None,
+        na_values=na_values,
+        id_column=id_column,
         task=task,
-        categorical=split_names(categorical),
+        categorical=categorical,
         encoding=encoding,
         on_missing_target=on_missing_target,
-    )
+    ).read()
     ui.info(
         f"Read {len(table.frame) + table.rows_dropped:,} rows from {data}: {table.task}, "
         f"{len(table.schema.features)} features, {table.y.size:,} rows with a target."

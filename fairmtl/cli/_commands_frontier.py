@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -193,23 +194,26 @@ def frontier(
       fairmtl frontier visits.csv --target readmitted --group hospital --points 20 -o reports/readmission.html
     """
     from fairmtl.cli._frontier import FrontierConfig
-    from fairmtl.cli._options import split_names
+    from fairmtl.cli._pipeline import TableOptions
 
     ui = Ui(ctx, quiet=quiet, json_mode=json)
-    config = FrontierConfig(
-        data=data,
-        target=target,
-        groups=split_names(group),
-        output=output,
-        features=split_names(features),
-        drop=split_names(drop),
+    table_options = TableOptions.from_cli(
+        data,
+        target,
+        group,
+        features=features,
+        drop=drop,
         sep=sep,
-        na_values=tuple(na_values) if na_values is not None else None,
+        na_values=na_values,
         id_column=id_column,
         task=task,
-        categorical=split_names(categorical),
+        categorical=categorical,
         encoding=encoding,
         on_missing_target=on_missing_target,
+    )
+    config = FrontierConfig(
+        **dataclasses.asdict(table_options),
+        output=output,
         sweep=tuple(sweep) if sweep else None,
         points=points,
         objective=objective,

@@ -131,9 +131,8 @@ def transfer(
     Example:
       fairmtl transfer visits.csv --target readmitted --group hospital -o reports/transfer.html
     """
-    from fairmtl.cli._options import split_names
-    from fairmtl.cli._pipeline import build_estimator
-    from fairmtl.data import atomic_write_many, check_outputs, load_training_table
+    from fairmtl.cli._pipeline import TableOptions, build_estimator
+    from fairmtl.data import atomic_write_many, check_outputs
     from fairmtl.report import render_transfer_html
     from fairmtl.transfer import transfer_summary
     from fairmtl.transfer._common import DEFAULT_SHARING_STRENGTH
@@ -141,20 +140,20 @@ def transfer(
     ui = Ui(ctx, quiet=quiet, json_mode=json)
     json_path = output.with_suffix(".json")
     check_outputs([output, json_path], force=force)  # before the fits, not after them
-    table = load_training_table(
+    table = TableOptions.from_cli(
         data,
-        target=target,
-        groups=split_names(group),
-        features=split_names(features) or None,
-        drop=split_names(drop),
-        id_column=id_column,
+        target,
+        group,
+        features=features,
+        drop=drop,
         sep=sep,
-        na_values=tuple(na_values) if na_values is not None else None,
+        na_values=na_values,
+        id_column=id_column,
         task=task,
-        categorical=split_names(categorical),
+        categorical=categorical,
         encoding=encoding,
         on_missing_target=on_missing_target,
-    )
+    ).read()
     schemes = _schemes(sharing)
     estimator = build_estimator(
         table.task,

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fairmtl.cli._pipeline import build_estimator
-from fairmtl.data import TrainingTable, check_outputs, load_training_table
+from fairmtl.cli._pipeline import TableOptions, build_estimator
+from fairmtl.data import TrainingTable, check_outputs
 from fairmtl.exceptions import DataValidationError
 
 __all__ = [
@@ -110,28 +110,17 @@ def parse_baselines(value: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(parts))
 
 
-@dataclasses.dataclass
-class FrontierConfig:
+@dataclasses.dataclass(kw_only=True)
+class FrontierConfig(TableOptions):
     """Every option of a frontier run; see ``fairmtl frontier --help``.
 
-    ``data``, ``target`` and ``groups`` say what to learn; the rest have the defaults of
-    the command line. ``sweep`` and ``baselines`` take the command-line text or the
-    already parsed forms.
+    The data options (:class:`~fairmtl.cli._pipeline.TableOptions`: ``data``, ``target``
+    and ``groups`` say what to learn), the report's ``output``, and the options of the
+    search, with the defaults of the command line. ``sweep`` and ``baselines`` take the
+    command-line text or the already parsed forms.
     """
 
-    data: Path
-    target: str
-    groups: tuple[str, ...]
     output: Path
-    features: tuple[str, ...] = ()
-    drop: tuple[str, ...] = ()
-    sep: str | None = None
-    na_values: tuple[str, ...] | None = None
-    id_column: str | None = None
-    task: str = "auto"
-    categorical: tuple[str, ...] = ()
-    encoding: str = "utf-8"
-    on_missing_target: str = "drop"
     sweep: str | tuple[str, ...] | dict[str, Any] | None = None
     points: int = 20
     objective: str = "bounded"
@@ -220,20 +209,7 @@ def run_frontier(
     sweep = None if config.sweep is None else parse_sweep(config.sweep)
     baselines = parse_baselines(config.baselines)
     if table is None:
-        table = load_training_table(
-            config.data,
-            target=config.target,
-            groups=config.groups,
-            features=config.features or None,
-            drop=config.drop,
-            id_column=config.id_column,
-            sep=config.sep,
-            task=config.task,
-            na_values=config.na_values,
-            categorical=config.categorical,
-            encoding=config.encoding,
-            on_missing_target=config.on_missing_target,
-        )
+        table = config.read()
     estimator = build_estimator(
         table.task,
         sharing=config.sharing,

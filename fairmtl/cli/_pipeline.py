@@ -1,20 +1,97 @@
-"""The model a CLI command fits: a FairMTL estimator, behind a preprocessing pipeline."""
+"""What a CLI command fits: the training table its data options describe
+(:class:`TableOptions`), and a FairMTL estimator behind a preprocessing pipeline."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from fairmtl.data import Schema, make_preprocessor
+from fairmtl.cli._options import split_names
+from fairmtl.data import Schema, TrainingTable, load_training_table, make_preprocessor
 from fairmtl.data._table import Task
 from fairmtl.exceptions import DataValidationError
 
-__all__ = ["MSG_GROUP_IS_NUMERIC_FEATURE", "build_estimator", "build_pipeline"]
+__all__ = ["MSG_GROUP_IS_NUMERIC_FEATURE", "TableOptions", "build_estimator", "build_pipeline"]
 
 MSG_GROUP_IS_NUMERIC_FEATURE = (
     "Column {column!r} is both a group column and a numeric feature. A group column is "
     "passed to the model untouched; list it as a feature only if it is categorical "
     "(or leave it out of --features)."
 )
+
+
+@dataclass
+class TableOptions:
+    """The data options of ``fit``, ``transfer``, ``frontier`` and ``run``: how to read
+    the training table, with column names already split.
+
+    The fields are the arguments of :func:`fairmtl.data.load_training_table` (``groups``
+    for ``--group``); :class:`fairmtl.cli._frontier.FrontierConfig` adds the options of
+    a frontier run to them.
+    """
+
+    data: Path
+    target: str
+    groups: tuple[str, ...]
+    features: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+    sep: str | None = None
+    na_values: tuple[str, ...] | None = None
+    id_column: str | None = None
+    task: str = "auto"
+    categorical: tuple[str, ...] = ()
+    encoding: str = "utf-8"
+    on_missing_target: str = "drop"
+
+    @classmethod
+    def from_cli(
+        cls,
+        data: Path,
+        target: str,
+        group: Sequence[str] | str | None,
+        *,
+        features: Sequence[str] | None = None,
+        drop: Sequence[str] | None = None,
+        categorical: Sequence[str] | None = None,
+        na_values: Sequence[str] | None = None,
+        **options: Any,
+    ) -> TableOptions:
+        """The options as the command line gives them: column names from repeated,
+        comma-separated options (:func:`fairmtl.cli._options.split_names`)."""
+        return cls(
+            data,
+            target,
+            split_names(group),
+            features=split_names(features),
+            drop=split_names(drop),
+            categorical=split_names(categorical),
+            na_values=tuple(na_values) if na_values is not None else None,
+            **options,
+        )
+
+    def read(self) -> TrainingTable:
+        """Read and check the table (:func:`fairmtl.data.load_training_table`).
+
+        Returns
+        -------
+        table : TrainingTable
+        """
+        return load_training_table(
+            self.data,
+            target=self.target,
+            groups=self.groups,
+            features=self.features or None,
+            drop=self.drop,
+            id_column=self.id_column,
+            sep=self.sep,
+            na_values=self.na_values,
+            task=self.task,
+            categorical=self.categorical,
+            encoding=self.encoding,
+            on_missing_target=self.on_missing_target,
+        )
 
 
 def build_estimator(

@@ -23,9 +23,9 @@ from fairmtl.estimators._base import MSG_ZERO_WEIGHT_GROUP, Prepared
 from fairmtl.estimators._input import warn_one_class_groups
 from fairmtl.estimators._tuning import Tuned
 from fairmtl.exceptions import DataValidationError
+from fairmtl.objectives import objective_class, objectives_with
 from fairmtl.solvers._dual import dual_unsupported
 from fairmtl.solvers._notices import TARGET_OVERFLOW_LIMIT
-from fairmtl.solvers._parity import PARITY_OBJECTIVES
 
 __all__ = ["fit_distributed"]
 
@@ -51,9 +51,6 @@ MSG_TARGET_OVERFLOW_DISTRIBUTED = (
     "The target holds a value of size {value:.3g}, whose squared loss overflows; divide the "
     "target by a constant first."
 )
-#: the objectives a distributed fit solves
-DISTRIBUTED_OBJECTIVES = ("average", "balanced", "minimax", "tilted", "chebyshev", "bounded",
-                          "no_harm")  # fmt: skip
 _EXAMPLES = {"alpha": "alpha=1e-3", "sharing_strength": "sharing_strength=1.0",
              "adjustment": "adjustment=0.0"}  # fmt: skip
 
@@ -104,16 +101,18 @@ def _check_settings(est) -> None:
     if getattr(est, "model", "linear") != "linear":
         raise ValueError("A distributed fit trains linear models only (model='linear').")
     knobs = ["alpha", "sharing_strength"]
-    if est.objective in ("minimax", "bounded"):
+    objective = objective_class(est.objective)
+    if objective.takes_adjustment:
         knobs.append("adjustment")
     for name in knobs:
         if getattr(est, name) == "auto" and not (name == "sharing_strength"
                                                  and est.sharing != "offset"):  # fmt: skip
             raise ValueError(MSG_AUTO_DISTRIBUTED.format(name=name, example=_EXAMPLES[name]))
-    if est.objective not in DISTRIBUTED_OBJECTIVES or est.objective in PARITY_OBJECTIVES:
+    if not objective.distributed:
         raise ValueError(
             MSG_DISTRIBUTED_OBJECTIVE.format(
-                what=f"objective={est.objective!r}", objectives=list(DISTRIBUTED_OBJECTIVES)
+                what=f"objective={est.objective!r}",
+                objectives=list(objectives_with("distributed")),
             )
         )
 

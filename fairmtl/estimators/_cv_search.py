@@ -16,10 +16,10 @@ from fairmtl.estimators._selection import (
     shrunk_worst_row,
 )
 from fairmtl.exceptions import InfeasibleError, SolverFailedError
+from fairmtl.objectives import objective_class
 from fairmtl.solvers import DualProblem, dual_unsupported, group_outputs, make_problem
 
 __all__ = [
-    "CHEAP_OBJECTIVES",
     "CV_TOL",
     "CV_TOL_WEIGHTED",
     "START_ALPHA",
@@ -44,8 +44,6 @@ START_ALPHA = 10.0**START_ALPHA_EXPONENT
 #: held-out rows up to this many entries are scored with gathered coefficients (a
 #: temporary of their size) rather than one product per group
 GATHER_ENTRIES = 1 << 20
-#: objectives whose own solves serve the alpha / strength search
-CHEAP_OBJECTIVES = frozenset({"average", "balanced"})
 
 
 def solver_strength(sharing: str, strength: float, n_groups: int) -> float:
@@ -107,7 +105,7 @@ class Search:
         p, est = self.prep, self.est
         why = dual_unsupported(p.loss, est.sharing, objective, p.n_outputs, START_ALPHA)
         path = "exact" if why or est.solver not in ("auto", "dual") else "dual"
-        tol = CV_TOL_WEIGHTED if objective in CHEAP_OBJECTIVES else CV_TOL
+        tol = CV_TOL_WEIGHTED if objective_class(objective).weighted_fit else CV_TOL
         fold.problems[objective] = make_problem(
             path,
             p.X[fold.train],

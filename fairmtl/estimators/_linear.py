@@ -34,7 +34,7 @@ from fairmtl.estimators._tuning import (
 from fairmtl.losses import Loss
 from fairmtl.models import SHARING_SCHEMES
 from fairmtl.neural._config import HEADS_FROM_SHARING
-from fairmtl.objectives import ALL_OBJECTIVES
+from fairmtl.objectives import ALL_OBJECTIVES, make_objective, objective_class
 from fairmtl.solvers import (
     SOLVER_NAMES,
     ExactProblem,
@@ -164,6 +164,7 @@ class LinearBase(FairMTLBase):
             return fit_network_into(
                 self, prepared, self._mlp_params(), has_shared_part=has_shared_part
             )
+        self._check_objective(prepared)
         # one BLAS thread for all the solves of the fit, set once: set and reset around
         # each of the cross-validation's small solves, it made a fit that follows another
         # library's multi-threaded work 30% slower (the pool's threads woken each time)
@@ -171,6 +172,15 @@ class LinearBase(FairMTLBase):
             self._set_tuned(tune(self, prepared))
             result = self._solve(prepared)
         return self._store(prepared, result)
+
+    def _check_objective(self, prepared: Prepared) -> None:
+        """Check the objective's task and knobs before any fit (the cross-validation's,
+        the ideal point's, the reference's): a bad knob is refused at once."""
+        objective = make_objective(self.objective)
+        objective.check_task(prepared.task)
+        adjustment = 0.0 if self.adjustment == "auto" else float(self.adjustment)
+        knobs = self._objective_knobs(_group_weight(prepared), adjustment)
+        objective.check_knobs(prepared.encoder.n_groups_, **knobs)
 
     def _set_tuned(self, tuned: Tuned) -> None:
         """Store the values the fit uses for the "auto" knobs, and their scores."""
@@ -242,7 +252,7 @@ class LinearBase(FairMTLBase):
     def _objective_knobs(self, group_weight: np.ndarray, adjustment: float) -> dict[str, Any]:
         """The objective's knob values for groups of these total weights."""
         knobs = {"epsilon": self.epsilon, "tilt": self.tilt, "preference": self.preference}
-        if "adjustment" in ALL_OBJECTIVES[self.objective].knobs:
+        if objective_class(self.objective).takes_adjustment:
             knobs["adjustment"] = adjustment_vector(adjustment, group_weight)
         return knobs
 
@@ -256,13 +266,8 @@ class LinearBase(FairMTLBase):
         return getattr(self, name + "_")
 
     def _solve(self, prepared: Prepared, **overrides: Any) -> FitResult:
-        group_weight = prepared.group_weight
-        if group_weight is None:
-            group_weight = np.bincount(
-                prepared.tasks, weights=prepared.sample_weight, minlength=prepared.encoder.n_groups_
-            )
         knobs = {
-            **self._objective_knobs(group_weight, self._resolved("adjustment")),
+            **self._objective_knobs(_group_weight(prepared), self._resolved("adjustment")),
             "alpha": self._resolved("alpha"),
             "sharing_strength": solver_strength(
                 self.sharing, self._resolved("sharing_strength"), prepared.encoder.n_groups_
@@ -316,6 +321,15 @@ class LinearBase(FairMTLBase):
         if (~seen).any():
             out[~seen] = X[~seen] @ self.shared_coef_ + self.shared_intercept_
         return out
+
+
+def _group_weight(prepared: Prepared) -> np.ndarray:
+    """Each group's total sample weight."""
+    if prepared.group_weight is not None:
+        return prepared.group_weight
+    return np.bincount(
+        prepared.tasks, weights=prepared.sample_weight, minlength=prepared.encoder.n_groups_
+    )
 
 
 def _user_level() -> int:

@@ -1,9 +1,15 @@
-"""FairMTLReduction: the dual path's master around any estimator that takes sample_weight."""
+"""FairMTLReduction: the dual path's master around any estimator that takes sample_weight.
+
+The estimator itself: its parameters, :meth:`~FairMTLReduction.fit` as the level method's
+rounds (master in cvxpy, oracle fits of the wrapped estimator) and the fitted ensemble's
+predictions. What its settings resolve to lives in
+:mod:`fairmtl.estimators._reduction_settings`; the oracle, which fits the members and
+gives the group losses of them and their mixtures, in
+:mod:`fairmtl.estimators._reduction_oracle`.
+"""
 
 from __future__ import annotations
 
-import copy
-import inspect
 import numbers
 import time
 import warnings
@@ -11,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, is_classifier
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -21,27 +27,19 @@ from sklearn.utils.validation import _check_sample_weight, check_consistent_leng
 from fairmtl._solver_info import solver_record
 from fairmtl.data import GroupEncoder
 from fairmtl.estimators._input import split_group_columns
-from fairmtl.exceptions import DataValidationError, SolverInaccurateWarning
-from fairmtl.objectives import make_objective
-from fairmtl.solvers._master import DualForm, LevelMaster, OraclePoint, run_level
+from fairmtl.estimators._reduction_oracle import ReductionOracle, mixture
+from fairmtl.estimators._reduction_settings import (
+    check_takes_sample_weight,
+    master_form,
+    resolve_loss,
+    resolve_warm_start,
+)
+from fairmtl.exceptions import SolverInaccurateWarning
+from fairmtl.solvers._master import DualForm, LevelMaster, run_level
 from fairmtl.solvers._status import INACCURATE
 
 __all__ = ["FairMTLReduction"]
 
-MSG_NO_SAMPLE_WEIGHT = (
-    "{name}.fit does not accept sample_weight; FairMTLReduction weights the groups through "
-    "it. Wrap an estimator whose fit takes sample_weight (or use FairMTLClassifier)."
-)
-MSG_LOSS_KIND = "loss={loss!r} does not fit a {kind}: use {choices}."
-MSG_WARM_START = (
-    "warm_start=True needs an estimator whose warm_start parameter starts fit from the "
-    "previous solution; {name} {why}. Use warm_start='auto' or False."
-)
-#: modules whose estimators' ``warm_start=True`` means "start from the previous solution"
-#: (linear models, MLPs); in ensembles it means "add trees to the fitted ones" instead
-_WARM_START_MODULES = ("sklearn.linear_model.", "sklearn.neural_network.")
-_ENSEMBLE_MODULES = ("sklearn.ensemble.",)
-_PROBA_FLOOR = 1e-15
 MSG_NOT_CONVERGED = (
     "FairMTLReduction stopped {why} with the master's (uncertified) gap at {gap:.3g} "
     "({relative:.2g} relative, tol={tol:g}): the ensemble may be off the optimum. "
@@ -52,14 +50,6 @@ _STOP_WHY = {
     "master": "because its master problem (cvxpy) failed to solve",
     "time": "at its time limit",
 }
-
-
-def _mixture(points: list, weights: np.ndarray) -> dict[int, float]:
-    out: dict[int, float] = {}
-    for point, w in zip(points, weights, strict=True):
-        for k, v in point.items():
-            out[k] = out.get(k, 0.0) + float(w) * v
-    return {k: v for k, v in out.items() if v > 0}
 
 
 class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
@@ -90,8 +80,8 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
     status is ``"inaccurate"``; ``solver_info_["model_gap"]`` is the master's own
     (uncertified) estimate. When the rounds stop before that estimate is within ``tol``
     (at ``max_rounds``, or because the master's cvxpy program failed), a
-    :class:`~fairmtl.exceptions.SolverInaccurateWarning` says so. For certified linear models use ``FairMTLClassifier`` or
-    ``FairMTLRegressor`` with ``solver="dual"``.
+    :class:`~fairmtl.exceptions.SolverInaccurateWarning` says so. For certified linear
+    models use ``FairMTLClassifier`` or ``FairMTLRegressor`` with ``solver="dual"``.
 
     Parameters
     ----------
@@ -137,10 +127,11 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
     group_losses_ : Series
         Training loss per group of the ensemble (expected loss when randomised).
     solver_info_ : dict
-        The solver record (:class:`fairmtl.solvers.SolverInfo`): status, rounds, fits, time, objective, gap (None), model_gap, converged,
-        dual_weights, max_violation (bounded), warm_start (whether the fits were
-        warm-started), stopped (why the rounds ended: "converged", "stop" (the master
-        repeated itself), "rounds" or "master").
+        The solver record (:class:`fairmtl.solvers.SolverInfo`): status, rounds, fits,
+        time, objective, gap (None), model_gap, converged, dual_weights, max_violation
+        (bounded), warm_start (whether the fits were warm-started), stopped (why the
+        rounds ended: "converged", "stop" (the master repeated itself), "rounds" or
+        "master").
     classes_ : ndarray of shape (n_classes,)
         Classifiers only.
 
@@ -227,26 +218,36 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
         X, groups = split_group_columns(X, groups, self.group_column)
         y = np.asarray(y)
         check_consistent_length(X, y)
-        if "sample_weight" not in inspect.signature(self.estimator.fit).parameters:
-            raise DataValidationError(
-                MSG_NO_SAMPLE_WEIGHT.format(name=type(self.estimator).__name__)
-            )
+        check_takes_sample_weight(self.estimator)
         weight = _check_sample_weight(sample_weight, np.empty((len(y), 0)), dtype=np.float64)
         self._setup(X, y, groups, weight)
-        form, y0, fixed = self._form()
-        master = LevelMaster(self.n_groups_, form.simplex, form.inv_tilt > 0, 60, _mixture)
+        form, y0, fixed = master_form(
+            self.objective, self.n_groups_, self._shares, epsilon=self.epsilon, tilt=self.tilt
+        )
+        oracle = ReductionOracle(
+            self.estimator,
+            X,
+            y,
+            loss=self.loss_,
+            tasks=self._tasks,
+            row_weights=self._rw,
+            n_groups=self.n_groups_,
+            y_index=self._y_index if is_classifier(self.estimator) else None,
+            warm=self._warm,
+        )
+        master = LevelMaster(self.n_groups_, form.simplex, form.inv_tilt > 0, 60, mixture)
         result = run_level(
             master,
             form,
-            lambda w, target: self._oracle(X, y, w),
-            self._evaluate,
+            lambda w, target: oracle.fit(w),
+            oracle.evaluate,
             y0,
             tol=self.tol,
             max_rounds=1 if fixed else self.max_rounds,
             certified=False,
-            stop=lambda lower, upper: self._repeated,
+            stop=lambda lower, upper: oracle.repeated,
         )
-        self._store(result, master, form, start)
+        self._store(result, master, form, oracle, start)
         if not fixed and result.stopped in _STOP_WHY:
             gap = float(result.upper - result.lower)
             why = _STOP_WHY[result.stopped].format(max_rounds=self.max_rounds)
@@ -256,8 +257,8 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
         return self
 
     def _setup(self, X, y, groups, weight) -> None:
-        self.loss_ = self._resolve_loss()
-        self._warm = self._resolve_warm_start()
+        self.loss_ = resolve_loss(self.estimator, self.loss)
+        self._warm = resolve_warm_start(self.estimator, self.warm_start)
         self.ensemble_ = "randomized" if self.loss_ == "zero_one" else "averaged"
         encoder = GroupEncoder(unseen="shared")
         if groups is None:
@@ -271,117 +272,11 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
         self._shares = group_weight / group_weight.sum()
         if is_classifier(self.estimator):
             self.classes_, self._y_index = np.unique(y, return_inverse=True)
-        self._y_train = y
-        self._members: list = []
-        self._scores: list[np.ndarray] = []  # per-row score each member's loss needs
-        self._losses: list[np.ndarray] = []  # group losses of each member
-        self._fit_weights: list[np.ndarray] = []  # group weights each member was fitted with
-        self._repeated = False
 
-    def _resolve_warm_start(self) -> bool:
-        if self.warm_start is False:
-            return False
-        name = type(self.estimator).__name__
-        module = type(self.estimator).__module__ + "."
-        has_param = "warm_start" in self.estimator.get_params(deep=False)
-        known = has_param and module.startswith(_WARM_START_MODULES)
-        if self.warm_start == "auto":
-            return known
-        if not has_param:
-            raise ValueError(MSG_WARM_START.format(name=name, why="has no warm_start"))
-        if module.startswith(_ENSEMBLE_MODULES):
-            why = "is an ensemble, whose warm_start adds trees"
-            raise ValueError(MSG_WARM_START.format(name=name, why=why))
-        return True
-
-    def _resolve_loss(self) -> str:
-        classifier = is_classifier(self.estimator)
-        if self.loss is None:
-            if not classifier:
-                return "squared"
-            return "log_loss" if hasattr(self.estimator, "predict_proba") else "zero_one"
-        ok = {"log_loss", "zero_one"} if classifier else {"squared"}
-        if self.loss not in ok:
-            kind = "classifier" if classifier else "regressor"
-            raise ValueError(MSG_LOSS_KIND.format(loss=self.loss, kind=kind, choices=sorted(ok)))
-        return self.loss
-
-    def _form(self) -> tuple[DualForm, np.ndarray, bool]:
-        """The level method's form of the objective, its starting weights, and whether
-        the group weights are fixed (one oracle fit)."""
-        form = make_objective(self.objective).form(
-            self.n_groups_, self._shares, epsilon=self.epsilon, tilt=self.tilt
-        )
-        if form.kind != "bounded":
-            return DualForm.of(form), form.start, form.kind == "fixed"
-        # the bounds as an exact penalty: multipliers y >= 0 with sum(y) <= cap
-        base, eps = form.weights, form.bounds
-        cap = max(20.0, 1.0 / float(eps.min()))
-        primal = lambda L, R: float(base @ L) + cap * max(0.0, float(np.max(L - eps)))  # noqa: E731
-        ones = np.ones(self.n_groups_)
-        return DualForm(base, ones, -eps, False, primal, cap=cap, bounds=eps), form.start, False
-
-    # -- oracle and evaluation --------------------------------------------------------
-    def _oracle(self, X, y, group_weights: np.ndarray) -> OraclePoint:
-        for k, seen in enumerate(self._fit_weights):
-            if np.allclose(group_weights, seen, rtol=1e-9, atol=1e-12):
-                # the master repeats itself: a refit would add the same cut, so stop
-                self._repeated = True
-                return self._answer(k, group_weights)
-        row = group_weights[self._tasks] * self._rw
-        row = row * (len(row) / row.sum())  # mean 1: estimators' defaults assume that scale
-        member = self._new_member()
-        member.fit(X, y, sample_weight=row)
-        if self._warm:
-            member.set_params(warm_start=self.estimator.get_params()["warm_start"])
-        self._members.append(member)
-        self._fit_weights.append(group_weights.copy())
-        self._scores.append(self._member_scores(member, X, y))
-        self._losses.append(self._group_losses(self._per_row_loss(self._scores[-1], y)))
-        return self._answer(len(self._members) - 1, group_weights)
-
-    def _answer(self, k: int, group_weights: np.ndarray) -> OraclePoint:
-        # the value is the best response's among all members, not member k's: a heuristic
-        # oracle may fit worse at these weights than an earlier member does, and a value
-        # above the cutting-plane model would end the rounds early
-        value = min(float(group_weights @ L) for L in self._losses)
-        return OraclePoint(self._losses[k], 0.0, value, 0.0, {k: 1.0})
-
-    def _new_member(self):
-        if not (self._warm and self._members):
-            return clone(self.estimator)
-        # a copy, so that fitting it leaves the previous member (kept in the ensemble) as it is
-        return copy.deepcopy(self._members[-1]).set_params(warm_start=True)
-
-    def _member_scores(self, member, X, y) -> np.ndarray:
-        if self.loss_ == "log_loss":
-            proba = member.predict_proba(X)
-            return proba[np.arange(len(y)), self._y_index]  # probability of the true class
-        if self.loss_ == "zero_one":
-            return (member.predict(X) == y).astype(float)
-        return np.asarray(member.predict(X), dtype=float)
-
-    def _per_row_loss(self, score: np.ndarray, y) -> np.ndarray:
-        if self.loss_ == "log_loss":
-            return -np.log(np.maximum(score, _PROBA_FLOOR))
-        if self.loss_ == "zero_one":
-            return 1.0 - score
-        return (score - np.asarray(y, dtype=float)) ** 2
-
-    def _group_losses(self, per_row: np.ndarray) -> np.ndarray:
-        return np.bincount(self._tasks, weights=self._rw * per_row, minlength=self.n_groups_)
-
-    def _evaluate(self, point: dict[int, float]) -> tuple[np.ndarray, float]:
-        # averaged: the mixture's scores are the weighted mean of the members' (the true
-        # class's averaged probability, or the averaged prediction); randomised: the
-        # expected per-row loss is the weighted mean of the members' losses
-        score = sum(w * self._scores[k] for k, w in point.items())
-        return self._group_losses(self._per_row_loss(score, self._y_train)), 0.0
-
-    def _store(self, result, master, form: DualForm, start: float) -> None:
+    def _store(self, result, master, form: DualForm, oracle: ReductionOracle, start: float) -> None:
         point = result.point
         members = sorted(point)
-        self.estimators_ = [self._members[k] for k in members]
+        self.estimators_ = [oracle.members[k] for k in members]
         w = np.array([point[k] for k in members])
         self.weights_ = w / w.sum()
         self.group_losses_ = pd.Series(
@@ -403,7 +298,7 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
             stopped=result.stopped,
             rounds=result.rounds,
             iterations=result.rounds,
-            fits=len(self._members),
+            fits=len(oracle.members),
             master_solves=master.solves,
             dual_weights=np.asarray(result.weights).tolist(),
             warm_start=self._warm,
@@ -411,7 +306,6 @@ class FairMTLReduction(MetaEstimatorMixin, BaseEstimator):
         if form.bounds is not None:
             info["max_violation"] = float(np.max(result.losses - form.bounds))
         self.solver_info_ = info
-        del self._members, self._scores, self._losses, self._fit_weights, self._y_train
 
     # -- predict -----------------------------------------------------------------------
     def _has_proba(self) -> bool:

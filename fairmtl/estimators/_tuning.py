@@ -33,7 +33,6 @@ import numpy as np
 
 from fairmtl.data import group_label_folds, row_keys
 from fairmtl.estimators._cv_search import (
-    CHEAP_OBJECTIVES,
     START_ALPHA,
     START_ALPHA_EXPONENT,
     Search,
@@ -41,6 +40,7 @@ from fairmtl.estimators._cv_search import (
 )
 from fairmtl.estimators._selection import heldout_group_stats, shrinkage_weights, shrunk_worst
 from fairmtl.exceptions import DataWarning
+from fairmtl.objectives import objective_class
 
 __all__ = [
     "ADJUSTMENT_GRID",
@@ -77,8 +77,6 @@ STRENGTH_EXPONENTS = (-4.0, 1.0)
 STRENGTH_START_EXPONENT = -1.0
 #: candidate values of the Group DRO adjustment C (each group's loss + C / sqrt(n_g))
 ADJUSTMENT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
-#: objectives that take the adjustment C
-ADJUSTED_OBJECTIVES = frozenset({"minimax", "bounded"})
 
 
 def adjustment_vector(C: float, group_weight: np.ndarray) -> np.ndarray:
@@ -120,7 +118,8 @@ def tune(est, prepared) -> Tuned:
     tune_strength = (
         est.sharing_strength == "auto" and est.sharing in ("offset", "lowrank") and G > 1
     )
-    tune_C = est.adjustment == "auto" and est.objective in ADJUSTED_OBJECTIVES and G > 1
+    objective = objective_class(est.objective)
+    tune_C = est.adjustment == "auto" and objective.takes_adjustment and G > 1
     alpha = START_ALPHA if tune_alpha else float(est.alpha)
     strength = _fixed_strength(est.sharing_strength)
     C = 0.0 if est.adjustment == "auto" else float(est.adjustment)
@@ -190,7 +189,8 @@ def _search_all(est, prepared, folds, tuned, alpha, strength, C) -> Tuned:
     """Walk the paths of the knobs to tune (see the module docstring) over ``folds``."""
     tune_alpha, tune_strength, tune_C = tuned
     search = Search(est, prepared, folds)
-    base = est.objective if est.objective in CHEAP_OBJECTIVES else "average"
+    # the objective's own solves serve the alpha / strength search where they are cheap
+    base = est.objective if objective_class(est.objective).weighted_fit else "average"
     if tune_strength:
         to_strength = lambda v: (alpha, v, 0.0)  # noqa: E731
         e = search.walk(base, to_strength, STRENGTH_START_EXPONENT, 1.0, STRENGTH_EXPONENTS)

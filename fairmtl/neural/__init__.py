@@ -14,13 +14,8 @@ The directions need only numpy and cvxpy; everything else needs torch, which loa
 first use (importing fairmtl must not import torch).
 """
 
-from fairmtl.neural._directions import (
-    DIRECTION_OBJECTIVES,
-    Direction,
-    PreferenceProgram,
-    make_direction,
-    min_norm_weights,
-)
+from fairmtl.neural._directions import DIRECTION_OBJECTIVES, Direction, make_direction
+from fairmtl.neural._gradient_programs import PreferenceProgram, min_norm_weights
 
 __all__ = [
     "DIRECTION_OBJECTIVES",

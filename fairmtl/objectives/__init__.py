@@ -3,8 +3,10 @@
 Each objective is a small class with one interface (:class:`Objective`) that owns every
 form it has: its cvxpy form (value and constraints, knobs as ``cp.Parameter``) for the
 exact solver, its plain form (:class:`ObjectiveForm`) for the dual path, the reduction
-and the neural path, the neural path's step directions, and the one check of its knobs
-(:meth:`Objective.check_knobs`) that every path makes.
+and the neural path, the neural path's step directions, the one check of its knobs
+(:meth:`Objective.check_knobs`) that every path makes, and the facts other layers ask
+about it by name (:func:`objective_class`: ``weighted_fit``, ``takes_adjustment``,
+``constrains_rates``, ``distributed``) instead of keeping lists of names.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ __all__ = [
     "ObjectiveContext",
     "ObjectiveForm",
     "make_objective",
+    "objective_class",
+    "objectives_with",
     "Average",
     "Balanced",
     "Minimax",
@@ -79,8 +83,8 @@ ALL_OBJECTIVES: dict[str, type[Objective]] = {**OBJECTIVES, Pareto.name: Pareto}
 MSG_UNKNOWN_OBJECTIVE = "Unknown objective {name!r}. Choose one of: {choices}."
 
 
-def make_objective(name: str) -> Objective:
-    """A fresh objective instance by name.
+def objective_class(name: str) -> type[Objective]:
+    """The objective class of a name: the one lookup by name of an objective's facts.
 
     Parameters
     ----------
@@ -90,13 +94,62 @@ def make_objective(name: str) -> Objective:
 
     Returns
     -------
-    objective : Objective
+    cls : type of Objective
+        Its class attributes say what other layers need to know (``weighted_fit``,
+        ``takes_adjustment``, ``constrains_rates``, ``distributed``, ``knobs``, ...).
+
+    Raises
+    ------
+    ValueError
+        ``name`` is no objective (``MSG_UNKNOWN_OBJECTIVE``).
+
+    Examples
+    --------
+    >>> from fairmtl.objectives import objective_class
+    >>> objective_class("minimax").takes_adjustment
+    True
     """
-    if name == "weighted":
-        return Weighted()
+    if name == Weighted.name:
+        return Weighted
     try:
-        return ALL_OBJECTIVES[name]()
+        return ALL_OBJECTIVES[name]
     except KeyError:
         raise ValueError(
             MSG_UNKNOWN_OBJECTIVE.format(name=name, choices=sorted(OBJECTIVES))
         ) from None
+
+
+def objectives_with(fact: str) -> tuple[str, ...]:
+    """The names of the objectives with a convex form that have a fact, in the order of
+    :data:`OBJECTIVES`.
+
+    Parameters
+    ----------
+    fact : str
+        A boolean class attribute of :class:`Objective`, such as ``"weighted_fit"``.
+
+    Returns
+    -------
+    names : tuple of str
+
+    Examples
+    --------
+    >>> from fairmtl.objectives import objectives_with
+    >>> objectives_with("weighted_fit")
+    ('average', 'balanced')
+    """
+    return tuple(name for name, cls in OBJECTIVES.items() if getattr(cls, fact))
+
+
+def make_objective(name: str) -> Objective:
+    """A fresh instance of the objective named ``name`` (see :func:`objective_class`).
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    objective : Objective
+    """
+    return objective_class(name)()

@@ -95,7 +95,9 @@ class Objective:
     ``refine`` (whether the solver should pick, among the optimal models, the one with
     the lowest average loss), ``needs`` (extra inputs the solver must compute:
     ``"ideal"`` per-group minima, ``"reference"`` per-group losses of a reference fit,
-    ``"linearization"`` the convex-concave procedure's), implement :meth:`build` and
+    ``"linearization"`` the convex-concave procedure's), the facts other layers ask
+    about it (``weighted_fit``, ``takes_adjustment``, ``constrains_rates``,
+    ``distributed``) rather than keep lists of names, implement :meth:`build` and
     :meth:`_set`, and, where they apply, :meth:`_checked` and :meth:`_form`.
     """
 
@@ -115,6 +117,19 @@ class Objective:
     #: whether the neural path's gradient program keeps only directions along which no
     #: group's loss increases to first order (a common descent direction)
     common_descent: ClassVar[bool] = False
+    #: whether its solve is one fit with fixed group weights (a "fixed" plain form), as
+    #: cheap as the average loss's: cross-validation searches alpha and sharing_strength
+    #: on it
+    weighted_fit: ClassVar[bool] = False
+    #: whether it takes Group DRO's generalisation adjustment ``C / sqrt(n_g)`` (its
+    #: ``adjustment`` knob), which cross-validation chooses when ``adjustment="auto"``
+    takes_adjustment: ClassVar[bool] = False
+    #: whether its constraints bound the groups' rates (mean scores over their rows)
+    #: rather than their losses
+    constrains_rates: ClassVar[bool] = False
+    #: whether a fit on rows held by a Dask cluster solves it: its plain form reads the
+    #: rows only through the group losses and their gradients, sums the workers compute
+    distributed: ClassVar[bool] = False
 
     # -- knobs -----------------------------------------------------------------------
     def check_knobs(self, n_groups: int, **knobs: Any) -> dict[str, Any]:

@@ -27,6 +27,8 @@ class Bounded(Objective):
     constrains_losses = True
     form_kind = "bounded"
     directions = ("weights",)
+    takes_adjustment = True
+    distributed = True
 
     def build(self, L, ctx: ObjectiveContext):
         self.bound = cp.Parameter(ctx.n_groups, name="epsilon")
@@ -69,6 +71,7 @@ class NoHarm(Objective):
     needs = frozenset({"reference"})
     constrains_losses = True
     form_kind = "bounded"
+    distributed = True
 
     def build(self, L, ctx: ObjectiveContext):
         self.bound = cp.Parameter(ctx.n_groups, name="reference_bound")

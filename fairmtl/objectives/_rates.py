@@ -31,6 +31,7 @@ class _RateParity(Objective):
     uses_outputs = True
     knobs = ("epsilon",)
     form_kind = "rates"
+    constrains_rates = True
     label_subsets: tuple[int | None, ...] = (None,)
 
     def check_task(self, task: str) -> None:

@@ -25,6 +25,8 @@ class Average(Objective):
     name = "average"
     form_kind = "fixed"
     directions = ("weights",)
+    weighted_fit = True
+    distributed = True
 
     def build(self, L, ctx: ObjectiveContext):
         return ctx.shares @ L, []
@@ -42,6 +44,8 @@ class Balanced(Objective):
     name = "balanced"
     form_kind = "fixed"
     directions = ("weights",)
+    weighted_fit = True
+    distributed = True
 
     def build(self, L, ctx: ObjectiveContext):
         return cp.sum(L) / ctx.n_groups, []
@@ -59,6 +63,7 @@ class Weighted(Objective):
     name = "weighted"
     knobs = ("group_weights",)
     form_kind = "fixed"
+    weighted_fit = True
 
     def build(self, L, ctx: ObjectiveContext):
         self.weights = cp.Parameter(ctx.n_groups, nonneg=True, name="group_weights")
@@ -110,6 +115,8 @@ class Minimax(Objective):
     refine = True
     form_kind = "max"
     directions = ("group_dro", "cvxpy")
+    takes_adjustment = True
+    distributed = True
 
     def build(self, L, ctx: ObjectiveContext):
         self.adjust = cp.Parameter(ctx.n_groups, name="adjustment")
@@ -149,6 +156,7 @@ class Tilted(Objective):
     knobs = ("tilt",)
     form_kind = "tilted"
     directions = ("weights",)
+    distributed = True
 
     def build(self, L, ctx: ObjectiveContext):
         self.tilt = cp.Parameter(nonneg=True, name="tilt")
@@ -192,6 +200,7 @@ class Chebyshev(Objective):
     form_kind = "max"
     directions = ("cvxpy",)
     common_descent = True
+    distributed = True
 
     def build(self, L, ctx: ObjectiveContext):
         self.pref = cp.Parameter(ctx.n_groups, nonneg=True, name="preference")

@@ -6,14 +6,9 @@ The neural path's training loop lives in :mod:`fairmtl.neural`."""
 
 from fairmtl._solver_info import SolverInfo, solver_record
 from fairmtl.solvers._chain import SOLVER_NAMES, SolverStep, default_chain, solve_chain
-from fairmtl.solvers._cvxpy import (
-    ExactProblem,
-    FitResult,
-    group_mean_losses,
-    group_means,
-    group_outputs,
-)
+from fairmtl.solvers._cvxpy import ExactProblem
 from fairmtl.solvers._dual import DualProblem, dual_unsupported
+from fairmtl.solvers._fit import FitResult, group_mean_losses, group_means, group_outputs
 from fairmtl.solvers._problem import PROBLEM_PATHS, Problem, make_problem
 from fairmtl.solvers._status import (
     ERROR,

@@ -4,7 +4,9 @@ The default chain is CLARABEL, then CLARABEL with a shorter step (measured here:
 rescues the epsilon-constrained and the 50-group minimax problems that CLARABEL's
 defaults fail on), then SCS, then ECOS when it is installed. A solver that raises, stops
 at a limit, or returns an inaccurate status hands over to the next with a
-:class:`~fairmtl.exceptions.SolverFallbackWarning` naming both and the reason.
+:class:`~fairmtl.exceptions.SolverFallbackWarning` naming both and the reason. What the
+chain gave (:class:`ChainResult`) becomes the exact path's solver record by
+:func:`chain_record`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import cvxpy as cp
 
+from fairmtl._solver_info import SolverInfo, solver_record
 from fairmtl.exceptions import SolverFallbackWarning
 from fairmtl.solvers._quiet import solver_output_captured
 from fairmtl.solvers._status import ERROR, INACCURATE, INFEASIBLE, OPTIMAL, status_group
@@ -28,6 +31,7 @@ __all__ = [
     "solve_chain",
     "ChainResult",
     "SOLVER_NAMES",
+    "chain_record",
 ]
 
 MSG_FALLBACK = (
@@ -147,6 +151,26 @@ class ChainResult:
     @property
     def fallback_from(self) -> list[str]:
         return [a["solver"] for a in self.attempts[:-1]]
+
+
+def chain_record(result: ChainResult | dict[str, Any], *, stage: str) -> SolverInfo:
+    """The exact path's solver record of a chain's result, or of one attempt of a smooth
+    stage (a dict: always optimal)."""
+    if isinstance(result, dict):
+        result = ChainResult(
+            OPTIMAL, result["solver"], result["iterations"], result["time"], [result]
+        )
+    return solver_record(
+        status=result.status,
+        solver=result.solver,
+        path="exact",
+        time=result.time,
+        gap=None,
+        fallback_from=result.fallback_from,
+        iterations=result.iterations,
+        attempts=list(result.attempts),
+        stage=stage,
+    )
 
 
 def solve_chain(

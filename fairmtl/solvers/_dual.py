@@ -22,7 +22,8 @@ model (for constrained objectives, a model checked to meet every bound exactly).
 bound; the status is ``"optimal"`` only when the relative gap is at most ``tol`` (default
 ``DUAL_TOL`` = 1e-6), or the gap is negligible for the size of the group losses (an
 objective shifted near 0, chebyshev's; see :func:`fairmtl.solvers._dualrun.gap_closed`);
-``"inaccurate"`` otherwise, with the bounds still valid.
+``"inaccurate"`` otherwise, with the bounds still valid. Each stage's fit and this
+record are made in :mod:`fairmtl.solvers._dual_record`.
 
 ``minimax`` and ``chebyshev`` return, like the exact path, the Pareto-efficient
 refinement: the model with the lowest ``average loss + penalty`` among those whose group
@@ -50,17 +51,18 @@ from typing import Any
 
 import numpy as np
 
-from fairmtl._solver_info import solver_record
 from fairmtl.losses import Loss
 from fairmtl.objectives import OBJECTIVES, make_objective
 from fairmtl.solvers._bounds import solve_bounded
 from fairmtl.solvers._certificate import CURVATURE_BOUND
-from fairmtl.solvers._cvxpy import REFINE_TOL, FitResult
+from fairmtl.solvers._dual_record import dual_result, level_fit, oracle_fit
 from fairmtl.solvers._dualrun import DualRun, closed, fixed_fit
+from fairmtl.solvers._fit import FitResult
 from fairmtl.solvers._grouped import GroupedData
 from fairmtl.solvers._master import DualForm, LevelResult
-from fairmtl.solvers._notices import check_target_scale, warn_dual_inaccurate, warn_refine
+from fairmtl.solvers._notices import check_target_scale, warn_refine
 from fairmtl.solvers._oracle import LinearOracle
+from fairmtl.solvers._pareto_stage import REFINE_TOL
 from fairmtl.solvers._parity import PARITY_OBJECTIVES, parity_rows, solve_parity
 from fairmtl.solvers._status import ERROR, INACCURATE, OPTIMAL
 from fairmtl.solvers._threads import one_blas_thread
@@ -216,7 +218,7 @@ class DualProblem:
         # the matrix products (measured: 10 ms instead of 7 us per L-BFGS step)
         with one_blas_thread():
             fit, info = self._dispatch(run, alpha, sharing_strength, reference, knobs)
-            return self._result(run, fit, info, start, max_time)
+            return dual_result(run, fit, info, self.n_groups, start, max_time)
 
     def reference_losses(
         self, reference: str, alpha: float, strength: float, solver: str | None = None
@@ -263,17 +265,17 @@ class DualProblem:
             # a path of penalties (cross-validation, a sweep) starts from the last answer
             point, answer = fixed_fit(run.oracle, form.weights, self.warm_start, run.tol, run=run)
             self.warm_start = point
-            return self._certified(point, answer, answer.value - answer.error), extra
+            return oracle_fit(point, answer, answer.value - answer.error, self.tol), extra
         if form.kind == "rates":
             return self._parity(run, form.epsilon, alpha), extra
         if form.kind == "bounded":
             result = solve_bounded(
                 run, self.shares, form.bounds, seeds, self.group_names, reference=form.reference
             )
-            return self._as_fit(result), extra
+            return level_fit(result, self.tol), extra
         stage1 = run.level(DualForm.of(form), form.start)  # "max" and "tilted"
         if not form.refine:
-            return self._as_fit(stage1), extra
+            return level_fit(stage1, self.tol), extra
         return self._refine(run, stage1, form.refine_bounds(stage1.losses), form.primal), extra
 
     def _parity(self, run: DualRun, eps: float, alpha: float) -> dict[str, Any]:
@@ -326,7 +328,7 @@ class DualProblem:
         """Second stage: the lowest ``average loss + penalty`` among the models that keep
         every group's stage-1 guarantee ``L_g <= level_g + slack`` (module docstring).
         ``primal`` is the objective of stage 1, to report the returned model's own value."""
-        fit = self._as_fit(stage1)
+        fit = level_fit(stage1, self.tol)
         if self.n_groups == 1 or stage1.point is None:
             return fit
         slack = np.maximum(REFINE_TOL * np.maximum(1.0, np.abs(level)), max(stage1.gap, 0.0))
@@ -347,98 +349,6 @@ class DualProblem:
         if fit["refine_status"] != OPTIMAL:
             warn_refine(self.objective_name, solver=f"dual, stopped: {second.stopped}")
         return fit
-
-    # -- results ---------------------------------------------------------------------
-    def _as_fit(self, result: LevelResult) -> dict[str, Any]:
-        return {
-            "point": result.point,
-            "losses": result.losses,
-            "upper": result.upper,
-            "lower": result.lower,
-            "converged": result.converged or closed(result, self.tol),
-            "weights": result.weights,
-            "refined": False,
-            "stopped": result.stopped,
-        }
-
-    def _certified(self, point, answer, lower) -> dict[str, Any]:
-        gap = answer.value - lower
-        return {
-            "point": point,
-            "losses": answer.losses,
-            "penalty": answer.penalty,
-            "upper": answer.value,
-            "lower": lower,
-            "converged": gap <= self.tol * abs(answer.value) or gap <= 1e-10,
-            "weights": None,
-            "refined": False,
-            "stopped": "oracle",
-        }
-
-    def _result(
-        self, run: DualRun, fit: dict, extra: dict, start: float, max_time: float | None
-    ) -> FitResult:
-        coef, intercept = fit["point"]
-        G = self.n_groups
-        if coef.shape[0] == 1 and G > 1:
-            coef, intercept = np.repeat(coef, G, axis=0), np.repeat(intercept, G)
-        if "penalty" in fit:  # the oracle's answer at this very point
-            losses, penalty = fit["losses"], fit["penalty"]
-        else:
-            losses, penalty = run.oracle.evaluate(*fit["point"])
-        upper, lower = float(fit["upper"]), float(fit["lower"])
-        stage1 = {}
-        if fit.get("primal") is not None:
-            # the Pareto stage may raise the objective: report the returned model's own
-            stage1 = {
-                "stage1_objective": upper,
-                "stage1_gap": upper - lower,
-                "stage1_relative_gap": (upper - lower) / max(abs(upper), 1e-300),
-            }
-            upper = float(fit["primal"](losses, penalty))
-        gap = upper - lower
-        info = solver_record(
-            status=OPTIMAL if fit["converged"] else INACCURATE,
-            solver=fit.get("solver", f"dual[L-BFGS oracle, {run.solver} level master]"),
-            path="dual",
-            time=time.perf_counter() - start,
-            gap=gap,
-            fallback_from=[],
-            iterations=run.rounds,
-            attempts=[],
-            relative_gap=gap / max(abs(upper), 1e-300),
-            lower_bound=lower,
-            upper_bound=upper,
-            objective=upper,
-            certified=bool(np.isfinite(lower)),
-            stage="main",
-            refined=fit["refined"],
-            oracle_calls=run.calls,
-            oracle_evaluations=run.evaluations,
-            master_solves=run.master_solves,
-            master_time=run.master_time,
-            extra={k: np.asarray(v).tolist() for k, v in extra.items()},
-        )
-        if fit.get("weights") is not None:
-            info["dual_weights"] = np.asarray(fit["weights"]).tolist()
-        for key in ("refine_gap", "refine_status"):
-            if key in fit:
-                info[key] = fit[key]
-        info.update(stage1)
-        if not fit["converged"]:
-            stopped = fit.get("stopped", "rounds")
-            if time.perf_counter() > run.deadline:
-                stopped = "time"
-            relative = stage1.get("stage1_relative_gap", info["relative_gap"])
-            warn_dual_inaccurate(
-                stopped,
-                gap=stage1.get("stage1_gap", gap),
-                relative=relative,
-                tol=run.tol,
-                max_rounds=run.max_rounds,
-                max_time=max_time,
-            )
-        return FitResult(coef[:, :, None], intercept[:, None], losses, info)
 
 
 # -- small helpers -------------------------------------------------------------------------

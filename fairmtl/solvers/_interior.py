@@ -36,6 +36,11 @@ MAX_ITER = 100
 MU_FACTOR = 10.0
 #: a step must lower the residual norm by this share of its length (backtracking)
 DECREASE = 0.01
+#: this many steps in a row shorter than ``CRAWL_STEP`` end the method (None: the caller's
+#: SLSQP takes over). Measured: from stage 1's answer of a two-group problem, whose stage-2
+#: feasible set is a thin sliver around it, the steps crawled at ~1e-3 of their length for
+#: all 100 iterations (1,110 passes over the rows, 3.2 s on 100,000 rows; SLSQP: 0.6 s)
+CRAWL_STEP, CRAWL_ITERATIONS = 1.0 / 64, 5
 
 
 def _solve_pd(Q: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -64,6 +69,7 @@ def primal_dual(
         return None
     m = len(c)
     mu = np.full(m, 1.0 / max(m, 1))
+    short = 0  # consecutive short steps
     for it in range(1, MAX_ITER + 1):
         eta = float(-c @ mu)
         t = MU_FACTOR * m / max(eta, 1e-300) if m else 1.0  # no constraint: plain Newton
@@ -91,6 +97,9 @@ def primal_dual(
         x, mu, g, c, D = xn, mun, gn, cn, Dn
         if done(x):
             return x, it
+        short = short + 1 if s < CRAWL_STEP else 0
+        if short >= CRAWL_ITERATIONS:  # crawling along the boundary: let SLSQP finish
+            return None
     return x, MAX_ITER
 
 

@@ -1,10 +1,12 @@
-"""The solver layer's warnings and scale notes: every result that is not certified
+"""The solver layer's warnings, errors and scale notes: every result that is not certified
 optimal says so.
 
 Each path (exact, dual, and the reduction around any estimator) reports its status in
 ``solver_info_``; a status other than ``"optimal"`` (and a second, Pareto stage that
 failed or ended inaccurate) also raises a
 :class:`~fairmtl.exceptions.SolverInaccurateWarning` naming what happened and what to try.
+A chain of cvxpy solves that found no solution at all raises a
+:class:`~fairmtl.exceptions.SolverFailedError` (:func:`raise_if_unsolved`).
 """
 
 from __future__ import annotations
@@ -14,19 +16,24 @@ from typing import Any
 
 import numpy as np
 
-from fairmtl.exceptions import DataValidationError, SolverInaccurateWarning
-from fairmtl.solvers._status import OPTIMAL
+from fairmtl.exceptions import DataValidationError, SolverFailedError, SolverInaccurateWarning
+from fairmtl.solvers._status import OPTIMAL, SOLUTION_PRESENT, UNBOUNDED
 
 __all__ = [
     "MSG_DUAL_INACCURATE",
     "MSG_NOT_OPTIMAL",
     "MSG_REFINE_FAILED",
     "MSG_REFINE_INACCURATE",
+    "MSG_SOLVER_FAILED",
+    "MSG_SOLVER_FAILED_SCALE",
+    "MSG_UNBOUNDED",
     "MSG_TARGET_OVERFLOW",
     "MSG_TARGET_SCALE",
     "check_target_scale",
     "target_scale_note",
     "DUAL_STOP_REASONS",
+    "attempts_summary",
+    "raise_if_unsolved",
     "warn_dual_inaccurate",
     "warn_not_optimal",
     "warn_refine",
@@ -35,6 +42,15 @@ __all__ = [
 MSG_NOT_OPTIMAL = (
     "The solver returned status {status!r} ({solver}), not 'optimal'{limit}: the model is "
     "kept but may be off the optimum. solver_info_ records each attempt."
+)
+MSG_SOLVER_FAILED = (
+    "Every solver failed on this problem ({attempts}). Try scaling the features, a larger "
+    "alpha (now {alpha}), or fewer groups; solver_info records each attempt."
+)
+MSG_SOLVER_FAILED_SCALE = "Every solver failed on this problem ({attempts}). {note}"
+MSG_UNBOUNDED = (
+    "The problem is unbounded (the data may be separable and alpha={alpha} gives no "
+    "penalty). Use alpha > 0."
 )
 MSG_REFINE_FAILED = (
     "The second stage of objective={objective!r} (the lowest average loss + penalty among "
@@ -101,6 +117,28 @@ def warn_not_optimal(result: Any, max_time: float | None, *, stacklevel: int = 4
         SolverInaccurateWarning,
         stacklevel=stacklevel,
     )
+
+
+def attempts_summary(attempts: list[dict[str, Any]]) -> str:
+    """Each attempt of a chain as ``solver: error`` (or its raw status), joined by "; "."""
+    return "; ".join(f"{a['solver']}: {a['error'] or a['raw_status']}" for a in attempts)
+
+
+def raise_if_unsolved(result: Any, *, alpha: float, y, task: str) -> None:
+    """Raise :class:`~fairmtl.exceptions.SolverFailedError` when a chain of cvxpy solves
+    (``ChainResult``) found no solution: unbounded, or every solver failed (each attempt
+    named, with what to try: a time limit, the target's scale, or the features)."""
+    if result.status in SOLUTION_PRESENT:
+        return
+    if result.status == UNBOUNDED:
+        raise SolverFailedError(MSG_UNBOUNDED.format(alpha=alpha))
+    summary = attempts_summary(result.attempts)
+    if any(a.get("limit") for a in result.attempts):
+        summary += "; 'user_limit' is a time or iteration limit: raise max_time"
+    note = target_scale_note(y, task)
+    if note:
+        raise SolverFailedError(MSG_SOLVER_FAILED_SCALE.format(attempts=summary, note=note))
+    raise SolverFailedError(MSG_SOLVER_FAILED.format(attempts=summary, alpha=alpha))
 
 
 def warn_refine(objective: str, *, failed: str | None = None, solver: str | None = None) -> None:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from fairmtl.objectives import OBJECTIVES
+from fairmtl.objectives import OBJECTIVES, objectives_with
 from fairmtl.solvers._certificate import Penalty
 from fairmtl.solvers._dualrun import gap_closed
 from fairmtl.solvers._grouped import GroupedData
@@ -42,7 +42,7 @@ from fairmtl.solvers._oracle import LinearOracle
 __all__ = ["PARITY_OBJECTIVES", "LinearTermPenalty", "ParityResult", "parity_rows", "solve_parity"]
 
 #: the rate objectives the dual path solves (for sharing="shared")
-PARITY_OBJECTIVES = frozenset({"demographic_parity", "equal_opportunity", "equalized_odds"})
+PARITY_OBJECTIVES = frozenset(objectives_with("constrains_rates"))
 
 
 class LinearTermPenalty(Penalty):

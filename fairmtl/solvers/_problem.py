@@ -24,8 +24,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from fairmtl.solvers._cvxpy import ExactProblem, FitResult
+from fairmtl.solvers._cvxpy import ExactProblem
 from fairmtl.solvers._dual import DualProblem
+from fairmtl.solvers._fit import FitResult
 
 __all__ = ["PROBLEM_PATHS", "Problem", "make_problem"]
 

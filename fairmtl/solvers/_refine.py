@@ -1,17 +1,18 @@
-"""The exact path's two stages for smooth losses: small SQPs instead of conic solves.
+"""The exact path's smooth stages as small programs: SQP instead of conic solves.
 
-Stage 2 of ``minimax`` and ``chebyshev`` (see :meth:`ExactProblem._refine`) minimises
-``F(theta) = sum_g p_g L_g(theta) + R(theta)`` subject to ``L_g(theta) <= b_g`` for every
-group g, from the stage-1 optimum, which satisfies every bound. As a conic program it
-is as large as stage 1 (two exponential cones per row for the logistic loss) and badly
-conditioned: the bounds of the groups tied at the stage-1 optimum leave a thin feasible
-set, where the interior-point solver stalls (measured: CLARABEL failed on most
-``make_hospitals`` problems, with every setting tried). The problem itself is small and
-smooth: a handful of constraints on ``(d + 1)`` parameters per model. A primal-dual
-interior-point method with exact Hessians (:mod:`fairmtl.solvers._interior`) solves it
-from the stage-1 point in about twenty passes over the rows; where it fails, sequential
-quadratic programming (scipy's SLSQP, dense quasi-Newton steps) in the oracle's
-preconditioned coordinates (:mod:`fairmtl.solvers._precondition`).
+Stage 2 of ``minimax`` and ``chebyshev`` (see :mod:`fairmtl.solvers._pareto_stage`)
+minimises ``F(theta) = sum_g p_g L_g(theta) + R(theta)`` subject to ``L_g(theta) <= b_g``
+for every group g, from the stage-1 optimum, which satisfies every bound
+(:func:`refine_smooth`). As a conic program it is as large as stage 1 (two exponential
+cones per row for the logistic loss) and badly conditioned: the bounds of the groups tied
+at the stage-1 optimum leave a thin feasible set, where the interior-point solver stalls
+(measured: CLARABEL failed on most ``make_hospitals`` problems, with every setting
+tried). The problem itself is small and smooth: a handful of constraints on ``(d + 1)``
+parameters per model. A primal-dual interior-point method with exact Hessians
+(:mod:`fairmtl.solvers._interior`) solves it from the stage-1 point in about twenty
+passes over the rows; where it fails, sequential quadratic programming (scipy's SLSQP,
+dense quasi-Newton steps) in the oracle's preconditioned coordinates
+(:mod:`fairmtl.solvers._precondition`); :mod:`fairmtl.solvers._sqp` runs both engines.
 
 Stage 1 of the same objectives, ``min_theta max_g (c_g L_g(theta) - s_g) + R(theta)``
 (``c = 1``, ``s = -adjustment`` for ``minimax``; the preference and its shift for
@@ -23,59 +24,44 @@ Every answer is checked, not trusted: every bound must hold (to ``FEAS_TOL`` rel
 the KKT conditions must hold with the multipliers recovered by non-negative least
 squares, to ``KKT_TOL`` in the penalty's dual norm (the certificate's measure of
 distance to the optimum of the Lagrangian fit), which bounds the duality gap. Otherwise
-the functions return None and the caller falls back to the conic program.
+the functions return None and the caller falls back to the conic program. The exact
+path's use of these programs is :mod:`fairmtl.solvers._smooth_stages`.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.optimize import minimize, nnls
+from scipy.optimize import nnls
 
 from fairmtl.losses import Loss
 from fairmtl.solvers._certificate import CURVATURE_BOUND, Penalty
-from fairmtl.solvers._grouped import GroupedData, _loss_and_gradient, _transpose
-from fairmtl.solvers._interior import epigraph_program, primal_dual, weighted_program
+from fairmtl.solvers._grouped import GroupedData, _loss_and_gradient
+from fairmtl.solvers._interior import epigraph_program, weighted_program
 from fairmtl.solvers._precondition import Coordinates
-from fairmtl.solvers._threads import one_blas_thread, with_one_blas_thread
+from fairmtl.solvers._sqp import SLSQP, run_engines
 
 __all__ = [
-    "SMOOTH_SOLVERS",
+    "MAX_PARAMS",
+    "MAX_PARAMS_STAGE1",
     "RefineResult",
     "minimax_smooth",
-    "polishable",
     "refine_smooth",
     "smooth_refinable",
-    "smooth_stage1",
-    "smooth_stage2",
 ]
 
 #: relative violation of a bound that is accepted (the bounds carry a 1e-6 slack)
 FEAS_TOL = 1e-9
-#: largest accepted bound on the duality gap, relative to ``1 + |F|``; SQP goes on towards
-#: ``KKT_AIM`` while the bound keeps falling (a 1e-9 gap alone leaves the parameters
-#: ~sqrt(1e-9 / alpha) from the optimum in flat directions; the extra iterations are cheap)
-KKT_TOL, KKT_AIM = 1e-9, 1e-14
-#: the bound counts as stalled when it fell less than 10x over this many iterations
-STALL_ITERATIONS = 4
-#: SLSQP's iteration limit and tolerance on the objective
-MAX_ITER, FTOL = 500, 1e-15
+#: largest accepted bound on the duality gap, relative to ``1 + |F|`` (SQP goes on
+#: towards :data:`fairmtl.solvers._sqp.KKT_AIM` while the bound keeps falling)
+KKT_TOL = 1e-9
 #: above this many parameters SLSQP's dense quasi-Newton steps (cost growing as the cube
 #: of the parameters) may cost more than the conic program or the dual path. Measured on
 #: 10,000 rows of 30 groups, offset minimax: stage 1 from zero by SLSQP in 0.18 s (271
 #: parameters, 96 iterations) and 0.26-0.31 s (390, 108), with the second stage 0.26-0.41
 #: s in all, against 1.26 s for CLARABEL's path and 3.2 s / 5.9 s for the dual path
 MAX_PARAMS, MAX_PARAMS_STAGE1 = 400, 400
-#: up to this many groups the group gradients come from one dense (n, G) product
-DENSE_SPREAD_GROUPS = 64
-#: the engines of the smooth stages, as solver_info names them: the interior-point
-#: method first, SLSQP where it fails
-INTERIOR, SLSQP = "primal-dual Newton", "SLSQP"
-SMOOTH_SOLVERS = (INTERIOR, SLSQP)
 
 
 @dataclass
@@ -108,7 +94,6 @@ class _Model:
     def __init__(self, data: GroupedData, loss: Loss, penalty: Penalty, sharing: str) -> None:
         self.data, self.loss, self.penalty = data, loss, penalty
         self.per_group = sharing != "shared"
-        self.XT = _transpose(data.X)
         self._cache: tuple[bytes, tuple] | None = None
 
     def outputs(self, w: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -130,13 +115,7 @@ class _Model:
         ell, dz = _loss_and_gradient(self.loss, self.outputs(w, b), data.y)
         losses = np.bincount(data.task, weights=data.rw * ell, minlength=data.n_groups)
         r = data.rw * dz
-        if data.n_groups <= DENSE_SPREAD_GROUPS:  # a dense (n, G) spread: one fast product
-            spread = np.zeros((data.n, data.n_groups))
-            spread[np.arange(data.n), data.task] = r
-        else:
-            spread = sp.csr_matrix((r, (np.arange(data.n), data.task)), (data.n, data.n_groups))
-        jw = self.XT @ spread
-        jw = np.asarray(jw.toarray() if sp.issparse(jw) else jw, dtype=float).T
+        jw = data.group_rmatvec(r)
         jb = np.bincount(data.task, weights=r, minlength=data.n_groups)
         out = (losses, jw, jb, *self.penalty.value_grad(w, b))
         self._cache = (key, out)
@@ -155,70 +134,6 @@ class _Model:
         gw, gb = np.zeros_like(jw), np.zeros_like(jb)
         gw[g], gb[g] = jw[g], jb[g]
         return gw, gb
-
-
-def _sqp(model, coords, objective, constraint, check, x0, interior=None):
-    """SLSQP until ``check`` passes (or its iteration limit); the result or None.
-    ``constraint``: ``(fun, jac)`` of the inequalities ``fun(x) >= 0``, or None.
-    ``interior``: ``(functions, hessian, start, to_x)`` of the same problem for
-    :func:`~fairmtl.solvers._interior.primal_dual`, tried first (SLSQP where it fails).
-
-    BLAS runs on one thread here: a multi-threaded product sums in an order that depends
-    on the thread count, and an answer must not depend on the process it is computed in
-    (a frontier is bit-identical in one process or several)."""
-    with one_blas_thread():
-        if interior is not None:
-            result = _interior_run(check, *interior)
-            if result is not None:
-                return result
-        return _sqp_run(model, coords, objective, constraint, check, x0)
-
-
-def _stopper(check):
-    """Whether to stop at a point: it passes ``check`` and its KKT bound reached
-    ``KKT_AIM`` or stopped falling (see ``STALL_ITERATIONS``)."""
-    gaps: list[float] = []
-
-    def certified(x) -> bool:
-        result, passed = check(x)
-        gaps.append(result.kkt / (1.0 + abs(result.value)))
-        stalled = len(gaps) > STALL_ITERATIONS and gaps[-1] > 0.1 * gaps[-1 - STALL_ITERATIONS]
-        return passed and (gaps[-1] <= KKT_AIM or stalled)
-
-    return certified
-
-
-def _interior_run(check, functions, hessian, start, to_x):
-    certified = _stopper(check)
-    found = primal_dual(functions, hessian, start, lambda u: certified(to_x(u)))
-    if found is None:
-        return None
-    result, passed = check(to_x(found[0]))
-    result.iterations, result.method = found[1], INTERIOR
-    return result if passed else None
-
-
-def _sqp_run(model, coords, objective, constraint, check, x0):
-    certified = _stopper(check)
-
-    def stop_when_certified(xk):
-        if certified(xk):
-            raise StopIteration
-
-    opt = minimize(
-        objective,
-        x0,
-        jac=True,
-        method="SLSQP",
-        constraints=[]
-        if constraint is None
-        else [{"type": "ineq", "fun": constraint[0], "jac": constraint[1]}],
-        options={"maxiter": MAX_ITER, "ftol": FTOL},
-        callback=stop_when_certified,
-    )
-    result, passed = check(opt.x)
-    result.iterations = int(opt.nit)
-    return result if passed else None
 
 
 def _setup(data, loss, penalty, sharing, lam):
@@ -246,7 +161,8 @@ def refine_smooth(
 ) -> RefineResult | None:
     """Minimise ``shares @ L + R`` subject to ``L <= bounds`` (inf: no bound) from
     ``start`` (stage 2: the stage-1 point, which is feasible; otherwise any point).
-    ``interior``: try the interior-point engine first (see :func:`_sqp`).
+    ``interior``: try the interior-point engine first (see
+    :func:`~fairmtl.solvers._sqp.run_engines`).
 
     ``start`` holds original-space parameters of shape (P, d) and (P,), P = 1 for
     ``shared``. Returns None when the answer fails its checks (see the module docstring).
@@ -283,7 +199,7 @@ def refine_smooth(
 
     cons = (slack, slack_jac) if bounded.any() else None
     program = weighted_program(model, penalty, shares, bounds, start, coords) if interior else None
-    return _sqp(model, coords, objective, cons, check, coords.to_x(*start), program)
+    return run_engines(objective, cons, check, coords.to_x(*start), program)
 
 
 def minimax_smooth(
@@ -338,7 +254,7 @@ def minimax_smooth(
     t0 = float(np.max(scale * model.evaluate(w0, b0)[0] - shift))
     program = epigraph_program(model, penalty, scale, shift, (w0, b0), t0, coords)
     program = program if interior else None
-    return _sqp(model, coords, objective, (slack, slack_jac), check, np.append(x0, t0), program)
+    return run_engines(objective, (slack, slack_jac), check, np.append(x0, t0), program)
 
 
 def _kkt_gap(model, penalty, grads, base, scale, margin, simplex: bool, near_tol) -> float:
@@ -375,103 +291,3 @@ def _kkt_gap(model, penalty, grads, base, scale, margin, simplex: bool, near_tol
     else:  # one free intercept per group
         free = float(gb @ gb)
     return 0.5 * penalty.dual_norm_sq(gw, gb) + free + float(mu[near] @ margin[near])
-
-
-# -- the exact path's use of the two stages ---------------------------------------------------
-def _eligible(problem, limit: int) -> bool:
-    P = 1 if problem.sharing_name == "shared" else problem.n_groups
-    n_params = P * (problem.X.shape[1] + 1)
-    alpha = float(problem.alpha.value)
-    return (
-        smooth_refinable(problem.loss, problem.sharing_name, problem.n_outputs, alpha, n_params)
-        and n_params <= limit
-    )
-
-
-def _inputs(problem):
-    """The rows (made once per problem), the penalty, and the current point as (P, d), (P,)."""
-    if problem._grouped is None:
-        problem._grouped = GroupedData(
-            problem.X, problem.y, problem.tasks, problem.w, problem.n_groups
-        )
-    data = problem._grouped
-    penalty = Penalty(
-        problem.sharing_name, float(problem.alpha.value), float(problem.strength.value), data.shares
-    )
-    P = 1 if problem.sharing_name == "shared" else problem.n_groups
-    return data, penalty, P
-
-
-def _attempt(result: RefineResult, t0: float) -> dict[str, Any]:
-    return {
-        "solver": result.method,
-        "status": "optimal",
-        "raw_status": "kkt_checked",
-        "iterations": result.iterations,
-        "time": time.perf_counter() - t0,
-        "error": None,
-        "limit": False,
-        "solver_output": "",
-        "kkt_bound": result.kkt,
-        "objective": result.value,
-    }
-
-
-def polishable(problem) -> bool:
-    """Whether stage 1 can be polished by :func:`smooth_stage1` from a conic answer: the
-    objectives in epigraph form (minimax, chebyshev), whose conic solve is the costly
-    part of a two-stage fit; the others keep CLARABEL's chain as it is."""
-    return problem.objective.epigraph_terms() is not None and _eligible(problem, MAX_PARAMS)
-
-
-@with_one_blas_thread  # see _sqp: also the preconditioning
-def smooth_stage1(problem, polish: bool = False) -> dict[str, Any] | None:
-    """Stage 1 of an :class:`~fairmtl.solvers.ExactProblem` by :func:`minimax_smooth` or
-    :func:`refine_smooth`; the attempt record, or None (not eligible, or the answer
-    failed its checks). On success the problem's variables hold the answer.
-
-    It starts from zero, so that an answer never depends on the fits before it (a
-    frontier is the same in one process or several), or with ``polish`` from the
-    variables' values (a conic answer; up to ``MAX_PARAMS`` parameters)."""
-    limit = MAX_PARAMS if polish else MAX_PARAMS_STAGE1
-    epigraph = problem.objective.epigraph_terms()
-    weighted = problem.objective.weighted_terms(problem.shares)
-    if (epigraph is None and weighted is None) or not _eligible(problem, limit):
-        return None
-    t0 = time.perf_counter()
-    data, penalty, P = _inputs(problem)
-    if not polish:
-        start = (np.zeros((P, data.d)), np.zeros(P))
-    else:
-        coef, intercept = problem.sharing.unpack()
-        start = (coef[:P, :, 0], intercept[:P, 0])
-    args = (data, problem.loss, penalty, problem.sharing_name)
-    if epigraph is not None:
-        # SLSQP: from zero the interior-point steps crawl along the epigraph's boundary,
-        # and from a conic answer SLSQP's few steps were faster (measured: 0.08 s
-        # against 0.16 s on 10,000 rows of 30 groups)
-        result = minimax_smooth(*args, *epigraph, start, interior=False)
-    else:  # no bound: plain damped Newton, fast from any point
-        unbounded = not np.isfinite(weighted[1]).any()
-        result = refine_smooth(*args, *weighted, start, interior=unbounded)
-    if result is None:
-        return None
-    problem.sharing.warm_start(result.coef[:, :, None], result.intercept[:, None])
-    return _attempt(result, t0)
-
-
-@with_one_blas_thread
-def smooth_stage2(problem, bounds, coef, intercept) -> dict[str, Any] | None:
-    """Stage 2 (see :meth:`ExactProblem._refine`) by :func:`refine_smooth`; the attempt
-    record or None, as :func:`smooth_stage1`."""
-    if not _eligible(problem, MAX_PARAMS):
-        return None
-    t0 = time.perf_counter()
-    data, penalty, P = _inputs(problem)
-    start = (coef[:P, :, 0], intercept[:P, 0])
-    shares = problem.shares
-    result = refine_smooth(data, problem.loss, penalty, problem.sharing_name, shares, bounds, start)
-    if result is None:
-        return None
-    problem.sharing.warm_start(result.coef[:, :, None], result.intercept[:, None])
-    return _attempt(result, t0)
