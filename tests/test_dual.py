@@ -239,6 +239,13 @@ def test_estimator_solver_dual_and_auto(monkeypatch):
         exact.score(data.data, data.target, groups=data.groups), abs=0.01
     )
     monkeypatch.setattr(_linear, "DUAL_AUTO_SIZE", 1000)
+    # large, but 8 features and 9 parameters: minimax stays on the exact path's SQP,
+    # the average loss goes to the dual path, and so does minimax on wider rows
+    auto = FairMTLClassifier(objective="minimax").fit(data.data, data.target, groups=data.groups)
+    assert auto.solver_info_["path"] == "exact"
+    average = FairMTLClassifier(objective="average", alpha=1e-3, sharing_strength=1.0)
+    assert average.fit(data.data, data.target, groups=data.groups).solver_info_["path"] == "dual"
+    monkeypatch.setattr(_linear, "SQP_LARGE_FEATURES", 4)
     auto = FairMTLClassifier(objective="minimax").fit(data.data, data.target, groups=data.groups)
     assert auto.solver_info_["path"] == "dual"
     hinge = FairMTLClassifier(objective="minimax", loss="hinge")

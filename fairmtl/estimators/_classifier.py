@@ -118,11 +118,12 @@ class FairMTLClassifier(GroupClassifierMixin, LinearBase):
     solver : {"auto", "CLARABEL", "SCS", "ECOS", "dual"}, default="auto"
         First solver of the exact path's fallback chain, or "dual" (a cvxpy master over
         group weights, or an ascent on the multipliers of the rate objectives, with a
-        certified gap, for large data). "auto": on large problems the dual path; on small
-        ones the exact path by sequential quadratic programming where the loss is smooth
-        and the model has at most 400 parameters (average, balanced, minimax, chebyshev,
-        bounded, no_harm; each answer passes a KKT check of its duality gap, else
-        CLARABEL's chain solves it), else the dual path where it applies, else CLARABEL.
+        certified gap, for large data). "auto": the exact path by sequential quadratic
+        programming where the loss is smooth and the model has at most 400 parameters
+        (average, balanced, minimax, chebyshev, bounded, no_harm on small problems;
+        minimax, chebyshev and bounded on large ones too, when the rows have at most 32
+        features; each answer passes a KKT check of its duality gap, else CLARABEL's
+        chain solves it), else the dual path where it applies, else CLARABEL.
         With "CLARABEL", minimax and chebyshev (smooth losses) run CLARABEL to a 1e-6 gap
         and polish its answer by the same SQP. The second stage of
         minimax and chebyshev is solved by SQP wherever it applies.

@@ -74,6 +74,19 @@ MLP_ONLY_PARAMS = ("heads", *NETWORK_CONSTRAINTS)
 DUAL_AUTO_SIZE = 5_000_000
 #: objectives the exact path solves by SQP (fairmtl.solvers._refine) on small problems
 SQP_OBJECTIVES = frozenset({"average", "balanced", "minimax", "chebyshev", "bounded", "no_harm"})
+#: on large data too, solver="auto" takes the exact path's SQP for these objectives where
+#: the model is small (``MAX_PARAMS_STAGE1``) and the rows are few features wide
+#: (``SQP_LARGE_FEATURES``; its Hessians cost rows x features squared a pass) and hold at
+#: most ``SQP_LARGE_ENTRIES`` values (it keeps about three copies of the rows): the dual
+#: path's level method needs tens to hundreds of weighted fits for them, the SQP tens of
+#: passes over the rows. Measured on simulated hospitals, minimax: 100,000 rows x 30
+#: hospitals 0.9 s against 7.5 s (shared), 0.8 s against 11.8 s (offset); 1,000,000 rows
+#: 7.1 s against 86 s (shared); chebyshev and bounded 1.7x-7x faster. The weighted
+#: objectives stay on the dual path (one certified fit: 0.17 s against 0.64 s), and so do
+#: wide rows (Adult's 101 features: 0.59 s against 1.14 s)
+SQP_LARGE_OBJECTIVES = frozenset({"minimax", "chebyshev", "bounded"})
+SQP_LARGE_FEATURES = 32
+SQP_LARGE_ENTRIES = 50_000_000
 
 
 class LinearBase(FairMTLBase):
@@ -238,16 +251,19 @@ class LinearBase(FairMTLBase):
             return "dual"
         if self.solver != "auto" or why:
             return "exact"
-        if shape[0] * shape[1] * n_groups >= DUAL_AUTO_SIZE:  # large
-            return "dual"
-        # small: the exact path where its SQP applies (fast, checked to 1e-9), else the
-        # dual path (fast, certified) rather than a conic program
+        # the exact path where its SQP applies (fast, checked to 1e-9), else the dual path
+        # (fast, certified) rather than a conic program
         blocks = 1 if self.sharing == "shared" else n_groups
         params = blocks * (shape[1] + 1) * n_outputs
-        sqp = self.objective in SQP_OBJECTIVES and smooth_refinable(
-            loss, self.sharing, n_outputs, alpha, params
+        sqp = (
+            self.objective in SQP_OBJECTIVES
+            and smooth_refinable(loss, self.sharing, n_outputs, alpha, params)
+            and params <= MAX_PARAMS_STAGE1
         )
-        return "exact" if sqp and params <= MAX_PARAMS_STAGE1 else "dual"
+        if shape[0] * shape[1] * n_groups >= DUAL_AUTO_SIZE:  # large
+            narrow = shape[1] <= SQP_LARGE_FEATURES and shape[0] * shape[1] <= SQP_LARGE_ENTRIES
+            sqp = sqp and narrow and self.objective in SQP_LARGE_OBJECTIVES
+        return "exact" if sqp else "dual"
 
     def _objective_knobs(self, group_weight: np.ndarray, adjustment: float) -> dict[str, Any]:
         """The objective's knob values for groups of these total weights."""
