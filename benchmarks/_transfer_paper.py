@@ -29,7 +29,7 @@ from scipy import stats
 from scipy.linalg import expm
 from sklearn.metrics import adjusted_rand_score
 
-from fairmtl import FairMTLRegressor
+from fairmtl import FairMTLMLPRegressor, FairMTLRegressor
 from fairmtl.transfer import cluster_groups, svd_task_weights, task_affinity
 
 NOISY = dict(m=400, k=6, d=10, noise=0.5, spread=0.1, shift=0.5)
@@ -126,10 +126,9 @@ def alignment(seed: int, rotate: bool, row, max_epochs: int = 150) -> list[dict[
     from fairmtl.transfer import CovarianceAlignedMTL
 
     (X, y, g), (X_test, y_test, g_test) = _rotated(seed, rotate)
-    template = FairMTLRegressor(
-        model="mlp", heads="per_group", objective="average", hidden_layer_sizes=(32,),
-        alpha=1e-4, sharing_strength=1.0, max_epochs=max_epochs, batch_size=512,
-        learning_rate=3e-3, random_state=seed,
+    template = FairMTLMLPRegressor(
+        (32,), heads="per_group", objective="average", max_epochs=max_epochs,
+        batch_size=512, learning_rate=3e-3, random_state=seed,
     )  # fmt: skip
     dataset = "rotated groups" if rotate else "aligned groups"
     rows = []

@@ -14,6 +14,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FairMTLClassifier",
+    "FairMTLMLPClassifier",
+    "FairMTLMLPRegressor",
     "FairMTLReduction",
     "FairMTLRegressor",
     "FrontierSearch",
@@ -25,6 +27,8 @@ __all__ = [
 _LAZY = {
     "FairMTLClassifier": "fairmtl.estimators",
     "FairMTLRegressor": "fairmtl.estimators",
+    "FairMTLMLPClassifier": "fairmtl.estimators",
+    "FairMTLMLPRegressor": "fairmtl.estimators",
     "FairMTLReduction": "fairmtl.estimators",
     "FrontierSearch": "fairmtl.frontier",
 }

@@ -44,7 +44,12 @@ MAX_SCHEMA_BYTES = 32 * 1024**2
 MIN_ARRAY_CAP = 2**20
 #: How many values a model may hold per (feature + 2) x (group + 2) x class.
 _VALUES_PER_CELL = 8
-_ESTIMATORS = ("FairMTLClassifier", "FairMTLRegressor")
+_ESTIMATORS = (
+    "FairMTLClassifier",
+    "FairMTLRegressor",
+    "FairMTLMLPClassifier",
+    "FairMTLMLPRegressor",
+)
 
 MSG_MODEL_TOO_LARGE = (
     "Model file {path} would take {size} of memory once unpacked, more than the limit of "

@@ -61,6 +61,8 @@ ALLOWED_TYPES: frozenset[str] = frozenset(
     {
         "fairmtl.estimators._classifier.FairMTLClassifier",
         "fairmtl.estimators._regressor.FairMTLRegressor",
+        "fairmtl.estimators._mlp.FairMTLMLPClassifier",
+        "fairmtl.estimators._mlp.FairMTLMLPRegressor",
         "fairmtl.data._groups.GroupEncoder",
         "fairmtl.data._preprocess.ColumnValidator",
         "fairmtl.persistence.PandasState",

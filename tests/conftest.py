@@ -42,3 +42,14 @@ def hospitals(request: pytest.FixtureRequest):
 def workdir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder shared by the tests of one module (files made once, read by many tests)."""
     return tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+
+
+@pytest.fixture
+def torch_one_thread():
+    """One torch thread (skips without torch): the networks are small and the machines
+    shared, and one thread is faster there."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

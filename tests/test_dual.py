@@ -16,7 +16,7 @@ from solver_statuses import gap_within_tolerance
 
 from fairmtl import FairMTLClassifier, FairMTLRegressor
 from fairmtl.datasets import make_hospitals
-from fairmtl.estimators import _base
+from fairmtl.estimators import _linear
 from fairmtl.exceptions import InfeasibleError
 from fairmtl.losses import get_loss
 from fairmtl.solvers import DualProblem, ExactProblem
@@ -238,14 +238,14 @@ def test_estimator_solver_dual_and_auto(monkeypatch):
     assert dual.score(data.data, data.target, groups=data.groups) == pytest.approx(
         exact.score(data.data, data.target, groups=data.groups), abs=0.01
     )
-    monkeypatch.setattr(_base, "DUAL_AUTO_SIZE", 1000)
+    monkeypatch.setattr(_linear, "DUAL_AUTO_SIZE", 1000)
     # large, but 8 features and 9 parameters: minimax stays on the exact path's SQP,
     # the average loss goes to the dual path, and so does minimax on wider rows
     auto = FairMTLClassifier(objective="minimax").fit(data.data, data.target, groups=data.groups)
     assert auto.solver_info_["path"] == "exact"
     average = FairMTLClassifier(objective="average", alpha=1e-3, sharing_strength=1.0)
     assert average.fit(data.data, data.target, groups=data.groups).solver_info_["path"] == "dual"
-    monkeypatch.setattr(_base, "SQP_LARGE_FEATURES", 4)
+    monkeypatch.setattr(_linear, "SQP_LARGE_FEATURES", 4)
     auto = FairMTLClassifier(objective="minimax").fit(data.data, data.target, groups=data.groups)
     assert auto.solver_info_["path"] == "dual"
     hinge = FairMTLClassifier(objective="minimax", loss="hinge")

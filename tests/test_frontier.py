@@ -29,7 +29,7 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
-from fairmtl import FairMTLClassifier, FrontierSearch
+from fairmtl import FairMTLClassifier, FairMTLMLPClassifier, FrontierSearch
 from fairmtl.data import train_val_test_split
 from fairmtl.datasets import make_hospitals
 from fairmtl.exceptions import FairMTLWarning, FileExistsNoForceError, InfeasibleError
@@ -247,12 +247,12 @@ def test_neural_baseline_is_fairmtl_mlp_on_the_same_split():
     (row,) = [m for m in search.results_["models"] if m["source"] == "baseline"]
     assert row["method"] == "neural" and "MLP" in row["label"]
     model = search.estimators_[search.results_["models"].index(row)]
-    assert model.model == "mlp" and model.objective == "minimax"
+    assert isinstance(model, FairMTLMLPClassifier) and model.objective == "minimax"
     # the same network, fitted by hand on the search's training rows with the same seed
     train, test = search.split_.train, search.split_.test
-    by_hand = FairMTLClassifier(
-        "shared", objective="minimax", model="mlp", alpha=1e-3, random_state=3
-    ).fit(X[train], y[train], groups=g[train])
+    by_hand = FairMTLMLPClassifier(objective="minimax", heads="shared", random_state=3).fit(
+        X[train], y[train], groups=g[train]
+    )
     pred = by_hand.predict(X[test], groups=g[test])
     np.testing.assert_array_equal(model.predict(X[test], groups=g[test]), pred)
     assert row["scores"]["overall_accuracy"] == pytest.approx(accuracy_score(y[test], pred))

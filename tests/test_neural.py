@@ -1,4 +1,4 @@
-"""The neural path: model="mlp", its trainer, per-group gradients and the optional extra."""
+"""The neural path: the MLP estimators, their trainer, per-group gradients and the torch extra."""
 
 from __future__ import annotations
 
@@ -13,21 +13,11 @@ from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from fairmtl import FairMTLClassifier, FairMTLRegressor
+from fairmtl import FairMTLClassifier, FairMTLMLPClassifier, FairMTLMLPRegressor
 from fairmtl.datasets import make_hospitals
 from fairmtl.exceptions import OptionalDependencyError
 
-pytestmark = pytest.mark.torch
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: the runners are small and shared (and it is faster there)."""
-    torch = pytest.importorskip("torch")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("torch_one_thread")]
 
 
 def small_hospitals(seed=0, n=900, n_hospitals=4, **kw):
@@ -35,7 +25,7 @@ def small_hospitals(seed=0, n=900, n_hospitals=4, **kw):
     return data.data, data.target.to_numpy(), data.groups.to_numpy()
 
 
-FAST = dict(model="mlp", hidden_layer_sizes=(16,), max_epochs=8, batch_size=128, random_state=0)
+FAST = dict(hidden_layer_sizes=(16,), max_epochs=8, batch_size=128, random_state=0)
 
 
 # -- without torch -----------------------------------------------------------------------
@@ -45,10 +35,10 @@ def test_mlp_without_torch_names_the_extra(monkeypatch):
     X, y, g = small_hospitals()
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
     with pytest.raises(OptionalDependencyError, match=r'pip install "fairmtl\[torch\]"'):
-        FairMTLClassifier(**FAST).fit(X, y, groups=g)
+        FairMTLMLPClassifier(**FAST).fit(X, y, groups=g)
     for name in ("fairmtl.neural._network", "fairmtl.neural._training"):
         monkeypatch.delitem(sys.modules, name, raising=False)
-        with pytest.raises(OptionalDependencyError, match="model='mlp'"):
+        with pytest.raises(OptionalDependencyError, match="FairMTLMLPClassifier"):
             importlib.import_module(name)
     # the linear path does not need torch
     FairMTLClassifier("shared", objective="average").fit(X, y, groups=g)
@@ -57,7 +47,8 @@ def test_mlp_without_torch_names_the_extra(monkeypatch):
 def test_importing_fairmtl_does_not_import_torch():
     code = (
         "import sys, fairmtl, fairmtl.solvers, fairmtl.models, fairmtl.neural, fairmtl.estimators; "
-        "from fairmtl import FairMTLClassifier; FairMTLClassifier(model='mlp'); "
+        "from fairmtl import FairMTLClassifier, FairMTLMLPClassifier; "
+        "FairMTLClassifier(model='mlp'); FairMTLMLPClassifier(); "
         "assert 'torch' not in sys.modules"
     )
     import subprocess
@@ -80,7 +71,7 @@ def test_old_models_names_resolve_with_a_deprecation_warning():
 @pytest.mark.parametrize("heads", ["shared", "per_group", "offset"])
 def test_classifier_mlp_api(heads):
     X, y, g = small_hospitals()
-    clf = FairMTLClassifier(heads=heads, objective="minimax", **FAST).fit(X, y, groups=g)
+    clf = FairMTLMLPClassifier(heads=heads, objective="minimax", **FAST).fit(X, y, groups=g)
     proba = clf.predict_proba(X, groups=g)
     assert proba.shape == (len(y), 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
@@ -101,7 +92,7 @@ def test_multiclass_regressor_and_categorical_embeddings():
     X = pd.DataFrame({"a": rng.normal(size=600), "ward": rng.integers(0, 4, 600)})
     g = rng.choice(["h1", "h2", "h3"], size=600)
     y3 = np.digitize(X["a"] + 0.5 * X["ward"], [0.5, 1.5])
-    clf = FairMTLClassifier(objective="pareto", categorical_features=["ward"], **FAST)
+    clf = FairMTLMLPClassifier(objective="pareto", categorical_features=["ward"], **FAST)
     clf.fit(X, y3, groups=g)
     assert clf.predict_proba(X, groups=g).shape == (600, 3)
     assert clf.network_spec_["cardinalities"] == (4,)
@@ -109,7 +100,7 @@ def test_multiclass_regressor_and_categorical_embeddings():
     X_new = X.assign(ward=9)
     assert np.all(np.isfinite(clf.predict_proba(X_new, groups=g)))
     yr = X["a"].to_numpy() * 2 + X["ward"].to_numpy()
-    reg = FairMTLRegressor(objective="tilted", tilt=1.0, **{**FAST, "learning_rate": 1e-2})
+    reg = FairMTLMLPRegressor(objective="tilted", tilt=1.0, **{**FAST, "learning_rate": 1e-2})
     reg.fit(X, yr, groups=g)
     assert reg.predict(X, groups=g).shape == (600,)
     assert reg.score(X, yr, groups=g) > 0.5
@@ -128,7 +119,7 @@ def test_multiclass_regressor_and_categorical_embeddings():
 )
 def test_every_neural_objective_trains(objective, extra):
     X, y, g = small_hospitals()
-    clf = FairMTLClassifier(objective=objective, **FAST, **extra).fit(X, y, groups=g)
+    clf = FairMTLMLPClassifier(objective=objective, **FAST, **extra).fit(X, y, groups=g)
     assert np.all(np.isfinite(clf.group_losses_)) and clf.group_losses_.max() < 0.8
     assert clf.solver_info_["direction_failures"] == 0
 
@@ -161,21 +152,24 @@ def test_groups_too_small_for_validation_train_without_early_stopping():
 
     X, y, g = small_hospitals()
     with pytest.warns(DataWarning, match="training without early stopping"):
-        clf = FairMTLClassifier(validation_fraction=0.001, **FAST).fit(X, y, groups=g)
+        clf = FairMTLMLPClassifier(validation_fraction=0.001, **FAST).fit(X, y, groups=g)
     assert "val_score" not in clf.history_ and clf.n_iter_ == FAST["max_epochs"]
 
 
 def test_neural_parameter_errors():
     X, y, g = small_hospitals()
+    with pytest.raises(ValueError, match="'objective' parameter of FairMTLMLPClassifier"):
+        FairMTLMLPClassifier(objective="no_harm", **FAST).fit(X, y, groups=g)
     with pytest.raises(ValueError, match="not available with model='mlp'"):
-        FairMTLClassifier(objective="no_harm", **FAST).fit(X, y, groups=g)
+        with pytest.warns(FutureWarning):  # the deprecated spelling keeps its message
+            FairMTLClassifier(objective="no_harm", model="mlp").fit(X, y, groups=g)
     with pytest.raises(ValueError, match="pareto"):
         FairMTLClassifier(objective="pareto").fit(X, y, groups=g)  # linear path
     with pytest.raises(ValueError, match="dropout"):
-        FairMTLClassifier(dropout=1.5, **FAST).fit(X, y, groups=g)
+        FairMTLMLPClassifier(dropout=1.5, **FAST).fit(X, y, groups=g)
     with pytest.raises(ValueError, match="does not apply"):
-        FairMTLClassifier(objective="pareto", direction="group_dro", **FAST).fit(X, y, groups=g)
-    est = FairMTLClassifier(**FAST)
+        FairMTLMLPClassifier(objective="pareto", direction="group_dro", **FAST).fit(X, y, groups=g)
+    est = FairMTLMLPClassifier(**FAST)
     assert clone(est).get_params() == est.get_params()
 
 
@@ -185,10 +179,10 @@ def test_neural_parameter_errors():
 def test_same_seed_gives_identical_predictions():
     X, y, g = small_hospitals()
     params = dict(FAST, dropout=0.2, objective="pareto", heads="per_group")
-    a = FairMTLClassifier(**params).fit(X, y, groups=g).predict_proba(X, groups=g)
-    b = FairMTLClassifier(**params).fit(X, y, groups=g).predict_proba(X, groups=g)
+    a = FairMTLMLPClassifier(**params).fit(X, y, groups=g).predict_proba(X, groups=g)
+    b = FairMTLMLPClassifier(**params).fit(X, y, groups=g).predict_proba(X, groups=g)
     np.testing.assert_array_equal(a, b)
-    c = FairMTLClassifier(**{**params, "random_state": 1}).fit(X, y, groups=g)
+    c = FairMTLMLPClassifier(**{**params, "random_state": 1}).fit(X, y, groups=g)
     assert not np.array_equal(a, c.predict_proba(X, groups=g))
 
 
@@ -270,11 +264,10 @@ def test_linear_minimax_reaches_the_exact_convex_optimum():
     X = StandardScaler().fit_transform(data.data.to_numpy())
     y, g = data.target.to_numpy(), data.groups.to_numpy()
     exact = FairMTLClassifier("shared", objective="minimax", alpha=1e-3).fit(X, y, groups=g)
-    neural = FairMTLClassifier(
-        "shared",
+    neural = FairMTLMLPClassifier(
+        (),
         objective="minimax",
-        model="mlp",
-        hidden_layer_sizes=(),
+        heads="shared",
         direction="cvxpy",
         weight_decay=1e-3,
         batch_size=len(y),  # full batch
@@ -321,8 +314,7 @@ def compare_on_nonlinear_hospitals(seed: int) -> dict[str, float]:
                     X.iloc[train], y[train], groups=g[train]
                 )
                 linear.append(worst_group_log_loss(fit))
-    mlp = FairMTLClassifier(
-        model="mlp",
+    mlp = FairMTLMLPClassifier(
         heads="per_group",
         objective="minimax",
         hidden_layer_sizes=(64, 64),
@@ -337,29 +329,6 @@ def compare_on_nonlinear_hospitals(seed: int) -> dict[str, float]:
 
 def test_progress_bar_is_silent_off_a_terminal(capsys):
     X, y, g = small_hospitals()
-    FairMTLClassifier(verbose=2, **FAST).fit(X, y, groups=g)
+    FairMTLMLPClassifier(verbose=2, **FAST).fit(X, y, groups=g)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
-
-
-SAMPLE_WEIGHT_REASON = (
-    "stochastic training: rows are drawn uniformly within each group and weights enter the "
-    "loss, so weighting a row is not the same as repeating it to rtol=1e-7 (as for "
-    "scikit-learn's MLPClassifier)"
-)
-
-
-@pytest.mark.slow
-def test_mlp_estimators_pass_sklearn_checks():
-    from sklearn.utils.estimator_checks import check_estimator
-
-    settings = dict(
-        model="mlp", max_epochs=100, learning_rate=1e-2, batch_size=32, hidden_layer_sizes=(16,)
-    )
-    expected = {"check_sample_weight_equivalence_on_dense_data": SAMPLE_WEIGHT_REASON}
-    for est in (FairMTLClassifier(**settings), FairMTLRegressor(**settings)):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            results = check_estimator(est, expected_failed_checks=expected, on_fail=None)
-        failed = [r["check_name"] for r in results if r["status"] == "failed"]
-        assert not failed, failed

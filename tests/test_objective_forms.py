@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 
 from fairmtl import FairMTLClassifier, FairMTLReduction
 from fairmtl.datasets import make_hospitals
-from fairmtl.estimators import _base
+from fairmtl.estimators import _linear
 from fairmtl.losses import get_loss
 from fairmtl.objectives import (
     ALL_OBJECTIVES,
@@ -98,7 +98,7 @@ def _no_fit(*args, **kwargs):
 @pytest.fixture
 def no_fits(monkeypatch):
     """Every fit an estimator may run before its objective's solve fails if it runs."""
-    monkeypatch.setattr(_base, "tune", _no_fit)  # cross-validation
+    monkeypatch.setattr(_linear, "tune", _no_fit)  # cross-validation
     for problem in (ExactProblem, DualProblem):
         monkeypatch.setattr(problem, "ideal_point", _no_fit)
         monkeypatch.setattr(problem, "reference_losses", _no_fit)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from fairmtl import FairMTLClassifier, FairMTLRegressor
+from fairmtl import FairMTLClassifier, FairMTLMLPClassifier, FairMTLRegressor
 from fairmtl.estimators import fit_path
 from fairmtl.exceptions import InfeasibleError
 from fairmtl.losses import get_loss
@@ -127,9 +127,7 @@ def test_fit_path_trains_the_network_of_an_mlp_template(hospitals):
     """A neural template is trained per setting (a linear solve would leave it unfitted)."""
     pytest.importorskip("torch")
     X, y, g = hospitals
-    est = FairMTLClassifier(
-        "shared", objective="tilted", model="mlp", alpha=1e-3, max_epochs=2, random_state=0
-    )
+    est = FairMTLMLPClassifier(objective="tilted", heads="shared", max_epochs=2, random_state=0)
     fits = fit_path(est, [{"tilt": 1.0}, {"tilt": 5.0}], X, y, groups=g)
     alone = clone(est).set_params(tilt=5.0).fit(X, y, groups=g)
     assert [f.solver_info_["path"] for f in fits] == ["neural", "neural"]
@@ -141,9 +139,9 @@ def test_fit_path_trains_the_network_of_an_mlp_template(hospitals):
 def test_fit_path_prepares_again_where_a_setting_changes_the_solver_path(hospitals, monkeypatch):
     """solver="auto" takes the dual path for large data, the exact one where the dual
     path cannot solve (alpha=0): each setting gets the problem of its own path."""
-    import fairmtl.estimators._base as base
+    import fairmtl.estimators._linear as linear
 
-    monkeypatch.setattr(base, "DUAL_AUTO_SIZE", 0)  # every problem counts as large
+    monkeypatch.setattr(linear, "DUAL_AUTO_SIZE", 0)  # every problem counts as large
     X, y, g = hospitals
     yr = y + 0.1 * X[:, 0]
     est = FairMTLRegressor(objective="average", **KNOBS)

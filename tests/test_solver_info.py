@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from fairmtl import FairMTLClassifier
+from fairmtl import FairMTLClassifier, FairMTLMLPClassifier
 from fairmtl.estimators import FairMTLReduction
 from fairmtl.report import SolverInfo as ReportSolverInfo
 from fairmtl.solvers import SolverInfo, solver_record
@@ -39,9 +39,8 @@ def test_every_path_reports_one_record(hospitals, path):
 def test_neural_path_reports_the_record(hospitals):
     pytest.importorskip("torch")
     X, y, g = hospitals
-    model = FairMTLClassifier(
-        "shared", objective="minimax", model="mlp", alpha=1e-3, sharing_strength=1.0, max_epochs=2
-    ).fit(X, y, groups=g)
+    model = FairMTLMLPClassifier(objective="minimax", heads="shared", max_epochs=2)
+    model.fit(X, y, groups=g)
     info = model.solver_info_
     assert REQUIRED <= set(info) <= DECLARED, sorted(set(info) - DECLARED)
     assert info["path"] == "neural" and info["gap"] is None

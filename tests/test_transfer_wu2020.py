@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fairmtl import FairMTLClassifier, FairMTLRegressor
+from fairmtl import FairMTLClassifier, FairMTLMLPRegressor, FairMTLRegressor
 from fairmtl.datasets import make_hospitals
 from fairmtl.exceptions import DataValidationError
 from fairmtl.transfer import (
@@ -172,16 +172,9 @@ def _rotated_groups(seed: int, rotate: bool, n: int = 300):
     return X, y, np.repeat(["a", "b"], n)
 
 
-def _template() -> FairMTLRegressor:
-    return FairMTLRegressor(
-        model="mlp",
-        heads="per_group",
-        objective="average",
-        hidden_layer_sizes=(16,),
-        alpha=1e-4,
-        sharing_strength=1.0,
-        max_epochs=50,
-        random_state=0,
+def _template() -> FairMTLMLPRegressor:
+    return FairMTLMLPRegressor(
+        (16,), heads="per_group", objective="average", max_epochs=50, random_state=0
     )
 
 
@@ -209,8 +202,9 @@ def test_covariance_alignment_undoes_a_rotation_and_keeps_the_trunk():
     aligned = _held_out_mse(model, X_test, y_test, g_test)
     assert aligned < 0.8 * _held_out_mse(heads_only, X_test, y_test, g_test)
     assert model.alignment_.shape == (2, 3, 3)
-    with pytest.raises(DataValidationError, match="model='mlp' and heads='per_group'"):
-        CovarianceAlignedMTL(FairMTLRegressor(objective="average")).fit(X, y, groups=g)
+    for template in (FairMTLRegressor(objective="average"), FairMTLMLPRegressor(heads="offset")):
+        with pytest.raises(DataValidationError, match="FairMTLMLPRegressor with heads='per_group'"):
+            CovarianceAlignedMTL(template).fit(X, y, groups=g)
 
 
 @pytest.mark.torch

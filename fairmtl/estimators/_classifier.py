@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
 import pandas as pd
-from scipy.special import expit, logit, softmax
-from sklearn.base import ClassifierMixin
-from sklearn.metrics import accuracy_score
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
 
 from fairmtl._solver_info import solver_record
-from fairmtl.estimators._base import FairMTLBase, Prepared
+from fairmtl.estimators._base import Prepared
+from fairmtl.estimators._linear import LinearBase
+from fairmtl.estimators._mlp import FairMTLMLPClassifier
+from fairmtl.estimators._outputs import GroupClassifierMixin
 from fairmtl.estimators._thresholds import RATES, parity_thresholds
-from fairmtl.exceptions import DataValidationError
-from fairmtl.losses import get_loss
 from fairmtl.solvers import group_means, group_outputs
 
 __all__ = ["FairMTLClassifier"]
 
-MSG_CLASSIFIER_ONE_CLASS = (
-    "The target has only one class ({value!r}): a classifier needs at least two classes."
-)
-MSG_CLASSIFIER_LOSS = "loss={loss!r} is not a classification loss; use 'logistic' or 'hinge'."
 MSG_RATE_TOLERANCE = (
     "rate_tolerance sets per-group thresholds that equalise selection rates "
     "(objective='demographic_parity') or true positive rates ('equal_opportunity') of a "
@@ -34,17 +24,9 @@ MSG_RATE_TOLERANCE = (
     "(equalised odds needs randomised thresholds: fairlearn's ThresholdOptimizer), or "
     "rate_tolerance=None."
 )
-MSG_THRESHOLD_LOSS = (
-    "threshold is a cut-off on the positive class's probability: it needs "
-    "loss='logistic' (got loss={loss!r}). Use loss='logistic' or threshold=None."
-)
-MSG_THRESHOLD_MULTICLASS = (
-    "threshold applies to two classes; the target has {n_classes} classes ({classes}). Use "
-    "threshold=None (the most probable class is predicted)."
-)
 
 
-class FairMTLClassifier(ClassifierMixin, FairMTLBase):
+class FairMTLClassifier(GroupClassifierMixin, LinearBase):
     """Linear classifiers, one per group, shared and balanced across groups.
 
     Each group (hospital, demographic group) is a task. Its model is built by the
@@ -107,8 +89,8 @@ class FairMTLClassifier(ClassifierMixin, FairMTLBase):
         large values one shared model. "lowrank": weight of the nuclear norm of the
         stacked group coefficients. "auto": chosen by cross-validation, walking the
         decades from 0.1 (within 1e-4 to 10) until a value scores worse than the best,
-        then one half-decade step towards the better neighbour. With ``model="mlp"``
-        "auto" is not tuned and means 1.0.
+        then one half-decade step towards the better neighbour. With the deprecated
+        ``model="mlp"``, "auto" is not tuned and means 1.0.
     alpha : float >= 0 or "auto", default="auto"
         L2 penalty per unit of mean loss: ``alpha * ||w||^2`` on the shared model,
         ``alpha * sum_g rho_g ||w_g||^2`` on group models (``rho_g``: group's share of the
@@ -150,52 +132,19 @@ class FairMTLClassifier(ClassifierMixin, FairMTLBase):
     max_time : float, default=None
         Time limit per solver call, in seconds.
     random_state : int, RandomState instance or None, default=None
-        Seeds the folds of the cross-validation (None: 0, so fits are repeatable) and
-        the neural path: on CPU the same seed gives identical predictions. The convex
-        solvers are deterministic.
+        Seeds the folds of the cross-validation (None: 0, so fits are repeatable). The
+        convex solvers are deterministic.
     model : {"linear", "mlp"}, default="linear"
-        "linear": the exact convex path. "mlp": a torch network (needs
-        ``pip install "fairmtl[torch]"``) trained with per-step direction programs; the
-        objective may then also be "pareto" (MGDA) but not "no_harm" or a rate objective.
-    hidden_layer_sizes : array-like of int, default=(64, 64)
-        Widths of the shared trunk's ReLU layers (``()``: a linear model). "mlp" only.
-    heads : {"auto", "shared", "per_group", "offset"}, default="auto"
-        Output heads on the trunk: one for all groups, one per group, or a shared head plus
-        per-group offsets penalised by ``sharing_strength``. "auto" follows ``sharing``
-        (shared -> "shared", offset -> "offset", independent/lowrank -> "per_group").
-    dropout : float, default=0.0
-        Dropout after each hidden layer.
-    weight_decay : float, default=1e-4
-        L2 penalty ``weight_decay * ||W||^2`` on the network's weights (not biases), on
-        standardised features; part of every group's objective.
-    max_epochs : int, default=200
-        An epoch is ``ceil(n_train / batch_size)`` steps.
-    batch_size : int, default=256
-        Rows per step, drawn equally from every group (``batch_size // n_groups`` each);
-        at least the training size means full-batch steps.
-    learning_rate : float, default=1e-3
-        Adam's initial step, decayed on a cosine schedule over ``max_epochs``.
-    early_stopping : bool or {"worst_group_loss", "balanced_loss", "average_loss"} or \
-callable, default=True
-        Hold out ``validation_fraction`` of each group, keep the best checkpoint by this
-        validation metric (True: worst-group loss; a callable maps the per-group losses to
-        a score, lower is better) and stop after ``n_iter_no_change`` epochs without gain.
-    validation_fraction : float, default=0.2
-    n_iter_no_change : int, default=20
-        Larger than scikit-learn's 0.1 and 10: the worst-group validation loss rests on
-        the smallest group's rows and is noisier than an average (measured on
-        make_hospitals: patience 10 stopped at epoch 15-20, well before the best model).
-    direction : {"auto", "weights", "group_dro", "cvxpy", "min_norm"}, default="auto"
-        How a step combines the group gradients: "minimax" uses online Group DRO weights
-        ("auto") or a proximal-linear cvxpy program ("cvxpy"); "chebyshev" a cvxpy
-        preference program with common-descent constraints; "pareto" the min-norm point;
-        the other objectives fixed or Lagrangian weights.
-    categorical_features : array-like of int or str, default=None
-        Integer-coded columns to embed instead of standardise. "mlp" only.
-    device : str, default="auto"
-        Torch device; "auto" picks CUDA, then MPS, then CPU.
-    verbose : int, default=0
-        > 0: a progress bar with live per-group losses (on a terminal or notebook only).
+        "linear": the exact convex path. "mlp" is deprecated (it warns at fit and will
+        be removed): use :class:`FairMTLMLPClassifier`, which trains the same network.
+    hidden_layer_sizes, heads, dropout, weight_decay, max_epochs, batch_size, \
+learning_rate, early_stopping, validation_fraction, n_iter_no_change, direction, \
+categorical_features, device, verbose
+        Deprecated: settings of the network of ``model="mlp"``, ignored by the linear
+        model; a value other than the default warns at fit. Use
+        :class:`FairMTLMLPClassifier`, which documents them (``heads="auto"`` here
+        follows ``sharing``: shared -> "shared", offset -> "offset", independent and
+        lowrank -> "per_group").
 
     Attributes
     ----------
@@ -234,14 +183,10 @@ callable, default=True
         How the fit was found: the solver record, whose keys
         :class:`fairmtl.solvers.SolverInfo` documents (every fit: status, solver, path,
         time, gap; the exact path adds fallback_from, iterations, objective, attempts;
-        with model="mlp": status "inaccurate" (no certificate), n_epochs, best_epoch,
-        stopped, direction and the seconds spent in its program).
-    network_spec_, network_state_ : dict
-        model="mlp" only: the network's shape and its weights as numpy arrays.
-    history_ : DataFrame
-        model="mlp" only: one row per epoch (training objective, validation score, lr).
-    n_iter_ : int
-        model="mlp" only: epochs run.
+        the deprecated model="mlp" the network's entries, as in
+        :class:`FairMTLMLPClassifier`).
+    network_spec_, network_state_, history_, n_iter_
+        Only with the deprecated model="mlp": as in :class:`FairMTLMLPClassifier`.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when X has string column names.
@@ -249,6 +194,7 @@ callable, default=True
     See Also
     --------
     FairMTLRegressor : The same for regression.
+    FairMTLMLPClassifier : Group networks (an MLP trunk with group heads).
     fairmtl.FrontierSearch : Sweeps a knob and picks a model.
 
     Examples
@@ -264,9 +210,9 @@ callable, default=True
     True
     """
 
-    _y_numeric = False
+    _mlp_estimator = FairMTLMLPClassifier
     _parameter_constraints = {
-        **FairMTLBase._parameter_constraints,
+        **LinearBase._parameter_constraints,
         "rate_tolerance": [Interval(numbers.Real, 0, 1, closed="both"), None],
         "threshold": [Interval(numbers.Real, 0, 1, closed="neither"), None],
     }
@@ -340,31 +286,9 @@ callable, default=True
         self.device = device
         self.verbose = verbose
 
-    def _encode_target(self, y):
-        if self.loss not in ("logistic", "hinge"):
-            raise DataValidationError(MSG_CLASSIFIER_LOSS.format(loss=self.loss))
-        check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
-        self.classes_ = encoder.classes_
-        codes = encoder.transform(y)
-        n_classes = len(self.classes_)
-        if n_classes < 2:
-            raise DataValidationError(MSG_CLASSIFIER_ONE_CLASS.format(value=self.classes_[0]))
-        if n_classes > 2 and self.threshold is not None:
-            classes = ", ".join(repr(c) for c in self.classes_[:5].tolist())
-            raise DataValidationError(
-                MSG_THRESHOLD_MULTICLASS.format(n_classes=n_classes, classes=classes)
-            )
-        if n_classes == 2:
-            return np.where(codes == 1, 1.0, -1.0), get_loss(self.loss), 1, "binary"
-        multi = "multinomial" if self.loss == "logistic" else "multiclass_hinge"
-        return codes, get_loss(multi), n_classes, "multiclass"
-
     # -- per-group thresholds (rate_tolerance) ------------------------------------------
     def _validate_params(self):
         super()._validate_params()
-        if self.threshold is not None and self.loss != "logistic":
-            raise ValueError(MSG_THRESHOLD_LOSS.format(loss=self.loss))
         if self.rate_tolerance is None:
             return
         detail = "" if self.model == "linear" else f" with model={self.model!r}"
@@ -405,86 +329,3 @@ callable, default=True
             rate_tolerance=float(self.rate_tolerance),
             group_thresholds=thresholds.tolist(),
         )
-
-    def decision_function(self, X, *, groups=None):
-        """Decision values: a logit (two classes) or one score per class.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        groups : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-        """
-        z = self._raw_outputs(X, groups, "decision_function")
-        return z[:, 0] if z.shape[1] == 1 else z
-
-    def predict(self, X, *, groups=None):
-        """Predicted class of each row, with its group's model.
-
-        With two classes, the positive class where its probability exceeds
-        ``threshold`` (0.5 when None); else the most probable class.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        groups : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        z = self._raw_outputs(X, groups, "predict")
-        if z.shape[1] > 1:
-            return self.classes_[z.argmax(axis=1)]
-        # p > t  <=>  logit(p) > logit(t): compared on the logit, exactly
-        # models saved before the parameter existed have no attribute: threshold 0.5
-        threshold = getattr(self, "threshold", None)
-        cut = 0.0 if threshold is None else float(logit(threshold))
-        return self.classes_[(z[:, 0] > cut).astype(int)]
-
-    def _has_proba(self) -> bool:
-        return self.loss == "logistic"
-
-    @available_if(_has_proba)
-    def predict_proba(self, X, *, groups=None):
-        """Class probabilities (logistic loss only).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        groups : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        z = self._raw_outputs(X, groups, "predict_proba")
-        if z.shape[1] == 1:
-            p = expit(z[:, 0])
-            return np.column_stack([1.0 - p, p])
-        return softmax(z, axis=1)
-
-    @available_if(_has_proba)
-    def predict_log_proba(self, X, *, groups=None):
-        """Logarithm of :meth:`predict_proba`."""
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X, groups=groups))
-
-    def score(self, X, y, sample_weight=None, *, groups=None):
-        """Accuracy on ``(X, y)``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        sample_weight : array-like of shape (n_samples,), default=None
-        groups : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        score : float
-        """
-        return accuracy_score(y, self.predict(X, groups=groups), sample_weight=sample_weight)

@@ -109,8 +109,10 @@ def _solve_one(est, prepared: dict, X, y, groups, sample_weight):
         base = clone(est)
         prepared[structure] = (base, base._prepare(X, y, groups, sample_weight))
     base, data = prepared[structure]
-    path = est._solver_path(data.X.shape, data.encoder.n_groups_, data.loss, data.n_outputs)
-    if not isinstance(data.problem, PROBLEM_PATHS[path]):  # e.g. alpha=0 on the dual path
+    path = None  # the neural path builds no problem
+    if data.problem is not None:
+        path = est._solver_path(data.X.shape, data.encoder.n_groups_, data.loss, data.n_outputs)
+    if path and not isinstance(data.problem, PROBLEM_PATHS[path]):  # e.g. alpha=0, dual path
         if (structure, path) not in prepared:
             base = clone(est)
             prepared[structure, path] = (base, base._prepare(X, y, groups, sample_weight))

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
-from sklearn.base import RegressorMixin
-from sklearn.metrics import r2_score
-
-from fairmtl.estimators._base import FairMTLBase
-from fairmtl.exceptions import DataValidationError
-from fairmtl.losses import get_loss
+from fairmtl.estimators._linear import LinearBase
+from fairmtl.estimators._mlp import FairMTLMLPRegressor
+from fairmtl.estimators._outputs import GroupRegressorMixin
 
 __all__ = ["FairMTLRegressor"]
 
-MSG_REGRESSOR_LOSS = "loss={loss!r} is not a regression loss; use 'squared' or 'huber'."
-MSG_RATE_REGRESSION = (
-    "objective={objective!r} constrains classification rates; a regressor cannot use it. "
-    "Use 'bounded', 'minimax' or 'gap'-free objectives instead."
-)
 
-
-class FairMTLRegressor(RegressorMixin, FairMTLBase):
+class FairMTLRegressor(GroupRegressorMixin, LinearBase):
     """Linear regressors, one per group, shared and balanced across groups.
 
     The same model as :class:`FairMTLClassifier` with a regression loss: group losses
@@ -34,11 +24,15 @@ class FairMTLRegressor(RegressorMixin, FairMTLBase):
         "chebyshev".
     loss : {"squared", "huber"}, default="squared"
     epsilon, tilt, preference, adjustment, sharing_strength, alpha, cv, reference, solver, \
-group_column, max_time, random_state, model, hidden_layer_sizes, heads, dropout, weight_decay, \
-max_epochs, batch_size, learning_rate, early_stopping, validation_fraction, \
-n_iter_no_change, direction, categorical_features, device, verbose
+group_column, max_time, random_state
         As in :class:`FairMTLClassifier`. With ``loss="squared"`` and the average
         objective, ``alpha`` matches scikit-learn's ``Ridge(alpha=alpha * n_samples)``.
+    model, hidden_layer_sizes, heads, dropout, weight_decay, max_epochs, batch_size, \
+learning_rate, early_stopping, validation_fraction, n_iter_no_change, direction, \
+categorical_features, device, verbose
+        Deprecated, as in :class:`FairMTLClassifier`: ``model="mlp"`` and the network's
+        settings warn at fit; use :class:`FairMTLMLPRegressor`, which trains the same
+        network.
 
     Attributes
     ----------
@@ -51,6 +45,7 @@ feature_names_in_, network_spec_, network_state_, history_, n_iter_
     See Also
     --------
     FairMTLClassifier : The same for classification.
+    FairMTLMLPRegressor : Group networks (an MLP trunk with group heads).
 
     Examples
     --------
@@ -63,7 +58,7 @@ feature_names_in_, network_spec_, network_state_, history_, n_iter_
     (400,)
     """
 
-    _y_numeric = True
+    _mlp_estimator = FairMTLMLPRegressor
 
     def __init__(
         self,
@@ -129,28 +124,3 @@ feature_names_in_, network_spec_, network_state_, history_, n_iter_
         self.categorical_features = categorical_features
         self.device = device
         self.verbose = verbose
-
-    def _encode_target(self, y):
-        if self.loss not in ("squared", "huber"):
-            raise DataValidationError(MSG_REGRESSOR_LOSS.format(loss=self.loss))
-        if self.objective in ("demographic_parity", "equal_opportunity", "equalized_odds"):
-            raise DataValidationError(MSG_RATE_REGRESSION.format(objective=self.objective))
-        return np.asarray(y, dtype=float), get_loss(self.loss), 1, "regression"
-
-    def predict(self, X, *, groups=None):
-        """Predicted value of each row, with its group's model.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        groups : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        return self._raw_outputs(X, groups, "predict")[:, 0]
-
-    def score(self, X, y, sample_weight=None, *, groups=None):
-        """R^2 on ``(X, y)``."""
-        return r2_score(y, self.predict(X, groups=groups), sample_weight=sample_weight)

@@ -84,7 +84,7 @@ def fit_baselines(
         Among :data:`BASELINE_NAMES`: "pooled", "independent", "fairlearn" (GridSearch,
         ``n_points`` models), "expgrad" (ExponentiatedGradient over ``n_expgrad``
         bounds), "threshold" (ThresholdOptimizer) and "neural" (fairmtl's MLP under
-        Group DRO weights, ``model="mlp", objective="minimax"``; needs
+        Group DRO weights, ``FairMTLMLPClassifier(objective="minimax", heads="shared")``; needs
         ``pip install "fairmtl[torch]"``).
     n_expgrad : int, default=None
         ExponentiatedGradient fits (None: ``min(n_points, 5)``: each takes minutes on
@@ -186,9 +186,7 @@ def _fit_one(
             )
         )
     if "neural" in names:
-        fitted.append(
-            _neural(X, y, groups, task=task, alpha=alpha, random_state=random_state, weight=w)
-        )
+        fitted.append(_neural(X, y, groups, task=task, random_state=random_state, weight=w))
     return fitted
 
 
@@ -201,14 +199,13 @@ def check_baseline_names(names) -> None:
             )
 
 
-def _neural(X, y, groups, *, task: str, alpha: float, random_state, weight=None) -> Fitted:
+def _neural(X, y, groups, *, task: str, random_state, weight=None) -> Fitted:
     """fairmtl's neural path as a baseline: a shared MLP trained for the worst group."""
-    from fairmtl.estimators import FairMTLClassifier, FairMTLRegressor
+    from fairmtl.estimators import FairMTLMLPClassifier, FairMTLMLPRegressor
 
-    cls = FairMTLRegressor if task == "regression" else FairMTLClassifier
-    model = cls(
-        "shared", objective=NEURAL_OBJECTIVE, model="mlp", alpha=alpha, random_state=random_state
-    ).fit(X, y, groups=groups, sample_weight=weight)
+    cls = FairMTLMLPRegressor if task == "regression" else FairMTLMLPClassifier
+    model = cls(objective=NEURAL_OBJECTIVE, heads="shared", random_state=random_state)
+    model.fit(X, y, groups=groups, sample_weight=weight)
     return Fitted(
         f"neural {NEURAL_OBJECTIVE} (fairmtl MLP, torch)",
         "baseline",

@@ -50,7 +50,7 @@ def auto_epsilon(template, X, y, groups, w, n: int, *, pooled: bool = True) -> l
     for name, change in (
         ("minimax", {"objective": "minimax"}),
         ("average", {"objective": "average"}),
-        ("pooled", {"objective": "average", "sharing": "shared"}),
+        ("pooled", {"objective": "average", _sharing_param(plain): "shared"}),
     ):
         if name == "pooled" and not pooled:
             continue
@@ -59,3 +59,8 @@ def auto_epsilon(template, X, y, groups, w, n: int, *, pooled: bool = True) -> l
     low, high = worst["minimax"], max(worst.values())
     start = low + 0.002 * (high - low) + 1e-6 * max(1.0, low)
     return [float(v) for v in np.linspace(start, high, n)]
+
+
+def _sharing_param(template) -> str:
+    """What makes one model for all groups: ``sharing``, or an MLP estimator's ``heads``."""
+    return "sharing" if "sharing" in template.get_params() else "heads"

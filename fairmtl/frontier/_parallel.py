@@ -88,7 +88,7 @@ def fit_sweep(
         )
         params = {
             "objective": template.objective,
-            "sharing": template.sharing,
+            "sharing": getattr(template, "sharing", None) or f"{template.heads} heads",
             "loss": template.loss,
             **{k: _short(v) for k, v in setting.items()},
         }

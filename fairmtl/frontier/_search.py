@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.utils._param_validation import HasMethods, Interval
 
 from fairmtl.estimators._input import split_group_columns
+from fairmtl.estimators._tuning import START_ALPHA
 from fairmtl.exceptions import DataValidationError
 from fairmtl.frontier._baselines import check_baseline_names, fit_baselines
 from fairmtl.frontier._choice import choose, refit_best
@@ -66,7 +67,8 @@ class FrontierSearch(BaseEstimator):
         "pooled" and "independent" (scikit-learn), "fairlearn" (GridSearch with the
         matching constraint), "expgrad" (ExponentiatedGradient, slow with many groups),
         "threshold" (ThresholdOptimizer), "neural" (fairmtl's MLP trained for the
-        worst group, ``model="mlp", objective="minimax"``; needs the torch extra).
+        worst group, ``FairMTLMLPClassifier(objective="minimax")``; needs the torch
+        extra).
     policy : str or callable, default="accuracy_within:0.01"
         "accuracy_within:d", "worst_group_within:d" or "knee"; see
         :func:`fairmtl.frontier.select`.
@@ -312,7 +314,7 @@ class FrontierSearch(BaseEstimator):
             train.groups,
             task=self.task_,
             objective=template.objective,
-            alpha=max(template.alpha, 1e-8),
+            alpha=max(getattr(template, "alpha", START_ALPHA), 1e-8),  # MLPs: no alpha
             n_points=self.n_points,
             classes=self.classes_,
             random_state=self.random_state,

@@ -57,8 +57,8 @@ def settle_auto(template, train: SplitData) -> tuple[Any, dict[str, Any]]:
         template.set_params(adjustment=0.0)
     if "auto" not in (params.get("alpha"), params.get("sharing_strength")):
         return template, {}
-    if params.get("model") == "mlp":  # not tuned on the neural path (see the estimator)
-        from fairmtl.estimators._base import MLP_AUTO_STRENGTH
+    if params.get("model") == "mlp":  # deprecated neural spelling: not tuned there
+        from fairmtl.estimators._linear import MLP_AUTO_STRENGTH
         from fairmtl.estimators._tuning import START_ALPHA
 
         numbers = {"alpha": START_ALPHA, "sharing_strength": MLP_AUTO_STRENGTH}
@@ -84,7 +84,7 @@ def _default_sweep(template) -> dict[str, Any]:
     if template.loss != "logistic":
         knobs = tuple(k for k in knobs if k != "threshold")
     sweep: dict[str, Any] = {knob: "auto" for knob in knobs}
-    if template.sharing == "offset" and "sharing_strength" not in sweep:
+    if getattr(template, "sharing", None) == "offset" and "sharing_strength" not in sweep:
         # the fairness knob at three couplings around the cross-validated one
         s = float(template.sharing_strength)
         sweep["sharing_strength"] = [s / 10, s, s * 10] if s > 0 else [0.0, 0.01, 0.1]

@@ -1,4 +1,7 @@
-"""The neural path (``model="mlp"``): group networks trained under a group objective.
+"""The neural path: group networks trained under a group objective.
+
+The estimators :class:`~fairmtl.FairMTLMLPClassifier` and
+:class:`~fairmtl.FairMTLMLPRegressor` train them; the pieces:
 
 - :class:`GroupNetwork`: a shared MLP trunk with shared, per-group or offset heads;
 - :func:`make_direction` and :class:`Direction`: how one training step combines the
@@ -28,7 +31,7 @@ __all__ = [
     "network_outputs",
 ]
 
-# name -> the module that defines it; each of them imports torch
+# name -> the module that defines it, loaded on first use (most of them import torch)
 _TORCH_NAMES = {
     "GroupNetwork": "_network",
     "HEADS": "_network",

@@ -71,8 +71,9 @@ def to_tensors(X, y, tasks, w, config: TrainConfig, loss_name: str, device: str,
     data = {
         "x": torch.as_tensor(numeric, dtype=torch.float32, device=device),
         "codes": torch.as_tensor(codes, device=device),
-        "y": torch.as_tensor(y, dtype=torch.float32, device=device),
-        "w": torch.as_tensor(w, dtype=torch.float32, device=device),
+        # writable copies: the target may be a read-only view of a pandas Series
+        "y": torch.as_tensor(np.array(y, dtype=np.float32), device=device),
+        "w": torch.as_tensor(np.array(w, dtype=np.float32), device=device),
         "t": torch.as_tensor(tasks, dtype=torch.long, device=device),
         "loss": loss_name,
     }

@@ -1,5 +1,7 @@
 """Settings of a neural fit: :class:`TrainConfig` from an estimator's parameters, the
-trained network as plain data (:class:`NeuralFit`), and the device to train on."""
+trained network as plain data (:class:`NeuralFit`), and the device to train on.
+
+Plain Python: torch is imported only to resolve ``device="auto"``."""
 
 from __future__ import annotations
 
@@ -11,12 +13,12 @@ import numpy as np
 
 from fairmtl._optional import import_optional
 
-FEATURE = "The neural path (model='mlp')"
-torch = import_optional("torch", FEATURE)
+FEATURE = "The neural path (FairMTLMLPClassifier, FairMTLMLPRegressor)"
 
 __all__ = [
     "FEATURE",
     "GROUP_GRADIENTS",
+    "HEADS_FROM_SHARING",
     "NeuralFit",
     "TrainConfig",
     "VALIDATION_METRICS",
@@ -71,7 +73,8 @@ class NeuralFit:
     validation: np.ndarray | None = None  #: mask of the rows held out for early stopping
 
 
-_HEADS_FROM_SHARING = {
+#: the heads that ``heads="auto"`` of the deprecated ``model="mlp"`` spelling takes
+HEADS_FROM_SHARING = {
     "shared": "shared",
     "offset": "offset",
     "independent": "per_group",
@@ -90,7 +93,7 @@ def config_from_params(
     known = {f.name for f in fields(TrainConfig)}
     values = {k: v for k, v in params.items() if k in known}
     if values.get("heads", "auto") == "auto":
-        values["heads"] = _HEADS_FROM_SHARING[params.get("sharing", "offset")]
+        values["heads"] = HEADS_FROM_SHARING[params.get("sharing", "offset")]
     sizes = values.get("hidden_layer_sizes", ())
     values["hidden_layer_sizes"] = (sizes,) if np.isscalar(sizes) else tuple(sizes)
     columns = []
@@ -112,6 +115,7 @@ def resolve_device(device: str) -> str:
     """``"auto"``: CUDA if available, else Apple MPS, else CPU."""
     if device != "auto":
         return device
+    torch = import_optional("torch", FEATURE)
     if torch.cuda.is_available():
         return "cuda"
     mps = getattr(torch.backends, "mps", None)

@@ -26,8 +26,9 @@ from collections.abc import Sequence
 
 from fairmtl._optional import import_optional
 from fairmtl.losses import HUBER_DELTA
+from fairmtl.neural._config import FEATURE
 
-torch = import_optional("torch", "The neural path (model='mlp')")
+torch = import_optional("torch", FEATURE)
 nn = torch.nn
 F = torch.nn.functional
 

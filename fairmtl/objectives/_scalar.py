@@ -251,6 +251,6 @@ class Pareto(Objective):
 
     def build(self, L, ctx: ObjectiveContext):
         raise ValueError(
-            "objective='pareto' is a training rule of the neural path (model='mlp'); it "
-            "has no convex form. Use 'minimax' or 'chebyshev' for the exact linear path."
+            "objective='pareto' is a training rule of the neural path (FairMTLMLPClassifier); "
+            "it has no convex form. Use 'minimax' or 'chebyshev' for the exact linear path."
         )

@@ -35,7 +35,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from fairmtl._optional import import_optional
-from fairmtl.estimators import FairMTLClassifier, FairMTLRegressor
+from fairmtl.estimators import (
+    FairMTLClassifier,
+    FairMTLMLPClassifier,
+    FairMTLMLPRegressor,
+    FairMTLRegressor,
+)
 from fairmtl.exceptions import DataValidationError
 from fairmtl.transfer._affinity import _encoded_target
 from fairmtl.transfer._common import check_data
@@ -48,7 +53,8 @@ __all__ = ["MSG_ALIGN_MLP", "MSG_ALIGN_CATEGORICAL", "CovarianceAlignedMTL"]
 
 MSG_ALIGN_MLP = (
     "CovarianceAlignedMTL needs a neural template with one head per group: "
-    "model='mlp' and heads='per_group' (got model={model!r}, heads={heads!r})."
+    "FairMTLMLPClassifier or FairMTLMLPRegressor with heads='per_group' (got "
+    "{template})."
 )
 MSG_ALIGN_CATEGORICAL = (
     "CovarianceAlignedMTL aligns numeric features only; the template has categorical "
@@ -95,8 +101,9 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
 
     Parameters
     ----------
-    estimator : FairMTLClassifier or FairMTLRegressor
-        Template with ``model="mlp"`` and ``heads="per_group"``, numeric features only.
+    estimator : FairMTLMLPClassifier or FairMTLMLPRegressor
+        Template with ``heads="per_group"``, numeric features only (the deprecated
+        ``FairMTLClassifier(model="mlp", heads="per_group")`` is also accepted).
     prefit : bool, default=False
         True: ``estimator`` is already fitted (on the same groups); its trunk and heads
         are used as they are instead of fitting a clone first.
@@ -119,7 +126,7 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
 
     Attributes
     ----------
-    estimator_ : FairMTLClassifier or FairMTLRegressor
+    estimator_ : FairMTLMLPClassifier or FairMTLMLPRegressor
         The fitted template (the trunk and the starting heads).
     alignment_ : ndarray of shape (n_groups, n_features, n_features)
         ``R_g`` of each group, in the order of ``groups_``.
@@ -134,12 +141,11 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
 
     Examples
     --------
-    >>> from fairmtl import FairMTLRegressor
+    >>> from fairmtl import FairMTLMLPRegressor
     >>> from fairmtl.datasets import make_hospitals
     >>> from fairmtl.transfer import CovarianceAlignedMTL
     >>> data = make_hospitals(3, n_samples=300, task="regression", random_state=0)
-    >>> template = FairMTLRegressor(model="mlp", heads="per_group", objective="average",
-    ...     hidden_layer_sizes=(8,), max_epochs=5, alpha=1e-4, sharing_strength=1.0,
+    >>> template = FairMTLMLPRegressor((8,), heads="per_group", max_epochs=5,
     ...     random_state=0)
     >>> model = CovarianceAlignedMTL(template, max_epochs=5).fit(
     ...     data.data, data.target, groups=data.groups)
@@ -148,7 +154,12 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict[str, list[Any]] = {
-        "estimator": [FairMTLClassifier, FairMTLRegressor],
+        "estimator": [
+            FairMTLMLPClassifier,
+            FairMTLMLPRegressor,
+            FairMTLClassifier,  # the deprecated model="mlp" spelling
+            FairMTLRegressor,
+        ],
         "prefit": ["boolean"],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -231,10 +242,8 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
 
     def _check_template(self) -> None:
         params = self.estimator.get_params()
-        if params.get("model") != "mlp" or params.get("heads") != "per_group":
-            raise DataValidationError(
-                MSG_ALIGN_MLP.format(model=params.get("model"), heads=params.get("heads"))
-            )
+        if params.get("model", "mlp") != "mlp" or params.get("heads") != "per_group":
+            raise DataValidationError(MSG_ALIGN_MLP.format(template=self.estimator))
         if params.get("categorical_features"):
             raise DataValidationError(
                 MSG_ALIGN_CATEGORICAL.format(columns=params["categorical_features"])
@@ -271,7 +280,7 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
         net.train(False)  # dropout off: the trunk is fixed
         loss_fn = torch_loss(loss_name)
         held = self._split(tasks)
-        x = torch.as_tensor(X, dtype=torch.float64)
+        x = torch.as_tensor(np.array(X, dtype=np.float64))  # writable: X may be read-only
         t = torch.as_tensor(tasks, dtype=torch.long)
         y = torch.as_tensor(target, dtype=torch.float64)
         w = torch.as_tensor(weight, dtype=torch.float64)
