@@ -23,8 +23,9 @@ over the workers of a cluster).
 
 Sizes: ``--smoke`` 20,000 rows x 10 features x 5 hospitals; ``--quick`` 200,000 rows; a
 full run ``FULL_ROWS`` = 1,000,000 rows (set ``FAIRMTL_BENCH_DISTRIBUTED_ROWS`` to change
-it). 20 million rows (3.7 GiB of float32 features) were not run: on 2 shared cores one
-minimax fit at that size would take hours (a minimax fit needs about 900 rounds, each a pass over every row). A worker
+it). 20 million rows (3.7 GiB of float32 features) were not run: on 2 shared cores every
+pass over the rows takes seconds, and a minimax fit needs about a hundred of them (the
+smooth stages on this 51-parameter model; the level method needed about 900). A worker
 process holds about 480 MiB before any data (Python, numpy, pandas, pyarrow, cvxpy,
 scikit-learn, fairmtl), and Dask pauses a worker at 80% of its limit: the limit per worker
 is ``(500 MiB + 2 x its share of the rows) / 0.6``, at least 1 GiB, which is below the
