@@ -353,6 +353,7 @@ def headline(rows: list[dict[str, Any]]) -> list[str]:
             + f"; the largest certified relative gap of the suite is {max(gaps):.1e}."
         )
     auto = [r for r in rows if r.get("n_rows") == 1_000_000 and "solver=auto" in r["method"]]
+    auto_many = _find(rows, "hospitals (100,000 rows, 500", "fairmtl minimax (shared, solver=auto")
     if auto:
         lines.append(
             'With solver="auto" (the exact path\'s SQP: 8 features, at most 400 parameters) '
@@ -362,6 +363,12 @@ def headline(rows: list[dict[str, Any]]) -> list[str]:
                 f"({r['ratio']:.0f}x one scikit-learn fit, peak {r['peak_mb']:.0f} MiB)"
                 for r in auto
             )  # fmt: skip
+            + (
+                f"; shared on 500 hospitals {auto_many['seconds']:.2f} s "
+                f"({auto_many['ratio']:.1f}x; offset has 4,500 parameters: the dual path)"
+                if auto_many
+                else ""
+            )
             + "."
         )
     return lines
