@@ -194,7 +194,7 @@ def test_bounded_multipliers_rise_only_when_violated():
 
 def test_direction_errors_and_bookkeeping():
     shares = np.full(2, 0.5)
-    with pytest.raises(ValueError, match="not available with model='mlp'"):
+    with pytest.raises(ValueError, match="not available on the neural path"):
         make_direction("no_harm", 2, shares)
     with pytest.raises(ValueError, match="does not apply"):
         make_direction("pareto", 2, shares, direction="group_dro")

@@ -70,6 +70,7 @@ def _assert_same(local, remote):
     assert local.best_params_ == remote.best_params_
 
 
+@pytest.mark.filterwarnings("ignore:The chosen epsilon")  # the same note in both runs
 def test_dask_client_gives_the_local_results(cluster, data):
     X, y, g = data
     local = _search().fit(X, y, groups=g)
@@ -80,6 +81,7 @@ def test_dask_client_gives_the_local_results(cluster, data):
     _assert_same(local, remote)
 
 
+@pytest.mark.filterwarnings("ignore:The chosen epsilon")  # the same note in both runs
 def test_scheduler_address_gives_the_local_results(cluster, data):
     X, y, g = data
     local = _search().fit(X, y, groups=g)

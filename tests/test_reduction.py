@@ -26,6 +26,7 @@ def group_log_loss(model, X, y, g):
     return np.array([-np.log(p[g == k]).mean() for k in np.unique(g)])
 
 
+@pytest.mark.filterwarnings("ignore:FairMTLReduction stopped after max_rounds")  # kept small: fast
 def test_gradient_boosting_minimax_lowers_the_worst_group_loss(hospitals):
     X, y, g = hospitals
     hgb = HistGradientBoostingClassifier(max_iter=20, random_state=0)
@@ -42,6 +43,7 @@ def test_gradient_boosting_minimax_lowers_the_worst_group_loss(hospitals):
     assert set(model.predict(X[:50])) <= set(model.classes_)
 
 
+@pytest.mark.filterwarnings("ignore:FairMTLReduction stopped after max_rounds")  # kept small: fast
 def test_zero_one_loss_gives_a_randomised_ensemble(hospitals):
     X, y, g = hospitals
     hgb = HistGradientBoostingClassifier(max_iter=10, random_state=0)
@@ -81,6 +83,7 @@ def test_rejects_estimators_without_sample_weight_and_wrong_losses(hospitals):
         FairMTLReduction(LogisticRegression(), objective="bounded").fit(X, y, groups=g)
 
 
+@pytest.mark.filterwarnings("ignore:FairMTLReduction stopped after max_rounds")  # kept small: fast
 def test_is_a_well_behaved_meta_estimator(hospitals):
     X, y, g = hospitals
     model = FairMTLReduction(LogisticRegression(), max_rounds=5, tol=1e-2)
@@ -126,6 +129,7 @@ def test_warm_started_members_are_independent_models(four_hospitals):
     assert all(m.get_params()["warm_start"] is False for m in members)
 
 
+@pytest.mark.filterwarnings("ignore:FairMTLReduction stopped after max_rounds")  # kept small: fast
 def test_warm_start_is_not_used_for_ensembles(four_hospitals):
     X, y, g = four_hospitals
     hgb = HistGradientBoostingClassifier(max_iter=5, random_state=0)

@@ -279,6 +279,7 @@ def raise_on_calls(calls: set[int]):
     return solve
 
 
+@pytest.mark.filterwarnings("ignore::fairmtl.exceptions.SolverFallbackWarning")  # injected
 def test_failed_refinement_warns_and_keeps_stage_one(monkeypatch):
     X, y, g = make_problem(0, 3, d=4, n_total=450, min_size=40)
     # the smooth (SQP) second stage fails its checks, then both conic attempts raise

@@ -24,6 +24,7 @@ def _fits(X, y, g):
     yield "reduction", FairMTLReduction(LogisticRegression(), objective="minimax", max_rounds=3)
 
 
+@pytest.mark.filterwarnings("ignore:FairMTLReduction stopped after max_rounds")
 @pytest.mark.parametrize("path", ["exact", "dual", "reduction"])
 def test_every_path_reports_one_record(hospitals, path):
     X, y, g = hospitals

@@ -44,8 +44,9 @@ DIRECTION_OBJECTIVES: dict[str, tuple[str, ...]] = {
 }
 
 MSG_NEURAL_OBJECTIVE = (
-    "objective={objective!r} is not available with model='mlp'. Choose one of: {choices} "
-    "(or model='linear' for the exact convex path)."
+    "objective={objective!r} is not available on the neural path (FairMTLMLPClassifier, "
+    "FairMTLMLPRegressor). Choose one of: {choices} (or FairMTLClassifier / "
+    "FairMTLRegressor for the exact convex path)."
 )
 MSG_DIRECTION = (
     "direction={direction!r} does not apply to objective={objective!r}; use one of: {choices}."
