@@ -5,10 +5,8 @@ weighted fits cost about a thousand of them for a minimax fit (measured on 1,000
 of 50 hospitals, 4 workers: 995 rounds, 28x the average-loss fit). Where the model is
 small (:data:`~fairmtl.solvers._refine.MAX_PARAMS` parameters), the exact path's smooth
 stages (:mod:`fairmtl.solvers._refine`) solve the same two stages in tens of passes: stage
-1 in epigraph form and the Pareto stage, both by SLSQP (the interior-point method crawls
-in the Pareto stage's thin feasible set: measured on 100,000 rows x 50 features x 50
-hospitals, 5 Hessians and 56 passes spent before SLSQP took over), each answer
-KKT-checked. The rows' sums come from the holder of
+1 in epigraph form by SLSQP from zero, the Pareto stage by the interior-point method
+(SLSQP where it fails), each answer KKT-checked. The rows' sums come from the holder of
 the rows (``data.smooth_model``: :class:`fairmtl.distributed._smooth.ClusterModel` on a
 cluster).
 
@@ -93,7 +91,7 @@ def smooth_refine(problem, run: DualRun, stage1: LevelResult, bounds) -> dict[st
     found: RefineResult | None = refine_smooth(oracle.data, problem.loss, oracle.penalty,
                                                problem.sharing_name, problem.shares,
                                                np.asarray(bounds, dtype=float),
-                                               stage1.point, interior=False)  # fmt: skip
+                                               stage1.point)  # fmt: skip
     if found is None:
         return None
     return {
