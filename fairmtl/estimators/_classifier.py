@@ -121,7 +121,7 @@ class FairMTLClassifier(GroupClassifierMixin, LinearBase):
         certified gap, for large data). "auto": the exact path by sequential quadratic
         programming where the loss is smooth and the model has at most 400 parameters
         (average, balanced, minimax, chebyshev, bounded, no_harm on small problems;
-        minimax, chebyshev and bounded on large ones too, when the rows have at most 64
+        minimax, chebyshev and bounded on large ones too, when the rows have at most 32
         features; each answer passes a KKT check of its duality gap, else CLARABEL's
         chain solves it), else the dual path where it applies, else CLARABEL.
         With "CLARABEL", minimax and chebyshev (smooth losses) run CLARABEL to a 1e-6 gap
