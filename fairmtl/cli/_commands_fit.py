@@ -145,20 +145,7 @@ def fit(
                    "data_format": data_format}  # fmt: skip
         _fit_on_cluster(ctx, ui, data, target, group, features, output, params, cluster, force)
         return
-    table = TableOptions.from_cli(
-        data,
-        target,
-        group,
-        features=features,
-        drop=drop,
-        sep=sep,
-        na_values=na_values,
-        id_column=id_column,
-        task=task,
-        categorical=categorical,
-        encoding=encoding,
-        on_missing_target=on_missing_target,
-    ).read()
+    table = TableOptions.from_context(ctx).read()
     ui.info(
         f"Read {len(table.frame) + table.rows_dropped:,} rows from {data}: {table.task}, "
         f"{len(table.schema.features)} features, {table.y.size:,} rows with a target."

@@ -197,20 +197,7 @@ def frontier(
     from fairmtl.cli._pipeline import TableOptions
 
     ui = Ui(ctx, quiet=quiet, json_mode=json)
-    table_options = TableOptions.from_cli(
-        data,
-        target,
-        group,
-        features=features,
-        drop=drop,
-        sep=sep,
-        na_values=na_values,
-        id_column=id_column,
-        task=task,
-        categorical=categorical,
-        encoding=encoding,
-        on_missing_target=on_missing_target,
-    )
+    table_options = TableOptions.from_context(ctx)
     config = FrontierConfig(
         **dataclasses.asdict(table_options),
         output=output,

@@ -140,20 +140,7 @@ def transfer(
     ui = Ui(ctx, quiet=quiet, json_mode=json)
     json_path = output.with_suffix(".json")
     check_outputs([output, json_path], force=force)  # before the fits, not after them
-    table = TableOptions.from_cli(
-        data,
-        target,
-        group,
-        features=features,
-        drop=drop,
-        sep=sep,
-        na_values=na_values,
-        id_column=id_column,
-        task=task,
-        categorical=categorical,
-        encoding=encoding,
-        on_missing_target=on_missing_target,
-    ).read()
+    table = TableOptions.from_context(ctx).read()
     schemes = _schemes(sharing)
     estimator = build_estimator(
         table.task,

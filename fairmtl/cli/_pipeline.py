@@ -71,6 +71,20 @@ class TableOptions:
             **options,
         )
 
+    @classmethod
+    def from_context(cls, ctx: Any) -> TableOptions:
+        """:meth:`from_cli` on the data options of a command's parsed parameters
+        (``ctx.params`` of typer / click: the command's options under their own names).
+        click keeps a repeatable option that was not given as ``()`` where typer passes
+        None; for ``--na-values`` the two differ (None: the default markers)."""
+        p = ctx.params
+        names = ("features", "drop", "sep", "id_column", "task", "categorical", "encoding",
+                 "on_missing_target")  # fmt: skip
+        options = {n: p[n] for n in names}
+        return cls.from_cli(
+            p["data"], p["target"], p["group"], na_values=p["na_values"] or None, **options
+        )
+
     def read(self) -> TrainingTable:
         """Read and check the table (:func:`fairmtl.data.load_training_table`).
 
