@@ -13,7 +13,8 @@ cluster).
 The certificate stays the dual path's own: one oracle fit at the group weights ``y`` that
 stage 1's KKT check recovered, warm-started at its answer, proves the lower bound
 ``q(y) - error``; the upper bound is the stage-1 model's objective. Where a stage fails its
-checks, the level method (stage 1) or the bounded solve (stage 2) takes over.
+checks (or stage 1's certified gap is above the tolerance), the level method (stage 1)
+or the bounded solve (stage 2) takes over.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from fairmtl.solvers._dualrun import DualRun
-from fairmtl.solvers._master import DualForm, LevelResult, gap_closed
+from fairmtl.solvers._master import DualForm, LevelResult, _bounds_met
 from fairmtl.solvers._refine import (
     MAX_PARAMS,
     RefineResult,
@@ -54,7 +55,8 @@ def smooth_applies(problem, form, alpha: float) -> bool:
 
 def smooth_stage1(problem, run: DualRun, form) -> LevelResult | None:
     """Stage 1 of ``form`` by :func:`~fairmtl.solvers._refine.minimax_smooth`, certified
-    by one oracle fit; None when the answer fails its checks."""
+    by one oracle fit; None when the answer fails its checks or its certified gap is above
+    the tolerance."""
     oracle = run.oracle
     data, penalty = oracle.data, oracle.penalty
     found = minimax_smooth(data, problem.loss, penalty, problem.sharing_name, form.scale,
@@ -69,7 +71,8 @@ def smooth_stage1(problem, run: DualRun, form) -> LevelResult | None:
     run.warm = point
     answer = run.ask(dual.weights(y), max(0.05 * run.tol * abs(upper), 1e-13))
     lower = dual.dual_value(answer.value, y) - answer.error
-    closed = gap_closed(upper, lower, run.tol) and lower <= upper + run.tol * abs(upper)
+    if not _bounds_met(upper, lower, run.tol):
+        return None  # not certified within the tolerance: the level method's turn
     return LevelResult(
         lower=lower,
         upper=upper,
@@ -78,9 +81,8 @@ def smooth_stage1(problem, run: DualRun, form) -> LevelResult | None:
         penalty=penalty_value,
         weights=y,
         rounds=found.iterations,
-        converged=bool(closed),
+        converged=True,
         model_gap=0.0,
-        stopped="converged" if closed else "smooth",
     )
 
 
