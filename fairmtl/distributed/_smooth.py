@@ -29,11 +29,8 @@ class ClusterModel(_Model):
     def outputs(self, w: np.ndarray, b: np.ndarray) -> np.ndarray:
         raise NotImplementedError("A distributed fit keeps the rows' outputs on the workers.")
 
-    def evaluate(self, w: np.ndarray, b: np.ndarray):
-        """Group losses, their gradients ``(G, d)`` and ``(G,)``, penalty value and grads."""
-        key = w.tobytes() + b.tobytes()
-        if self._cache is not None and self._cache[0] == key:
-            return self._cache[1]
+    def _sums(self, w: np.ndarray, b: np.ndarray):
+        """Group losses and their gradients: one round."""
         rows = self.data
         losses, jw, jb = (
             np.zeros(rows.n_groups),
@@ -45,9 +42,7 @@ class ClusterModel(_Model):
             losses[tasks] += part_losses
             jw[tasks] += part_jw
             jb[tasks] += part_jb
-        out = (losses, jw, jb, *self.penalty.value_grad(w, b))
-        self._cache = (key, out)
-        return out
+        return losses, jw, jb
 
     def hessian(self, point, weights: np.ndarray, P: int) -> np.ndarray:
         """``sum_g weights_g * Hessian of L_g`` in the flat original-space parameters."""

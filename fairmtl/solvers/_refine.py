@@ -112,17 +112,19 @@ class _Model:
     def evaluate(self, w: np.ndarray, b: np.ndarray):
         """Group losses, their gradients ``(G, d)`` and ``(G,)``, penalty value and grads."""
         key = w.tobytes() + b.tobytes()
-        if self._cache is not None and self._cache[0] == key:
-            return self._cache[1]
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, (*self._sums(w, b), *self.penalty.value_grad(w, b)))
+        return self._cache[1]
+
+    def _sums(self, w: np.ndarray, b: np.ndarray):
+        """Group losses and their gradients in ``(w_g, b_g)``: one pass over the rows."""
         data = self.data
         ell, dz = _loss_and_gradient(self.loss, self.outputs(w, b), data.y)
         losses = np.bincount(data.task, weights=data.rw * ell, minlength=data.n_groups)
         r = data.rw * dz
         jw = data.group_rmatvec(r)
         jb = np.bincount(data.task, weights=r, minlength=data.n_groups)
-        out = (losses, jw, jb, *self.penalty.value_grad(w, b))
-        self._cache = (key, out)
-        return out
+        return losses, jw, jb
 
     def hessian(self, point: tuple[np.ndarray, np.ndarray], weights: np.ndarray, P: int):
         """``sum_g weights_g * Hessian of L_g`` at ``point`` in the flat original-space
