@@ -15,11 +15,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from fairmtl.data import group_labels, train_val_test_split
+from fairmtl.data import group_labels
 from fairmtl.estimators import FairMTLClassifier, FairMTLRegressor
 from fairmtl.exceptions import DataValidationError
-from fairmtl.transfer._affinity import AFFINITY_MEASURES, CLUSTER_METHODS, cluster_groups
-from fairmtl.transfer._affinity import task_affinity as _task_affinity
+from fairmtl.transfer._affinity import AFFINITY_MEASURES, CLUSTER_METHODS
+from fairmtl.transfer._clustered_select import Selection, fittable, members_of
 from fairmtl.transfer._common import Data, check_data, default_estimator, fit_variant, row_losses
 
 __all__ = ["ClusteredMTL", "MSG_CLUSTERED_UNSEEN", "fit_per_cluster", "per_cluster_losses"]
@@ -176,6 +176,7 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         "method": [StrOptions(set(CLUSTER_METHODS))],
         "selection": [StrOptions({"worst", "average", "balanced"})],
         "alphas": [StrOptions({"auto"}), tuple, list, None],
+        "cv": [Interval(numbers.Integral, 2, None, closed="left"), None],
         "val_size": [Interval(numbers.Real, 0, 1, closed="neither")],
         "random_state": ["random_state"],
     }
@@ -190,6 +191,7 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         method="average",
         selection="balanced",
         alphas="auto",
+        cv=5,
         val_size=0.25,
         random_state=None,
     ):
@@ -200,6 +202,7 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         self.method = method
         self.selection = selection
         self.alphas = alphas
+        self.cv = cv
         self.val_size = val_size
         self.random_state = random_state
 
@@ -212,7 +215,7 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
 
     # -- fit -----------------------------------------------------------------------
     def fit(self, X, y, *, groups, sample_weight=None):
-        """Cluster the groups, choose the count on validation data, refit per cluster.
+        """Cluster the groups, choose the count on held-out rows, refit per cluster.
 
         Parameters
         ----------
@@ -229,34 +232,21 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         data = check_data(X, y, groups)
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         self.estimator_ = default_estimator(data.y, self.estimator)
-        if self.n_clusters == "auto":
-            train_rows, val_rows = self._split(data)
-        else:  # nothing to choose: cluster on every row
-            train_rows, val_rows = np.arange(len(data.y)), np.array([], dtype=np.int64)
-        train = data.take(train_rows)
-        w_train = None if weight is None else weight[train_rows]
-        self.affinity_ = _task_affinity(
-            train.X,
-            train.y,
-            groups=train.groups,
-            measure=self.affinity,
-            estimator=self.estimator_,
-            sample_weight=w_train,
-        )
-        candidates = self._candidates(len(self.affinity_))
-        labelings = {
-            k: cluster_groups(self.affinity_, k, method=self.method, random_state=self.random_state)
-            for k in candidates
-        }
-        template_alpha = self.estimator_.get_params().get("alpha")
-        if len(candidates) == 1:
+        selection = Selection(
+            self.estimator_, self.selection, self._alpha_grid(), data, weight,
+            self.affinity, self.method, self.random_state,
+        )  # fmt: skip
+        candidates = self._candidates(len(data.names))
+        if self.n_clusters != "auto":  # nothing to choose: cluster on every row
+            self.affinity_, labelings = selection.clusterings(np.arange(len(data.y)), candidates)
             chosen = candidates[0]
             self.validation_ = pd.DataFrame({"n_clusters": [chosen], "chosen": [True]})
-            alphas = [template_alpha] * chosen
+            clusters = labelings[chosen]
+            alphas = [self.estimator_.get_params().get("alpha")] * chosen
         else:
-            chosen, alphas = self._choose(labelings, train, data.take(val_rows), w_train)
+            chosen, clusters, alphas = self._choose(selection, data, candidates)
         self.n_clusters_ = int(chosen)
-        self.clusters_ = labelings[chosen]
+        self.clusters_ = clusters
         self.cluster_alpha_ = list(alphas)
         self.groups_ = self.clusters_.index.to_numpy(dtype=str)
         self.estimators_ = self._fit_clusters(self.clusters_, data, weight, alphas)
@@ -264,18 +254,6 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         if is_classifier(self.estimator_):
             self.classes_ = self.estimators_[0].classes_
         return self
-
-    def _split(self, data: Data) -> tuple[np.ndarray, np.ndarray]:
-        split = train_val_test_split(
-            data.X,
-            data.y,
-            data.groups,
-            val_size=self.val_size,
-            test_size=0.0,
-            random_state=self.random_state,
-            min_per_split=2,
-        )
-        return split.train, split.val
 
     def _candidates(self, n_groups: int) -> list[int]:
         if self.n_clusters != "auto":
@@ -297,61 +275,27 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
             return [float(alpha) * f for f in (1.0, 10.0, 100.0)]
         return [float(a) for a in self.alphas]
 
-    def _choose(self, labelings: dict[int, pd.Series], train: Data, val: Data, w_train):
-        """The count with the best validation loss, each cluster at its best alpha."""
-        names = np.unique(val.groups)
-        codes = np.searchsorted(names, val.groups)
-        counts = np.bincount(codes, minlength=len(names)).astype(float)
-        cache: dict[tuple, tuple[Any, np.ndarray]] = {}  # nested clusterings share clusters
-        grid = self._alpha_grid()
-        records, choices = [], {}
-        for k, clusters in labelings.items():
-            losses, alphas = np.empty(len(val.y)), []
-            for c in range(k):
-                members = tuple(sorted(clusters.index[clusters.to_numpy() == c]))
-                if members not in cache:
-                    cache[members] = self._best_alpha(members, grid, train, val, w_train)
-                alpha, rows, part = cache[members]
-                losses[rows] = part
-                alphas.append(alpha)
-            per_group = np.bincount(codes, weights=losses, minlength=len(names)) / counts
-            choices[k] = alphas
-            records.append(
-                {
-                    "n_clusters": k,
-                    "average": float(losses.mean()),
-                    "balanced": float(per_group.mean()),
-                    "worst": float(per_group.max()),
-                }
-            )
-        table = pd.DataFrame(records)
-        best = int(table[self.selection].to_numpy().argmin())  # ties: the fewest clusters
+    def _choose(self, selection: Selection, data: Data, candidates: list[int]):
+        """The count with the best held-out criterion whose clusters can all be fitted,
+        its clusters (all rows; the training part with ``cv=None``) and alphas."""
+        folds = selection.folds(self.cv, self.val_size)
+        table = selection.count_table(folds, candidates)
+        rows = folds[0][0] if self.cv is None else np.arange(len(data.y))
+        self.affinity_, labelings = selection.clusterings(rows, candidates)
+        order = np.argsort(table[self.selection].to_numpy(), kind="stable")  # ties: fewest
+        best = next((i for i in order if self._can_fit(labelings[candidates[i]], data)), order[0])
         table["chosen"] = np.arange(len(table)) == best
         self.validation_ = table
-        k = int(table["n_clusters"].iloc[best])
-        return k, choices[k]
+        k = candidates[best]
+        clusters = labelings[k]
+        alphas = [selection.cv_alpha(members_of(clusters, c), folds) for c in range(k)]
+        return k, clusters, alphas
 
-    def _best_alpha(self, members: tuple, grid: list, train: Data, val: Data, w_train):
-        """``(alpha, validation rows, their losses)`` of one cluster at its best alpha."""
-        rows_train = np.flatnonzero(np.isin(train.groups, members))
-        rows_val = np.flatnonzero(np.isin(val.groups, members))
-        part_train, part_val = train.take(rows_train), val.take(rows_val)
-        w = None if w_train is None else w_train[rows_train]
-        codes = part_val.codes()
-        best = None
-        for alpha in grid:
-            params = {} if alpha is None else {"alpha": alpha}
-            model = fit_variant(self.estimator_, part_train, w, **params)
-            losses = row_losses(model, part_val)
-            per_group = np.bincount(codes, weights=losses) / np.bincount(codes)
-            score = {
-                "average": losses.mean(),
-                "balanced": per_group.mean(),
-                "worst": per_group.max(),
-            }[self.selection]
-            if best is None or score < best[0]:  # ties: the smaller (template) alpha
-                best = (score, alpha, losses)
-        return best[1], rows_val, best[2]
+    def _can_fit(self, clusters: pd.Series, data: Data) -> bool:
+        return all(
+            fittable(self.estimator_, data.y[np.isin(data.groups, members_of(clusters, c))])
+            for c in range(int(clusters.max()) + 1)
+        )
 
     def _store_losses(self) -> None:
         parts = [model.group_losses_ for model in self.estimators_]
