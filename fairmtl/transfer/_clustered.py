@@ -19,7 +19,7 @@ from fairmtl.data import group_labels
 from fairmtl.estimators import FairMTLClassifier, FairMTLRegressor
 from fairmtl.exceptions import DataValidationError
 from fairmtl.transfer._affinity import AFFINITY_MEASURES, CLUSTER_METHODS
-from fairmtl.transfer._clustered_select import Selection, fittable, members_of
+from fairmtl.transfer._clustered_select import Selection, cluster_strength, fittable, members_of
 from fairmtl.transfer._common import Data, check_data, default_estimator, fit_variant, row_losses
 
 __all__ = ["ClusteredMTL", "MSG_CLUSTERED_UNSEEN", "fit_per_cluster", "per_cluster_losses"]
@@ -60,8 +60,8 @@ def fit_per_cluster(
         rows = np.flatnonzero(np.isin(data.groups, members))
         w = None if weight is None else weight[rows]
         extra = {} if alphas is None or alphas[c] is None else {"alpha": alphas[c]}
-        if isinstance(strength, numbers.Real):
-            extra["sharing_strength"] = float(strength) * len(members) / n_groups
+        if strength is not None:
+            extra["sharing_strength"] = cluster_strength(strength, len(members), n_groups)
         models.append(fit_variant(template, data.take(rows), w, **{**params, **extra}))
     return models
 
@@ -85,19 +85,25 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
     built from the template ``estimator`` (its ``sharing`` acts within the cluster: with
     ``"offset"`` a cluster's groups keep offsets around the cluster's core). One cluster
     is global sharing; one cluster per group is the independent fit. The number of
-    clusters is the one with the lowest validation loss (mean group loss by default) among
-    ``1 .. max_clusters``; the models are then refitted on all the rows, keeping the
-    clusters found on the training part. With a fixed ``n_clusters`` the clusters come
-    from all the rows.
+    clusters is the one with the lowest held-out loss (mean group loss by default) among
+    ``1 .. max_clusters``, by ``cv``-fold cross-validation stratified by group: on each
+    fold the affinity, the clusterings and the cluster models are computed from the
+    fold's training rows alone, so that the rows that score a count never shape its
+    clusters. The clusters of the chosen count are then found on all the rows, and the
+    models refitted on them. With a fixed ``n_clusters`` nothing is held out.
 
-    Each cluster also gets its own ridge strength (``alphas``), chosen on the same
-    validation rows. Without it, a group that the clustering rightly isolates (an
-    outlier, unrelated to the others) is fitted exactly as its independent model, with
-    the template's ``alpha``; when that group is the worst off, clustering can then only
-    tie the independent models on the worst-group loss, never beat them. A singleton's
-    model has no other group to borrow from, but it can be regularised for its own size:
-    on the planted-cluster benchmark this turned those ties into wins (see
-    ``benchmarks/_transfer.py``).
+    Cross-validation rather than one validation split: with a few dozen rows per group, a
+    quarter of them held out once is too noisy a judge. A small group whose few held-out
+    rows happen to fit its own model better looks like an outlier; split off into a
+    cluster of its own, it gets exactly its independent model, and clustering can then
+    at best tie the independent models on the worst-group loss. Every row held out once
+    (and the clusters found on all of them) removes most of that noise.
+
+    Each cluster also gets its own ridge strength (``alphas``), chosen on the same folds
+    restricted to its groups. A group that the clustering rightly isolates (an outlier,
+    unrelated to the others) has no other group to borrow from, but it can be
+    regularised for its own size; with the template's ``alpha`` alone its model is
+    exactly its independent one.
 
     Parameters
     ----------
@@ -119,15 +125,21 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         counts with a better *held-out worst-group* loss than "worst" itself: one small
         group's validation loss is too noisy to choose by.
     alphas : "auto", tuple of float or None, default="auto"
-        Candidate ``alpha`` of each cluster's model, chosen per cluster on the validation
+        Candidate ``alpha`` of each cluster's model, chosen per cluster on the held-out
         rows by the cluster's own ``selection`` loss. "auto": the template's ``alpha``
         times 1, 10 and 100 (the template's alone when it is not a number). None: the
         template's ``alpha`` for every cluster. Used only when ``n_clusters="auto"``
-        (a fixed count holds out no validation rows).
+        (a fixed count holds out no rows).
+    cv : int or None, default=5
+        Number of folds (stratified by group, and by class for a classifier) that choose
+        the count and the alphas; a group with fewer rows than folds is never held out.
+        A count one of whose clusters cannot be fitted on a fold (a classifier's cluster
+        whose training rows hold one class) is not chosen. None: one validation split of
+        ``val_size`` (faster, noisier; the clusters then come from its training part).
     val_size : float in (0, 1), default=0.25
-        Share of each group's rows held out to choose the count.
+        Share of each group's rows held out to choose the count when ``cv=None``.
     random_state : int or None, default=None
-        Seed of the validation split (and of spectral clustering).
+        Seed of the folds or validation split (and of spectral clustering).
 
     Attributes
     ----------
@@ -139,10 +151,12 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
     estimators_ : list of fitted estimators
         ``estimators_[c]`` is cluster c's model, refitted on all rows of its groups.
     affinity_ : pandas.DataFrame
-        The affinity matrix (training part) the clusters come from.
+        The affinity matrix the clusters come from (all rows; the training part of the
+        split with ``cv=None``).
     validation_ : pandas.DataFrame
         One row per count tried: ``n_clusters``, ``average``, ``balanced``, ``worst``
-        (validation losses, each cluster at its best ``alpha``) and ``chosen``.
+        (pooled held-out losses, each fold's cluster at its best ``alpha``; ``inf`` for a
+        count that could not be fitted) and ``chosen``.
     cluster_alpha_ : list of float
         ``alpha`` of each cluster's model (``cluster_alpha_[c]`` for cluster c).
     groups_ : ndarray of str
@@ -174,7 +188,7 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         "max_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
         "affinity": [StrOptions(set(AFFINITY_MEASURES))],
         "method": [StrOptions(set(CLUSTER_METHODS))],
-        "selection": [StrOptions({"worst", "average", "balanced"})],
+        "selection": [StrOptions({"worst", "average", "balanced", "shrunk_worst"})],
         "alphas": [StrOptions({"auto"}), tuple, list, None],
         "cv": [Interval(numbers.Integral, 2, None, closed="left"), None],
         "val_size": [Interval(numbers.Real, 0, 1, closed="neither")],

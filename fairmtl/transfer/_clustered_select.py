@@ -11,6 +11,7 @@ folds restricted to its groups.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,13 +20,15 @@ import pandas as pd
 from sklearn.base import is_classifier
 
 from fairmtl.data import group_label_folds, train_val_test_split
+from fairmtl.estimators._selection import heldout_group_stats, shrinkage_weights, shrunk_worst
 from fairmtl.transfer._affinity import cluster_groups, task_affinity
 from fairmtl.transfer._common import Data, fit_variant, row_losses
 
-__all__ = ["Selection", "fittable", "members_of"]
+__all__ = ["Selection", "cluster_strength", "fittable", "members_of"]
 
-#: validation criteria: the mean loss over rows, over groups, or the worst group's
-CRITERIA = ("average", "balanced", "worst")
+#: validation criteria: the mean loss over rows, over groups, the worst group's, or the
+#: worst group's shrunk by its noise (the estimators' rule)
+CRITERIA = ("average", "balanced", "worst", "shrunk_worst")
 
 
 def members_of(clusters: pd.Series, c: int) -> tuple[str, ...]:
@@ -33,21 +36,56 @@ def members_of(clusters: pd.Series, c: int) -> tuple[str, ...]:
     return tuple(sorted(str(g) for g in clusters.index[clusters.to_numpy() == c]))
 
 
+def cluster_strength(strength: Any, n_members: int, n_groups: int) -> Any:
+    """A cluster's ``sharing_strength``: a number scaled by its share of the groups.
+
+    The estimators state ``sharing_strength`` per group of average size, so the same
+    number would couple the few groups of a small cluster far more tightly than the
+    template couples all ``n_groups``; "auto" (or None) is passed on unchanged.
+    """
+    if isinstance(strength, numbers.Real) and not isinstance(strength, bool):
+        return float(strength) * n_members / n_groups
+    return strength
+
+
 def fittable(template: Any, y: np.ndarray) -> bool:
     """Whether a model can be fitted on targets ``y``: a classifier needs two classes."""
     return len(y) > 0 and (not is_classifier(template) or len(np.unique(y)) > 1)
 
 
-def criteria(losses: np.ndarray, codes: np.ndarray) -> dict[str, float]:
-    """The three criteria of per-row held-out ``losses`` of groups ``codes`` (rows held
-    out; a group with no held-out row does not count)."""
-    sums, counts = np.bincount(codes, weights=losses), np.bincount(codes)
-    per_group = sums[counts > 0] / counts[counts > 0]
-    return {
-        "average": float(losses.mean()),
-        "balanced": float(per_group.mean()),
-        "worst": float(per_group.max()),
-    }
+def criteria_table(candidates: list[np.ndarray | None], codes: np.ndarray) -> pd.DataFrame:
+    """The criteria of each candidate's per-row held-out losses (None: it could not be
+    fitted, every criterion ``inf``) of the rows of groups ``codes``.
+
+    ``average`` (over rows), ``balanced`` (mean of the group means), ``worst`` (largest
+    group mean) and ``shrunk_worst``: the estimators' selection rule
+    (:mod:`fairmtl.estimators._selection`), the largest group mean after shrinking each
+    towards the overall mean by its share of noise, with the same shrinkage for every
+    candidate. A group with no held-out row does not count.
+    """
+    present = np.flatnonzero(np.bincount(codes) > 0)
+    codes = np.searchsorted(present, codes)
+    G = len(present)
+    ones = np.ones(len(codes))
+    stats = [None if c is None else heldout_group_stats(c, codes, ones, G) for c in candidates]
+    ok = [st for st in stats if st is not None]
+    if ok:
+        keep = shrinkage_weights(np.array([st[1] for st in ok]), np.array([st[2] for st in ok]))
+    records = []
+    for st in stats:
+        if st is None:
+            records.append(dict.fromkeys(CRITERIA, np.inf))
+            continue
+        overall, means, _ = st
+        records.append(
+            {
+                "average": overall,
+                "balanced": float(means.mean()),
+                "worst": float(means.max()),
+                "shrunk_worst": shrunk_worst(overall, means, keep),
+            }
+        )
+    return pd.DataFrame(records, columns=list(CRITERIA))
 
 
 @dataclass
@@ -62,6 +100,10 @@ class Selection:
     affinity: str
     method: str
     random_state: Any
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.data.names)
 
     # -- folds -------------------------------------------------------------------------
     def folds(self, cv: int | None, val_size: float) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -107,9 +149,16 @@ class Selection:
         return A, labelings
 
     def count_table(self, folds, candidates: list[int]) -> pd.DataFrame:
-        """One row per count: the criteria of its pooled held-out losses (each cluster of
-        each fold at its best alpha on that fold); ``inf`` where a fold's cluster cannot
-        be fitted (a classifier cluster whose training rows hold one class)."""
+        """One row per count: the criteria of its pooled held-out losses; ``inf`` where a
+        fold's cluster cannot be fitted (a classifier cluster whose training rows hold
+        one class).
+
+        Every cluster model here has the template's ``alpha``. Giving each cluster the
+        alpha that scores best on the very rows that then score the count would make the
+        score optimistic by a minimum over the grid per cluster, so the more clusters, the
+        more optimistic: it favours splitting a cluster. The alphas are chosen after the
+        count (:meth:`cv_alpha`), on the clusters kept.
+        """
         n = len(self.data.y)
         losses = {k: np.full(n, np.nan) for k in candidates}
         failed = set()
@@ -120,23 +169,21 @@ class Selection:
                 clusters = labelings.get(k)
                 for c in range(k if clusters is not None else 0):
                     members = members_of(clusters, c)
-                    if members not in cache:
-                        cache[members] = self._best_alpha(members, train_rows, val_rows)
+                    if members not in cache:  # at the template's alpha (see above)
+                        cache[members] = self._fit_score(members, train_rows, val_rows, None)
                     if cache[members] is None:
                         failed.add(k)
                         break
-                    rows, part = cache[members][1:]
+                    rows, part = cache[members]
                     losses[k][rows] = part
         held = np.concatenate([v for _, v in folds])
-        codes = self.data.codes()[held]
-        records = []
-        for k in candidates:
-            if k in failed or np.isnan(losses[k][held]).any():
-                scores = dict.fromkeys(CRITERIA, np.inf)
-            else:
-                scores = criteria(losses[k][held], codes)
-            records.append({"n_clusters": k, **scores})
-        return pd.DataFrame(records)
+        table = criteria_table(
+            [None if k in failed or np.isnan(losses[k][held]).any() else losses[k][held]
+             for k in candidates],
+            self.data.codes()[held],
+        )  # fmt: skip
+        table.insert(0, "n_clusters", candidates)
+        return table
 
     # -- alpha -------------------------------------------------------------------------
     def _fit_score(self, members, train_rows, val_rows, alpha):
@@ -148,37 +195,32 @@ class Selection:
         if not fittable(self.template, data.y[tr]):
             return None
         w = None if self.weight is None else self.weight[tr]
-        params = {} if alpha is None else {"alpha": alpha}
+        # the coupling of the final model of these groups (fit_per_cluster)
+        strength = self.template.get_params().get("sharing_strength")
+        params = (
+            {}
+            if strength is None
+            else {"sharing_strength": cluster_strength(strength, len(members), self.n_groups)}
+        )
+        if alpha is not None:
+            params["alpha"] = alpha
         model = fit_variant(self.template, data.take(tr), w, **params)
         return va, row_losses(model, data.take(va)) if va.size else np.empty(0)
 
-    def _best_alpha(self, members, train_rows, val_rows):
-        """``(alpha, held-out rows, their losses)`` of one cluster on one fold."""
-        best = None
-        for alpha in self.grid:
-            fitted = self._fit_score(members, train_rows, val_rows, alpha)
-            if fitted is None:
-                return None
-            va, part = fitted
-            score = criteria(part, self.data.codes()[va])[self.criterion] if va.size else 0.0
-            if best is None or score < best[0]:  # ties: the smaller (template) alpha
-                best = (score, alpha, va, part)
-        return best[1:]
-
     def cv_alpha(self, members: tuple[str, ...], folds) -> Any:
-        """The alpha of the grid with the best pooled held-out criterion of one cluster."""
+        """The alpha of the grid with the best pooled held-out criterion of one cluster
+        (ties: the first, the template's under "auto")."""
         if len(self.grid) == 1:
             return self.grid[0]
-        best = None
+        candidates, rows = [], None
         for alpha in self.grid:
             parts = [self._fit_score(members, tr, va, alpha) for tr, va in folds]
             if any(p is None for p in parts):
-                return self.grid[0]
+                candidates.append(None)
+                continue
             rows = np.concatenate([p[0] for p in parts])
-            if not rows.size:
-                return self.grid[0]
-            losses = np.concatenate([p[1] for p in parts])
-            score = criteria(losses, self.data.codes()[rows])[self.criterion]
-            if best is None or score < best[0]:  # ties: the smaller (template) alpha
-                best = (score, alpha)
-        return best[1]
+            candidates.append(np.concatenate([p[1] for p in parts]))
+        if rows is None or not rows.size:
+            return self.grid[0]
+        table = criteria_table(candidates, self.data.codes()[rows])
+        return self.grid[int(table[self.criterion].to_numpy().argmin())]
