@@ -45,7 +45,9 @@ def test_the_count_is_chosen_by_cross_validation_with_the_clustering_redone_per_
     bunch = make_hospitals(6, n_samples=720, n_clusters=2, task="regression", random_state=3)
     X, y, g = bunch.data.to_numpy(), bunch.target.to_numpy(), bunch.groups.to_numpy().astype(str)
     template = FairMTLRegressor(objective="average", alpha=1e-3, sharing_strength=0.3)
-    model = ClusteredMTL(template, max_clusters=4, alphas=None, cv=3, random_state=0)
+    model = ClusteredMTL(
+        template, max_clusters=4, alphas=None, strengths=None, cv=3, random_state=0
+    )
     model.fit(X, y, groups=g)
     expected = _loop_table(X, y, g, template, [1, 2, 3, 4], cv=3)
     table = model.validation_
@@ -83,3 +85,20 @@ def test_one_validation_split_remains_available():
     assert model.validation_["chosen"].sum() == 1
     with pytest.raises(ValueError, match="'cv' parameter"):
         ClusteredMTL(cv=1).fit(bunch.data, bunch.target, groups=bunch.groups)
+
+
+def test_each_cluster_model_chooses_its_own_sharing_strength():
+    bunch = make_hospitals(6, n_samples=720, n_clusters=2, task="regression", random_state=3)
+    X, y, g = bunch.data.to_numpy(), bunch.target.to_numpy(), bunch.groups.to_numpy().astype(str)
+    template = FairMTLRegressor(objective="average", alpha=1e-3, sharing_strength=0.3)
+    model = ClusteredMTL(template, n_clusters=2, random_state=0).fit(X, y, groups=g)
+    for c in range(model.n_clusters_):
+        members = model.clusters_.index[model.clusters_.to_numpy() == c]
+        rows = np.isin(g, members)
+        # the estimator's own cross-validated strength, fitted on the cluster alone
+        alone = clone(template).set_params(sharing_strength="auto")
+        alone.fit(X[rows], y[rows], groups=g[rows])
+        assert model.cluster_strength_[c] == pytest.approx(alone.sharing_strength_)
+        np.testing.assert_allclose(
+            model.predict(X[rows], groups=g[rows]), alone.predict(X[rows], groups=g[rows])
+        )

@@ -103,7 +103,10 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
     restricted to its groups. A group that the clustering rightly isolates (an outlier,
     unrelated to the others) has no other group to borrow from, but it can be
     regularised for its own size; with the template's ``alpha`` alone its model is
-    exactly its independent one.
+    exactly its independent one. And each cluster's groups are coupled as tightly as
+    the cluster's own cross-validation says (``strengths``): one strength for every
+    cluster pulls a group that sits at the edge of its cluster (or an outlier merged
+    into one) towards a core it does not share.
 
     Parameters
     ----------
@@ -130,6 +133,13 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         times 1, 10 and 100 (the template's alone when it is not a number). None: the
         template's ``alpha`` for every cluster. Used only when ``n_clusters="auto"``
         (a fixed count holds out no rows).
+    strengths : "auto" or None, default="auto"
+        "auto": each cluster's final model chooses its own ``sharing_strength`` by the
+        estimators' cross-validation (``sharing_strength="auto"`` of
+        :class:`~fairmtl.FairMTLClassifier`, on the cluster's rows, at the cluster's
+        ``alpha``), with ``sharing="offset"`` or ``"lowrank"``. None: the template's
+        strength, scaled by the cluster's share of the groups. The count itself is
+        chosen at the template's strength.
     cv : int or None, default=5
         Number of folds (stratified by group, and by class for a classifier) that choose
         the count and the alphas; a group with fewer rows than folds is never held out.
@@ -159,6 +169,8 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         count that could not be fitted) and ``chosen``.
     cluster_alpha_ : list of float
         ``alpha`` of each cluster's model (``cluster_alpha_[c]`` for cluster c).
+    cluster_strength_ : list of float
+        ``sharing_strength`` each cluster's model used (its ``sharing_strength_``).
     groups_ : ndarray of str
         Group labels seen in fit, sorted.
     group_losses_ : pandas.Series
@@ -190,6 +202,7 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         "method": [StrOptions(set(CLUSTER_METHODS))],
         "selection": [StrOptions({"worst", "average", "balanced", "shrunk_worst"})],
         "alphas": [StrOptions({"auto"}), tuple, list, None],
+        "strengths": [StrOptions({"auto"}), None],
         "cv": [Interval(numbers.Integral, 2, None, closed="left"), None],
         "val_size": [Interval(numbers.Real, 0, 1, closed="neither")],
         "random_state": ["random_state"],
@@ -205,6 +218,7 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         method="average",
         selection="balanced",
         alphas="auto",
+        strengths="auto",
         cv=5,
         val_size=0.25,
         random_state=None,
@@ -216,6 +230,7 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         self.method = method
         self.selection = selection
         self.alphas = alphas
+        self.strengths = strengths
         self.cv = cv
         self.val_size = val_size
         self.random_state = random_state
@@ -264,6 +279,10 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         self.cluster_alpha_ = list(alphas)
         self.groups_ = self.clusters_.index.to_numpy(dtype=str)
         self.estimators_ = self._fit_clusters(self.clusters_, data, weight, alphas)
+        self.cluster_strength_ = [
+            getattr(m, "sharing_strength_", m.get_params().get("sharing_strength"))
+            for m in self.estimators_
+        ]
         self._store_losses()
         if is_classifier(self.estimator_):
             self.classes_ = self.estimators_[0].classes_
@@ -279,7 +298,11 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         return list(range(1, min(self.max_clusters, n_groups) + 1))
 
     def _fit_clusters(self, clusters: pd.Series, data: Data, weight, alphas) -> list[Any]:
-        return fit_per_cluster(self.estimator_, clusters, data, weight, alphas=alphas)
+        params = {}
+        coupled = self.estimator_.get_params().get("sharing") in ("offset", "lowrank")
+        if self.strengths == "auto" and coupled:
+            params["sharing_strength"] = "auto"  # each cluster's own cross-validation
+        return fit_per_cluster(self.estimator_, clusters, data, weight, alphas=alphas, **params)
 
     def _alpha_grid(self) -> list[Any]:
         alpha = self.estimator_.get_params().get("alpha")
