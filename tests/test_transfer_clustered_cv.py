@@ -102,3 +102,33 @@ def test_each_cluster_model_chooses_its_own_sharing_strength():
         np.testing.assert_allclose(
             model.predict(X[rows], groups=g[rows]), alone.predict(X[rows], groups=g[rows])
         )
+
+
+def test_the_shrunk_worst_criterion_matches_its_formula():
+    from fairmtl.transfer._clustered_select import criteria_table
+
+    rng = np.random.default_rng(0)
+    codes = np.repeat([0, 1, 2], [30, 8, 50])
+    candidates = [rng.exponential(scale, len(codes)) for scale in (1.0, 1.3)]
+    table = criteria_table(candidates, codes)
+    means = np.array([[c[codes == g].mean() for g in range(3)] for c in candidates])
+    se2 = np.array(
+        [[c[codes == g].var(ddof=1) / (codes == g).sum() for g in range(3)] for c in candidates]
+    )
+    tau2 = np.mean(np.maximum(0.0, means.var(axis=1, ddof=1) - se2.mean(axis=1)))
+    keep = tau2 / (tau2 + se2.mean(axis=0))
+    for i, c in enumerate(candidates):
+        expected = np.max(c.mean() + keep * (means[i] - c.mean()))
+        assert table["shrunk_worst"][i] == pytest.approx(expected)
+        assert table["balanced"][i] == pytest.approx(means[i].mean())
+        assert table["worst"][i] == pytest.approx(means[i].max())
+
+
+def test_the_benchmark_says_whether_an_outlier_worst_group_was_alone():
+    from benchmarks._transfer import _why_not
+
+    row = {"seed": 0, "worst_group": "h6", "worst_is_outlier": True, "pure": True}
+    alone = _why_not([{**row, "worst_alone": True, "ratio": 1.0}])
+    merged = _why_not([{**row, "worst_alone": False, "ratio": 1.04}])
+    assert "cluster of its own" in alone and "ties (by construction)" in alone
+    assert "with other hospitals" in merged and "1.040 of the better baseline" in merged
