@@ -87,9 +87,9 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
     is global sharing; one cluster per group is the independent fit. The number of
     clusters is the one with the lowest held-out loss (mean group loss by default) among
     ``1 .. max_clusters``, by ``cv``-fold cross-validation stratified by group: on each
-    fold the affinity, the clusterings and the cluster models are computed from the
-    fold's training rows alone, so that the rows that score a count never shape its
-    clusters. The clusters of the chosen count are then found on all the rows, and the
+    fold the affinity, the clusterings and the cluster models (the template's ``alpha``,
+    its strength scaled as in the final models) are computed from the fold's training
+    rows alone, so that the rows that score a count never shape its clusters. The clusters of the chosen count are then found on all the rows, and the
     models refitted on them. With a fixed ``n_clusters`` nothing is held out.
 
     Cross-validation rather than one validation split: with a few dozen rows per group, a
@@ -99,8 +99,9 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
     at best tie the independent models on the worst-group loss. Every row held out once
     (and the clusters found on all of them) removes most of that noise.
 
-    Each cluster also gets its own ridge strength (``alphas``), chosen on the same folds
-    restricted to its groups. A group that the clustering rightly isolates (an outlier,
+    Each cluster kept then gets its own ridge strength (``alphas``), chosen on the same
+    folds restricted to its groups (after the count: a best alpha per cluster on the rows
+    that score the count would flatter the counts with more clusters). A group that the clustering rightly isolates (an outlier,
     unrelated to the others) has no other group to borrow from, but it can be
     regularised for its own size; with the template's ``alpha`` alone its model is
     exactly its independent one. And each cluster's groups are coupled as tightly as
@@ -114,7 +115,7 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         Template of every cluster's model. None: ``sharing="offset"``,
         ``objective="average"``, ``alpha=1e-4``, ``sharing_strength=0.1``, suited to ``y``.
     n_clusters : int or "auto", default="auto"
-        A fixed count, or "auto" to choose it on validation data.
+        A fixed count, or "auto" to choose it on held-out rows.
     max_clusters : int, default=6
         Largest count tried by "auto" (capped at the number of groups).
     affinity : {"coefficient", "gradient", "subspace", "covariance", \
@@ -122,14 +123,16 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         Measure of :func:`task_affinity` the clusters come from.
     method : {"average", "complete", "single", "weighted", "spectral"}, default="average"
         Clustering of :func:`cluster_groups`.
-    selection : {"balanced", "worst", "average"}, default="balanced"
-        Validation criterion: the mean of the group losses, the worst group's mean loss,
-        or the mean loss over rows. On the planted-cluster benchmark "balanced" chose
-        counts with a better *held-out worst-group* loss than "worst" itself: one small
-        group's validation loss is too noisy to choose by.
+    selection : {"balanced", "worst", "average", "shrunk_worst"}, default="balanced"
+        Criterion on the held-out losses: the mean of the group losses, the worst group's
+        mean loss, the mean loss over rows, or the estimators' rule (the worst group's
+        loss after shrinking each group's towards the overall one by its share of noise).
+        On the planted-cluster benchmark "balanced" chose counts with a better *held-out
+        worst-group* loss than "worst" itself: one small group's loss is too noisy to
+        choose by.
     alphas : "auto", tuple of float or None, default="auto"
-        Candidate ``alpha`` of each cluster's model, chosen per cluster on the held-out
-        rows by the cluster's own ``selection`` loss. "auto": the template's ``alpha``
+        Candidate ``alpha`` of each cluster's model, chosen per cluster kept on the
+        held-out rows of its groups by the ``selection`` criterion. "auto": the template's ``alpha``
         times 1, 10 and 100 (the template's alone when it is not a number). None: the
         template's ``alpha`` for every cluster. Used only when ``n_clusters="auto"``
         (a fixed count holds out no rows).
@@ -164,9 +167,9 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         The affinity matrix the clusters come from (all rows; the training part of the
         split with ``cv=None``).
     validation_ : pandas.DataFrame
-        One row per count tried: ``n_clusters``, ``average``, ``balanced``, ``worst``
-        (pooled held-out losses, each fold's cluster at its best ``alpha``; ``inf`` for a
-        count that could not be fitted) and ``chosen``.
+        One row per count tried: ``n_clusters``, ``average``, ``balanced``, ``worst``,
+        ``shrunk_worst`` (pooled held-out losses; ``inf`` for a count that could not be
+        fitted) and ``chosen``.
     cluster_alpha_ : list of float
         ``alpha`` of each cluster's model (``cluster_alpha_[c]`` for cluster c).
     cluster_strength_ : list of float
