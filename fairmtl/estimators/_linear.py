@@ -219,8 +219,13 @@ class LinearBase(FairMTLBase):
             classes = getattr(self, "classes_", None)
             warn_one_class_groups(p.y, p.tasks, p.encoder.labels_, self.sharing, strength, classes)
         path = self._solver_path(p.X.shape, p.encoder.n_groups_, p.loss, p.n_outputs)
+        options = {}
         if path == "exact":
             p.X = p.X.astype(np.float64, copy=False)  # the exact path solves in float64
+            if self.solver == "auto" and _large(p.X.shape, p.encoder.n_groups_):
+                # SQP on large data: a stage without a checked answer goes to the dual
+                # path, not to a conic program on all the rows (minutes at this size)
+                options["fallback"] = "dual"
         p.problem = make_problem(
             path,
             p.X,
@@ -234,6 +239,7 @@ class LinearBase(FairMTLBase):
             n_outputs=p.n_outputs,
             task=p.task,
             group_names=p.encoder.labels_,
+            **options,
         )
         return p
 
@@ -263,9 +269,11 @@ class LinearBase(FairMTLBase):
             and smooth_refinable(loss, self.sharing, n_outputs, alpha, params)
             and params <= MAX_PARAMS_STAGE1
         )
-        if shape[0] * shape[1] * n_groups >= DUAL_AUTO_SIZE:  # large
+        if _large(shape, n_groups):
             narrow = shape[1] <= SQP_LARGE_FEATURES and shape[0] * shape[1] <= SQP_LARGE_ENTRIES
-            sqp = sqp and narrow and self.objective in SQP_LARGE_OBJECTIVES
+            # SQP keeps no time limit: with max_time the dual path (which obeys it) solves
+            timed = self.max_time is not None
+            sqp = sqp and narrow and self.objective in SQP_LARGE_OBJECTIVES and not timed
         return "exact" if sqp else "dual"
 
     def _objective_knobs(self, group_weight: np.ndarray, adjustment: float) -> dict[str, Any]:
@@ -340,6 +348,11 @@ class LinearBase(FairMTLBase):
         if (~seen).any():
             out[~seen] = X[~seen] @ self.shared_coef_ + self.shared_intercept_
         return out
+
+
+def _large(shape: tuple[int, int], n_groups: int) -> bool:
+    """Whether solver="auto" counts a problem of these rows and groups as large."""
+    return shape[0] * shape[1] * n_groups >= DUAL_AUTO_SIZE
 
 
 def _group_weight(prepared: Prepared) -> np.ndarray:
