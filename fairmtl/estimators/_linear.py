@@ -83,10 +83,13 @@ SQP_OBJECTIVES = frozenset({"average", "balanced", "minimax", "chebyshev", "boun
 #: hospitals 0.9 s against 7.5 s (shared), 0.8 s against 11.8 s (offset); 1,000,000 rows
 #: 7.1 s against 86 s (shared); chebyshev and bounded 1.7x-7x faster. The weighted
 #: objectives stay on the dual path (one certified fit: 0.17 s against 0.64 s), and so do
-#: wider rows (Adult's 101 one-hot features: 0.59 s against 1.14 s). At 50 features the
-#: SQP won too (200,000 rows x 50 hospitals: 21 s against 163 s), but on 100,000 rows its
-#: Pareto stage failed its check once and fell back to CLARABEL on all the rows (minutes):
-#: not taken there until that fallback is cheap
+#: wider rows (Adult's 101 one-hot features: 0.59 s against 1.14 s). On large data a stage
+#: that fails its check goes to the dual path (never to a conic program on all the rows),
+#: but only after the SQP's own time. At 50 features the SQP mostly won (shared minimax,
+#: 50 hospitals: 200,000 rows 21 s against 163 s; 100,000 rows 9-37 s against 38-133 s,
+#: and 46 s against more than 230 s at 64 features), yet on one 100,000-row problem
+#: (alpha 1e-4) its Pareto stage failed after 66 s and the fit took 184 s against 138 s on
+#: the dual path alone: wider rows stay on the dual path
 SQP_LARGE_OBJECTIVES = frozenset({"minimax", "chebyshev", "bounded"})
 SQP_LARGE_FEATURES = 32
 SQP_LARGE_ENTRIES = 50_000_000
