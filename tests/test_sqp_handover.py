@@ -18,8 +18,9 @@ import pytest
 from fairmtl import FairMTLClassifier, FairMTLRegressor
 from fairmtl.datasets import make_hospitals
 from fairmtl.estimators import _linear
-from fairmtl.exceptions import FairMTLWarning
-from fairmtl.solvers import DualProblem, _cvxpy, _pareto_stage
+from fairmtl.exceptions import FairMTLWarning, InfeasibleError
+from fairmtl.losses import get_loss
+from fairmtl.solvers import DualProblem, ExactProblem, _cvxpy, _pareto_stage
 from fairmtl.solvers._smooth_stages import MSG_CHECK_FAILED
 
 KNOBS = {"alpha": 1e-3, "sharing_strength": 1.0}
@@ -156,3 +157,27 @@ def test_what_the_dual_path_cannot_solve_keeps_the_conic_program(hospitals, monk
     model.fit(data.data, data.target, groups=data.groups)
     assert model.solver_info_["path"] == "exact"
     assert model.solver_info_["solver"] == "CLARABEL"
+
+
+def test_infeasible_bounds_are_diagnosed_by_the_dual_path(hospitals, large, monkeypatch):
+    """No model keeps every hospital's loss below 0.4: the exact path's SQP finds no
+    feasible point, and the dual path names the blocking groups and the smallest
+    feasible bound, as the exact path's conic diagnosis does, with no conic program
+    on all the rows."""
+    params = {"objective": "bounded", "epsilon": 0.4, **KNOBS}
+    with pytest.raises(InfeasibleError) as caught:
+        fit(FairMTLClassifier(), hospitals, **params)
+    monkeypatch.undo()
+    with pytest.raises(InfeasibleError) as exact:
+        fit(FairMTLClassifier(solver="CLARABEL"), hospitals, **params)
+    assert caught.value.min_feasible == pytest.approx(exact.value.min_feasible, rel=1e-4)
+    assert set(caught.value.groups) == set(exact.value.groups)
+
+
+def test_an_unknown_fallback_is_refused(hospitals):
+    with pytest.raises(ValueError, match="Unknown fallback 'cvxpy'"):
+        ExactProblem(
+            np.zeros((4, 1)), np.array([1.0, -1.0, 1.0, -1.0]), np.zeros(4, dtype=int),
+            np.ones(4), 1, loss=get_loss("logistic"), sharing="shared", objective="minimax",
+            fallback="cvxpy",
+        )  # fmt: skip
