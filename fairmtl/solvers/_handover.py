@@ -65,5 +65,7 @@ def dual_of(problem) -> DualProblem:
         )
         if problem._grouped is not None:  # the rows the smooth stages sorted: no new copy
             dual._data, dual._inputs = problem._grouped, None
+        # its smooth stages run the SQP that just failed: the level method instead
+        dual.smooth_stages = False
         problem._dual = dual
     return problem._dual
