@@ -20,13 +20,22 @@ from fairmtl.solvers._grouped import _loss_and_gradient
 
 __all__ = ["Part", "RawPart"]
 
-#: rows per product in float32 partitions (sums are added in float64 chunk by chunk)
-CHUNK = 65_536
+#: bytes of a chunk of rows as float64: products and their temporaries are computed this
+#: many bytes of rows at a time (sums are added in float64 chunk by chunk), so that a
+#: round's temporaries do not grow with the partition
+CHUNK_BYTES = 4 << 20
+#: fewest rows in a chunk
+MIN_CHUNK = 1024
 
 
 @dataclass
 class RawPart:
-    """One partition as read: features, raw target, group labels (strings), weights."""
+    """One partition as read: features, raw target, group labels (strings), weights.
+
+    Rows are sorted by group label as they are read (so that encoding needs no copy of
+    ``X``); ``rows`` gives each row's position in the source (None: in source order),
+    which is what messages about a row name.
+    """
 
     X: np.ndarray
     y: np.ndarray
@@ -34,11 +43,12 @@ class RawPart:
     w: np.ndarray
     columns: list
     non_numeric: list
+    rows: np.ndarray | None = None
 
 
 @dataclass
 class Part:
-    """One partition ready for the oracle: rows sorted by task id.
+    """One partition ready for the oracle: the rows of each task together.
 
     ``rw`` are the row weights within each group (each group's sum over all partitions is
     1); ``tasks`` the task ids present and ``starts`` where their rows begin.
@@ -55,28 +65,79 @@ class Part:
 # -- reading ------------------------------------------------------------------------------
 def raw_from_frames(X, y, groups, w=None) -> RawPart:
     """A partition from pandas / numpy pieces of a dask collection."""
-    columns = list(X.columns) if isinstance(X, pd.DataFrame) else list(range(np.shape(X)[1]))
-    bad = []
-    if isinstance(X, pd.DataFrame):
-        bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c].dtype)]
-    values = np.zeros((len(X), 0)) if bad else np.asarray(X)
-    if values.dtype not in (np.float32, np.float64):
-        values = values.astype(np.float64)
-    weights = np.ones(values.shape[0]) if w is None else np.asarray(w, dtype=np.float64)
+    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
+    columns = list(frame.columns) if isinstance(X, pd.DataFrame) else list(range(frame.shape[1]))
     labels = group_labels(np.asarray(groups))
-    return RawPart(values, np.asarray(y), labels, weights, columns, bad)
+    return _raw(
+        list(frame.dtypes), lambda j: frame.iloc[:, j].to_numpy(), np.asarray(y), labels, w, columns
+    )
 
 
 def raw_from_parquet(path: str, keys: dict, target: str, group: str, features, weight):
-    """A partition read from one Parquet file (``keys``: its hive partition values)."""
+    """A partition read from one Parquet file (``keys``: its hive partition values).
+
+    Feature columns are read one at a time into one float array, so that reading holds
+    at most one column beside the partition's features (a whole table and its pandas
+    copy would hold three to four times the features).
+    """
     import pyarrow.parquet as pq
 
-    wanted = [c for c in [*features, target, group, weight] if c is not None and c not in keys]
-    frame = pq.read_table(path, columns=list(dict.fromkeys(wanted))).to_pandas()
+    file = pq.ParquetFile(path, pre_buffer=False)
+    small = [c for c in dict.fromkeys([target, group, weight]) if c is not None and c not in keys]
+    frame = file.read(columns=small, use_threads=False).to_pandas()
     for name, value in keys.items():
         frame[name] = value
+    dtypes = file.schema_arrow.empty_table().to_pandas().dtypes
+    features = list(features)
+    kinds = [pd.Series([keys[c]]).dtype if c in keys else dtypes[c] for c in features]
+
+    def column(j: int) -> np.ndarray:
+        name = features[j]
+        if name in keys:
+            return np.full(len(frame), keys[name])
+        return file.read(columns=[name], use_threads=False).column(0).to_numpy()
+
     w = None if weight is None else frame[weight]
-    return raw_from_frames(frame[list(features)], frame[target], frame[group], w)
+    labels = group_labels(np.asarray(frame[group]))
+    return _raw(kinds, column, frame[target].to_numpy(), labels, w, features)
+
+
+def _raw(dtypes, column, y, labels, w, columns: list) -> RawPart:
+    """A :class:`RawPart` sorted by label, its features filled one column at a time
+    (``column(j)``: the j-th feature column in source order) in column-major order.
+
+    Features of one float dtype keep it (float32 stays float32); others become float64.
+    """
+    bad = [c for c, t in zip(columns, dtypes, strict=True) if not pd.api.types.is_numeric_dtype(t)]
+    n = len(labels)
+    weights = np.ones(n) if w is None else np.asarray(w, dtype=np.float64)
+    order = None
+    if n and np.any(labels[1:] != labels[:-1]):
+        order = np.argsort(labels, kind="stable")
+        if np.all(order[1:] > order[:-1]):
+            order = None
+    sort = (lambda v: v) if order is None else (lambda v: np.asarray(v)[order])
+    if bad:
+        X = np.zeros((n, 0))
+    else:
+        kinds = {np.dtype(t) for t in dtypes}
+        dtype = kinds.pop() if len(kinds) == 1 and kinds <= {np.dtype("float32")} else np.float64
+        X = np.empty((n, len(columns)), dtype=dtype, order="F")
+        for j in range(len(columns)):
+            X[:, j] = sort(column(j))
+    return RawPart(X, sort(y), sort(labels), sort(weights), columns, bad, order)
+
+
+def unique_labels(groups) -> list[str]:
+    """The sorted group labels of ``groups``."""
+    return sorted(set(group_labels(np.asarray(groups)).tolist()))
+
+
+def parquet_labels(path: str, column: str) -> list[str]:
+    """The group labels of one Parquet file, read without its other columns."""
+    import pyarrow.parquet as pq
+
+    return unique_labels(pq.read_table(path, columns=[column]).column(0).to_numpy())
 
 
 # -- checks and encoding ------------------------------------------------------------------
@@ -85,13 +146,15 @@ def summarise(raw: RawPart, classification: bool) -> dict:
     if raw.non_numeric:
         return {"non_numeric": raw.non_numeric}
     out: dict = {"n": raw.X.shape[0], "d": raw.X.shape[1], "columns": raw.columns}
-    finite = np.isfinite(raw.X)
-    if not finite.all():
-        row, col = np.argwhere(~finite)[0]
-        out["non_finite"] = (int((~finite).sum()), int(row), raw.columns[col])
+    cols = [j for j in range(raw.X.shape[1]) if not np.isfinite(raw.X[:, j]).all()]
+    if cols:
+        bad = ~np.isfinite(raw.X[:, cols])
+        row, source = _first(raw, np.flatnonzero(bad.any(axis=1)))
+        out["non_finite"] = (int(bad.sum()), source, raw.columns[cols[np.argmax(bad[row])]])
     negative = np.flatnonzero(raw.w < 0)
     if negative.size:
-        out["negative"] = (int(negative.size), int(negative[0]), float(raw.w[negative[0]]))
+        row, source = _first(raw, negative)
+        out["negative"] = (int(negative.size), source, float(raw.w[row]))
     labels, codes = np.unique(raw.labels, return_inverse=True)
     out["labels"] = labels
     out["counts"] = np.bincount(codes, minlength=len(labels))
@@ -108,20 +171,31 @@ def summarise(raw: RawPart, classification: bool) -> dict:
 
 def encode(raw: RawPart, labels: np.ndarray, positive, group_weight: np.ndarray) -> Part:
     """Task ids from the labels' order, the target as the solver wants it (+-1 for
-    ``positive`` given, else floats), rows sorted by task."""
+    ``positive`` given, else floats), each task's rows together.
+
+    The rows as read are sorted by label, so each task's rows are already together and
+    ``X`` is the raw partition's own array, not a copy.
+    """
     task = pd.Index(labels).get_indexer(raw.labels).astype(np.int64)
     y = np.asarray(raw.y)
     y = np.where(y == positive, 1.0, -1.0) if positive is not None else y.astype(float)
-    order = np.argsort(task, kind="stable")
-    task = task[order]
-    tasks, starts = np.unique(task, return_index=True)
+    starts = np.flatnonzero(np.diff(task)) + 1 if len(task) else np.zeros(0, np.int64)
+    tasks = task[np.append(0, starts)] if len(task) else np.zeros(0, np.int64)
+    X = raw.X
+    if len(np.unique(tasks)) < len(tasks):  # a task's rows apart: sort them (a copy)
+        order = np.argsort(task, kind="stable")
+        X, y, task, w = X[order], y[order], task[order], raw.w[order]
+        tasks, first = np.unique(task, return_index=True)
+        starts = first[1:]
+    else:
+        w = raw.w
     return Part(
-        X=raw.X[order],
-        y=y[order],
+        X=X,
+        y=y,
         task=task,
-        rw=raw.w[order] / group_weight[task],
+        rw=w / group_weight[task],
         tasks=tasks,
-        starts=np.append(starts, len(task)),
+        starts=np.concatenate([[0], starts, [len(task)] if len(task) else []]).astype(np.int64),
     )
 
 
@@ -131,11 +205,13 @@ def moments(part: Part, n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     d = part.X.shape[1]
     mean, sq = np.zeros((n_groups, d)), np.zeros((n_groups, d))
     for g, a, b in _groups(part):
-        for s, e in _pieces(a, b):
+        for s, e in _pieces(a, b, part.X.shape[1]):
             Xs = part.X[s:e].astype(np.float64)
             mean[g] += Xs.T @ part.rw[s:e]
             sq[g] += (Xs * Xs).T @ part.rw[s:e]
-    colmax = np.abs(part.X).max(axis=0).astype(np.float64) if len(part.y) else np.zeros(d)
+    colmax = np.zeros(d)
+    for s, e in _pieces(0, len(part.y), d):
+        colmax = np.maximum(colmax, np.abs(part.X[s:e]).max(axis=0))
     return mean, sq, colmax
 
 
@@ -146,7 +222,7 @@ def outputs(part: Part, w: np.ndarray, b: np.ndarray, exact: bool = True) -> np.
     shared = w.shape[0] == 1
     for g, a, c in _groups(part):
         p = 0 if shared else g
-        for s, e in _pieces(a, c):
+        for s, e in _pieces(a, c, part.X.shape[1]):
             z[s:e] = _dot(part.X[s:e], w[p], exact)
         z[a:c] += b[p]
     return z
@@ -163,7 +239,7 @@ def value_grad(part: Part, lam, w, b, loss_name: str, exact: bool):
     for k, (g, a, c) in enumerate(keep):
         row = 0 if shared else k
         p = 0 if shared else g
-        for s, e in _pieces(a, c):
+        for s, e in _pieces(a, c, part.X.shape[1]):
             z = _dot(part.X[s:e], w[p], exact) + b[p]
             ell, dz = _loss_and_gradient(loss, z, part.y[s:e])
             cw = lam[g] * part.rw[s:e]
@@ -210,7 +286,7 @@ def loss_sums(part: Part, lam, w, b, single: bool, loss_name: str, certify: bool
         r = sums.c * loss.gradient(sums.z, part.y)
         for g, a, c in _groups(part):
             p = 0 if w.shape[0] == 1 else g
-            for s, e in _pieces(a, c) if lam[g] > 0 else []:
+            for s, e in _pieces(a, c, part.X.shape[1]) if lam[g] > 0 else []:
                 gw[p] += _tdot(part.X[s:e], r[s:e], True)
         if w.shape[0] > 1:
             gb = np.bincount(part.task, weights=r, minlength=G)
@@ -232,7 +308,7 @@ def group_gradients(part: Part, w, b, loss_name: str):
     losses, jw, jb = np.zeros(k), np.zeros((k, w.shape[1])), np.zeros(k)
     for row, (g, a, c) in enumerate(_groups(part)):
         p = 0 if shared else g
-        for s, e in _pieces(a, c):
+        for s, e in _pieces(a, c, part.X.shape[1]):
             ell, dz = _loss_and_gradient(loss, _dot(part.X[s:e], w[p], True) + b[p], part.y[s:e])
             r = part.rw[s:e] * dz
             losses[row] += float(part.rw[s:e] @ ell)
@@ -249,7 +325,7 @@ def group_hessians(part: Part, w, b, loss_name: str, weights):
     blocks = np.zeros((len(part.tasks), d + 1, d + 1))
     for row, (g, a, c) in enumerate(_groups(part)):
         p = 0 if shared else g
-        for s, e in _pieces(a, c):
+        for s, e in _pieces(a, c, part.X.shape[1]):
             X = part.X[s:e].astype(np.float64)
             ce = weights[g] * part.rw[s:e] * _curvature(loss, X @ w[p] + b[p], part.y[s:e])
             Xc = X * ce[:, None]
@@ -267,6 +343,14 @@ def _row_sums_no_z(part: Part, lam, single: bool) -> RowSums:
     return RowSums(None, None, part.y, c, pid, 1 if single else len(lam))
 
 
+def _first(raw: RawPart, rows: np.ndarray) -> tuple[int, int]:
+    """Of ``rows`` (positions in the partition, not empty), the one first in the
+    source: its position and its row number in the source."""
+    source = rows if raw.rows is None else raw.rows[rows]
+    k = int(np.argmin(source))
+    return int(rows[k]), int(source[k])
+
+
 def _groups(part: Part):
     """``(task id, first row, stop row)`` of each group in the partition."""
     return [
@@ -274,8 +358,10 @@ def _groups(part: Part):
     ]
 
 
-def _pieces(a: int, b: int):
-    return [(s, min(s + CHUNK, b)) for s in range(a, b, CHUNK)]
+def _pieces(a: int, b: int, d: int):
+    """``a:b`` in ranges whose float64 copy takes at most ``CHUNK_BYTES`` (d features)."""
+    step = max(MIN_CHUNK, CHUNK_BYTES // (8 * max(d, 1)))
+    return [(s, min(s + step, b)) for s in range(a, b, step)]
 
 
 def _dot(X: np.ndarray, v: np.ndarray, exact: bool) -> np.ndarray:
