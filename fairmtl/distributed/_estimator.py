@@ -179,4 +179,8 @@ def _record(rows, data: DaskGroupData) -> dict:
     record["workers"] = sorted(set(pinned)) if pinned else None
     if pinned:
         record["placement"] = dict(zip(rows.rounds.owners, pinned, strict=True))
+    held: dict[str, int] = {}
+    for worker, ks in rows.rounds.batches():
+        held[str(worker)] = held.get(str(worker), 0) + sum(rows.part_rows[k] for k in ks)
+    record["rows_per_worker"] = held
     return record

@@ -152,6 +152,8 @@ def _combine(rounds: Rounds, found: list[dict]) -> ClusterRows:
     labels = np.array(sorted(totals), dtype=object)
     sizes = np.array([totals[g][0] for g in labels])
     weight = np.array([totals[g][1] for g in labels])
-    return ClusterRows(
+    rows = ClusterRows(
         rounds, labels, sizes, weight, offset, d or 0, columns or [], sorted(pairs, key=str), y_max
     )
+    rows.part_rows = [s["n"] for s in found]
+    return rows

@@ -23,7 +23,7 @@ __all__ = ["Part", "RawPart"]
 #: bytes of a chunk of rows as float64: products and their temporaries are computed this
 #: many bytes of rows at a time (sums are added in float64 chunk by chunk), so that a
 #: round's temporaries do not grow with the partition
-CHUNK_BYTES = 4 << 20
+CHUNK_BYTES = 1 << 20
 #: fewest rows in a chunk
 MIN_CHUNK = 1024
 

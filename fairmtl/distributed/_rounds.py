@@ -57,6 +57,10 @@ class PartHolder:
     def apply(self, func, *args: Any) -> list:
         return apply_each(func, self.parts, *args)
 
+    def clear(self) -> None:
+        """Drop the partitions (the worker frees them now, not when the actor goes)."""
+        self.parts = []
+
 
 def message_bytes(obj: Any) -> int:
     """Bytes of ``obj`` as sent between processes (its pickled size)."""
@@ -202,6 +206,13 @@ class Rounds:
     def close(self) -> None:
         """Release the partitions and their holders: the workers free their rows now,
         not when the client's garbage collector next finds this object."""
+        if self._holders:
+            try:
+                with self.client.as_current():
+                    for call in [holder.clear() for holder in self._holders]:
+                        call.result()
+            except Exception:  # noqa: BLE001 - a worker gone: its rows went with it
+                pass
         for future in [*self._holder_futures, *self._parts]:
             if hasattr(future, "release"):
                 future.release()
