@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._common import markdown_table
+from benchmarks._common import _reset_hwm, _status_kb, markdown_table
 from fairmtl.data import write_table_atomic
 
 ALPHA = 1e-4
@@ -147,23 +147,15 @@ def cluster(n_workers: int, memory_limit: int):
 
 
 def _status_mb(key: str) -> float | None:
-    """``VmRSS`` / ``VmHWM`` of this process from /proc (MiB), None where unreadable."""
-    try:
-        text = Path("/proc/self/status").read_text()
-    except OSError:
-        return None
-    line = next((x for x in text.splitlines() if x.startswith(key + ":")), None)
-    return None if line is None else int(line.split()[1]) / 1024.0
+    """``VmRSS`` / ``VmHWM`` of this process (MiB), None where unreadable."""
+    kb = _status_kb(key)
+    return None if kb is None else kb / 1024.0
 
 
 def _reset_peak() -> tuple[float, bool]:
     """On a worker: its resident MiB now, and whether its high-water mark was reset."""
     gc.collect()
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM (Linux 4.0+)
-        reset = True
-    except OSError:
-        reset = False
+    reset = _reset_hwm()
     rss = _status_mb("VmRSS")
     return (rss if rss is not None else _maxrss_mb()), reset
 
