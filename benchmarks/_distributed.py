@@ -11,28 +11,46 @@ suite times, in one run:
 - the distributed fit (``fairmtl.distributed.read_parquet``; each worker reads its files),
   average-loss and minimax on 4 workers, minimax in hospital mode (each hospital's files
   on one worker), and the average-loss fit on 1 and 2 workers (scaling);
-- dask-ml's ``LogisticRegression(solver="lbfgs")`` on the same cluster and rows, the
-  peer a Dask user would pick for the average-loss model (``C = 1 / (2 alpha n)``, the
-  same penalty as ``alpha``; dask-ml also penalises its intercept).
+- dask-ml's ``LogisticRegression(solver="lbfgs")`` on the same rows, 4 workers of a
+  cluster of its own (its workers need more memory than fairmtl's limit), the peer a
+  Dask user would pick for the average-loss model (``C = 1 / (2 alpha n)``, the same
+  penalty as ``alpha``; dask-ml also penalises its intercept).
 
 Every fit's own objective (mean log loss + ``alpha ||w||^2``, or worst group loss +
 penalty) is computed from its coefficients, so the models are compared as well as the
 times. Rows report messages and bytes between the client and the workers (fairmtl's
-record), and the peak resident memory of each worker process (``ru_maxrss``, the largest
-over the workers of a cluster).
+record) and each fit's own memory per worker: before the fit every worker's kernel
+high-water mark is reset (``/proc/self/clear_refs``; where it cannot be, the row says
+so and the peak is the worker's whole life) and its resident memory read; after it, the
+row reports the largest peak (``VmHWM``) of a worker during the fit, the largest growth
+of a worker over its memory before the fit, and the largest share of features a worker
+held (fairmtl's ``rows_per_worker``; dask-ml's chunks of ``X``). dask-ml is measured
+from its reading (``read_parquet`` and ``persist``), as fairmtl's fits include theirs.
 
 Sizes: ``--smoke`` 20,000 rows x 10 features x 5 hospitals; ``--quick`` 200,000 rows; a
 full run ``FULL_ROWS`` = 1,000,000 rows (set ``FAIRMTL_BENCH_DISTRIBUTED_ROWS`` to change
 it). 20 million rows (3.7 GiB of float32 features) were not run: on 2 shared cores every
 pass over the rows takes seconds, and a minimax fit needs about a hundred of them (the
-smooth stages on this 51-parameter model; the level method needed about 900). A worker
-process holds about 480 MiB before any data (Python, numpy, pandas, pyarrow, cvxpy,
-scikit-learn, fairmtl), and Dask pauses a worker at 80% of its limit: the limit per worker
-is ``(500 MiB + 2 x its share of the rows) / 0.6``, at least 1 GiB, which is below the
-data's size only beyond about 5 GiB of rows (``limit_below_data`` says whether it was).
-With an earlier limit of 600 MiB (1,000,000 rows) dask-ml's fit had not ended after 10
-minutes, most likely because its workers were paused, while fairmtl's calls to its actors
-went on.
+smooth stages on this 51-parameter model; the level method needed about 900).
+
+Memory, measured on this suite's ``LocalCluster`` (200,000 rows, 2 workers): a worker
+holds ``WORKER_BASE_MB`` = 145 MiB once fairmtl's worker side is imported (numpy,
+pandas, pyarrow, scipy, Dask itself; not cvxpy or scikit-learn); its first fit leaves
+about 35 MiB whatever its rows; a fit then grows it by about 1.2 times the features it
+holds (float32 features read one column at a time into one array, which encoding keeps;
+the target, weights and task ids; a round's per-row sums; products in 1 MiB chunks).
+Each cluster's limit per worker is that need for 1.25 times the average share (Dask
+deals partitions unevenly), over ``PAUSE``: Dask's pause is moved to 90% of the limit
+and nothing is spilled (``DASK_MEMORY``; fairmtl's partitions are held by actors, so
+spilling them would free nothing). dask-ml's workers grew by 280 MiB for 19 MiB of
+features (its imports, its persisted table, X and y): its own cluster's limit comes
+from ``DASK_ML_GROWTH``.
+
+At 1,000,000 rows (191 MiB of features) the 4-worker limit (about 295 MiB) is not below
+the data's size: the base alone (145 MiB, plus 35 MiB after a first fit) is most of the
+data's size. With 4 workers the limit ``(145 + 35 + 8 + 1.3 x 1.25 x D / 4) / 0.9`` is
+below the data's size D from about 380 MiB of features, 2,000,000 rows of 50 float32
+features (``limit_below_data`` says whether it was).
 """
 
 from __future__ import annotations
@@ -57,22 +75,25 @@ FEATURES = 50
 HOSPITALS = 50
 FULL_ROWS = 1_000_000
 FILE_ROWS = 250_000
-#: a worker process's resident memory once fairmtl's worker side is imported (measured:
-#: 226 MiB on a LocalCluster of this suite; see the module docstring)
-WORKER_BASE_MB = 226
+#: a worker process's resident memory once fairmtl's worker side (and pyarrow.parquet) is
+#: imported: measured 144.5 MiB (226 MiB before the worker side stopped importing cvxpy
+#: and scikit-learn; a bare Dask worker holds about 60 MiB)
+WORKER_BASE_MB = 145
 #: what a worker's first fit leaves resident whatever its rows (Dask's records of its
 #: tasks and its actor): measured 34 MiB (first fits' growth 46.6 MiB with 10.1 MiB of
-#: features, 59.0 MiB with 20.3 MiB; later fits 24 to 28 MiB with 20 to 22 MiB)
+#: features, 59.0 MiB with 20.3 MiB; later fits 24 to 28 MiB with 20 to 23 MiB)
 FIRST_FIT_MB = 35
 #: a fit's growth of a worker's memory: (MiB per MiB of features it holds, MiB beside
 #: them); measured slope 1.2 (features, target, weights, task ids, a round's per-row sums)
 FAIRMTL_GROWTH = (1.3, 8.0)
-#: dask-ml's growth, from its reading to the end of its fit (its persisted table, X and
-#: y, its imports, its fit's temporaries): measured 155 MiB with 9.6 MiB of features per
-#: worker and 185 MiB with 20.4 (slope 2.8, constant 128); extrapolated with a margin
-DASK_ML_GROWTH = (3.5, 160.0)
+#: dask-ml's growth above the base and first-fit constant, from its reading to the end
+#: of its fit (its imports, its persisted table, X and y, its fit's temporaries):
+#: measured peaks 424.5 MiB with 19.2 MiB of features per worker (and, with the earlier
+#: 226 MiB base that held scikit-learn, 414 and 449 MiB with 9.6 and 20.4 MiB: slope 2.8);
+#: extrapolated with a margin
+DASK_ML_GROWTH = (3.5, 220.0)
 #: Dask deals partitions to workers unevenly: the largest share is taken this much above
-#: the average (measured up to 1.17 in hospital mode, 200,000 rows on 2 workers)
+#: the average (measured up to 1.19: 22.7 MiB of 38.1 MiB on 2 workers)
 IMBALANCE = 1.25
 #: Dask pauses a worker at this share of its limit (set for the suite; Dask's default 0.8)
 PAUSE = 0.9
