@@ -8,7 +8,6 @@ their own data stores and actors, never from fairmtl's record of itself.
 from __future__ import annotations
 
 import time
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -25,6 +24,7 @@ pytest.importorskip("pyarrow", reason="Parquet input needs pyarrow")
 
 from fairmtl.distributed import _parts, read_parquet  # noqa: E402
 from fairmtl.distributed._load import encode_rows, open_rows  # noqa: E402
+from tests.test_distributed_fit import local_cluster  # noqa: E402
 
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(300)]
 
@@ -71,6 +71,15 @@ def test_mixed_feature_types_are_float64_and_text_is_refused(tmp_path):
     frame["x2"] = "text"
     frame.to_parquet(tmp_path / "text.parquet")
     assert read(tmp_path / "text.parquet").non_numeric == ["x2"]
+
+
+def test_nullable_features_of_a_dask_partition_are_nan_at_their_row():
+    X = pd.DataFrame({"a": pd.array([1, None, 3, 4], dtype="Int64"), "b": [0.5, 1.5, 2.5, 3.5]})
+    raw = _parts.raw_from_frames(X, np.array([0, 1, 0, 1]), np.array(["q", "p", "q", "p"]))
+    assert raw.X.dtype == np.float64
+    np.testing.assert_array_equal(raw.labels, ["p", "p", "q", "q"])
+    np.testing.assert_array_equal(raw.X, [[np.nan, 1.5], [4, 3.5], [1, 0.5], [3, 2.5]])
+    assert _parts.summarise(raw, True)["non_finite"] == (1, 1, "a")
 
 
 def test_encoding_keeps_the_raw_array_and_groups_each_task(tmp_path):
@@ -132,11 +141,7 @@ def test_chunked_sums_equal_numpy_over_all_rows(monkeypatch):
 # -- on a cluster ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def client():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cluster = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        )
+    cluster = local_cluster(processes=False)
     with distributed.Client(cluster) as c:
         yield c
     cluster.close()

@@ -68,9 +68,7 @@ def raw_from_frames(X, y, groups, w=None) -> RawPart:
     frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
     columns = list(frame.columns) if isinstance(X, pd.DataFrame) else list(range(frame.shape[1]))
     labels = group_labels(np.asarray(groups))
-    return _raw(
-        list(frame.dtypes), lambda j: frame.iloc[:, j].to_numpy(), np.asarray(y), labels, w, columns
-    )
+    return _raw(list(frame.dtypes), lambda j: frame.iloc[:, j], np.asarray(y), labels, w, columns)
 
 
 def raw_from_parquet(path: str, keys: dict, target: str, group: str, features, weight):
@@ -91,11 +89,11 @@ def raw_from_parquet(path: str, keys: dict, target: str, group: str, features, w
     features = list(features)
     kinds = [pd.Series([keys[c]]).dtype if c in keys else dtypes[c] for c in features]
 
-    def column(j: int) -> np.ndarray:
+    def column(j: int) -> pd.Series:
         name = features[j]
         if name in keys:
-            return np.full(len(frame), keys[name])
-        return file.read(columns=[name], use_threads=False).column(0).to_numpy()
+            return pd.Series(np.full(len(frame), keys[name]))
+        return file.read(columns=[name], use_threads=False).column(0).to_pandas()
 
     w = None if weight is None else frame[weight]
     labels = group_labels(np.asarray(frame[group]))
@@ -104,7 +102,8 @@ def raw_from_parquet(path: str, keys: dict, target: str, group: str, features, w
 
 def _raw(dtypes, column, y, labels, w, columns: list) -> RawPart:
     """A :class:`RawPart` sorted by label, its features filled one column at a time
-    (``column(j)``: the j-th feature column in source order) in column-major order.
+    (``column(j)``: the j-th feature column in source order, a Series) in column-major
+    order; missing values (nullable types) become NaN.
 
     Features of one float dtype keep it (float32 stays float32); others become float64.
     """
@@ -120,11 +119,10 @@ def _raw(dtypes, column, y, labels, w, columns: list) -> RawPart:
     if bad:
         X = np.zeros((n, 0))
     else:
-        kinds = {np.dtype(t) for t in dtypes}
-        dtype = kinds.pop() if len(kinds) == 1 and kinds <= {np.dtype("float32")} else np.float64
+        dtype = np.float32 if all(str(t) == "float32" for t in dtypes) else np.float64
         X = np.empty((n, len(columns)), dtype=dtype, order="F")
         for j in range(len(columns)):
-            X[:, j] = sort(column(j))
+            X[:, j] = sort(column(j).to_numpy(dtype=dtype, na_value=np.nan))
     return RawPart(X, sort(y), sort(labels), sort(weights), columns, bad, order)
 
 
