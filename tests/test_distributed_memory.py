@@ -24,7 +24,7 @@ pytest.importorskip("pyarrow", reason="Parquet input needs pyarrow")
 
 from fairmtl.distributed import _parts, read_parquet  # noqa: E402
 from fairmtl.distributed._load import encode_rows, open_rows  # noqa: E402
-from tests.test_distributed_fit import local_cluster  # noqa: E402
+from tests import test_distributed_fit  # noqa: E402
 
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(300)]
 
@@ -139,12 +139,8 @@ def test_chunked_sums_equal_numpy_over_all_rows(monkeypatch):
 
 
 # -- on a cluster ---------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def client():
-    cluster = local_cluster(processes=False)
-    with distributed.Client(cluster) as c:
-        yield c
-    cluster.close()
+#: the fixture: test_distributed_fit's in-process cluster of 2 workers
+client = test_distributed_fit.client
 
 
 def write_files(root, frame: pd.DataFrame, files: int = 4) -> None:
