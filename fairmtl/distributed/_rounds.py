@@ -210,8 +210,8 @@ class Rounds:
             try:
                 with self.client.as_current():
                     for call in [holder.clear() for holder in self._holders]:
-                        call.result()
-            except Exception:  # noqa: BLE001 - a worker gone: its rows went with it
+                        call.result(timeout=10 * POLL)
+            except Exception:  # noqa: BLE001 - a worker gone (its rows went with it) or slow
                 pass
         for future in [*self._holder_futures, *self._parts]:
             if hasattr(future, "release"):
