@@ -208,7 +208,7 @@ def fit_memory(client, before: dict[str, tuple[float, bool]], share_mb: float) -
         "share_mb": share_mb,
     }
     if not all(reset for _, reset in before.values()):
-        out["memory_note"] = "peak over the worker's life (/proc/self/clear_refs not writable)"
+        out["note"] = "memory: peak over the worker's life (/proc/self/clear_refs not writable)"
     return out
 
 
@@ -367,7 +367,10 @@ def _rows(root: Path, n: int, d: int, G: int, log) -> list[dict[str, Any]]:
     with cluster(4, peer_limit) as c, distributed.Client(c) as client:
         warm_up(client)
         coef, intercept, seconds, note, used = dask_ml_fit(root, client, n)
-    note = note or f"own 4-worker cluster, limit {peer_limit / 2**20:.0f} MiB per worker"
+    note = "; ".join(
+        x for x in (note or f"own 4-worker cluster, limit {peer_limit / 2**20:.0f} MiB per "
+                    "worker", used.pop("note", "")) if x
+    )  # fmt: skip
     row = {**base, "method": "dask-ml LogisticRegression lbfgs (4 workers)", "workers": 4,
            "seconds": seconds, "note": note, "memory_limit_mb": peer_limit / 2**20,
            "limit_below_data": peer_limit < data_bytes, **used}  # fmt: skip
