@@ -209,3 +209,45 @@ def test_non_finite_value_message_names_the_file_row(client, tmp_path):
     est = FairMTLClassifier(objective="average", alpha=1e-2, sharing_strength=0.0, solver="dual")
     with pytest.raises(DataValidationError, match=r"'x1'.*first at its row 23"):
         est.fit(rows)
+
+
+def test_row_sums_in_chunks_equal_the_in_memory_sums(monkeypatch):
+    """Each round's sums over rows, taken in chunks that cut groups, equal the in-memory
+    path's ``RowSums`` over all rows at once (outputs computed here with numpy)."""
+    from fairmtl.losses import get_loss
+    from fairmtl.solvers._certificate import RowSums
+
+    rng = np.random.default_rng(5)
+    n, d, G = 3000, 3, 3
+    labels = np.sort(rng.choice(["a", "b", "c"], size=n, p=[0.5, 0.3, 0.2]))
+    raw = _parts.RawPart(
+        np.asfortranarray(rng.normal(size=(n, d))), rng.integers(0, 2, n), labels,
+        rng.uniform(0.5, 2, n), FEATURES[:d], [],
+    )  # fmt: skip
+    part = _parts.encode(raw, np.array(["c", "a", "b"], dtype=object), 1, np.full(G, n / G))
+    monkeypatch.setattr(_parts, "CHUNK_BYTES", 8)  # MIN_CHUNK rows a chunk
+    monkeypatch.setattr(_parts, "MIN_CHUNK", 700)
+    w, b, lam = rng.normal(size=(G, d)), rng.normal(size=G), np.array([0.2, 0.0, 0.8])
+    z = np.einsum("nd,nd->n", part.X, w[part.task]) + b[part.task]
+    whole = RowSums(get_loss("logistic"), z, part.y, lam[part.task] * part.rw, part.task, G)
+    t = rng.normal(size=G)
+    d1, d2 = _parts.derivatives(part, lam, w, b, False, "logistic", t)
+    np.testing.assert_allclose(d1, whole.derivatives(t)[0], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(d2, whole.derivatives(t)[1](), rtol=1e-12, atol=1e-15)
+    sign, which = np.array([1.0, -1.0, 1.0]), np.array([True, True, True])
+    np.testing.assert_array_equal(
+        _parts.min_margin(part, lam, w, b, False, "logistic", sign, which),
+        whole.min_margin(sign, which),
+    )
+    counts = zip(_parts.class_counts(part, lam, False), whole.class_counts(), strict=True)
+    for mine, theirs in counts:
+        np.testing.assert_array_equal(mine, theirs)
+    losses, gw, gb, phi = _parts.loss_sums(part, lam, w, b, False, "logistic", True)
+    ell = np.logaddexp(0, -part.y * z)
+    np.testing.assert_allclose(losses, np.bincount(part.task, part.rw * ell, G), rtol=1e-12)
+    np.testing.assert_allclose(phi, np.bincount(part.task, whole.c * ell, G), rtol=1e-12)
+    r = whole.c * -part.y * expit(-part.y * z)
+    expected = np.array([part.X[part.task == g].T @ r[part.task == g] for g in range(G)])
+    np.testing.assert_allclose(gw, expected, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(gb, np.bincount(part.task, r, G), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(_parts.group_losses(part, w, b, "logistic", G), losses, rtol=1e-12)

@@ -26,6 +26,8 @@ __all__ = ["Part", "RawPart"]
 CHUNK_BYTES = 1 << 20
 #: fewest rows in a chunk
 MIN_CHUNK = 1024
+#: per-row float64 vectors a round's sums over rows hold at once (chunks of rows for them)
+ROW_VALUES = 8
 
 
 @dataclass
@@ -257,44 +259,58 @@ def _row_sums(part: Part, lam, w, b, single: bool, loss_name: str) -> RowSums:
 
 def class_counts(part: Part, lam, single: bool) -> tuple[np.ndarray, np.ndarray]:
     """Rows of positive weight of each class per free direction (see ``RowSums``)."""
-    return _row_sums_no_z(part, lam, single).class_counts()
+    found = [_row_sums_no_z(sub, lam, single).class_counts() for sub in _slices(part)]
+    n = 1 if single else len(lam)
+    return sum((f[0] for f in found), np.zeros(n)), sum((f[1] for f in found), np.zeros(n))
 
 
 def min_margin(part: Part, lam, w, b, single: bool, loss_name: str, sign, which):
     """Smallest signed output per free direction (see ``RowSums.min_margin``)."""
-    return _row_sums(part, lam, w, b, single, loss_name).min_margin(sign, which)
+    margin = np.full(1 if single else len(lam), np.inf)
+    for sub in _slices(part):
+        sums = _row_sums(sub, lam, w, b, single, loss_name)
+        margin = np.minimum(margin, sums.min_margin(sign, which))
+    return margin
 
 
 def derivatives(part: Part, lam, w, b, single: bool, loss_name: str, t):
     """First and second derivatives of each free direction's loss at shift ``t``."""
-    d1, second = _row_sums(part, lam, w, b, single, loss_name).derivatives(t)
-    return d1, second()
+    d1, d2 = np.zeros(1 if single else len(lam)), np.zeros(1 if single else len(lam))
+    for sub in _slices(part):
+        first, second = _row_sums(sub, lam, w, b, single, loss_name).derivatives(t)
+        d1, d2 = d1 + first, d2 + second()
+    return d1, d2
 
 
 def loss_sums(part: Part, lam, w, b, single: bool, loss_name: str, certify: bool):
     """At ``(w, b)``: the partition's part of the group losses, of the loss gradient in
     ``(w, b)`` (when ``certify``) and of each free direction's weighted loss."""
-    sums = _row_sums(part, lam, w, b, single, loss_name)
-    loss, G = sums.loss, len(lam)
-    ell = loss.numpy(sums.z, part.y)
-    losses = np.bincount(part.task, weights=part.rw * ell, minlength=G)
-    phi = np.bincount(sums.pid, weights=sums.c * ell, minlength=sums.n_prob)
+    G, shared = len(lam), w.shape[0] == 1
+    losses, phi = np.zeros(G), np.zeros(1 if single else G)
     gw, gb = np.zeros_like(w), np.zeros(w.shape[0])
-    if certify:
-        r = sums.c * loss.gradient(sums.z, part.y)
-        for g, a, c in _groups(part):
-            p = 0 if w.shape[0] == 1 else g
-            for s, e in _pieces(a, c, part.X.shape[1]) if lam[g] > 0 else []:
-                gw[p] += _tdot(part.X[s:e], r[s:e], True)
-        if w.shape[0] > 1:
-            gb = np.bincount(part.task, weights=r, minlength=G)
+    for sub in _slices(part):
+        sums = _row_sums(sub, lam, w, b, single, loss_name)
+        ell = sums.loss.numpy(sums.z, sub.y)
+        losses += np.bincount(sub.task, weights=sub.rw * ell, minlength=G)
+        phi += np.bincount(sums.pid, weights=sums.c * ell, minlength=sums.n_prob)
+        if not certify:
+            continue
+        r = sums.c * sums.loss.gradient(sums.z, sub.y)
+        for g, a, c in _groups(sub):
+            for s, e in _pieces(a, c, sub.X.shape[1]) if lam[g] > 0 else []:
+                gw[0 if shared else g] += _tdot(sub.X[s:e], r[s:e], True)
+        if not shared:
+            gb += np.bincount(sub.task, weights=r, minlength=G)
     return losses, gw, gb, phi
 
 
 def group_losses(part: Part, w, b, loss_name: str, n_groups: int) -> np.ndarray:
     """The partition's part of every group's mean loss."""
-    ell = get_loss(loss_name).numpy(outputs(part, w, b), part.y)
-    return np.bincount(part.task, weights=part.rw * ell, minlength=n_groups)
+    out = np.zeros(n_groups)
+    for sub in _slices(part):
+        ell = get_loss(loss_name).numpy(outputs(sub, w, b), sub.y)
+        out += np.bincount(sub.task, weights=sub.rw * ell, minlength=n_groups)
+    return out
 
 
 # -- the smooth stages' sums (fairmtl.solvers._refine, fairmtl.distributed._smooth) -------
@@ -347,6 +363,17 @@ def _first(raw: RawPart, rows: np.ndarray) -> tuple[int, int]:
     source = rows if raw.rows is None else raw.rows[rows]
     k = int(np.argmin(source))
     return int(rows[k]), int(source[k])
+
+
+def _slices(part: Part):
+    """The partition in pieces of rows (views) whose per-row float64 vectors of a round
+    (outputs, weights, losses, gradients) take at most ``CHUNK_BYTES`` each."""
+    for s, e in _pieces(0, len(part.y), ROW_VALUES):
+        k0 = int(np.searchsorted(part.starts, s, side="right")) - 1
+        k1 = int(np.searchsorted(part.starts, e, side="left"))
+        starts = np.clip(part.starts[k0 : k1 + 1], s, e) - s
+        yield Part(part.X[s:e], part.y[s:e], part.task[s:e], part.rw[s:e],
+                   part.tasks[k0:k1], starts)  # fmt: skip
 
 
 def _groups(part: Part):
