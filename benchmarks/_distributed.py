@@ -366,7 +366,11 @@ def _rows(root: Path, n: int, d: int, G: int, log) -> list[dict[str, Any]]:
     peer_limit = worker_limit(data_mb / 4, DASK_ML_GROWTH)
     with cluster(4, peer_limit) as c, distributed.Client(c) as client:
         warm_up(client)
-        coef, intercept, seconds, note, used = dask_ml_fit(root, client, n)
+        try:
+            coef, intercept, seconds, note, used = dask_ml_fit(root, client, n)
+        except Exception as e:  # noqa: BLE001 - e.g. a worker past its limit: said in the row
+            coef, intercept, seconds, used = None, None, None, {}
+            note = f"dask-ml failed within a {peer_limit / 2**20:.0f} MiB limit: {e!r}"[:300]
     note = "; ".join(
         x for x in (note or f"own 4-worker cluster, limit {peer_limit / 2**20:.0f} MiB per "
                     "worker", used.pop("note", "")) if x
