@@ -2,7 +2,8 @@
 
 On one preprocessed dataset per block, in one run: one scikit-learn LogisticRegression
 fit (the pooled model, ``C = 1 / (2 alpha n)``) is the unit of time; against it the dual
-path (``FairMTLClassifier(solver="dual")``) for minimax and bounded, the exact path
+path (``FairMTLClassifier(solver="dual")``; its minimax fits of a model of at most 400
+parameters by its smooth stages, larger ones by the level method) for minimax and bounded, the exact path
 (CLARABEL) on the same problems, what ``solver="auto"`` does with minimax on the simulated
 hospitals (8 features: the exact path's SQP), and fairlearn's ExponentiatedGradient. Every ratio is of
 two medians measured in the same run; ``certificate_ok`` says whether the exact optimum

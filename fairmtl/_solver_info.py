@@ -52,9 +52,11 @@ class SolverInfo(TypedDict, total=False):
     iterations: int | None
     """Solver iterations (dual path: master rounds; neural path: training steps)."""
     fallback_from: list[str]
-    """Solvers of the fallback chain that failed before ``solver`` (exact path)."""
+    """Solvers of the fallback chain that failed before ``solver`` (exact path); on the
+    dual path, the exact path's SQP stages tried before a large problem went to it."""
     attempts: list[dict[str, Any]]
-    """Each try of the fallback chain: solver, status, error, ``limit``, output."""
+    """Each try of the fallback chain: solver, status, error, ``limit``, output (on the
+    dual path, the SQP stages tried before it, each with its ``stage``)."""
     stage: str
     """``"main"`` (the fit), or ``"diagnose"`` (an infeasibility diagnosis)."""
     objective: float

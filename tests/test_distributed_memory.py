@@ -133,7 +133,9 @@ def test_chunked_sums_equal_numpy_over_all_rows(monkeypatch):
     rows = part.task == tasks[0]
     p = expit(Xd[rows] @ w[0] + b[0])
     A = np.c_[Xd[rows], np.ones(rows.sum())]
-    np.testing.assert_allclose(blocks[0], A.T @ (A * (p * (1 - p) * part.rw[rows])[:, None]))
+    expected = A.T @ (A * (p * (1 - p) * part.rw[rows])[:, None])
+    # float32 rows' Hessians are summed in float32 (they only steer Newton's steps)
+    np.testing.assert_allclose(blocks[0], expected, rtol=1e-5, atol=1e-6)
     _, _, colmax = _parts.moments(part, 2)
     np.testing.assert_array_equal(colmax, np.abs(Xd).max(axis=0))
 

@@ -19,7 +19,9 @@ from sklearn.linear_model import Ridge
 
 from fairmtl import FairMTLClassifier, FairMTLRegressor
 from fairmtl.datasets import make_hospitals
-from fairmtl.solvers._sqp import INTERIOR, SMOOTH_SOLVERS
+from fairmtl.solvers import _sqp
+from fairmtl.solvers._newton_sqp import _qp
+from fairmtl.solvers._sqp import INTERIOR, NEWTON_SQP, SMOOTH_SOLVERS
 
 
 def grouped_binary(seed: int, G: int = 3, d: int = 4, n: int = 450):
@@ -61,16 +63,20 @@ def shared_logistic_losses(model, X, y, g):
     return np.array([per_row[g == k].mean() for k in np.unique(g)])
 
 
-@pytest.mark.parametrize(("seed", "alpha"), [(0, 0.1), (1, 0.01), (2, 1e-3)])
-def test_minimax_second_stage_equals_the_textbook_bounded_program(seed, alpha):
+@pytest.mark.parametrize(
+    ("seed", "alpha", "engine"),
+    [(0, 0.1, NEWTON_SQP), (1, 0.01, NEWTON_SQP), (2, 1e-3, NEWTON_SQP), (1, 0.01, INTERIOR)],
+)
+def test_minimax_second_stage_equals_the_textbook_bounded_program(seed, alpha, engine, monkeypatch):
     X, y, g = grouped_binary(seed)
+    if engine == INTERIOR:  # the next engine, where SQP with exact Hessians fails
+        monkeypatch.setattr(_sqp, "newton_sqp", lambda *args: None)
     model = FairMTLClassifier(
         sharing="shared", objective="minimax", alpha=alpha, sharing_strength=0.0,
         solver="CLARABEL",
     ).fit(X, y, groups=g)  # fmt: skip
     info = model.solver_info_
-    # the second stage by the interior-point engine (SLSQP only where it fails)
-    assert info["refined"] is True and info["refine_attempts"][-1]["solver"] == INTERIOR
+    assert info["refined"] is True and info["refine_attempts"][-1]["solver"] == engine
     # the bound of the second stage: the stage-1 model's worst loss, plus the 1e-6 slack
     t_star, stage1_losses, _ = textbook(X, y, g, alpha, "minimax")
     level = float(stage1_losses.max())
@@ -199,3 +205,27 @@ def test_auto_takes_the_fast_path_and_agrees_with_clarabel(objective):
     Xm, ym, gm = many.data.to_numpy(float), many.target.to_numpy(), many.groups.to_numpy()
     offset = FairMTLClassifier(sharing="offset", solver="auto", **params).fit(Xm, ym, groups=gm)
     assert offset.solver_info_["path"] == "dual"
+
+
+@pytest.mark.parametrize("level", [False, True])
+@pytest.mark.parametrize("seed", range(4))
+def test_sqp_step_equals_the_quadratic_program_solved_directly(seed, level):
+    """The SQP's step, found through its dual, against the primal program in cvxpy; with an
+    epigraph level (no curvature, cost 1, -1 in every constraint) and more constraints
+    than curved variables too."""
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(3, 12)), int(rng.integers(1, 25))
+    A = rng.normal(size=(n, n))
+    H, g = A @ A.T + 0.1 * np.eye(n), rng.normal(size=n)
+    D, c = rng.normal(size=(m, n)), -rng.uniform(0.0, 1.0, size=m)
+    if level:
+        H, g = np.pad(H, ((0, 1), (0, 1))), np.append(g, 1.0)
+        D = np.column_stack([D, -np.ones(m)])
+    d, mu = _qp(H, g, c, D)
+    x = cp.Variable(len(g))
+    objective = g @ x + 0.5 * cp.quad_form(x, cp.psd_wrap(H))
+    problem = cp.Problem(cp.Minimize(objective), [c + D @ x <= 0])
+    problem.solve(solver="CLARABEL")
+    assert problem.status == "optimal"
+    np.testing.assert_allclose(d, x.value, atol=1e-6)
+    np.testing.assert_allclose(mu, problem.constraints[0].dual_value, atol=1e-6)

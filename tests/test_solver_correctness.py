@@ -158,6 +158,7 @@ def test_dual_stopped_early_warns():
         X, s, g, np.ones(len(y)), 6, loss=get_loss("logistic"), sharing="offset",
         objective="minimax",
     )  # fmt: skip
+    problem.smooth_stages = False  # the level method, whose rounds max_rounds counts
     with pytest.warns(SolverInaccurateWarning, match="used all its 2 rounds"):
         fit = problem.solve(alpha=1e-2, sharing_strength=1.0, max_rounds=2)
     assert fit.solver_info["status"] == "inaccurate"
@@ -309,6 +310,8 @@ def test_uncertified_dual_refinement_warns(monkeypatch):
         return result
 
     monkeypatch.setattr(_dual, "solve_bounded", uncertified)
+    # the level method's stages (the smooth stages would solve this small model)
+    monkeypatch.setattr(_dual.DualProblem, "smooth_stages", False)
     message = MSG_REFINE_INACCURATE.split("{solver}")[0].format(objective="minimax")
     with pytest.warns(SolverInaccurateWarning, match=re.escape(message)):
         model = FairMTLClassifier(

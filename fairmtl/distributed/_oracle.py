@@ -105,8 +105,6 @@ class ClusterOracle(LinearOracle):
 class ClusterProblem(DualProblem):
     """:class:`DualProblem` on rows held by a Dask cluster (no parity objectives)."""
 
-    smooth_stages = True  # each pass over the rows is a round of messages
-
     def __init__(self, rows: ClusterRows, *, loss, sharing: str, objective: str, task: str,
                  tol: float = DUAL_TOL, max_rounds: int = 300) -> None:  # fmt: skip
         # DualProblem's own __init__ reads the arrays; here the rows stay on the workers

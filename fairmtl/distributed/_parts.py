@@ -17,6 +17,7 @@ from fairmtl.data import group_labels
 from fairmtl.losses import get_loss
 from fairmtl.solvers._certificate import RowSums, _curvature
 from fairmtl.solvers._grouped import _loss_and_gradient
+from fairmtl.solvers._interior import weighted_gram
 
 __all__ = ["Part", "RawPart"]
 
@@ -333,19 +334,20 @@ def group_gradients(part: Part, w, b, loss_name: str):
 
 def group_hessians(part: Part, w, b, loss_name: str, weights):
     """For each group of the partition: its part of ``weights_g`` times the Hessian of
-    the group's mean loss in ``(w_g, b_g)``, ``(tasks, blocks (k, d + 1, d + 1))``."""
+    the group's mean loss in ``(w_g, b_g)``, ``(tasks, blocks (k, d + 1, d + 1))``; the
+    rows in their stored dtype (see :func:`~fairmtl.solvers._interior.weighted_gram`)."""
     loss, shared = get_loss(loss_name), w.shape[0] == 1
     d = w.shape[1]
     blocks = np.zeros((len(part.tasks), d + 1, d + 1))
     for row, (g, a, c) in enumerate(_groups(part)):
         p = 0 if shared else g
         for s, e in _pieces(a, c, part.X.shape[1]):
-            X = part.X[s:e].astype(np.float64)
-            ce = weights[g] * part.rw[s:e] * _curvature(loss, X @ w[p] + b[p], part.y[s:e])
-            Xc = X * ce[:, None]
-            blocks[row, :d, :d] += X.T @ Xc
-            blocks[row, :d, d] += Xc.sum(axis=0)
-            blocks[row, d, d] += ce.sum()
+            z = _dot(part.X[s:e], w[p], False) + b[p]
+            ce = weights[g] * part.rw[s:e] * _curvature(loss, z, part.y[s:e])
+            ww, wb, cs = weighted_gram(part.X[s:e], ce)
+            blocks[row, :d, :d] += ww
+            blocks[row, :d, d] += wb
+            blocks[row, d, d] += cs
         blocks[row, d, :d] = blocks[row, :d, d]
     return part.tasks, blocks
 

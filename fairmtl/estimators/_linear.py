@@ -83,10 +83,13 @@ SQP_OBJECTIVES = frozenset({"average", "balanced", "minimax", "chebyshev", "boun
 #: hospitals 0.9 s against 7.5 s (shared), 0.8 s against 11.8 s (offset); 1,000,000 rows
 #: 7.1 s against 86 s (shared); chebyshev and bounded 1.7x-7x faster. The weighted
 #: objectives stay on the dual path (one certified fit: 0.17 s against 0.64 s), and so do
-#: wider rows (Adult's 101 one-hot features: 0.59 s against 1.14 s). At 50 features the
-#: SQP won too (200,000 rows x 50 hospitals: 21 s against 163 s), but on 100,000 rows its
-#: Pareto stage failed its check once and fell back to CLARABEL on all the rows (minutes):
-#: not taken there until that fallback is cheap
+#: wider rows (Adult's 101 one-hot features: 0.59 s against 1.14 s). On large data a stage
+#: that fails its check goes to the dual path (never to a conic program on all the rows),
+#: but only after the SQP's own time. At 50 features the SQP mostly won (shared minimax,
+#: 50 hospitals: 200,000 rows 21 s against 163 s; 100,000 rows 9-37 s against 38-133 s,
+#: and 46 s against more than 230 s at 64 features), yet on one 100,000-row problem
+#: (alpha 1e-4) its Pareto stage failed after 66 s and the fit took 184 s against 138 s on
+#: the dual path alone: wider rows stay on the dual path
 SQP_LARGE_OBJECTIVES = frozenset({"minimax", "chebyshev", "bounded"})
 SQP_LARGE_FEATURES = 32
 SQP_LARGE_ENTRIES = 50_000_000
@@ -219,8 +222,13 @@ class LinearBase(FairMTLBase):
             classes = getattr(self, "classes_", None)
             warn_one_class_groups(p.y, p.tasks, p.encoder.labels_, self.sharing, strength, classes)
         path = self._solver_path(p.X.shape, p.encoder.n_groups_, p.loss, p.n_outputs)
+        options = {}
         if path == "exact":
             p.X = p.X.astype(np.float64, copy=False)  # the exact path solves in float64
+            if self.solver == "auto" and _large(p.X.shape, p.encoder.n_groups_):
+                # SQP on large data: a stage without a checked answer goes to the dual
+                # path, not to a conic program on all the rows (minutes at this size)
+                options["fallback"] = "dual"
         p.problem = make_problem(
             path,
             p.X,
@@ -234,6 +242,7 @@ class LinearBase(FairMTLBase):
             n_outputs=p.n_outputs,
             task=p.task,
             group_names=p.encoder.labels_,
+            **options,
         )
         return p
 
@@ -263,9 +272,11 @@ class LinearBase(FairMTLBase):
             and smooth_refinable(loss, self.sharing, n_outputs, alpha, params)
             and params <= MAX_PARAMS_STAGE1
         )
-        if shape[0] * shape[1] * n_groups >= DUAL_AUTO_SIZE:  # large
+        if _large(shape, n_groups):
             narrow = shape[1] <= SQP_LARGE_FEATURES and shape[0] * shape[1] <= SQP_LARGE_ENTRIES
-            sqp = sqp and narrow and self.objective in SQP_LARGE_OBJECTIVES
+            # SQP keeps no time limit: with max_time the dual path (which obeys it) solves
+            timed = self.max_time is not None
+            sqp = sqp and narrow and self.objective in SQP_LARGE_OBJECTIVES and not timed
         return "exact" if sqp else "dual"
 
     def _objective_knobs(self, group_weight: np.ndarray, adjustment: float) -> dict[str, Any]:
@@ -340,6 +351,11 @@ class LinearBase(FairMTLBase):
         if (~seen).any():
             out[~seen] = X[~seen] @ self.shared_coef_ + self.shared_intercept_
         return out
+
+
+def _large(shape: tuple[int, int], n_groups: int) -> bool:
+    """Whether solver="auto" counts a problem of these rows and groups as large."""
+    return shape[0] * shape[1] * n_groups >= DUAL_AUTO_SIZE
 
 
 def _group_weight(prepared: Prepared) -> np.ndarray:

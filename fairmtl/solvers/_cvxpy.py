@@ -13,11 +13,15 @@ by the convex-concave procedure (:mod:`fairmtl.solvers._convex_concave`). Infeas
 bounds are diagnosed by a minimax solve that names the groups and the smallest feasible
 bound (:func:`fairmtl.solvers._infeasible.raise_infeasible`). A status other than
 optimal, in either stage, raises a :class:`~fairmtl.exceptions.SolverInaccurateWarning`.
+Built with ``fallback="dual"`` (large data), a problem hands a smooth stage without a
+checked answer to the dual path instead of a conic program on all its rows
+(:mod:`fairmtl.solvers._handover`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Literal
 
 import cvxpy as cp
 import numpy as np
@@ -28,12 +32,20 @@ from fairmtl.models import Scaling, make_sharing
 from fairmtl.objectives import ObjectiveContext, make_objective
 from fairmtl.solvers._chain import CLARABEL_LOOSE, chain_record, default_chain, solve_chain
 from fairmtl.solvers._convex_concave import solve_convex_concave
+from fairmtl.solvers._dual import dual_unsupported
 from fairmtl.solvers._fit import FitResult, group_mean_losses
+from fairmtl.solvers._handover import solve_or_dual
 from fairmtl.solvers._infeasible import raise_infeasible
 from fairmtl.solvers._newton import newton_stage
 from fairmtl.solvers._notices import check_target_scale, raise_if_unsolved, warn_not_optimal
 from fairmtl.solvers._pareto_stage import pareto_stage
-from fairmtl.solvers._smooth_stages import polishable, smooth_stage1
+from fairmtl.solvers._smooth_stages import (
+    MSG_CHECK_FAILED,
+    MSG_NO_TIME_LIMIT,
+    hand_over,
+    polishable,
+    smooth_stage1,
+)
 from fairmtl.solvers._status import INFEASIBLE, OPTIMAL
 
 __all__ = ["DPP_MAX_GROUPS", "ExactProblem"]
@@ -67,6 +79,11 @@ class ExactProblem:
     task : {"binary", "multiclass", "regression"}
     group_names : sequence of str, optional
         Used in error messages.
+    fallback : {"conic", "dual"}, default="conic"
+        What solves a stage of a ``solver="auto"`` solve that SQP gave no checked answer
+        for: the conic program of all the rows, or (for large data, where that costs
+        minutes) the dual path, with its own certificate, wherever it can solve the
+        problem (:mod:`fairmtl.solvers._handover`).
     """
 
     def __init__(
@@ -83,7 +100,10 @@ class ExactProblem:
         n_outputs: int = 1,
         task: str = "binary",
         group_names=None,
+        fallback: Literal["conic", "dual"] = "conic",
     ) -> None:
+        if fallback not in ("conic", "dual"):
+            raise ValueError(f"Unknown fallback {fallback!r}: choose 'conic' or 'dual'.")
         check_target_scale(y, task)
         self.X, self.y, self.tasks, self.w = X, y, tasks, sample_weight
         self.n_groups, self.loss, self.sharing_name = n_groups, loss, sharing
@@ -98,6 +118,11 @@ class ExactProblem:
         self._helpers: dict[str, ExactProblem] = {}
         self._cache: dict[tuple, np.ndarray] = {}
         self._grouped = None  # the rows for the smooth stages, made on first use
+        self.fallback = fallback
+        #: whether the current solve hands a failed smooth stage to the dual path
+        self.hands_over = False
+        self._parent: ExactProblem | None = None  # a helper's: it hands over its parent's solve
+        self._dual = None  # the dual path's problem of the same rows, made on first use
 
     # -- building --------------------------------------------------------------------
     def _build(self) -> None:
@@ -173,7 +198,7 @@ class ExactProblem:
 
     def _helper(self, key: str, sharing: str, objective: str) -> ExactProblem:
         if key not in self._helpers:
-            self._helpers[key] = ExactProblem(
+            helper = ExactProblem(
                 self.X,
                 self.y,
                 self.tasks,
@@ -185,7 +210,10 @@ class ExactProblem:
                 n_outputs=self.n_outputs,
                 task=self.task,
                 group_names=self.group_names,
+                fallback=self.fallback,
             )
+            helper._parent = self
+            self._helpers[key] = helper
         return self._helpers[key]
 
     # -- extra inputs some objectives need -------------------------------------------
@@ -236,13 +264,39 @@ class ExactProblem:
         minimax, chebyshev, bounded, no_harm) by SQP where the loss is smooth and the
         parameters few (:mod:`fairmtl.solvers._refine`, checked against the duality
         gap), and everything else, or what fails its checks, with CLARABEL's chain (also
-        when ``max_time`` is given: SQP keeps no time limit). With ``"CLARABEL"``,
-        ``minimax`` and ``chebyshev`` run CLARABEL to a 1e-6 gap and polish its answer by
-        the same SQP (:meth:`_polish`). The second stage of ``minimax`` and
-        ``chebyshev`` is solved by SQP wherever it applies.
+        when ``max_time`` is given: SQP keeps no time limit), or, built with
+        ``fallback="dual"``, by the dual path wherever it can solve the problem. With
+        ``"CLARABEL"``, ``minimax`` and ``chebyshev`` run CLARABEL to a 1e-6 gap and
+        polish its answer by the same SQP (:meth:`_polish`). The second stage of
+        ``minimax`` and ``chebyshev`` is solved by SQP wherever it applies.
         """
+        kwargs = {"alpha": alpha, "sharing_strength": sharing_strength, "solver": solver}
+        kwargs.update(max_time=max_time, reference=reference, **knobs)
+        if self.fallback == "dual" and self._parent is None:
+            return solve_or_dual(self, self._solve, **kwargs)
+        return self._solve(**kwargs)
+
+    def _solve(
+        self,
+        *,
+        alpha: float,
+        sharing_strength: float,
+        solver: str,
+        max_time: float | None,
+        reference: str,
+        **knobs: Any,
+    ) -> FitResult:
+        """:meth:`solve` on this path (a failed smooth stage may raise
+        :class:`~fairmtl.solvers._smooth_stages.SmoothStageFailed`: see ``fallback``)."""
         # SQP keeps no time limit: with max_time the chain (which obeys it) solves
         smooth_first = solver.lower() == "auto" and max_time is None
+        if self._parent is not None:  # a helper's failure hands its parent's solve over
+            self.hands_over = self._parent.hands_over
+        else:
+            why = dual_unsupported(
+                self.loss, self.sharing_name, self.objective_name, self.n_outputs, alpha
+            )
+            self.hands_over = self.fallback == "dual" and solver.lower() == "auto" and not why
         make_objective(self.objective_name).check_knobs(self.n_groups, **knobs)  # before any fit
         if not self._built:
             self._build()
@@ -257,10 +311,12 @@ class ExactProblem:
         chain = default_chain(solver)
         if "linearization" in self.objective.needs:
             return solve_convex_concave(self, alpha, sharing_strength, solver, chain, max_time)
+        t0 = time.perf_counter()
         smooth = smooth_stage1(self) if smooth_first else None
         if smooth is not None:
             info = {**chain_record(smooth, stage="main"), "objective": smooth["objective"]}
         else:
+            hand_over(self, "main", t0, MSG_CHECK_FAILED if smooth_first else MSG_NO_TIME_LIMIT)
             polish = chain[0].name == "CLARABEL" and polishable(self)
             steps = [CLARABEL_LOOSE, *chain[1:]] if polish else chain
             first = solve_chain(self.problem, steps, max_time=max_time, ignore_dpp=self._no_dpp)

@@ -136,10 +136,12 @@ class DualProblem:
     plus O(n_samples) work vectors and the bundle's parameter vectors.
     """
 
-    #: solve minimax and chebyshev of small models by the smooth stages (certified by one
-    #: oracle fit; :mod:`fairmtl.solvers._dual_smooth`) where a pass over the rows is
-    #: dear (a cluster); in memory, solver="auto" takes the exact path for them instead
-    smooth_stages = False
+    #: solve minimax and chebyshev of small models by the smooth stages (SQP with exact
+    #: Hessians, certified by one oracle fit; :mod:`fairmtl.solvers._dual_smooth`) rather
+    #: than the level method: tens of passes over the rows instead of hundreds (measured
+    #: in memory on 1,000,000 rows x 50 features x 50 groups, shared minimax: 12 s
+    #: against 596 s); the level method where they fail
+    smooth_stages = True
 
     def __init__(
         self,

@@ -1,12 +1,13 @@
-"""The dual path's minimax and chebyshev by the smooth stages, where passes are dear.
+"""The dual path's minimax and chebyshev by the smooth stages.
 
-On a Dask cluster every pass over the rows is a round of messages, and the level method's
-weighted fits cost about a thousand of them for a minimax fit (measured on 1,000,000 rows
-of 50 hospitals, 4 workers: 995 rounds, 28x the average-loss fit). Where the model is
-small (:data:`~fairmtl.solvers._refine.MAX_PARAMS` parameters), the exact path's smooth
-stages (:mod:`fairmtl.solvers._refine`) solve the same two stages in tens of passes: stage
-1 in epigraph form by SLSQP from zero, the Pareto stage by the interior-point method
-(SLSQP where it fails), each answer KKT-checked. The rows' sums come from the holder of
+The level method's weighted fits cost hundreds of passes over the rows for a minimax fit
+(on a Dask cluster each pass is a round of messages: measured on 1,000,000 rows of 50
+hospitals, 4 workers, 995 rounds, 28x the average-loss fit). Where the model is small
+(:data:`~fairmtl.solvers._refine.MAX_PARAMS` parameters), the exact path's smooth stages
+(:mod:`fairmtl.solvers._refine`) solve the same two stages in tens of passes, by SQP with
+exact Hessians (:mod:`fairmtl.solvers._newton_sqp`; SLSQP where it fails): stage 1 in
+epigraph form from zero, the Pareto stage from the stage-1 point, each answer
+KKT-checked. The rows' sums come from the holder of
 the rows (``data.smooth_model``: :class:`fairmtl.distributed._smooth.ClusterModel` on a
 cluster).
 

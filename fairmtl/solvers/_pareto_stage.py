@@ -8,11 +8,13 @@ stays at most the stage-1 level (both up to a relative slack of :data:`REFINE_TO
 slack the dual path's own second stage gives too). Among the models that keep it, the
 one with the lowest **average loss + penalty** is returned: by SQP where it applies
 (:func:`~fairmtl.solvers._smooth_stages.smooth_stage2`), else by a second conic program
-over the same variables, compiled once per problem.
+over the same variables, compiled once per problem (or, on a problem that hands failed
+smooth stages to the dual path, by the dual path: :mod:`fairmtl.solvers._handover`).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import cvxpy as cp
@@ -20,7 +22,7 @@ import numpy as np
 
 from fairmtl.solvers._chain import SolverStep, solve_chain
 from fairmtl.solvers._notices import attempts_summary, warn_refine
-from fairmtl.solvers._smooth_stages import smooth_stage2
+from fairmtl.solvers._smooth_stages import hand_over, smooth_stage2
 from fairmtl.solvers._status import OPTIMAL, SOLUTION_PRESENT
 
 __all__ = ["REFINE_TOL", "pareto_stage"]
@@ -58,12 +60,14 @@ def pareto_stage(
     level = problem.objective.refine_bounds(stage1)
     bounds = level + REFINE_TOL * np.maximum(1.0, np.abs(level))
     info["stage1_objective"] = info["objective"]
+    t0 = time.perf_counter()
     smooth = smooth_stage2(problem, bounds, coef, intercept)
     if smooth is not None:
         info.update(refine_attempts=[smooth], refined=True, refine_status=OPTIMAL)
         info["time"] += smooth["time"]
         info["objective"] = float(problem.value.value) + float(problem.penalty.value)
         return info
+    hand_over(problem, "refine", t0, done=info.get("attempts", []))
     second_problem, param = _second_problem(problem)
     param.value = bounds
     saved = {v.id: v.value for v in problem.problem.variables()}

@@ -49,7 +49,7 @@ class Problem(Protocol):
     :class:`~fairmtl.losses.Loss`; ``sharing`` and ``objective`` their names;
     ``n_outputs`` 1, or the number of classes of a multinomial fit; ``task`` "binary",
     "multiclass" or "regression"; ``group_names`` for messages. ``options`` are a path's
-    own (the dual path's ``tol`` and ``max_rounds``).
+    own (the dual path's ``tol`` and ``max_rounds``, the exact path's ``fallback``).
 
     Attributes
     ----------

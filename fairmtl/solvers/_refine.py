@@ -8,11 +8,12 @@ cones per row for the logistic loss) and badly conditioned: the bounds of the gr
 at the stage-1 optimum leave a thin feasible set, where the interior-point solver stalls
 (measured: CLARABEL failed on most ``make_hospitals`` problems, with every setting
 tried). The problem itself is small and smooth: a handful of constraints on ``(d + 1)``
-parameters per model. A primal-dual interior-point method with exact Hessians
-(:mod:`fairmtl.solvers._interior`) solves it from the stage-1 point in about twenty
-passes over the rows; where it fails, sequential quadratic programming (scipy's SLSQP,
-dense quasi-Newton steps) in the oracle's preconditioned coordinates
-(:mod:`fairmtl.solvers._precondition`); :mod:`fairmtl.solvers._sqp` runs both engines.
+parameters per model. Sequential quadratic programming with exact Hessians
+(:mod:`fairmtl.solvers._newton_sqp`) solves it from the stage-1 point in about ten
+iterations of two passes over the rows; where it fails, a primal-dual interior-point
+method with the same Hessians (:mod:`fairmtl.solvers._interior`), then SQP with dense
+quasi-Newton steps (scipy's SLSQP) in the oracle's preconditioned coordinates
+(:mod:`fairmtl.solvers._precondition`); :mod:`fairmtl.solvers._sqp` runs the engines.
 
 Stage 1 of the same objectives, ``min_theta max_g (c_g L_g(theta) - s_g) + R(theta)``
 (``c = 1``, ``s = -adjustment`` for ``minimax``; the preference and its shift for
@@ -98,15 +99,23 @@ class _Model:
         self.data, self.loss, self.penalty = data, loss, penalty
         self.per_group = sharing != "shared"
         self._cache: tuple[bytes, tuple] | None = None
+        self._outputs: tuple[bytes, np.ndarray] | None = None
 
     def outputs(self, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Every row's output, exactly in float64 (float32 rows upcast a chunk at a time);
+        the last point's are kept (its Hessian follows its sums)."""
+        key = w.tobytes() + b.tobytes()
+        if self._outputs is not None and self._outputs[0] == key:
+            return self._outputs[1]
         data = self.data
         if not self.per_group:
-            return np.asarray(data.X @ w[0], dtype=float) + b[0]
-        z = np.empty(data.n)
-        for g in range(data.n_groups):
-            a, e = data.starts[g], data.starts[g + 1]
-            z[a:e] = np.asarray(data.rows(a, e) @ w[g], dtype=float) + b[g]
+            z = data.matvec(0, data.n, w[0]) + b[0]
+        else:
+            z = np.empty(data.n)
+            for g in range(data.n_groups):
+                a, e = data.starts[g], data.starts[g + 1]
+                z[a:e] = data.matvec(a, e, w[g]) + b[g]
+        self._outputs = (key, z)
         return z
 
     def evaluate(self, w: np.ndarray, b: np.ndarray):
@@ -176,7 +185,7 @@ def refine_smooth(
 ) -> RefineResult | None:
     """Minimise ``shares @ L + R`` subject to ``L <= bounds`` (inf: no bound) from
     ``start`` (stage 2: the stage-1 point, which is feasible; otherwise any point).
-    ``interior``: try the interior-point engine first (see
+    ``interior``: whether the interior-point engine may be tried (see
     :func:`~fairmtl.solvers._sqp.run_engines`).
 
     ``start`` holds original-space parameters of shape (P, d) and (P,), P = 1 for
@@ -213,8 +222,8 @@ def refine_smooth(
         return RefineResult(w, b, losses, value, 0, gap, multipliers=mu), passed
 
     cons = (slack, slack_jac) if bounded.any() else None
-    program = weighted_program(model, penalty, shares, bounds, start, coords) if interior else None
-    return run_engines(objective, cons, check, coords.to_x(*start), program)
+    program = weighted_program(model, penalty, shares, bounds, start, coords)
+    return run_engines(objective, cons, check, coords.to_x(*start), program, interior)
 
 
 def minimax_smooth(
@@ -269,8 +278,7 @@ def minimax_smooth(
     w0, b0 = coords.from_x(x0)
     t0 = float(np.max(scale * model.evaluate(w0, b0)[0] - shift))
     program = epigraph_program(model, penalty, scale, shift, (w0, b0), t0, coords)
-    program = program if interior else None
-    return run_engines(objective, (slack, slack_jac), check, np.append(x0, t0), program)
+    return run_engines(objective, (slack, slack_jac), check, np.append(x0, t0), program, interior)
 
 
 def _kkt_gap(model, penalty, grads, base, scale, margin, simplex: bool, near_tol):

@@ -15,7 +15,8 @@ Diagnostics (after Wu, Zhang & Re, ICLR 2020):
 Alignment-aware training:
 
 - :class:`ClusteredMTL`: one FairMTL model per cluster of aligned groups, with the
-  cluster count and each cluster's ``alpha`` chosen on validation data;
+  cluster count chosen by cross-validation and each cluster's ``alpha`` and
+  ``sharing_strength`` by cross-validation on its rows;
 - :func:`svd_task_weights`: Algorithm 2 of Wu, Zhang & Re (SVD task reweighting), to
   use as sample weights of a pooled fit;
 - :class:`CovarianceAlignedMTL` (needs torch): Algorithm 1 of Wu, Zhang & Re, one

@@ -15,11 +15,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from fairmtl.data import group_labels, train_val_test_split
+from fairmtl.data import group_labels
 from fairmtl.estimators import FairMTLClassifier, FairMTLRegressor
 from fairmtl.exceptions import DataValidationError
-from fairmtl.transfer._affinity import AFFINITY_MEASURES, CLUSTER_METHODS, cluster_groups
-from fairmtl.transfer._affinity import task_affinity as _task_affinity
+from fairmtl.transfer._affinity import AFFINITY_MEASURES, CLUSTER_METHODS
+from fairmtl.transfer._clustered_select import Selection, cluster_strength, fittable, members_of
 from fairmtl.transfer._common import Data, check_data, default_estimator, fit_variant, row_losses
 
 __all__ = ["ClusteredMTL", "MSG_CLUSTERED_UNSEEN", "fit_per_cluster", "per_cluster_losses"]
@@ -60,8 +60,8 @@ def fit_per_cluster(
         rows = np.flatnonzero(np.isin(data.groups, members))
         w = None if weight is None else weight[rows]
         extra = {} if alphas is None or alphas[c] is None else {"alpha": alphas[c]}
-        if isinstance(strength, numbers.Real):
-            extra["sharing_strength"] = float(strength) * len(members) / n_groups
+        if strength is not None:
+            extra["sharing_strength"] = cluster_strength(strength, len(members), n_groups)
         models.append(fit_variant(template, data.take(rows), w, **{**params, **extra}))
     return models
 
@@ -85,19 +85,29 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
     built from the template ``estimator`` (its ``sharing`` acts within the cluster: with
     ``"offset"`` a cluster's groups keep offsets around the cluster's core). One cluster
     is global sharing; one cluster per group is the independent fit. The number of
-    clusters is the one with the lowest validation loss (mean group loss by default) among
-    ``1 .. max_clusters``; the models are then refitted on all the rows, keeping the
-    clusters found on the training part. With a fixed ``n_clusters`` the clusters come
-    from all the rows.
+    clusters is the one with the lowest held-out loss (mean group loss by default) among
+    ``1 .. max_clusters``, by ``cv``-fold cross-validation stratified by group: on each
+    fold the affinity, the clusterings and the cluster models (the template's ``alpha``,
+    its strength scaled as in the final models) are computed from the fold's training
+    rows alone, so that the rows that score a count never shape its clusters. The clusters of the chosen count are then found on all the rows, and the
+    models refitted on them. With a fixed ``n_clusters`` nothing is held out.
 
-    Each cluster also gets its own ridge strength (``alphas``), chosen on the same
-    validation rows. Without it, a group that the clustering rightly isolates (an
-    outlier, unrelated to the others) is fitted exactly as its independent model, with
-    the template's ``alpha``; when that group is the worst off, clustering can then only
-    tie the independent models on the worst-group loss, never beat them. A singleton's
-    model has no other group to borrow from, but it can be regularised for its own size:
-    on the planted-cluster benchmark this turned those ties into wins (see
-    ``benchmarks/_transfer.py``).
+    Cross-validation rather than one validation split: with a few dozen rows per group, a
+    quarter of them held out once is too noisy a judge. A small group whose few held-out
+    rows happen to fit its own model better looks like an outlier; split off into a
+    cluster of its own, it gets exactly its independent model, and clustering can then
+    at best tie the independent models on the worst-group loss. Every row held out once
+    (and the clusters found on all of them) removes most of that noise.
+
+    Each cluster kept then gets its own ridge strength (``alphas``), chosen on the same
+    folds restricted to its groups (after the count: a best alpha per cluster on the rows
+    that score the count would flatter the counts with more clusters). A group that the clustering rightly isolates (an outlier,
+    unrelated to the others) has no other group to borrow from, but it can be
+    regularised for its own size; with the template's ``alpha`` alone its model is
+    exactly its independent one. And each cluster's groups are coupled as tightly as
+    the cluster's own cross-validation says (``strengths``): one strength for every
+    cluster pulls a group that sits at the edge of its cluster (or an outlier merged
+    into one) towards a core it does not share.
 
     Parameters
     ----------
@@ -105,7 +115,7 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         Template of every cluster's model. None: ``sharing="offset"``,
         ``objective="average"``, ``alpha=1e-4``, ``sharing_strength=0.1``, suited to ``y``.
     n_clusters : int or "auto", default="auto"
-        A fixed count, or "auto" to choose it on validation data.
+        A fixed count, or "auto" to choose it on held-out rows.
     max_clusters : int, default=6
         Largest count tried by "auto" (capped at the number of groups).
     affinity : {"coefficient", "gradient", "subspace", "covariance", \
@@ -113,21 +123,36 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         Measure of :func:`task_affinity` the clusters come from.
     method : {"average", "complete", "single", "weighted", "spectral"}, default="average"
         Clustering of :func:`cluster_groups`.
-    selection : {"balanced", "worst", "average"}, default="balanced"
-        Validation criterion: the mean of the group losses, the worst group's mean loss,
-        or the mean loss over rows. On the planted-cluster benchmark "balanced" chose
-        counts with a better *held-out worst-group* loss than "worst" itself: one small
-        group's validation loss is too noisy to choose by.
+    selection : {"balanced", "worst", "average", "shrunk_worst"}, default="balanced"
+        Criterion on the held-out losses: the mean of the group losses, the worst group's
+        mean loss, the mean loss over rows, or the estimators' rule (the worst group's
+        loss after shrinking each group's towards the overall one by its share of noise).
+        On the planted-cluster benchmark "balanced" chose counts with a better *held-out
+        worst-group* loss than "worst" itself: one small group's loss is too noisy to
+        choose by.
     alphas : "auto", tuple of float or None, default="auto"
-        Candidate ``alpha`` of each cluster's model, chosen per cluster on the validation
-        rows by the cluster's own ``selection`` loss. "auto": the template's ``alpha``
+        Candidate ``alpha`` of each cluster's model, chosen per cluster kept on the
+        held-out rows of its groups by the ``selection`` criterion. "auto": the template's ``alpha``
         times 1, 10 and 100 (the template's alone when it is not a number). None: the
         template's ``alpha`` for every cluster. Used only when ``n_clusters="auto"``
-        (a fixed count holds out no validation rows).
+        (a fixed count holds out no rows).
+    strengths : "auto" or None, default="auto"
+        "auto": each cluster's final model chooses its own ``sharing_strength`` by the
+        estimators' cross-validation (``sharing_strength="auto"`` of
+        :class:`~fairmtl.FairMTLClassifier`, on the cluster's rows, at the cluster's
+        ``alpha``), with ``sharing="offset"`` or ``"lowrank"``. None: the template's
+        strength, scaled by the cluster's share of the groups. The count itself is
+        chosen at the template's strength.
+    cv : int or None, default=5
+        Number of folds (stratified by group, and by class for a classifier) that choose
+        the count and the alphas; a group with fewer rows than folds is never held out.
+        A count one of whose clusters cannot be fitted on a fold (a classifier's cluster
+        whose training rows hold one class) is not chosen. None: one validation split of
+        ``val_size`` (faster, noisier; the clusters then come from its training part).
     val_size : float in (0, 1), default=0.25
-        Share of each group's rows held out to choose the count.
+        Share of each group's rows held out to choose the count when ``cv=None``.
     random_state : int or None, default=None
-        Seed of the validation split (and of spectral clustering).
+        Seed of the folds or validation split (and of spectral clustering).
 
     Attributes
     ----------
@@ -139,12 +164,16 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
     estimators_ : list of fitted estimators
         ``estimators_[c]`` is cluster c's model, refitted on all rows of its groups.
     affinity_ : pandas.DataFrame
-        The affinity matrix (training part) the clusters come from.
+        The affinity matrix the clusters come from (all rows; the training part of the
+        split with ``cv=None``).
     validation_ : pandas.DataFrame
-        One row per count tried: ``n_clusters``, ``average``, ``balanced``, ``worst``
-        (validation losses, each cluster at its best ``alpha``) and ``chosen``.
+        One row per count tried: ``n_clusters``, ``average``, ``balanced``, ``worst``,
+        ``shrunk_worst`` (pooled held-out losses; ``inf`` for a count that could not be
+        fitted) and ``chosen``.
     cluster_alpha_ : list of float
         ``alpha`` of each cluster's model (``cluster_alpha_[c]`` for cluster c).
+    cluster_strength_ : list of float
+        ``sharing_strength`` each cluster's model used (its ``sharing_strength_``).
     groups_ : ndarray of str
         Group labels seen in fit, sorted.
     group_losses_ : pandas.Series
@@ -174,8 +203,10 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         "max_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
         "affinity": [StrOptions(set(AFFINITY_MEASURES))],
         "method": [StrOptions(set(CLUSTER_METHODS))],
-        "selection": [StrOptions({"worst", "average", "balanced"})],
+        "selection": [StrOptions({"worst", "average", "balanced", "shrunk_worst"})],
         "alphas": [StrOptions({"auto"}), tuple, list, None],
+        "strengths": [StrOptions({"auto"}), None],
+        "cv": [Interval(numbers.Integral, 2, None, closed="left"), None],
         "val_size": [Interval(numbers.Real, 0, 1, closed="neither")],
         "random_state": ["random_state"],
     }
@@ -190,6 +221,8 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         method="average",
         selection="balanced",
         alphas="auto",
+        strengths="auto",
+        cv=5,
         val_size=0.25,
         random_state=None,
     ):
@@ -200,6 +233,8 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         self.method = method
         self.selection = selection
         self.alphas = alphas
+        self.strengths = strengths
+        self.cv = cv
         self.val_size = val_size
         self.random_state = random_state
 
@@ -212,7 +247,7 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
 
     # -- fit -----------------------------------------------------------------------
     def fit(self, X, y, *, groups, sample_weight=None):
-        """Cluster the groups, choose the count on validation data, refit per cluster.
+        """Cluster the groups, choose the count on held-out rows, refit per cluster.
 
         Parameters
         ----------
@@ -229,53 +264,32 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         data = check_data(X, y, groups)
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         self.estimator_ = default_estimator(data.y, self.estimator)
-        if self.n_clusters == "auto":
-            train_rows, val_rows = self._split(data)
-        else:  # nothing to choose: cluster on every row
-            train_rows, val_rows = np.arange(len(data.y)), np.array([], dtype=np.int64)
-        train = data.take(train_rows)
-        w_train = None if weight is None else weight[train_rows]
-        self.affinity_ = _task_affinity(
-            train.X,
-            train.y,
-            groups=train.groups,
-            measure=self.affinity,
-            estimator=self.estimator_,
-            sample_weight=w_train,
-        )
-        candidates = self._candidates(len(self.affinity_))
-        labelings = {
-            k: cluster_groups(self.affinity_, k, method=self.method, random_state=self.random_state)
-            for k in candidates
-        }
-        template_alpha = self.estimator_.get_params().get("alpha")
-        if len(candidates) == 1:
+        selection = Selection(
+            self.estimator_, self.selection, self._alpha_grid(), data, weight,
+            self.affinity, self.method, self.random_state,
+        )  # fmt: skip
+        candidates = self._candidates(len(data.names))
+        if self.n_clusters != "auto":  # nothing to choose: cluster on every row
+            self.affinity_, labelings = selection.clusterings(np.arange(len(data.y)), candidates)
             chosen = candidates[0]
             self.validation_ = pd.DataFrame({"n_clusters": [chosen], "chosen": [True]})
-            alphas = [template_alpha] * chosen
+            clusters = labelings[chosen]
+            alphas = [self.estimator_.get_params().get("alpha")] * chosen
         else:
-            chosen, alphas = self._choose(labelings, train, data.take(val_rows), w_train)
+            chosen, clusters, alphas = self._choose(selection, data, candidates)
         self.n_clusters_ = int(chosen)
-        self.clusters_ = labelings[chosen]
+        self.clusters_ = clusters
         self.cluster_alpha_ = list(alphas)
         self.groups_ = self.clusters_.index.to_numpy(dtype=str)
         self.estimators_ = self._fit_clusters(self.clusters_, data, weight, alphas)
+        self.cluster_strength_ = [
+            getattr(m, "sharing_strength_", m.get_params().get("sharing_strength"))
+            for m in self.estimators_
+        ]
         self._store_losses()
         if is_classifier(self.estimator_):
             self.classes_ = self.estimators_[0].classes_
         return self
-
-    def _split(self, data: Data) -> tuple[np.ndarray, np.ndarray]:
-        split = train_val_test_split(
-            data.X,
-            data.y,
-            data.groups,
-            val_size=self.val_size,
-            test_size=0.0,
-            random_state=self.random_state,
-            min_per_split=2,
-        )
-        return split.train, split.val
 
     def _candidates(self, n_groups: int) -> list[int]:
         if self.n_clusters != "auto":
@@ -287,7 +301,11 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         return list(range(1, min(self.max_clusters, n_groups) + 1))
 
     def _fit_clusters(self, clusters: pd.Series, data: Data, weight, alphas) -> list[Any]:
-        return fit_per_cluster(self.estimator_, clusters, data, weight, alphas=alphas)
+        params = {}
+        coupled = self.estimator_.get_params().get("sharing") in ("offset", "lowrank")
+        if self.strengths == "auto" and coupled:
+            params["sharing_strength"] = "auto"  # each cluster's own cross-validation
+        return fit_per_cluster(self.estimator_, clusters, data, weight, alphas=alphas, **params)
 
     def _alpha_grid(self) -> list[Any]:
         alpha = self.estimator_.get_params().get("alpha")
@@ -297,61 +315,27 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
             return [float(alpha) * f for f in (1.0, 10.0, 100.0)]
         return [float(a) for a in self.alphas]
 
-    def _choose(self, labelings: dict[int, pd.Series], train: Data, val: Data, w_train):
-        """The count with the best validation loss, each cluster at its best alpha."""
-        names = np.unique(val.groups)
-        codes = np.searchsorted(names, val.groups)
-        counts = np.bincount(codes, minlength=len(names)).astype(float)
-        cache: dict[tuple, tuple[Any, np.ndarray]] = {}  # nested clusterings share clusters
-        grid = self._alpha_grid()
-        records, choices = [], {}
-        for k, clusters in labelings.items():
-            losses, alphas = np.empty(len(val.y)), []
-            for c in range(k):
-                members = tuple(sorted(clusters.index[clusters.to_numpy() == c]))
-                if members not in cache:
-                    cache[members] = self._best_alpha(members, grid, train, val, w_train)
-                alpha, rows, part = cache[members]
-                losses[rows] = part
-                alphas.append(alpha)
-            per_group = np.bincount(codes, weights=losses, minlength=len(names)) / counts
-            choices[k] = alphas
-            records.append(
-                {
-                    "n_clusters": k,
-                    "average": float(losses.mean()),
-                    "balanced": float(per_group.mean()),
-                    "worst": float(per_group.max()),
-                }
-            )
-        table = pd.DataFrame(records)
-        best = int(table[self.selection].to_numpy().argmin())  # ties: the fewest clusters
+    def _choose(self, selection: Selection, data: Data, candidates: list[int]):
+        """The count with the best held-out criterion whose clusters can all be fitted,
+        its clusters (all rows; the training part with ``cv=None``) and alphas."""
+        folds = selection.folds(self.cv, self.val_size)
+        table = selection.count_table(folds, candidates)
+        rows = folds[0][0] if self.cv is None else np.arange(len(data.y))
+        self.affinity_, labelings = selection.clusterings(rows, candidates)
+        order = np.argsort(table[self.selection].to_numpy(), kind="stable")  # ties: fewest
+        best = next((i for i in order if self._can_fit(labelings[candidates[i]], data)), order[0])
         table["chosen"] = np.arange(len(table)) == best
         self.validation_ = table
-        k = int(table["n_clusters"].iloc[best])
-        return k, choices[k]
+        k = candidates[best]
+        clusters = labelings[k]
+        alphas = [selection.cv_alpha(members_of(clusters, c), folds) for c in range(k)]
+        return k, clusters, alphas
 
-    def _best_alpha(self, members: tuple, grid: list, train: Data, val: Data, w_train):
-        """``(alpha, validation rows, their losses)`` of one cluster at its best alpha."""
-        rows_train = np.flatnonzero(np.isin(train.groups, members))
-        rows_val = np.flatnonzero(np.isin(val.groups, members))
-        part_train, part_val = train.take(rows_train), val.take(rows_val)
-        w = None if w_train is None else w_train[rows_train]
-        codes = part_val.codes()
-        best = None
-        for alpha in grid:
-            params = {} if alpha is None else {"alpha": alpha}
-            model = fit_variant(self.estimator_, part_train, w, **params)
-            losses = row_losses(model, part_val)
-            per_group = np.bincount(codes, weights=losses) / np.bincount(codes)
-            score = {
-                "average": losses.mean(),
-                "balanced": per_group.mean(),
-                "worst": per_group.max(),
-            }[self.selection]
-            if best is None or score < best[0]:  # ties: the smaller (template) alpha
-                best = (score, alpha, losses)
-        return best[1], rows_val, best[2]
+    def _can_fit(self, clusters: pd.Series, data: Data) -> bool:
+        return all(
+            fittable(self.estimator_, data.y[np.isin(data.groups, members_of(clusters, c))])
+            for c in range(int(clusters.max()) + 1)
+        )
 
     def _store_losses(self) -> None:
         parts = [model.group_losses_ for model in self.estimators_]

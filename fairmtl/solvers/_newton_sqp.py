@@ -1,0 +1,202 @@
+"""The smooth stages' first engine: sequential quadratic programming with exact Hessians.
+
+The smooth stages (:mod:`fairmtl.solvers._refine`) are small convex programs
+``min f0(u) s.t. c(u) <= 0`` with one constraint per group, whose Hessians are exact and
+cheap (:mod:`fairmtl.solvers._interior`). Each iteration here takes the Hessian of the
+Lagrangian at the current multipliers and solves the quadratic program with the
+constraints linearised (Nocedal and Wright, *Numerical Optimization*, 18.1): its answer
+is a step and the next multipliers. A backtracking line search on the exact l1 penalty
+function ``f0 + nu * sum(max(c, 0))`` makes the method converge from any start, and near
+the optimum the full steps converge quadratically (with one second-order correction of
+the constraints where the full step is refused: the Maratos effect).
+
+Where this pays: the Pareto stage starts from stage 1's answer, where the bounds of the
+tied groups sit 1e-6 above their losses. An interior-point method must stay inside that
+sliver and crawls along it (measured on 200,000 rows of 50 groups: 32 iterations, 142
+passes over the rows for values and gradients and 32 for Hessians); SQP treats the nearly
+active bounds as the equalities they are (the same problem: 10 iterations, 31 and 10
+passes). A pass over the rows is a round of messages on a Dask cluster, where the saving
+is largest.
+
+The quadratic programs (a few hundred variables, one constraint per group) are solved by
+Clarabel, the interior-point solver fairmtl uses for its conic programs, called directly.
+Every answer is still checked by the caller's KKT test; on any failure the caller tries
+its next engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+__all__ = ["MAX_ITER", "newton_sqp"]
+
+MAX_ITER = 60
+#: Armijo's sufficient decrease of the penalty function, as a share of its model decrease
+ARMIJO = 1e-4
+#: the penalty weight ``nu`` is kept at least this factor above the largest multiplier
+NU_MARGIN = 1.5
+#: tolerances of the quadratic programs (Clarabel's gap and feasibility tolerances)
+QP_TOL = 1e-11
+QP_MAX_ITER = 200
+#: a step this small relative to the point (each coordinate) is rounding: the method ends
+#: there and the caller's check decides
+STEP_FLOOR = 1e-13
+#: changes of the penalty function this small relative to it are rounding (accepted)
+ROUNDING = 4e-16
+#: steps this small relative to the point are taken in full: there the method converges
+#: quadratically, and the penalty function's changes are at the level of its rounding
+LOCAL_STEP = 1e-9
+
+
+def _qp(H: np.ndarray, g: np.ndarray, c: np.ndarray, D: np.ndarray):
+    """The step ``d`` minimising ``g @ d + d @ H @ d / 2`` s.t. ``c + D @ d <= 0``, and its
+    multipliers; None when the program cannot be solved.
+
+    Solved through its dual, a program in the multipliers alone (one per group, where the
+    step has up to a few hundred coordinates): ``min mu @ Q @ mu / 2 + p @ mu`` over
+    ``mu >= 0``, ``Q = D H^-1 D'``, ``p = D H^-1 g - c``, then ``d = -H^-1 (g + D' mu)``.
+    An epigraph level (the last variable, without curvature, with cost 1 and -1 in every
+    constraint) adds ``sum(mu) = 1`` to the dual, and its step is the largest linearised
+    constraint."""
+    n, m = len(g), len(c)
+    level = _is_level(H, g, D)
+    k = n - 1 if level else n
+    try:
+        factor = _Cholesky(H[:k, :k])
+        Hg = factor.solve(g[:k])
+        if m == 0:
+            return -Hg, np.zeros(0)
+        HD = factor.solve(D[:, :k].T)
+    except (LinAlgError, ValueError):
+        return None
+    Q = D[:, :k] @ HD
+    mu = _dual_qp((Q + Q.T) / 2, D[:, :k] @ Hg - c, level)
+    if mu is None:
+        return None
+    d = -(Hg + HD @ mu)
+    if level:
+        d = np.append(d, float(np.max(c + D[:, :k] @ d)))
+    return d, mu
+
+
+def _is_level(H: np.ndarray, g: np.ndarray, D: np.ndarray) -> bool:
+    return bool(
+        len(g) > 1 and g[-1] == 1.0 and not H[-1].any() and D.size and np.all(D[:, -1] == -1.0)
+    )
+
+
+class _Cholesky:
+    """``H^-1 b`` for a symmetric positive definite ``H``, after diagonal scaling."""
+
+    def __init__(self, H: np.ndarray) -> None:
+        self.scale = 1.0 / np.sqrt(np.maximum(np.diag(H), 1e-300))
+        self.factor = cho_factor(H * self.scale[:, None] * self.scale[None, :])
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        s = self.scale if b.ndim == 1 else self.scale[:, None]
+        return s * cho_solve(self.factor, s * b)
+
+
+def _dual_qp(Q: np.ndarray, p: np.ndarray, simplex: bool) -> np.ndarray | None:
+    """``argmin mu @ Q @ mu / 2 + p @ mu`` over ``mu >= 0`` (and ``sum(mu) = 1`` where
+    ``simplex``), by Clarabel; None when it fails."""
+    import clarabel
+
+    m = len(p)
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    settings.max_iter = QP_MAX_ITER
+    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = QP_TOL
+    settings.tol_ktratio = 1e-8
+    rows, rhs = [-np.eye(m)], [np.zeros(m)]
+    cones = [clarabel.NonnegativeConeT(m)]
+    if simplex:
+        rows.insert(0, np.ones((1, m)))
+        rhs.insert(0, np.ones(1))
+        cones.insert(0, clarabel.ZeroConeT(1))
+    A = sp.csc_matrix(np.vstack(rows))
+    solver = clarabel.DefaultSolver(
+        sp.csc_matrix(np.triu(Q)), p, A, np.concatenate(rhs), cones, settings
+    )
+    solution = solver.solve()
+    if str(solution.status) not in ("Solved", "AlmostSolved"):
+        return None
+    mu = np.maximum(np.asarray(solution.x), 0.0)
+    return mu if np.all(np.isfinite(mu)) else None
+
+
+def newton_sqp(
+    functions: Callable[[np.ndarray], tuple],
+    hessian: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    x0: np.ndarray,
+    done: Callable[[np.ndarray], bool],
+) -> tuple[np.ndarray, int] | None:
+    """Minimise ``f0`` subject to ``c <= 0`` from ``x0`` (feasible or not).
+
+    ``functions``, ``hessian`` and ``done`` as for
+    :func:`~fairmtl.solvers._interior.primal_dual` (the first Hessian weighs every
+    constraint ``1 / m``). Returns the last point and the
+    iterations, or None (a quadratic program that failed, or a line search that found no
+    decrease at a point ``done`` refuses).
+    """
+    x = np.asarray(x0, dtype=float).copy()
+    f, g, c, D = functions(x)
+    m = len(c)
+    mu = np.full(m, 1.0 / max(m, 1))
+    nu = 0.0
+    for it in range(1, MAX_ITER + 1):
+        H = hessian(x, mu)
+        found = _qp(H, g, c, D)
+        if found is None:
+            return None
+        d, mu_qp = found
+        if np.all(np.abs(d) <= STEP_FLOOR * (1.0 + np.abs(x))):
+            return x, it
+        if mu_qp.size and NU_MARGIN * mu_qp.max() > nu:
+            nu = 2.0 * NU_MARGIN * float(mu_qp.max())
+        violation = float(np.maximum(c, 0.0).sum())
+        merit = f + nu * violation
+        slope = float(g @ d) - nu * violation  # the model's decrease (negative)
+        step = _line_search(functions, x, d, merit, slope, nu, (H, g, c, D))
+        if step is None:
+            return (x, it) if done(x) else None
+        x, (f, g, c, D), s = step
+        mu = mu + s * (mu_qp - mu)
+        if done(x):
+            return x, it
+    return None
+
+
+def _merit(values: tuple, nu: float) -> float:
+    f, _, c, _ = values
+    return float(f) + nu * float(np.maximum(c, 0.0).sum()) if np.isfinite(f) else np.inf
+
+
+def _line_search(functions, x, d, merit, slope, nu, program):
+    """The accepted point ``(x, its values, step length)``, or None: the full step, its
+    second-order correction, then halved steps along ``d``."""
+    merit += ROUNDING * (1.0 + abs(merit))
+    full = functions(x + d)
+    local = bool(np.all(np.abs(d) <= LOCAL_STEP * (1.0 + np.abs(x))))
+    if local or _merit(full, nu) <= merit + ARMIJO * slope:
+        return x + d, full, 1.0
+    # Maratos: the constraints' curvature makes the full step look worse than it is;
+    # correct it by one more program with the constraints' values at x + d
+    H, g, c, D = program
+    corrected = _qp(H, g, full[2] - D @ d, D) if len(c) else None
+    if corrected is not None:
+        xc = x + corrected[0]
+        values = functions(xc)
+        if _merit(values, nu) <= merit + ARMIJO * slope:
+            return xc, values, 1.0
+    s = 0.5
+    while s >= 1e-10:
+        values = functions(x + s * d)
+        if _merit(values, nu) <= merit + ARMIJO * s * slope:
+            return x + s * d, values, s
+        s *= 0.5
+    return None
