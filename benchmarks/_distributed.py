@@ -34,7 +34,7 @@ pass over the rows takes seconds, and a minimax fit needs about a hundred of the
 smooth stages on this 51-parameter model; the level method needed about 900).
 
 Memory, measured on this suite's ``LocalCluster`` (200,000 rows, 2 workers): a worker
-holds ``WORKER_BASE_MB`` = 145 MiB once fairmtl's worker side is imported (numpy,
+holds ``WORKER_BASE_MB`` = 152 MiB once fairmtl's worker side is imported (numpy,
 pandas, pyarrow, scipy, Dask itself; not cvxpy or scikit-learn); its first fit leaves
 about 35 MiB whatever its rows; a fit then grows it by about 1.2 times the features it
 holds (float32 features read one column at a time into one array, which encoding keeps;
@@ -46,10 +46,10 @@ spilling them would free nothing). dask-ml's workers grew by 280 MiB for 19 MiB 
 features (its imports, its persisted table, X and y): its own cluster's limit comes
 from ``DASK_ML_GROWTH``.
 
-At 1,000,000 rows (191 MiB of features) the 4-worker limit (about 295 MiB) is not below
-the data's size: the base alone (145 MiB, plus 35 MiB after a first fit) is most of the
-data's size. With 4 workers the limit ``(145 + 35 + 8 + 1.3 x 1.25 x D / 4) / 0.9`` is
-below the data's size D from about 380 MiB of features, 2,000,000 rows of 50 float32
+At 1,000,000 rows (191 MiB of features) the 4-worker limit (about 303 MiB) is not below
+the data's size: the base alone (152 MiB, plus 35 MiB after a first fit) is most of the
+data's size. With 4 workers the limit ``(152 + 35 + 8 + 1.3 x 1.25 x D / 4) / 0.9`` is
+below the data's size D from about 395 MiB of features, 2,070,000 rows of 50 float32
 features (``limit_below_data`` says whether it was).
 """
 
@@ -76,9 +76,9 @@ HOSPITALS = 50
 FULL_ROWS = 1_000_000
 FILE_ROWS = 250_000
 #: a worker process's resident memory once fairmtl's worker side (and pyarrow.parquet) is
-#: imported: measured 144.5 MiB (226 MiB before the worker side stopped importing cvxpy
+#: imported: measured 151.5 MiB (226 MiB before the worker side stopped importing cvxpy
 #: and scikit-learn; a bare Dask worker holds about 60 MiB)
-WORKER_BASE_MB = 145
+WORKER_BASE_MB = 152
 #: what a worker's first fit leaves resident whatever its rows (Dask's records of its
 #: tasks and its actor): measured 34 MiB (first fits' growth 46.6 MiB with 10.1 MiB of
 #: features, 59.0 MiB with 20.3 MiB; later fits 24 to 28 MiB with 20 to 23 MiB)
