@@ -53,3 +53,26 @@ def has_optional(package: str) -> bool:
     except ImportError:
         return False
     return True
+
+
+def lazy_attributes(package: str, where: dict[str, str]):
+    """A module ``__getattr__`` (PEP 562) that imports each name of ``where`` from its
+    submodule on first use, so that importing one submodule of ``package`` (on a Dask
+    worker, say) does not import all of them.
+
+    Parameters
+    ----------
+    package : str
+        The package's name (``"fairmtl.data"``).
+    where : dict
+        Name -> the submodule that defines it (``"._io"``).
+    """
+
+    def __getattr__(name: str):
+        if name not in where:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(where[name], package), name)
+        setattr(importlib.import_module(package), name, value)
+        return value
+
+    return __getattr__

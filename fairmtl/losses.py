@@ -19,11 +19,13 @@ Conventions (the same in every form):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cvxpy as cp
 import numpy as np
 from scipy.special import logsumexp
+
+if TYPE_CHECKING:
+    import cvxpy as cp
 
 __all__ = ["Loss", "LOSSES", "get_loss", "HUBER_DELTA"]
 
@@ -84,6 +86,8 @@ class Loss:
 
     def cvxpy(self, z: cp.Expression, y: np.ndarray) -> cp.Expression:
         """Loss per row as a convex cvxpy expression of the outputs ``z``."""
+        import cvxpy as cp  # here: the numpy forms, used on Dask workers, need no cvxpy
+
         if self.name == "logistic":
             return cp.logistic(-cp.multiply(y, z))
         if self.name == "multinomial":

@@ -11,7 +11,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.utils.multiclass import type_of_target
 
 from fairmtl.exceptions import DataValidationError, DataWarning
 
@@ -402,6 +401,8 @@ def _check_regression_target(kept: pd.Series, column: str) -> None:
 
 
 def _check_classification_target(kept: pd.Series, column: str) -> None:
+    from sklearn.utils.multiclass import type_of_target  # here: group labels need no sklearn
+
     values = kept.to_numpy(dtype=object)
     uniques = pd.unique(values)
     if len(uniques) == 1:

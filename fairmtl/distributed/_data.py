@@ -183,8 +183,8 @@ class ClusterRows:
     The attributes the dual path's oracle reads from
     :class:`~fairmtl.solvers._oracle.GroupedData` (``n_groups``, ``shares``, ``group_mean``,
     ``group_sq``, ``colmax``, ``n``, ``d``), what validation needs (the columns, the
-    (group, class) pairs present, the target's largest absolute value), and the round
-    runner that holds the partitions' futures.
+    (group, class) pairs present, the target's largest absolute value), the round
+    runner that holds the partitions' futures, and each partition's number of rows.
     """
 
     rounds: Rounds
@@ -199,6 +199,7 @@ class ClusterRows:
     group_mean: np.ndarray | None = None
     group_sq: np.ndarray | None = None
     colmax: np.ndarray | None = None
+    part_rows: list = field(default_factory=list)
 
     @property
     def n_groups(self) -> int:

@@ -61,6 +61,14 @@ def fit_distributed(est, X, y, groups, sample_weight):
     _check_settings(est)
     classification = is_classifier(est)
     summary = open_rows(data, classification)
+    try:
+        return _fit_rows(est, data, summary, classification)
+    finally:
+        summary.rounds.close()  # the rows leave the workers with the fit, not at gc
+
+
+def _fit_rows(est, data: DaskGroupData, summary, classification: bool):
+    """The fit once the rows are read and checked on the workers."""
     if np.any(summary.group_weight <= 0):
         bad = summary.labels[np.flatnonzero(summary.group_weight <= 0)[0]]
         raise DataValidationError(MSG_ZERO_WEIGHT_GROUP.format(group=bad))
@@ -171,4 +179,8 @@ def _record(rows, data: DaskGroupData) -> dict:
     record["workers"] = sorted(set(pinned)) if pinned else None
     if pinned:
         record["placement"] = dict(zip(rows.rounds.owners, pinned, strict=True))
+    held: dict[str, int] = {}
+    for worker, ks in rows.rounds.batches():
+        held[str(worker)] = held.get(str(worker), 0) + sum(rows.part_rows[k] for k in ks)
+    record["rows_per_worker"] = held
     return record

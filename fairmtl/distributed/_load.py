@@ -91,26 +91,16 @@ def _probe_groups(client, data: DaskGroupData) -> list[list[str]]:
     todo = {}
     for k, (kind, src) in enumerate(data.sources):
         if kind == "parquet" and data.parquet["group"] in src[1]:
-            out[k] = _unique_labels([src[1][data.parquet["group"]]])
+            out[k] = _parts.unique_labels([src[1][data.parquet["group"]]])
         elif kind == "parquet":
-            todo[k] = client.submit(_parquet_labels, src[0], data.parquet["group"], pure=False)
+            todo[k] = client.submit(
+                _parts.parquet_labels, src[0], data.parquet["group"], pure=False
+            )
         else:
-            todo[k] = client.compute(dask.delayed(_unique_labels)(src[2]))
+            todo[k] = client.compute(dask.delayed(_parts.unique_labels)(src[2]))
     for k, labels in zip(todo, client.gather(list(todo.values())), strict=True):
         out[k] = labels
     return out
-
-
-def _unique_labels(groups) -> list[str]:
-    from fairmtl.data import group_labels
-
-    return sorted(set(group_labels(np.asarray(groups)).tolist()))
-
-
-def _parquet_labels(path: str, column: str) -> list[str]:
-    import pyarrow.parquet as pq
-
-    return _unique_labels(pq.read_table(path, columns=[column]).column(0).to_numpy())
 
 
 def _submit_load(client, source, data: DaskGroupData, worker: str | None):
@@ -162,6 +152,8 @@ def _combine(rounds: Rounds, found: list[dict]) -> ClusterRows:
     labels = np.array(sorted(totals), dtype=object)
     sizes = np.array([totals[g][0] for g in labels])
     weight = np.array([totals[g][1] for g in labels])
-    return ClusterRows(
+    rows = ClusterRows(
         rounds, labels, sizes, weight, offset, d or 0, columns or [], sorted(pairs, key=str), y_max
     )
+    rows.part_rows = [s["n"] for s in found]
+    return rows

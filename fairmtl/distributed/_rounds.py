@@ -57,6 +57,10 @@ class PartHolder:
     def apply(self, func, *args: Any) -> list:
         return apply_each(func, self.parts, *args)
 
+    def clear(self) -> None:
+        """Drop the partitions (the worker frees them now, not when the actor goes)."""
+        self.parts = []
+
 
 def message_bytes(obj: Any) -> int:
     """Bytes of ``obj`` as sent between processes (its pickled size)."""
@@ -198,6 +202,21 @@ class Rounds:
         """Use ``parts`` from now on, each worker's partitions held by a :class:`PartHolder`."""
         self.parts = parts
         self._holding = True
+
+    def close(self) -> None:
+        """Release the partitions and their holders: the workers free their rows now,
+        not when the client's garbage collector next finds this object."""
+        if self._holders:
+            try:
+                with self.client.as_current():
+                    for call in [holder.clear() for holder in self._holders]:
+                        call.result(timeout=10 * POLL)
+            except Exception:  # noqa: BLE001 - a worker gone (its rows went with it) or slow
+                pass
+        for future in [*self._holder_futures, *self._parts]:
+            if hasattr(future, "release"):
+                future.release()
+        self.parts = []
 
     def _call_holders(self, batches, func, args) -> list:
         with self.client.as_current():  # actor handles find their client as the current one

@@ -4,22 +4,57 @@ and the record every fit reports (:class:`SolverInfo`, an estimator's ``solver_i
 
 The neural path's training loop lives in :mod:`fairmtl.neural`."""
 
-from fairmtl._solver_info import SolverInfo, solver_record
-from fairmtl.solvers._chain import SOLVER_NAMES, SolverStep, default_chain, solve_chain
-from fairmtl.solvers._cvxpy import ExactProblem
-from fairmtl.solvers._dual import DualProblem, dual_unsupported
-from fairmtl.solvers._fit import FitResult, group_mean_losses, group_means, group_outputs
-from fairmtl.solvers._problem import PROBLEM_PATHS, Problem, make_problem
-from fairmtl.solvers._status import (
-    ERROR,
-    INACCURATE,
-    INFEASIBLE,
-    OPTIMAL,
-    SOLUTION_PRESENT,
-    UNBOUNDED,
-    status_group,
-)
-from fairmtl.solvers._threads import one_blas_thread
+from typing import TYPE_CHECKING
+
+from fairmtl._optional import lazy_attributes
+
+if TYPE_CHECKING:
+    from fairmtl._solver_info import SolverInfo, solver_record
+    from fairmtl.solvers._chain import SOLVER_NAMES, SolverStep, default_chain, solve_chain
+    from fairmtl.solvers._cvxpy import ExactProblem
+    from fairmtl.solvers._dual import DualProblem, dual_unsupported
+    from fairmtl.solvers._fit import FitResult, group_mean_losses, group_means, group_outputs
+    from fairmtl.solvers._problem import PROBLEM_PATHS, Problem, make_problem
+    from fairmtl.solvers._status import (
+        ERROR,
+        INACCURATE,
+        INFEASIBLE,
+        OPTIMAL,
+        SOLUTION_PRESENT,
+        UNBOUNDED,
+        status_group,
+    )
+    from fairmtl.solvers._threads import one_blas_thread
+
+# Names load on first use: a Dask worker that needs one small module of this package
+# (group labels, the dual path's row sums) does not import all of them.
+_WHERE = {
+    "SolverInfo": "fairmtl._solver_info",
+    "solver_record": "fairmtl._solver_info",
+    "SOLVER_NAMES": "._chain",
+    "SolverStep": "._chain",
+    "default_chain": "._chain",
+    "solve_chain": "._chain",
+    "ExactProblem": "._cvxpy",
+    "DualProblem": "._dual",
+    "dual_unsupported": "._dual",
+    "FitResult": "._fit",
+    "group_mean_losses": "._fit",
+    "group_means": "._fit",
+    "group_outputs": "._fit",
+    "PROBLEM_PATHS": "._problem",
+    "Problem": "._problem",
+    "make_problem": "._problem",
+    "ERROR": "._status",
+    "INACCURATE": "._status",
+    "INFEASIBLE": "._status",
+    "OPTIMAL": "._status",
+    "SOLUTION_PRESENT": "._status",
+    "UNBOUNDED": "._status",
+    "status_group": "._status",
+    "one_blas_thread": "._threads",
+}
+_lazy = lazy_attributes(__name__, _WHERE)
 
 __all__ = [
     "DualProblem",
@@ -66,6 +101,8 @@ _MOVED_TO_NEURAL = frozenset(
 
 
 def __getattr__(name: str):
+    if name in _WHERE:
+        return _lazy(name)
     if name in _MOVED_TO_NEURAL:
         import warnings
 
