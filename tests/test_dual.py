@@ -239,15 +239,20 @@ def test_estimator_solver_dual_and_auto(monkeypatch):
         exact.score(data.data, data.target, groups=data.groups), abs=0.01
     )
     monkeypatch.setattr(_linear, "DUAL_AUTO_SIZE", 1000)
-    # large, but 8 features and 9 parameters: minimax stays on the exact path's SQP,
-    # the average loss goes to the dual path, and so does minimax on wider rows
+    # large, 8 features and 9 parameters: bounded stays on the exact path's SQP, minimax
+    # goes to the dual path's smooth stages, the average loss to the dual path, and so
+    # does bounded on wider rows
     auto = FairMTLClassifier(objective="minimax").fit(data.data, data.target, groups=data.groups)
-    assert auto.solver_info_["path"] == "exact"
+    assert auto.solver_info_["path"] == "dual" and "smooth stages" in auto.solver_info_["solver"]
+    assert auto.solver_info_["lower_bound"] <= optimum(exact.solver_info_) + 1e-6
+    bounded = FairMTLClassifier(objective="bounded", epsilon=0.7, alpha=1e-3)
+    bounded.fit(data.data, data.target, groups=data.groups)
+    assert bounded.solver_info_["path"] == "exact"
     average = FairMTLClassifier(objective="average", alpha=1e-3, sharing_strength=1.0)
     assert average.fit(data.data, data.target, groups=data.groups).solver_info_["path"] == "dual"
     monkeypatch.setattr(_linear, "SQP_LARGE_FEATURES", 4)
-    auto = FairMTLClassifier(objective="minimax").fit(data.data, data.target, groups=data.groups)
-    assert auto.solver_info_["path"] == "dual"
+    bounded.fit(data.data, data.target, groups=data.groups)
+    assert bounded.solver_info_["path"] == "dual"
     hinge = FairMTLClassifier(objective="minimax", loss="hinge")
     assert hinge.fit(data.data, data.target, groups=data.groups).solver_info_["path"] == "exact"
     with pytest.raises(ValueError, match="smooth loss"):

@@ -33,8 +33,13 @@ def hospitals():
 
 @pytest.fixture
 def large(monkeypatch):
-    """Every problem counts as large for solver="auto"; a conic solve fails the test."""
+    """Every problem counts as large for solver="auto", and minimax and chebyshev take
+    the exact path's SQP there as bounded does (by default the dual path's smooth stages
+    solve them: the hand-over is tested on every stage it can meet); a conic solve fails
+    the test."""
     monkeypatch.setattr(_linear, "DUAL_AUTO_SIZE", 1000)
+    everything = frozenset({"minimax", "chebyshev", "bounded"})
+    monkeypatch.setattr(_linear, "SQP_LARGE_OBJECTIVES", everything)
 
     def no_conic(*args, **kwargs):
         raise AssertionError("a conic program was solved on all the rows")

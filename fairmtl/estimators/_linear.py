@@ -76,21 +76,16 @@ DUAL_AUTO_SIZE = 5_000_000
 SQP_OBJECTIVES = frozenset({"average", "balanced", "minimax", "chebyshev", "bounded", "no_harm"})
 #: on large data too, solver="auto" takes the exact path's SQP for these objectives where
 #: the model is small (``MAX_PARAMS_STAGE1``) and the rows are few features wide
-#: (``SQP_LARGE_FEATURES``; its Hessians cost rows x features squared a pass) and hold at
-#: most ``SQP_LARGE_ENTRIES`` values (it keeps about three copies of the rows): the dual
-#: path's level method needs tens to hundreds of weighted fits for them, the SQP tens of
-#: passes over the rows. Measured on simulated hospitals, minimax: 100,000 rows x 30
-#: hospitals 0.9 s against 7.5 s (shared), 0.8 s against 11.8 s (offset); 1,000,000 rows
-#: 7.1 s against 86 s (shared); chebyshev and bounded 1.7x-7x faster. The weighted
-#: objectives stay on the dual path (one certified fit: 0.17 s against 0.64 s), and so do
-#: wider rows (Adult's 101 one-hot features: 0.59 s against 1.14 s). On large data a stage
-#: that fails its check goes to the dual path (never to a conic program on all the rows),
-#: but only after the SQP's own time. At 50 features the SQP mostly won (shared minimax,
-#: 50 hospitals: 200,000 rows 21 s against 163 s; 100,000 rows 9-37 s against 38-133 s,
-#: and 46 s against more than 230 s at 64 features), yet on one 100,000-row problem
-#: (alpha 1e-4) its Pareto stage failed after 66 s and the fit took 184 s against 138 s on
-#: the dual path alone: wider rows stay on the dual path
-SQP_LARGE_OBJECTIVES = frozenset({"minimax", "chebyshev", "bounded"})
+#: (``SQP_LARGE_FEATURES``) and hold at most ``SQP_LARGE_ENTRIES`` values (it keeps about
+#: three copies of the rows): the dual path's bounded solve needs tens of weighted fits,
+#: the SQP tens of passes over the rows. On large data a stage that fails its check goes
+#: to the dual path (never to a conic program on all the rows). Minimax and chebyshev go
+#: to the dual path, whose smooth stages run the same SQP without building the conic
+#: program (measured, shared minimax of simulated hospitals: 1,000,000 rows x 30
+#: hospitals 2.5 s against 4.3 s, offset 2.5 s against 4.0 s; 100,000 rows x 500
+#: hospitals 0.16 s against 0.37 s; chebyshev on 300,000 rows 4.9 s against 8.3 s), with
+#: its certificate and the level method where the SQP's answer fails its check
+SQP_LARGE_OBJECTIVES = frozenset({"bounded"})
 SQP_LARGE_FEATURES = 32
 SQP_LARGE_ENTRIES = 50_000_000
 

@@ -56,15 +56,19 @@ def _qp(H: np.ndarray, g: np.ndarray, c: np.ndarray, D: np.ndarray):
     """The step ``d`` minimising ``g @ d + d @ H @ d / 2`` s.t. ``c + D @ d <= 0``, and its
     multipliers; None when the program cannot be solved.
 
-    Solved through its dual, a program in the multipliers alone (one per group, where the
-    step has up to a few hundred coordinates): ``min mu @ Q @ mu / 2 + p @ mu`` over
-    ``mu >= 0``, ``Q = D H^-1 D'``, ``p = D H^-1 g - c``, then ``d = -H^-1 (g + D' mu)``.
-    An epigraph level (the last variable, without curvature, with cost 1 and -1 in every
-    constraint) adds ``sum(mu) = 1`` to the dual, and its step is the largest linearised
-    constraint."""
+    With fewer constraints than curved variables (a few dozen groups, up to a few hundred
+    parameters) it is solved through its dual, a program in the multipliers alone:
+    ``min mu @ Q @ mu / 2 + p @ mu`` over ``mu >= 0``, ``Q = D H^-1 D'``,
+    ``p = D H^-1 g - c``, then ``d = -H^-1 (g + D' mu)``. An epigraph level (the last
+    variable, without curvature, with cost 1 and -1 in every constraint) adds
+    ``sum(mu) = 1`` to the dual, and its step is the largest linearised constraint. With
+    more constraints (hundreds of groups, one shared model) the program is solved as it
+    is stated."""
     n, m = len(g), len(c)
     level = _is_level(H, g, D)
     k = n - 1 if level else n
+    if m > k:
+        return _primal_qp(H, g, c, D)
     try:
         factor = _Cholesky(H[:k, :k])
         Hg = factor.solve(g[:k])
@@ -74,13 +78,21 @@ def _qp(H: np.ndarray, g: np.ndarray, c: np.ndarray, D: np.ndarray):
     except (LinAlgError, ValueError):
         return None
     Q = D[:, :k] @ HD
-    mu = _dual_qp((Q + Q.T) / 2, D[:, :k] @ Hg - c, level)
+    mu = _dual_qp(Q, D[:, :k] @ Hg - c, level)
     if mu is None:
         return None
     d = -(Hg + HD @ mu)
     if level:
         d = np.append(d, float(np.max(c + D[:, :k] @ d)))
     return d, mu
+
+
+def _primal_qp(H: np.ndarray, g: np.ndarray, c: np.ndarray, D: np.ndarray):
+    """:func:`_qp` by Clarabel on the program as stated."""
+    m = len(c)
+    A = sp.csc_matrix(D.reshape(m, len(g)))
+    found = _clarabel(H, g, A, -c, [("nonnegative", m)])
+    return None if found is None else (found[0], np.maximum(found[1], 0.0))
 
 
 def _is_level(H: np.ndarray, g: np.ndarray, D: np.ndarray) -> bool:
@@ -104,29 +116,34 @@ class _Cholesky:
 def _dual_qp(Q: np.ndarray, p: np.ndarray, simplex: bool) -> np.ndarray | None:
     """``argmin mu @ Q @ mu / 2 + p @ mu`` over ``mu >= 0`` (and ``sum(mu) = 1`` where
     ``simplex``), by Clarabel; None when it fails."""
+    m = len(p)
+    rows, rhs, cones = [-np.eye(m)], [np.zeros(m)], [("nonnegative", m)]
+    if simplex:
+        rows.insert(0, np.ones((1, m)))
+        rhs.insert(0, np.ones(1))
+        cones.insert(0, ("zero", 1))
+    found = _clarabel(Q, p, sp.csc_matrix(np.vstack(rows)), np.concatenate(rhs), cones)
+    return None if found is None else np.maximum(found[0], 0.0)
+
+
+def _clarabel(P: np.ndarray, q: np.ndarray, A, b: np.ndarray, cones: list[tuple[str, int]]):
+    """``min x @ P @ x / 2 + q @ x`` s.t. ``b - A @ x`` in ``cones`` by Clarabel: the
+    primal and dual solutions, or None where it fails."""
     import clarabel
 
-    m = len(p)
     settings = clarabel.DefaultSettings()
     settings.verbose = False
     settings.max_iter = QP_MAX_ITER
     settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = QP_TOL
     settings.tol_ktratio = 1e-8
-    rows, rhs = [-np.eye(m)], [np.zeros(m)]
-    cones = [clarabel.NonnegativeConeT(m)]
-    if simplex:
-        rows.insert(0, np.ones((1, m)))
-        rhs.insert(0, np.ones(1))
-        cones.insert(0, clarabel.ZeroConeT(1))
-    A = sp.csc_matrix(np.vstack(rows))
-    solver = clarabel.DefaultSolver(
-        sp.csc_matrix(np.triu(Q)), p, A, np.concatenate(rhs), cones, settings
-    )
-    solution = solver.solve()
+    kinds = {"zero": clarabel.ZeroConeT, "nonnegative": clarabel.NonnegativeConeT}
+    made = [kinds[kind](size) for kind, size in cones]
+    P = sp.csc_matrix(np.triu((P + P.T) / 2))
+    solution = clarabel.DefaultSolver(P, q, A, b, made, settings).solve()
     if str(solution.status) not in ("Solved", "AlmostSolved"):
         return None
-    mu = np.maximum(np.asarray(solution.x), 0.0)
-    return mu if np.all(np.isfinite(mu)) else None
+    x, z = np.asarray(solution.x), np.asarray(solution.z)
+    return (x, z) if np.all(np.isfinite(x)) and np.all(np.isfinite(z)) else None
 
 
 def newton_sqp(
