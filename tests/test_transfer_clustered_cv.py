@@ -11,6 +11,7 @@ from sklearn.metrics import adjusted_rand_score
 from fairmtl import FairMTLClassifier, FairMTLRegressor
 from fairmtl.data import group_label_folds
 from fairmtl.datasets import make_hospitals
+from fairmtl.exceptions import DataWarning
 from fairmtl.transfer import ClusteredMTL, cluster_groups, task_affinity
 
 
@@ -69,7 +70,8 @@ def test_a_count_whose_cluster_holds_one_class_is_not_chosen():
     y[bunch.groups.to_numpy() == "hospital_00"] = 0  # no positive row in this hospital
     template = FairMTLClassifier(objective="average", alpha=1e-3, sharing_strength=0.1)
     model = ClusteredMTL(template, max_clusters=4, alphas=None, cv=3, random_state=0)
-    model.fit(bunch.data, y, groups=bunch.groups)
+    with pytest.warns(DataWarning, match="hospital_00"):  # told of the one-class hospital
+        model.fit(bunch.data, y, groups=bunch.groups)
     table = model.validation_.set_index("n_clusters")
     assert np.isinf(table.loc[4, "balanced"])  # one cluster per hospital: no fit
     assert model.n_clusters_ < 4
