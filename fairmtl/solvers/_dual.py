@@ -139,7 +139,7 @@ class DualProblem:
     #: solve minimax and chebyshev of small models by the smooth stages (SQP with exact
     #: Hessians, certified by one oracle fit; :mod:`fairmtl.solvers._dual_smooth`) rather
     #: than the level method: tens of passes over the rows instead of hundreds (measured
-    #: in memory on 1,000,000 rows x 50 features x 50 groups, shared minimax: 12 s
+    #: in memory on 1,000,000 rows x 50 features x 50 groups, shared minimax: 8-12 s
     #: against 596 s); the level method where they fail
     smooth_stages = True
 
