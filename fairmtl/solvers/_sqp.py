@@ -31,7 +31,7 @@ KKT_AIM = 1e-14
 #: the bound counts as stalled when it fell less than 10x over this many iterations (of the
 #: interior-point method and SLSQP; of SQP with exact Hessians, which converges
 #: quadratically, over ``NEWTON_STALL``)
-STALL_ITERATIONS, NEWTON_STALL = 4, 1
+STALL_ITERATIONS, NEWTON_STALL = 4, 2
 #: SLSQP's iteration limit and tolerance on the objective
 MAX_ITER, FTOL = 500, 1e-15
 #: the engines of the smooth stages, as solver_info names them, in the order tried
