@@ -22,6 +22,7 @@ import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
 __all__ = [
+    "ScaledCholesky",
     "epigraph_program",
     "lagrangian_hessian",
     "penalty_hessian_original",
@@ -44,11 +45,17 @@ CRAWL_STEP, CRAWL_ITERATIONS = 1.0 / 64, 5
 GRAM_CHUNK = 16_384
 
 
-def _solve_pd(Q: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """``Q^-1 rhs`` for a symmetric positive definite ``Q``, after diagonal scaling."""
-    scale = 1.0 / np.sqrt(np.maximum(np.diag(Q), 1e-300))
-    Qs = Q * scale[:, None] * scale[None, :]
-    return scale * cho_solve(cho_factor(Qs), scale * rhs)
+class ScaledCholesky:
+    """``Q^-1 b`` for a symmetric positive definite ``Q``, factored once after diagonal
+    scaling (raises scipy's LinAlgError where ``Q`` is not positive definite)."""
+
+    def __init__(self, Q: np.ndarray) -> None:
+        self.scale = 1.0 / np.sqrt(np.maximum(np.diag(Q), 1e-300))
+        self.factor = cho_factor(Q * self.scale[:, None] * self.scale[None, :])
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        s = self.scale if b.ndim == 1 else self.scale[:, None]
+        return s * cho_solve(self.factor, s * b)
 
 
 def primal_dual(
@@ -78,7 +85,7 @@ def primal_dual(
         r_c = -mu * c - 1.0 / t
         try:
             Q = hessian(x, mu) + D.T @ ((mu / -c)[:, None] * D)
-            dx = _solve_pd(Q, -r_d - D.T @ (r_c / c))
+            dx = ScaledCholesky(Q).solve(-r_d - D.T @ (r_c / c))
         except (LinAlgError, ValueError):
             return None
         dmu = (r_c - mu * (D @ dx)) / c

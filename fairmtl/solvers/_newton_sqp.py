@@ -30,7 +30,9 @@ from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import LinAlgError, cho_factor, cho_solve
+from scipy.linalg import LinAlgError
+
+from fairmtl.solvers._interior import ScaledCholesky
 
 __all__ = ["MAX_ITER", "newton_sqp"]
 
@@ -70,7 +72,7 @@ def _qp(H: np.ndarray, g: np.ndarray, c: np.ndarray, D: np.ndarray):
     if m > k:
         return _primal_qp(H, g, c, D)
     try:
-        factor = _Cholesky(H[:k, :k])
+        factor = ScaledCholesky(H[:k, :k])
         Hg = factor.solve(g[:k])
         if m == 0:
             return -Hg, np.zeros(0)
@@ -99,18 +101,6 @@ def _is_level(H: np.ndarray, g: np.ndarray, D: np.ndarray) -> bool:
     return bool(
         len(g) > 1 and g[-1] == 1.0 and not H[-1].any() and D.size and np.all(D[:, -1] == -1.0)
     )
-
-
-class _Cholesky:
-    """``H^-1 b`` for a symmetric positive definite ``H``, after diagonal scaling."""
-
-    def __init__(self, H: np.ndarray) -> None:
-        self.scale = 1.0 / np.sqrt(np.maximum(np.diag(H), 1e-300))
-        self.factor = cho_factor(H * self.scale[:, None] * self.scale[None, :])
-
-    def solve(self, b: np.ndarray) -> np.ndarray:
-        s = self.scale if b.ndim == 1 else self.scale[:, None]
-        return s * cho_solve(self.factor, s * b)
 
 
 def _dual_qp(Q: np.ndarray, p: np.ndarray, simplex: bool) -> np.ndarray | None:
