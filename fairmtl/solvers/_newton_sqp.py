@@ -171,8 +171,12 @@ def newton_sqp(
         step = _line_search(functions, x, d, merit, slope, nu, (H, g, c, D))
         if step is None:
             return (x, it) if done(x) else None
-        x, (f, g, c, D), s = step
-        mu = mu + s * (mu_qp - mu)
+        # the next Hessian weighs the constraints by the program's multipliers in full,
+        # whatever the step's length (Han and Powell's choice): damped like the step,
+        # they stay near the first guess while short steps are taken, the Hessian keeps
+        # too little of the constraints' curvature, and the next steps are refused too
+        x, (f, g, c, D) = step
+        mu = mu_qp
         if done(x):
             return x, it
     return None
@@ -184,13 +188,13 @@ def _merit(values: tuple, nu: float) -> float:
 
 
 def _line_search(functions, x, d, merit, slope, nu, program):
-    """The accepted point ``(x, its values, step length)``, or None: the full step, its
+    """The accepted point and its values ``(x, values)``, or None: the full step, its
     second-order correction, then halved steps along ``d``."""
     merit += ROUNDING * (1.0 + abs(merit))
     full = functions(x + d)
     local = bool(np.all(np.abs(d) <= LOCAL_STEP * (1.0 + np.abs(x))))
     if local or _merit(full, nu) <= merit + ARMIJO * slope:
-        return x + d, full, 1.0
+        return x + d, full
     # Maratos: the constraints' curvature makes the full step look worse than it is;
     # correct it by one more program with the constraints' values at x + d
     H, g, c, D = program
@@ -199,11 +203,11 @@ def _line_search(functions, x, d, merit, slope, nu, program):
         xc = x + corrected[0]
         values = functions(xc)
         if _merit(values, nu) <= merit + ARMIJO * slope:
-            return xc, values, 1.0
+            return xc, values
     s = 0.5
     while s >= 1e-10:
         values = functions(x + s * d)
         if _merit(values, nu) <= merit + ARMIJO * s * slope:
-            return x + s * d, values, s
+            return x + s * d, values
         s *= 0.5
     return None
