@@ -135,11 +135,12 @@ def lagrangian_hessian(data, loss_curvature, z: np.ndarray, weights: np.ndarray,
     d = data.d
     H = np.zeros((P * (d + 1), P * (d + 1)))
     c = weights[data.task] * data.rw * loss_curvature(z, data.y)
+    buffer = gram_buffer(data.rows(0, data.n))
     for p in range(P):
         a, e = (0, data.n) if P == 1 else (data.starts[p], data.starts[p + 1])
         if e <= a:
             continue
-        ww, wb, cs = weighted_gram(data.rows(a, e), c[a:e])
+        ww, wb, cs = weighted_gram(data.rows(a, e), c[a:e], buffer)
         H[p * d : (p + 1) * d, p * d : (p + 1) * d] += ww
         H[p * d : (p + 1) * d, P * d + p] += wb
         H[P * d + p, p * d : (p + 1) * d] += wb
@@ -147,12 +148,23 @@ def lagrangian_hessian(data, loss_curvature, z: np.ndarray, weights: np.ndarray,
     return H
 
 
-def weighted_gram(X, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def gram_buffer(X) -> np.ndarray | None:
+    """A buffer for :func:`weighted_gram`'s chunks of ``X``'s rows (None: sparse rows)."""
+    if hasattr(X, "multiply"):
+        return None
+    return np.empty((min(GRAM_CHUNK, X.shape[0]), X.shape[1]), dtype=X.dtype)
+
+
+def weighted_gram(X, c: np.ndarray, buffer=None) -> tuple[np.ndarray, np.ndarray, float]:
     """``X' diag(c) X``, ``X' c`` and ``sum(c)`` for ``c >= 0``, in float64.
 
     Dense rows are taken ``GRAM_CHUNK`` at a time in their stored dtype (float32 rows are
     not upcast: a Hessian only steers Newton's steps, whose answers are checked on exact
-    gradients), each as the Gram matrix of ``sqrt(c) * X`` (one symmetric product).
+    gradients), each as the Gram matrix of ``sqrt(c) * X`` (one symmetric product),
+    written into ``buffer`` (:func:`gram_buffer`) where one is given: callers that take
+    many Gram matrices keep one buffer, rather than a fresh block per chunk, which a
+    process that returns freed blocks to the system at once (a Dask worker) faults in
+    again every time.
     """
     d = X.shape[1]
     if hasattr(X, "multiply"):  # sparse rows
@@ -164,7 +176,10 @@ def weighted_gram(X, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     root = np.sqrt(np.maximum(c, 0.0))
     for s in range(0, X.shape[0], GRAM_CHUNK):
         r = root[s : s + GRAM_CHUNK].astype(X.dtype, copy=False)
-        Xs = X[s : s + GRAM_CHUNK] * r[:, None]
+        if buffer is None:
+            Xs = X[s : s + GRAM_CHUNK] * r[:, None]
+        else:
+            Xs = np.multiply(X[s : s + GRAM_CHUNK], r[:, None], out=buffer[: len(r)])
         ww += Xs.T @ Xs
         wb += r @ Xs
     return ww, wb, float(c.sum())
