@@ -28,10 +28,11 @@ held (fairmtl's ``rows_per_worker``; dask-ml's chunks of ``X``). dask-ml is meas
 from its reading (``read_parquet`` and ``persist``), as fairmtl's fits include theirs.
 
 Sizes: ``--smoke`` 20,000 rows x 10 features x 5 hospitals; ``--quick`` 200,000 rows; a
-full run ``FULL_ROWS`` = 1,000,000 rows (set ``FAIRMTL_BENCH_DISTRIBUTED_ROWS`` to change
-it). 20 million rows (3.7 GiB of float32 features) were not run: on 2 shared cores every
-pass over the rows takes seconds, and a minimax fit needs about a hundred of them (the
-smooth stages on this 51-parameter model; the level method needed about 900).
+full run ``FULL_ROWS`` = 3,000,000 rows (set ``FAIRMTL_BENCH_DISTRIBUTED_ROWS`` to change
+it), the smallest round size at which each 4-worker limit is below the data's size (see
+below). 20 million rows (3.7 GiB of float32 features) were not run: on 2 cores every pass
+over the rows takes seconds, a minimax fit needs about fifty of them, and the suite fits
+the same rows eight times (in memory, on 1, 2 and 4 workers, and dask-ml's).
 
 Memory, measured on this suite's ``LocalCluster`` (200,000 rows, 2 workers): a worker
 holds ``WORKER_BASE_MB`` = 152 MiB once fairmtl's worker side is imported (numpy,
@@ -46,11 +47,11 @@ spilling them would free nothing). dask-ml's workers grew by 280 MiB for 19 MiB 
 features (its imports, its persisted table, X and y): its own cluster's limit comes
 from ``DASK_ML_GROWTH``.
 
-At 1,000,000 rows (191 MiB of features) the 4-worker limit (about 303 MiB) is not below
-the data's size: the base alone (152 MiB, plus 35 MiB after a first fit) is most of the
-data's size. With 4 workers the limit ``(152 + 35 + 8 + 1.3 x 1.25 x D / 4) / 0.9`` is
-below the data's size D from about 395 MiB of features, 2,070,000 rows of 50 float32
-features (``limit_below_data`` says whether it was).
+With 4 workers the limit ``(152 + 35 + 8 + 1.3 x 1.25 x D / 4) / 0.9`` is below the
+data's size D from about 395 MiB of features, 2,070,000 rows of 50 float32 features
+(``limit_below_data`` says whether it was): at 1,000,000 rows (191 MiB) it is not (about
+303 MiB; the base alone, 152 MiB plus 35 MiB after a first fit, is most of the data's
+size); at 3,000,000 rows (572 MiB) it is (about 475 MiB).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ from fairmtl.data import write_table_atomic
 ALPHA = 1e-4
 FEATURES = 50
 HOSPITALS = 50
-FULL_ROWS = 1_000_000
+FULL_ROWS = 3_000_000
 FILE_ROWS = 250_000
 #: a worker process's resident memory once fairmtl's worker side (and pyarrow.parquet) is
 #: imported: measured 151.5 MiB (226 MiB before the worker side stopped importing cvxpy
