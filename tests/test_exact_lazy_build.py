@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from fairmtl import FairMTLClassifier
-from fairmtl.solvers import _cvxpy, _pareto_stage
+from fairmtl.losses import get_loss
+from fairmtl.solvers import ExactProblem, _cvxpy, _pareto_stage
 from fairmtl.solvers._sqp import NEWTON_SQP
 from tests.test_exact_stages import (
     assert_textbook_minimax_stages,
@@ -118,3 +119,37 @@ def test_a_conic_pareto_stage_after_sqp_gets_the_textbook_answer(monkeypatch, bu
     losses = assert_textbook_minimax_stages(model, X, y, g, ALPHA)
     own = losses.max() + ALPHA * float(model.coef_[0] @ model.coef_[0])
     assert info["objective"] == pytest.approx(own, rel=1e-9)
+
+
+def all_rows_ideal_point(problem: ExactProblem, alpha, strength, solver) -> np.ndarray:
+    """Each group's minimum loss by a weighted fit over every row (the definition)."""
+    args = (problem.X, problem.y, problem.tasks, problem.w, problem.n_groups)
+    kwargs = {"loss": problem.loss, "sharing": problem.sharing_name, "task": problem.task}
+    full = ExactProblem(*args, objective="weighted", **kwargs)
+    ideal = np.empty(problem.n_groups)
+    for g in range(problem.n_groups):
+        weights = np.eye(problem.n_groups)[g]
+        fit = full.solve(
+            alpha=alpha, sharing_strength=strength, solver=solver, group_weights=weights
+        )
+        ideal[g] = fit.group_losses[g]
+    return ideal
+
+
+@pytest.mark.parametrize("solver", ["auto", "CLARABEL"])
+@pytest.mark.parametrize("sharing", ["shared", "independent", "offset"])
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_each_ideal_loss_from_its_groups_rows_equals_the_all_rows_fit(task, sharing, solver):
+    X, y, g = grouped_binary(4, G=4, n=600)
+    if task == "regression":
+        y = X @ np.arange(1.0, 5.0) + g + np.random.default_rng(0).normal(size=len(y))
+        loss = get_loss("squared")
+    else:
+        y, loss = np.where(y == 1, 1.0, -1.0), get_loss("logistic")
+    args = (X, y, g, np.ones(len(y)), 4)
+    problem = ExactProblem(*args, loss=loss, sharing=sharing, objective="chebyshev", task=task)
+    alpha, strength = 1e-2, 0.5
+    ideal = problem.ideal_point(alpha, strength, solver)
+    assert all(len(h.X) < len(X) for h in problem._helpers.values())  # each on its rows
+    expected = all_rows_ideal_point(problem, alpha, strength, solver)
+    np.testing.assert_allclose(ideal, expected, rtol=1e-7, atol=1e-9)

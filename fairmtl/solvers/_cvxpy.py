@@ -5,8 +5,9 @@
 re-solves it for new knob values without re-compiling, by the chain of solvers of
 :mod:`fairmtl.solvers._chain`. With a smooth loss and few parameters the same problem is
 solved by SQP instead (:mod:`fairmtl.solvers._smooth_stages`; see
-:meth:`ExactProblem.solve`). Objectives that need the Pareto-efficient answer
-(``minimax``, ``chebyshev``) get a second, lexicographic solve
+:meth:`ExactProblem.solve`); the conic program is then built only when a stage needs it
+(:attr:`ExactProblem.problem`), so a fit that SQP answers never builds it. Objectives that
+need the Pareto-efficient answer (``minimax``, ``chebyshev``) get a second, lexicographic solve
 (:mod:`fairmtl.solvers._pareto_stage`), after which ``solver_info["objective"]`` is the
 returned model's own objective and ``"stage1_objective"`` the optimum; ``gap`` is solved
 by the convex-concave procedure (:mod:`fairmtl.solvers._convex_concave`). Infeasible loss
@@ -241,13 +242,16 @@ class ExactProblem:
         tasks_c = np.concatenate(group_of)
         return R[:, :d], R[:, d + 1], tasks_c, R[:, d], np.ones(len(tasks_c))
 
-    def _helper(self, key: str, sharing: str, objective: str) -> ExactProblem:
+    def _helper(self, key: str, sharing: str, objective: str, rows=None) -> ExactProblem:
+        """A problem of these rows (or of ``rows`` alone, with this problem's shares and so
+        its penalty) with another sharing or objective, made once under ``key``."""
         if key not in self._helpers:
+            keep = (lambda a: a) if rows is None else (lambda a: a[rows])
             helper = ExactProblem(
-                self.X,
-                self.y,
-                self.tasks,
-                self.w,
+                keep(self.X),
+                keep(self.y),
+                keep(self.tasks),
+                keep(self.w),
                 self.n_groups,
                 loss=self.loss,
                 sharing=sharing,
@@ -257,6 +261,7 @@ class ExactProblem:
                 group_names=self.group_names,
                 fallback=self.fallback,
             )
+            helper.shares = self.shares
             helper._parent = self
             self._helpers[key] = helper
         return self._helpers[key]
@@ -280,9 +285,11 @@ class ExactProblem:
         """Each group's own minimum loss under this model and penalty."""
         key = ("ideal", alpha, strength, solver)
         if key not in self._cache:
-            helper = self._helper("ideal", self.sharing_name, "weighted")
             ideal = np.empty(self.n_groups)
             for g in range(self.n_groups):
+                # L_g alone: no other group's rows enter its fit (only the penalty's shares)
+                rows = np.flatnonzero(self.tasks == g)
+                helper = self._helper(f"ideal-{g}", self.sharing_name, "weighted", rows)
                 e = np.zeros(self.n_groups)
                 e[g] = 1.0
                 fit = helper.solve(
