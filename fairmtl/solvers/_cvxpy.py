@@ -130,19 +130,19 @@ class ExactProblem:
 
     # -- building ----------------------------------------------------------------------
     def _setup(self) -> None:
-        """The model's variables, the knobs' parameters and the penalty: what every solve
-        needs. The conic program of all the rows is built apart, on first use
-        (:meth:`_build`): a solve that SQP answers never builds it. The objective's form
-        is built here over a stand-in vector of group losses, for its knob parameters
-        and for its value at group losses computed in numpy (:meth:`model_objective`);
-        objectives that read the per-row outputs get the whole program at once."""
+        """The model's variables and the knobs' parameters: what every solve needs. The
+        conic program of all the rows is built apart, on first use (:meth:`_build`): a
+        solve that SQP answers never builds it. The objective's form is built here over
+        a stand-in vector of group losses, for its knob parameters and for its value at
+        group losses computed in numpy (:meth:`model_objective`); objectives that read
+        the per-row outputs get the whole program at once."""
         scaling = Scaling.fit(self.X)
         d = self.X.shape[1]
         self.sharing = make_sharing(self.sharing_name, d, self.n_groups, self.n_outputs, scaling)
         self.objective = make_objective(self.objective_name)
         self.alpha = cp.Parameter(nonneg=True, name="alpha")
         self.strength = cp.Parameter(nonneg=True, name="sharing_strength")
-        self.penalty = self.sharing.penalty(self.alpha, self.strength, self.shares)
+        self._penalty: cp.Expression | None = None
         self._set_up = True
         if self.objective.uses_outputs:
             self._build()
@@ -192,6 +192,14 @@ class ExactProblem:
         self._problem = cp.Problem(cp.Minimize(value + self.penalty), self.constraints)
         if self._knob_values is not None:
             self.objective.set_values(self.n_groups, **self._knob_values)
+
+    @property
+    def penalty(self) -> cp.Expression:
+        """The penalty in cvxpy, made on first use (by the program, or the objective that
+        :meth:`model_objective` reports)."""
+        if self._penalty is None:
+            self._penalty = self.sharing.penalty(self.alpha, self.strength, self.shares)
+        return self._penalty
 
     @property
     def problem(self) -> cp.Problem:
