@@ -16,7 +16,7 @@ import pytest
 from fairmtl import FairMTLClassifier
 from fairmtl.losses import get_loss
 from fairmtl.solvers import ExactProblem, _cvxpy, _pareto_stage
-from fairmtl.solvers._sqp import NEWTON_SQP
+from fairmtl.solvers._sqp import NEWTON_SQP, SMOOTH_SOLVERS
 from tests.test_exact_stages import (
     assert_textbook_minimax_stages,
     grouped_binary,
@@ -88,6 +88,22 @@ def test_the_reported_objective_is_the_returned_models_own(problems_built):
     losses = shared_logistic_losses(model, X, y, g)
     own = losses.max() + ALPHA * float(model.coef_[0] @ model.coef_[0])
     assert model.solver_info_["objective"] == pytest.approx(own, rel=1e-12)
+
+
+@pytest.mark.parametrize("sharing", ["shared", "independent", "offset"])
+@pytest.mark.parametrize("objective", ["minimax", "chebyshev"])
+def test_the_reported_objective_equals_the_programs_value(sharing, objective):
+    """Computed in numpy without the program, it is the program's own expression (per-row
+    cvxpy losses and the cvxpy penalty) evaluated at the returned model."""
+    X, y, g = grouped_binary(5)
+    y = np.where(y == 1, 1.0, -1.0)
+    args = (X, y, g, np.ones(len(y)), 3)
+    problem = ExactProblem(*args, loss=get_loss("logistic"), sharing=sharing, objective=objective)
+    info = problem.solve(alpha=ALPHA, sharing_strength=0.5, solver="auto").solver_info
+    assert info["solver"] in SMOOTH_SOLVERS and info["refined"] is True
+    assert problem._problem is None
+    program = problem.problem  # built now, at the returned model
+    assert program.objective.expr.value == pytest.approx(info["objective"], rel=1e-12)
 
 
 def test_a_conic_stage_one_builds_the_program_with_the_knobs_set(monkeypatch, builds):

@@ -31,12 +31,14 @@ import scipy.sparse as sp
 from fairmtl.losses import Loss
 from fairmtl.models import Scaling, make_sharing
 from fairmtl.objectives import ObjectiveContext, make_objective
+from fairmtl.solvers._certificate import Penalty
 from fairmtl.solvers._chain import CLARABEL_LOOSE, chain_record, default_chain, solve_chain
 from fairmtl.solvers._convex_concave import solve_convex_concave
 from fairmtl.solvers._dual import dual_unsupported
 from fairmtl.solvers._fit import FitResult, group_mean_losses
 from fairmtl.solvers._handover import solve_or_dual
 from fairmtl.solvers._infeasible import raise_infeasible
+from fairmtl.solvers._newton import SHARINGS as QUADRATIC_SHARINGS
 from fairmtl.solvers._newton import newton_stage
 from fairmtl.solvers._notices import check_target_scale, raise_if_unsolved, warn_not_optimal
 from fairmtl.solvers._pareto_stage import pareto_stage
@@ -211,15 +213,18 @@ class ExactProblem:
 
     def model_objective(self) -> float:
         """The objective plus penalty of the model in the variables: the program's own
-        value where it is built, else the objective's form at the group losses computed
-        in numpy (equal up to rounding)."""
-        if self._problem is None:
-            coef, intercept = self.sharing.unpack()
-            self._stand_in.value = self._group_losses(coef, intercept)
-            value = self._stand_in_value
-        else:
-            value = self.value
-        return float(value.value) + float(self.penalty.value)
+        value where it is built, else both computed in numpy from the parameters (the
+        objective's form at the group losses; equal up to rounding)."""
+        if self._problem is not None:
+            return float(self.value.value) + float(self.penalty.value)
+        coef, intercept = self.sharing.unpack()
+        self._stand_in.value = self._group_losses(coef, intercept)
+        value = float(self._stand_in_value.value)
+        if self.n_outputs > 1 or self.sharing_name not in QUADRATIC_SHARINGS:
+            return value + float(self.penalty.value)
+        P = 1 if self.sharing_name == "shared" else self.n_groups
+        penalty = Penalty(self.sharing_name, self.alpha.value, self.strength.value, self.shares)
+        return value + penalty.value_grad(coef[:P, :, 0], intercept[:P, 0])[0]
 
     def _compressed(self, Xs, tasks: np.ndarray, rw: np.ndarray):
         """For the squared loss, each group's rows replaced by the ``R`` factor of a QR
