@@ -5,6 +5,9 @@
   reports the objective of the model it returns (recomputed here in numpy).
 - A stage that needs the conic program builds it then, with the knobs already set, and
   gets the answer of the same problem written directly in cvxpy and solved by CLARABEL.
+- Each group's ideal point (``chebyshev``) from its own rows equals the all-rows fit.
+- The per-row outputs of the group losses (one product where every group holds the same
+  model) equal each row's own product.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import pytest
 
 from fairmtl import FairMTLClassifier
 from fairmtl.losses import get_loss
-from fairmtl.solvers import ExactProblem, _cvxpy, _pareto_stage
+from fairmtl.solvers import ExactProblem, _cvxpy, _pareto_stage, group_outputs
 from fairmtl.solvers._sqp import NEWTON_SQP, SMOOTH_SOLVERS
 from tests.test_exact_stages import (
     assert_textbook_minimax_stages,
@@ -169,3 +172,16 @@ def test_each_ideal_loss_from_its_groups_rows_equals_the_all_rows_fit(task, shar
     assert all(len(h.X) < len(X) for h in problem._helpers.values())  # each on its rows
     expected = all_rows_ideal_point(problem, alpha, strength, solver)
     np.testing.assert_allclose(ideal, expected, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("same", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_group_outputs_equal_each_rows_own_product(same, dtype):
+    rng = np.random.default_rng(6)
+    X, tasks = rng.normal(size=(500, 4)).astype(dtype), rng.integers(0, 5, size=500)
+    coef, intercept = rng.normal(size=(5, 4, 2)), rng.normal(size=(5, 2))
+    if same:  # shared sharing: every group holds the one model
+        coef, intercept = np.repeat(coef[:1], 5, axis=0), np.repeat(intercept[:1], 5, axis=0)
+    expected = np.array([X[i] @ coef[t] + intercept[t] for i, t in enumerate(tasks)])
+    z = group_outputs(X, tasks, coef, intercept)
+    np.testing.assert_allclose(z, expected, rtol=1e-12, atol=1e-12)
