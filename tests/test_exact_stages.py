@@ -77,6 +77,11 @@ def test_minimax_second_stage_equals_the_textbook_bounded_program(seed, alpha, e
     ).fit(X, y, groups=g)  # fmt: skip
     info = model.solver_info_
     assert info["refined"] is True and info["refine_attempts"][-1]["solver"] == engine
+    assert_textbook_minimax_stages(model, X, y, g, alpha)
+
+
+def assert_textbook_minimax_stages(model, X, y, g, alpha) -> np.ndarray:
+    """A shared minimax model's two stages equal the textbook programs'; its group losses."""
     # the bound of the second stage: the stage-1 model's worst loss, plus the 1e-6 slack
     t_star, stage1_losses, _ = textbook(X, y, g, alpha, "minimax")
     level = float(stage1_losses.max())
@@ -87,7 +92,8 @@ def test_minimax_second_stage_equals_the_textbook_bounded_program(seed, alpha, e
     got = float(shares @ losses) + alpha * float(model.coef_[0] @ model.coef_[0])
     assert got == pytest.approx(expected, rel=1e-6, abs=1e-8)
     assert np.all(losses <= bounds + 1e-7)
-    assert info["stage1_objective"] == pytest.approx(t_star, rel=1e-6)
+    assert model.solver_info_["stage1_objective"] == pytest.approx(t_star, rel=1e-6)
+    return losses
 
 
 def test_squared_loss_compression_equals_ridge_on_every_row():

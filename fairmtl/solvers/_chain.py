@@ -11,6 +11,7 @@ chain gave (:class:`ChainResult`) becomes the exact path's solver record by
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import warnings
@@ -132,10 +133,16 @@ def default_chain(first: str = "CLARABEL") -> list[SolverStep]:
     if first not in SOLVER_NAMES:
         raise ValueError(MSG_UNKNOWN_SOLVER.format(name=first, choices=list(SOLVER_NAMES)))
     chain = [_CLARABEL, _CLARABEL_SHORT, _SCS]
-    if "ECOS" in cp.installed_solvers():
+    if _ecos_installed():
         chain.append(_ECOS)
     start = next(i for i, s in enumerate(chain) if s.name == first)
     return chain[start:]
+
+
+@functools.cache
+def _ecos_installed() -> bool:
+    """Whether cvxpy has ECOS (asked once: cvxpy checks every solver each time)."""
+    return "ECOS" in cp.installed_solvers()
 
 
 @dataclass

@@ -5,8 +5,9 @@
 re-solves it for new knob values without re-compiling, by the chain of solvers of
 :mod:`fairmtl.solvers._chain`. With a smooth loss and few parameters the same problem is
 solved by SQP instead (:mod:`fairmtl.solvers._smooth_stages`; see
-:meth:`ExactProblem.solve`). Objectives that need the Pareto-efficient answer
-(``minimax``, ``chebyshev``) get a second, lexicographic solve
+:meth:`ExactProblem.solve`); the conic program is then built only when a stage needs it
+(:attr:`ExactProblem.problem`), so a fit that SQP answers never builds it. Objectives that
+need the Pareto-efficient answer (``minimax``, ``chebyshev``) get a second, lexicographic solve
 (:mod:`fairmtl.solvers._pareto_stage`), after which ``solver_info["objective"]`` is the
 returned model's own objective and ``"stage1_objective"`` the optimum; ``gap`` is solved
 by the convex-concave procedure (:mod:`fairmtl.solvers._convex_concave`). Infeasible loss
@@ -30,12 +31,14 @@ import scipy.sparse as sp
 from fairmtl.losses import Loss
 from fairmtl.models import Scaling, make_sharing
 from fairmtl.objectives import ObjectiveContext, make_objective
+from fairmtl.solvers._certificate import Penalty
 from fairmtl.solvers._chain import CLARABEL_LOOSE, chain_record, default_chain, solve_chain
 from fairmtl.solvers._convex_concave import solve_convex_concave
 from fairmtl.solvers._dual import dual_unsupported
 from fairmtl.solvers._fit import FitResult, group_mean_losses
 from fairmtl.solvers._handover import solve_or_dual
 from fairmtl.solvers._infeasible import raise_infeasible
+from fairmtl.solvers._newton import SHARINGS as QUADRATIC_SHARINGS
 from fairmtl.solvers._newton import newton_stage
 from fairmtl.solvers._notices import check_target_scale, raise_if_unsolved, warn_not_optimal
 from fairmtl.solvers._pareto_stage import pareto_stage
@@ -113,7 +116,10 @@ class ExactProblem:
         )
         group_weight = np.bincount(tasks, weights=sample_weight, minlength=n_groups)
         self.shares = group_weight / group_weight.sum()
-        self._built = False
+        self._set_up = False  # the variables and parameters, made on first solve
+        self._problem: cp.Problem | None = None  # the conic program, built on first use
+        self._refine_problem: cp.Problem | None = None  # its Pareto stage's
+        self._knob_values: dict[str, Any] | None = None
         self._no_dpp = n_groups > DPP_MAX_GROUPS
         self._helpers: dict[str, ExactProblem] = {}
         self._cache: dict[tuple, np.ndarray] = {}
@@ -124,15 +130,38 @@ class ExactProblem:
         self._parent: ExactProblem | None = None  # a helper's: it hands over its parent's solve
         self._dual = None  # the dual path's problem of the same rows, made on first use
 
-    # -- building --------------------------------------------------------------------
-    def _build(self) -> None:
+    # -- building ----------------------------------------------------------------------
+    def _setup(self) -> None:
+        """The model's variables and the knobs' parameters: what every solve needs. The
+        conic program of all the rows is built apart, on first use (:meth:`_build`): a
+        solve that SQP answers never builds it. The objective's form is built here over
+        a stand-in vector of group losses, for its knob parameters and for its value at
+        group losses computed in numpy (:meth:`model_objective`); objectives that read
+        the per-row outputs get the whole program at once."""
         scaling = Scaling.fit(self.X)
-        Xs = scaling.transform(self.X)
         d = self.X.shape[1]
         self.sharing = make_sharing(self.sharing_name, d, self.n_groups, self.n_outputs, scaling)
         self.objective = make_objective(self.objective_name)
         self.alpha = cp.Parameter(nonneg=True, name="alpha")
         self.strength = cp.Parameter(nonneg=True, name="sharing_strength")
+        self._penalty: cp.Expression | None = None
+        self._set_up = True
+        if self.objective.uses_outputs:
+            self._build()
+            return
+        self._stand_in = cp.Variable(self.n_groups, name="group_losses")
+        ctx = ObjectiveContext(n_groups=self.n_groups, shares=self.shares, task=self.task)
+        self._stand_in_value = self.objective.build(self._stand_in, ctx)[0]
+
+    def _set_knobs(self, **values: Any) -> None:
+        """Set the objective's knobs (kept: the program built later takes them too)."""
+        self._knob_values = values
+        self.objective.set_values(self.n_groups, **values)
+
+    def _build(self) -> None:
+        """The conic program of all the rows (:attr:`problem`), with the objective's form
+        built again over its group losses and given the knob values last set."""
+        Xs = self.sharing.scaling.transform(self.X)
         ctx = ObjectiveContext(n_groups=self.n_groups, shares=self.shares, task=self.task)
         # One expression over all rows, sorted by group: the group losses are a sparse
         # averaging matrix times the per-row losses. (One expression per group made the
@@ -160,12 +189,42 @@ class ExactProblem:
             ctx.targets.append(y_rows[a:b])
             ctx.row_weights.append(rw[a:b] / rw[a:b].sum())
         value, cons = self.objective.build(self.L, ctx)
-        self.penalty = self.sharing.penalty(self.alpha, self.strength, self.shares)
         self.constraints = cons + self.sharing.constraints()
         self.value = value
-        self.problem = cp.Problem(cp.Minimize(value + self.penalty), self.constraints)
-        self._refine_problem: cp.Problem | None = None
-        self._built = True
+        self._problem = cp.Problem(cp.Minimize(value + self.penalty), self.constraints)
+        if self._knob_values is not None:
+            self.objective.set_values(self.n_groups, **self._knob_values)
+
+    @property
+    def penalty(self) -> cp.Expression:
+        """The penalty in cvxpy, made on first use (by the program, or the objective that
+        :meth:`model_objective` reports)."""
+        if self._penalty is None:
+            self._penalty = self.sharing.penalty(self.alpha, self.strength, self.shares)
+        return self._penalty
+
+    @property
+    def problem(self) -> cp.Problem:
+        """The conic program of all the rows, built on first use (:meth:`_build`); its
+        group losses ``L``, objective ``value`` and ``constraints`` come with it."""
+        if self._problem is None:
+            self._build()
+        return self._problem
+
+    def model_objective(self) -> float:
+        """The objective plus penalty of the model in the variables: the program's own
+        value where it is built, else both computed in numpy from the parameters (the
+        objective's form at the group losses; equal up to rounding)."""
+        if self._problem is not None:
+            return float(self.value.value) + float(self.penalty.value)
+        coef, intercept = self.sharing.unpack()
+        self._stand_in.value = self._group_losses(coef, intercept)
+        value = float(self._stand_in_value.value)
+        if self.n_outputs > 1 or self.sharing_name not in QUADRATIC_SHARINGS:
+            return value + float(self.penalty.value)
+        P = 1 if self.sharing_name == "shared" else self.n_groups
+        penalty = Penalty(self.sharing_name, self.alpha.value, self.strength.value, self.shares)
+        return value + penalty.value_grad(coef[:P, :, 0], intercept[:P, 0])[0]
 
     def _compressed(self, Xs, tasks: np.ndarray, rw: np.ndarray):
         """For the squared loss, each group's rows replaced by the ``R`` factor of a QR
@@ -196,13 +255,16 @@ class ExactProblem:
         tasks_c = np.concatenate(group_of)
         return R[:, :d], R[:, d + 1], tasks_c, R[:, d], np.ones(len(tasks_c))
 
-    def _helper(self, key: str, sharing: str, objective: str) -> ExactProblem:
+    def _helper(self, key: str, sharing: str, objective: str, rows=None) -> ExactProblem:
+        """A problem of these rows (or of ``rows`` alone, with this problem's shares and so
+        its penalty) with another sharing or objective, made once under ``key``."""
         if key not in self._helpers:
+            keep = (lambda a: a) if rows is None else (lambda a: a[rows])
             helper = ExactProblem(
-                self.X,
-                self.y,
-                self.tasks,
-                self.w,
+                keep(self.X),
+                keep(self.y),
+                keep(self.tasks),
+                keep(self.w),
                 self.n_groups,
                 loss=self.loss,
                 sharing=sharing,
@@ -212,6 +274,7 @@ class ExactProblem:
                 group_names=self.group_names,
                 fallback=self.fallback,
             )
+            helper.shares = self.shares
             helper._parent = self
             self._helpers[key] = helper
         return self._helpers[key]
@@ -235,9 +298,11 @@ class ExactProblem:
         """Each group's own minimum loss under this model and penalty."""
         key = ("ideal", alpha, strength, solver)
         if key not in self._cache:
-            helper = self._helper("ideal", self.sharing_name, "weighted")
             ideal = np.empty(self.n_groups)
             for g in range(self.n_groups):
+                # L_g alone: no other group's rows enter its fit (only the penalty's shares)
+                rows = np.flatnonzero(self.tasks == g)
+                helper = self._helper(f"ideal-{g}", self.sharing_name, "weighted", rows)
                 e = np.zeros(self.n_groups)
                 e[g] = 1.0
                 fit = helper.solve(
@@ -298,8 +363,8 @@ class ExactProblem:
             )
             self.hands_over = self.fallback == "dual" and solver.lower() == "auto" and not why
         make_objective(self.objective_name).check_knobs(self.n_groups, **knobs)  # before any fit
-        if not self._built:
-            self._build()
+        if not self._set_up:
+            self._setup()
         self.alpha.value, self.strength.value = float(alpha), float(sharing_strength)
         extra: dict[str, Any] = {}
         if "ideal" in self.objective.needs:
@@ -307,7 +372,7 @@ class ExactProblem:
         if "reference" in self.objective.needs:
             extra["reference"] = self.reference_losses(reference, alpha, sharing_strength, solver)
         solver = "CLARABEL" if solver.lower() == "auto" else solver
-        self.objective.set_values(self.n_groups, **knobs, **extra)
+        self._set_knobs(**knobs, **extra)
         chain = default_chain(solver)
         if "linearization" in self.objective.needs:
             return solve_convex_concave(self, alpha, sharing_strength, solver, chain, max_time)
@@ -367,10 +432,10 @@ class ExactProblem:
 
     def _solve_shifted(self, shift: np.ndarray, solver: str) -> FitResult:
         """Minimise ``max_g (L_g - shift_g)`` with a negligible ridge (no refinement)."""
-        if not self._built:
-            self._build()
+        if not self._set_up:
+            self._setup()
         self.alpha.value, self.strength.value = 1e-8, 0.0
-        self.objective.set_values(self.n_groups, preference=1.0, ideal=shift)
+        self._set_knobs(preference=1.0, ideal=shift)
         result = solve_chain(self.problem, default_chain(solver), ignore_dpp=self._no_dpp)
         self._check(result)
         coef, intercept = self.sharing.unpack()

@@ -34,6 +34,7 @@ REFINE_TOL = 1e-6
 def _second_problem(problem) -> tuple[cp.Problem, cp.Parameter]:
     """Second stage: the best average among models no worse than stage 1 for any group."""
     if problem._refine_problem is None:
+        problem.problem  # noqa: B018 - builds the conic program of stage 1 on first use
         problem._refine_level = cp.Parameter(problem.n_groups, name="refine_level")
         problem._refine_problem = cp.Problem(
             cp.Minimize(problem.shares @ problem.L + problem.penalty),
@@ -65,7 +66,7 @@ def pareto_stage(
     if smooth is not None:
         info.update(refine_attempts=[smooth], refined=True, refine_status=OPTIMAL)
         info["time"] += smooth["time"]
-        info["objective"] = float(problem.value.value) + float(problem.penalty.value)
+        info["objective"] = problem.model_objective()
         return info
     hand_over(problem, "refine", t0, done=info.get("attempts", []))
     second_problem, param = _second_problem(problem)
@@ -102,5 +103,5 @@ def pareto_stage(
     info["refine_status"] = second.status
     info["time"] += second.time
     # the returned model's own objective (worst loss + penalty for minimax)
-    info["objective"] = float(problem.value.value) + float(problem.penalty.value)
+    info["objective"] = problem.model_objective()
     return info

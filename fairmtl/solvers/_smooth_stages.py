@@ -111,7 +111,10 @@ def _inputs(problem):
         )
     data = problem._grouped
     penalty = Penalty(
-        problem.sharing_name, float(problem.alpha.value), float(problem.strength.value), data.shares
+        problem.sharing_name,
+        float(problem.alpha.value),
+        float(problem.strength.value),
+        problem.shares,  # the rows' own, or a parent's (a helper on some of its rows)
     )
     P = 1 if problem.sharing_name == "shared" else problem.n_groups
     return data, penalty, P
