@@ -163,12 +163,23 @@ def newton_sqp(
         d, mu_qp = found
         if np.all(np.abs(d) <= STEP_FLOOR * (1.0 + np.abs(x))):
             return x, it
-        if mu_qp.size and NU_MARGIN * mu_qp.max() > nu:
-            nu = 2.0 * NU_MARGIN * float(mu_qp.max())
-        violation = float(np.maximum(c, 0.0).sum())
-        merit = f + nu * violation
-        slope = float(g @ d) - nu * violation  # the model's decrease (negative)
-        step = _line_search(functions, x, d, merit, slope, nu, (H, g, c, D))
+        nu = _penalty_weight(nu, mu_qp)
+        program = (H, g, c, D)
+        step = _line_search(functions, x, f, d, nu, program, backtrack=m == 0)
+        if step is None and m:
+            # the full step and its correction were refused: most often the Hessian's
+            # multipliers (the last program's) were far from this program's, and with
+            # them the constraints' curvature; solve again with this program's, then
+            # backtrack along that step (measured: the first Pareto-stage step of a
+            # regression, 9 passes over the rows to 4 and one Hessian)
+            H = hessian(x, mu_qp)
+            found = _qp(H, g, c, D)
+            if found is None:
+                return None
+            d, mu_qp = found
+            nu = _penalty_weight(nu, mu_qp)
+            program = (H, g, c, D)
+            step = _line_search(functions, x, f, d, nu, program)
         if step is None:
             return (x, it) if done(x) else None
         # the next Hessian weighs the constraints by the program's multipliers in full,
@@ -182,14 +193,27 @@ def newton_sqp(
     return None
 
 
+def _penalty_weight(nu: float, mu: np.ndarray) -> float:
+    """The merit function's weight ``nu`` of the constraints' violation: kept at least
+    ``NU_MARGIN`` times above the largest multiplier (raised to twice that margin)."""
+    if mu.size and NU_MARGIN * mu.max() > nu:
+        return 2.0 * NU_MARGIN * float(mu.max())
+    return nu
+
+
 def _merit(values: tuple, nu: float) -> float:
     f, _, c, _ = values
     return float(f) + nu * float(np.maximum(c, 0.0).sum()) if np.isfinite(f) else np.inf
 
 
-def _line_search(functions, x, d, merit, slope, nu, program):
-    """The accepted point and its values ``(x, values)``, or None: the full step, its
-    second-order correction, then halved steps along ``d``."""
+def _line_search(functions, x, f, d, nu, program, backtrack: bool = True):
+    """The accepted point and its values ``(x, values)``, or None: from ``x`` (objective
+    ``f``), the full step, its second-order correction, then (with ``backtrack``) halved
+    steps along ``d``."""
+    H, g, c, D = program
+    violation = float(np.maximum(c, 0.0).sum())
+    merit = f + nu * violation
+    slope = float(g @ d) - nu * violation  # the model's decrease (negative)
     merit += ROUNDING * (1.0 + abs(merit))
     full = functions(x + d)
     local = bool(np.all(np.abs(d) <= LOCAL_STEP * (1.0 + np.abs(x))))
@@ -197,14 +221,13 @@ def _line_search(functions, x, d, merit, slope, nu, program):
         return x + d, full
     # Maratos: the constraints' curvature makes the full step look worse than it is;
     # correct it by one more program with the constraints' values at x + d
-    H, g, c, D = program
     corrected = _qp(H, g, full[2] - D @ d, D) if len(c) else None
     if corrected is not None:
         xc = x + corrected[0]
         values = functions(xc)
         if _merit(values, nu) <= merit + ARMIJO * slope:
             return xc, values
-    s = 0.5
+    s = 0.5 if backtrack else 0.0
     while s >= 1e-10:
         values = functions(x + s * d)
         if _merit(values, nu) <= merit + ARMIJO * s * slope:
