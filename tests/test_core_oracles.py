@@ -521,3 +521,33 @@ def test_group_rmatvec_matches_numpy_group_by_group(storage, monkeypatch):
     X64 = np.asarray(X, dtype=np.float64)
     expected = np.stack([X64[tasks == g].T @ r[tasks == g] for g in range(G)])
     np.testing.assert_allclose(data.group_rmatvec(r[order]), expected, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_products_over_many_chunks_match_numpy_and_leave_rows_unchanged(dtype, monkeypatch):
+    """The exact products of stored rows (float32 rows upcast chunk by chunk into one
+    reused buffer) equal plain float64 numpy over several chunks, and no product writes
+    into the stored rows."""
+    from fairmtl.solvers import _grouped
+
+    monkeypatch.setattr(_grouped, "CHUNK_BYTES", 1)  # the smallest chunks: 1,024 rows
+    rng = np.random.default_rng(11)
+    G, d = 20, 7
+    tasks = np.concatenate([np.arange(G), rng.integers(0, G, 5000)])
+    X = rng.normal(size=(len(tasks), d)).astype(dtype)
+    y = np.where(rng.random(len(tasks)) < 0.5, 1.0, -1.0)
+    data = _grouped.GroupedData(X, y, tasks, np.ones(len(tasks)), G)
+    assert len(data.pieces(0, data.n)) == (5 if dtype == np.float32 else 1)
+    stored = data.X.copy()
+    order = np.argsort(tasks, kind="stable")
+    X64, t = X.astype(np.float64)[order], tasks[order]
+    v, r = rng.normal(size=d), rng.normal(size=len(tasks))
+    coef = rng.normal(size=(G, d))
+    np.testing.assert_allclose(data.matvec(100, 4100, v), X64[100:4100] @ v, rtol=1e-13)
+    np.testing.assert_allclose(data.rmatvec(0, data.n, r), X64.T @ r, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        data.group_matvec(coef), np.einsum("nd,nd->n", X64, coef[t]), rtol=1e-12, atol=1e-13
+    )
+    expected = np.stack([X64[t == g].T @ r[t == g] for g in range(G)])
+    np.testing.assert_allclose(data.group_rmatvec(r), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(data.X, stored)

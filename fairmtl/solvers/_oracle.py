@@ -100,8 +100,10 @@ class _Stacked:
         exact = exact and data.dtype != np.float64
         dtype = np.float64 if exact else data.dtype
         wx = w.astype(dtype, copy=False)  # the coefficients take X's dtype, never X
+        buffer = data.upcast_buffer() if exact else None
         for k, (a, e) in enumerate(self.pieces):
-            Xc, task = data.exact_rows(a, e) if exact else data.rows(a, e), data.task[a:e]
+            Xc = data.exact_rows(a, e, buffer) if exact else data.rows(a, e)
+            task = data.task[a:e]
             g0, g1 = task[0], task[-1] + 1  # the groups of these rows
             if sp.issparse(Xc):
                 z = np.asarray(Xc.multiply(wx[task]).sum(axis=1), dtype=float).ravel()
