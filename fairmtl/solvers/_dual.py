@@ -55,6 +55,7 @@ from fairmtl.losses import Loss
 from fairmtl.objectives import OBJECTIVES, make_objective
 from fairmtl.solvers._bounds import solve_bounded
 from fairmtl.solvers._certificate import CURVATURE_BOUND
+from fairmtl.solvers._compress import grouped_rows
 from fairmtl.solvers._dual_record import dual_result, level_fit, oracle_fit
 from fairmtl.solvers._dual_smooth import SMOOTH_SOLVER, smooth_applies, smooth_refine, smooth_stage1
 from fairmtl.solvers._dualrun import DualRun, closed, fixed_fit
@@ -176,7 +177,8 @@ class DualProblem:
 
     def _oracle(self, sharing: str) -> LinearOracle:
         if self._data is None:
-            self._data = GroupedData(*self._inputs, self.n_groups)
+            self._data = grouped_rows(*self._inputs, self.n_groups, loss=self.loss,
+                                      n_outputs=self.n_outputs, objective=self.objective_name)  # fmt: skip
             self._inputs = None  # the sorted copy (or the caller's array) is the one kept
         if sharing not in self._oracles:
             self._oracles[sharing] = LinearOracle(self._data, self.loss, sharing)

@@ -63,7 +63,13 @@ class GroupedData:
     dtype : numpy.dtype
         float32 when ``X`` is float32 or all its values are exactly float32s, else
         float64.
+    compressed : bool
+        Whether the rows stand for others with the same group losses
+        (:mod:`fairmtl.solvers._compress`) rather than being the training rows.
     """
+
+    #: set by :func:`fairmtl.solvers._compress.grouped_rows`
+    compressed = False
 
     def __init__(self, X, y, tasks, sample_weight, n_groups: int) -> None:
         tasks = np.asarray(tasks)

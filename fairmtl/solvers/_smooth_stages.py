@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from fairmtl.solvers._certificate import Penalty
-from fairmtl.solvers._grouped import GroupedData
+from fairmtl.solvers._compress import grouped_rows
 from fairmtl.solvers._refine import (
     MAX_PARAMS,
     MAX_PARAMS_STAGE1,
@@ -106,9 +106,10 @@ def _eligible(problem, limit: int) -> bool:
 def _inputs(problem):
     """The rows (made once per problem), the penalty, and the current point as (P, d), (P,)."""
     if problem._grouped is None:
-        problem._grouped = GroupedData(
-            problem.X, problem.y, problem.tasks, problem.w, problem.n_groups
-        )
+        problem._grouped = grouped_rows(
+            problem.X, problem.y, problem.tasks, problem.w, problem.n_groups,
+            loss=problem.loss, n_outputs=problem.n_outputs, objective=problem.objective_name,
+        )  # fmt: skip
     data = problem._grouped
     penalty = Penalty(
         problem.sharing_name,
