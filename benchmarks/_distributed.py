@@ -30,9 +30,12 @@ from its reading (``read_parquet`` and ``persist``), as fairmtl's fits include t
 Sizes: ``--smoke`` 20,000 rows x 10 features x 5 hospitals; ``--quick`` 200,000 rows; a
 full run ``FULL_ROWS`` = 3,000,000 rows (set ``FAIRMTL_BENCH_DISTRIBUTED_ROWS`` to change
 it), the smallest round size at which each 4-worker limit is below the data's size (see
-below). 20 million rows (3.7 GiB of float32 features) were not run: on 2 cores every pass
-over the rows takes seconds, a minimax fit needs about fifty of them, and the suite fits
-the same rows eight times (in memory, on 1, 2 and 4 workers, and dask-ml's).
+below). A scale run (``FAIRMTL_BENCH_DISTRIBUTED_SCALE=1``, e.g. with
+``FAIRMTL_BENCH_DISTRIBUTED_ROWS=20000000``: 3.7 GiB of float32 features) fits the rows on
+4 workers alone (average, minimax, minimax in hospital mode) and computes each model's
+objectives on all rows afterwards: no in-memory fit, no 1- and 2-worker fits, no dask-ml
+(whose workers would need about 5 GiB each there); its rows join the full run's as a
+table of their own.
 
 Memory, measured on this suite's ``LocalCluster`` (200,000 rows, 2 workers): a worker
 holds ``WORKER_BASE_MB`` = 152 MiB once fairmtl's worker side is imported (numpy,
@@ -149,10 +152,16 @@ def read_all(root: Path):
 
 # -- objectives from coefficients ---------------------------------------------------------------
 def group_losses(coef, intercept, X, y, groups, labels) -> np.ndarray:
-    """Each hospital's mean log loss of a shared linear model."""
-    z = np.asarray(X, dtype=np.float64) @ coef + intercept
-    ell = np.logaddexp(0.0, -np.where(y > 0, 1.0, -1.0) * z)
-    return np.array([ell[groups == g].mean() for g in labels])
+    """Each hospital's mean log loss of a shared linear model (rows taken in float64
+    a million at a time)."""
+    X = X.to_numpy() if hasattr(X, "to_numpy") else np.asarray(X)
+    code = np.searchsorted(labels, groups)
+    sums = np.zeros(len(labels))
+    for a in range(0, len(y), 1_000_000):
+        z = X[a : a + 1_000_000].astype(np.float64) @ np.asarray(coef, float) + intercept
+        ell = np.logaddexp(0.0, -np.where(y[a : a + 1_000_000] > 0, 1.0, -1.0) * z)
+        sums += np.bincount(code[a : a + 1_000_000], weights=ell, minlength=len(labels))
+    return sums / np.bincount(code, minlength=len(labels))
 
 
 # -- the cluster ---------------------------------------------------------------------------------
@@ -289,9 +298,60 @@ def run(quick: bool, repeats: int = 1, smoke: bool = False, log=print) -> list[d
     d, G = (10, 5) if smoke else (FEATURES, HOSPITALS)
     root = Path(tempfile.mkdtemp(prefix="fairmtl-bench-parquet-"))
     try:
+        if os.environ.get("FAIRMTL_BENCH_DISTRIBUTED_SCALE"):
+            return _scale_rows(root, n, d, G, log)
         return _rows(root, n, d, G, log)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _scale_rows(root: Path, n: int, d: int, G: int, log) -> list[dict[str, Any]]:
+    """The scale run (``FAIRMTL_BENCH_DISTRIBUTED_SCALE``): the 4-worker fits alone
+    (average, minimax, minimax in hospital mode), each model's objectives computed on all
+    rows read afterwards; no in-memory fit, scaling or dask-ml (the full run's table)."""
+    import distributed
+
+    t0 = time.perf_counter()
+    data_bytes = write_parquet(root, n, d, G)
+    n = data_bytes // (4 * d)
+    files = len(list(root.rglob("*.parquet")))
+    log(f"distributed: wrote {n:,} rows in {files} files ({data_bytes / 2**20:.0f} MiB "
+        f"of features) in {time.perf_counter() - t0:.0f} s")  # fmt: skip
+    data_mb = data_bytes / 2**20
+    limit = worker_limit(data_mb / 4, FAIRMTL_GROWTH)
+    dataset = (f"simulated {n:,} rows x {d} features x {G} hospitals, Parquet "
+               f"({files} files, {data_mb:.0f} MiB): the 4-worker fits alone")  # fmt: skip
+    base = {"dataset": dataset, "n_rows": n, "data_mb": data_mb}
+    rows, models = [], []
+    with cluster(4, limit) as c, distributed.Client(c) as client:
+        log(f"distributed: 4 workers imported fairmtl in {warm_up(client):.1f} s")
+        for objective, hospitals in (("average", False), ("minimax", False), ("minimax", True)):
+            before = reset_peaks(client)
+            est, seconds = fairmtl_fit(root, client, objective, hospitals)
+            info = est.solver_info_
+            record = info["distributed"]
+            held = max(record["rows_per_worker"].values()) * d * 4 / 2**20
+            mode = ", hospital mode" if hospitals else ""
+            rows.append({
+                **base, "seconds": seconds, "workers": 4,
+                "memory_limit_mb": limit / 2**20, "limit_below_data": limit < data_bytes,
+                "method": f"fairmtl distributed {objective}{mode} (4 workers)",
+                "rounds": record["rounds"], "messages": record["messages"],
+                "sent_mb": record["bytes_sent"] / 2**20,
+                "received_mb": record["bytes_received"] / 2**20,
+                "largest_result_values": record["largest_result_values"],
+                "gap": info["gap"], **fit_memory(client, before, held),
+            })  # fmt: skip
+            models.append((est.coef_[0], est.intercept_[0]))
+            log(f"distributed: {rows[-1]['method']}: {seconds:.1f} s, {record['rounds']} "
+                f"rounds, worker peak {rows[-1]['fit_peak_mb']:.0f} MiB")  # fmt: skip
+    X, y, groups = read_all(root)
+    X = X.to_numpy()  # the frame's columns as one array, once
+    labels = np.unique(groups)
+    for row, (coef, intercept) in zip(rows, models, strict=True):
+        row.update(_quality(coef, intercept, X, y, groups, labels))
+    _compare(rows)
+    return rows
 
 
 def _rows(root: Path, n: int, d: int, G: int, log) -> list[dict[str, Any]]:
@@ -391,7 +451,7 @@ def _rows(root: Path, n: int, d: int, G: int, log) -> list[dict[str, Any]]:
 def _quality(coef, intercept, X, y, groups, labels) -> dict[str, float]:
     """The average-loss and minimax objectives of a shared linear model."""
     losses = group_losses(np.asarray(coef), float(intercept), X, y, groups, labels)
-    counts = np.array([(groups == g).sum() for g in labels])
+    counts = np.bincount(np.searchsorted(labels, groups), minlength=len(labels))
     penalty = ALPHA * float(np.asarray(coef) @ np.asarray(coef))
     return {
         "average_objective": float(losses @ counts / counts.sum()) + penalty,
@@ -414,8 +474,32 @@ def _find(rows, prefix: str):
     return next((r for r in rows if r["method"].startswith(prefix)), None)
 
 
+#: the end of a scale run's dataset label (:func:`_scale_rows`)
+SCALE_LABEL = "the 4-worker fits alone"
+
+
 def headline(rows: list[dict[str, Any]]) -> list[str]:
-    """Headline sentences from this suite's rows."""
+    """Headline sentences from this suite's rows (a scale run's rows: one more)."""
+    scale = [r for r in rows if r["dataset"].endswith(SCALE_LABEL)]
+    rows = [r for r in rows if not r["dataset"].endswith(SCALE_LABEL)]
+    return _full_headline(rows) + _scale_headline(scale)
+
+
+def _scale_headline(rows: list[dict[str, Any]]) -> list[str]:
+    avg = _find(rows, "fairmtl distributed average (4")
+    mm = _find(rows, "fairmtl distributed minimax (4")
+    if not (avg and mm):
+        return []
+    return [
+        f"At {avg['n_rows']:,} Parquet rows ({avg['data_mb'] / 1024:.1f} GiB of features; 4 "
+        f"workers, memory limit {avg['memory_limit_mb']:.0f} MiB each): average loss "
+        f"{avg['seconds']:.0f} s, minimax {mm['seconds']:.0f} s in {mm['rounds']} rounds "
+        f"({mm['vs_distributed_average']:.1f}x the average fit); a worker peaked at "
+        f"{max(r['fit_peak_mb'] for r in rows):.0f} MiB (scale run)."
+    ]
+
+
+def _full_headline(rows: list[dict[str, Any]]) -> list[str]:
     avg = _find(rows, "fairmtl distributed average (4")
     mm = _find(rows, "fairmtl distributed minimax (4")
     peer = _find(rows, "dask-ml")
@@ -424,7 +508,7 @@ def headline(rows: list[dict[str, Any]]) -> list[str]:
     text = (
         f"Distributed fit on {avg['n_rows']:,} Parquet rows (4 worker processes, memory "
         f"limit {avg['memory_limit_mb']:.0f} MiB each): average loss {avg['seconds']:.1f} s "
-        f"({avg['ratio']:.2f}x the in-memory dual fit), minimax {mm['seconds']:.1f} s "
+        f"({avg.get('ratio', float('nan')):.2f}x the in-memory dual fit), minimax {mm['seconds']:.1f} s "
         f"({mm['vs_distributed_average']:.1f}x the distributed average fit)"
     )
     if peer and peer.get("seconds"):
@@ -463,8 +547,14 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         parts.append(
             f"**{dataset}**; worker memory limit {first['memory_limit_mb']:.0f} MiB on 4 "
             f"workers ({'below' if first['limit_below_data'] else 'not below'} the data's "
-            f"size); in-memory read {block[0].get('read_seconds', float('nan')):.1f} s (not in "
-            "its fit times; the distributed times include each worker's reading). Memory "
+            f"size); "
+            + (
+                f"in-memory read {block[0]['read_seconds']:.1f} s (not in its fit times; "
+                if "read_seconds" in block[0]
+                else "no in-memory fit, scaling or dask-ml at this size (the full run's table "
+                "has them; "
+            )
+            + "the distributed times include each worker's reading). Memory "
             "per fit: each worker's kernel high-water mark (VmHWM) reset before the fit "
             "(dask-ml: before its reading) and read after it; growth: above the worker's "
             "resident memory before the fit (largest over the workers); share: the most "
