@@ -97,10 +97,11 @@ def _eligible(problem, limit: int) -> bool:
     P = 1 if problem.sharing_name == "shared" else problem.n_groups
     n_params = P * (problem.X.shape[1] + 1)
     alpha = float(problem.alpha.value)
-    return (
-        smooth_refinable(problem.loss, problem.sharing_name, problem.n_outputs, alpha, n_params)
-        and n_params <= limit
+    refinable = smooth_refinable(
+        problem.loss, problem.sharing_name, problem.n_outputs, alpha, n_params, P
     )
+    # offset sharing of many groups: its Hessians as blocks (fairmtl.solvers._blockhessian)
+    return refinable and (n_params <= limit or problem.sharing_name == "offset")
 
 
 def _inputs(problem):
