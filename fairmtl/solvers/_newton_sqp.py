@@ -70,6 +70,9 @@ def _qp(H: np.ndarray, g: np.ndarray, c: np.ndarray, D: np.ndarray):
     n, m = len(g), len(c)
     level = _is_level(H, g, D)
     k = n - 1 if level else n
+    flat = ~D.any(axis=1) if not level and m else np.zeros(m, dtype=bool)
+    if flat.any():  # constraints without gradient (a one-class group's saturated loss)
+        return _without(flat, H, g, c, D)
     if m > k:
         return _primal_qp(H, g, c, D)
     structured = hasattr(H, "curved")  # blocks and a coupling (fairmtl.solvers._blockhessian)
@@ -90,6 +93,20 @@ def _qp(H: np.ndarray, g: np.ndarray, c: np.ndarray, D: np.ndarray):
     if level:
         d = np.append(d, float(np.max(c + D[:, :k] @ d)))
     return d, mu
+
+
+def _without(flat: np.ndarray, H, g: np.ndarray, c: np.ndarray, D: np.ndarray):
+    """:func:`_qp` without the constraints ``flat``, whose linearisation is the constant
+    ``c_j``: kept where ``c_j <= 0`` with multiplier 0 (they would make the dual program
+    singular), infeasible (None) otherwise."""
+    if np.any(c[flat] > 0):
+        return None
+    found = _qp(H, g, c[~flat], D[~flat])
+    if found is None:
+        return None
+    mu = np.zeros(len(c))
+    mu[~flat] = found[1]
+    return found[0], mu
 
 
 def _primal_qp(H: np.ndarray, g: np.ndarray, c: np.ndarray, D: np.ndarray):
