@@ -25,6 +25,7 @@ from fairmtl.solvers._certificate import Penalty
 from fairmtl.solvers._dual_smooth import SMOOTH_SOLVER
 from fairmtl.solvers._grouped import GroupedData
 from fairmtl.solvers._interior import penalty_hessian_original
+from fairmtl.solvers._newton_sqp import _dual_qp
 from fairmtl.solvers._refine import MAX_PARAMS, _Model
 from fairmtl.solvers._sqp import NEWTON_SQP
 
@@ -68,6 +69,28 @@ def test_structured_solve_equals_the_dense_solve(level, sharing, strength):
     scale = np.abs(truth).max()
     assert np.abs(H.curved().solve(r) - truth).max() <= 1e-10 * scale
     assert np.abs(H.solve(r[:, 1]) - truth[:, 1]).max() <= 1e-10 * scale
+
+
+@pytest.mark.parametrize("simplex", [False, True])
+@pytest.mark.parametrize("one_block", [True, False])
+def test_sparse_dual_program_equals_the_dense_one(simplex, one_block):
+    """The SQP's dual program with ``Q = D H^-1 D'`` formed densely (numpy's solve) and by
+    the blocks' sparse form, for constraints on one group's block each and on all."""
+    model, penalty, point, weights = small_model(5, "offset", 0.7)
+    G, d = model.data.n_groups, model.data.d
+    dense = penalty_hessian_original(penalty, G, d) + model.hessian(point, weights, G)
+    H = model.block_hessian(point, weights, level=False)
+    rng = np.random.default_rng(1)
+    D = np.zeros((G, G * (d + 1)))
+    for g in range(G):  # group g's coefficients, then its intercept
+        D[g, np.r_[g * d : (g + 1) * d, G * d + g]] = rng.normal(size=d + 1)
+    if not one_block:
+        D += 0.3 * rng.normal(size=D.shape)
+    p = rng.normal(size=G)
+    expected = _dual_qp(D @ np.linalg.solve(dense, D.T), p, simplex)
+    found = H.dual_qp(D, p, simplex)
+    assert 0 < (expected > 1e-8).sum() < G  # some constraints active, not all
+    np.testing.assert_allclose(found, expected, atol=1e-9)
 
 
 def test_a_singular_block_is_refused():

@@ -24,9 +24,11 @@ optionally followed by an epigraph level without curvature.
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import LinAlgError
+import scipy.sparse as sp
+from scipy.linalg import LinAlgError, solve_triangular
 
-from fairmtl.solvers._interior import ScaledCholesky, weighted_gram
+from fairmtl.solvers._interior import weighted_gram
+from fairmtl.solvers._newton_sqp import _clarabel, _dual_nnls
 
 __all__ = ["GroupBlockHessian", "group_grams", "offset_hessian"]
 
@@ -61,7 +63,7 @@ class GroupBlockHessian:
         #: flat index of each group's parameters, in block order
         self.order = order
         self._inverse: np.ndarray | None = None
-        self._core: ScaledCholesky | None = None
+        self._core: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- products ---------------------------------------------------------------------
     def _gather(self, r: np.ndarray) -> np.ndarray:
@@ -97,19 +99,30 @@ class GroupBlockHessian:
         B = self.blocks
         if not np.all(np.isfinite(B)):
             raise LinAlgError("non-finite Hessian block")
-        scale = 1.0 / np.sqrt(np.maximum(np.einsum("gii->gi", B), 1e-300))
+        scale, _ = _scaled_cholesky(B)  # positive definite, or LinAlgError
         scaled = B * scale[:, :, None] * scale[:, None, :]
-        try:
-            np.linalg.cholesky(scaled)  # positive definite, or LinAlgError
-        except np.linalg.LinAlgError as exc:
-            raise LinAlgError(str(exc)) from exc
         inverse = np.linalg.inv(scaled) * scale[:, :, None] * scale[:, None, :]
         self._inverse = 0.5 * (inverse + inverse.transpose(0, 2, 1))
         if self.coupling:
             # S = sum_g B_g^-1 (B_g - 2 s I) / (2 s): see the module docstring
             E = B - self.ridge * np.eye(self.k)
             S = np.einsum("gij,gjl->il", self._inverse, E) / self.ridge
-            self._core = ScaledCholesky(0.5 * (S + S.T))
+            self._core = _scaled_cholesky(0.5 * (S + S.T))
+
+    def _sparse_inverse(self) -> sp.csr_matrix:
+        """``B^-1`` as a sparse matrix in the flat order."""
+        inverse = self.curved()._inverse
+        rows = np.repeat(self.order, self.k, axis=1).ravel()
+        cols = np.tile(self.order, (1, self.k)).ravel()
+        n = self.n_curved
+        return sp.csr_matrix((inverse.ravel(), (rows, cols)), shape=(n, n))
+
+    def _core_solve(self, b: np.ndarray) -> np.ndarray:
+        """``S^-1 b``."""
+        scale, L = self._core
+        s = scale[:, None] if b.ndim == 2 else scale
+        inner = solve_triangular(L, s * b, lower=True)
+        return s * solve_triangular(L, inner, lower=True, trans="T")
 
     def solve(self, r: np.ndarray) -> np.ndarray:
         """``H^-1 r`` over the curved parameters, ``r`` of shape (n_curved,) or
@@ -118,8 +131,55 @@ class GroupBlockHessian:
         R = self._gather(r)
         Y = inverse @ _columns(R)  # batched products: BLAS, not einsum's loops
         if self._core is not None:
-            Y += inverse @ self._core.solve(Y.sum(axis=0))
+            Y += inverse @ self._core_solve(Y.sum(axis=0))
         return self._scatter(Y.reshape(R.shape), r[: self.n_curved])
+
+    def dual_qp(self, D: np.ndarray, p: np.ndarray, simplex: bool) -> np.ndarray | None:
+        """``argmin mu @ Q @ mu / 2 + p @ mu`` over ``mu >= 0`` (and ``sum(mu) = 1``
+        where ``simplex``) for ``Q = D H^-1 D'``, ``D`` of shape (m, n_curved): the SQP's
+        dual program (:func:`~fairmtl.solvers._newton_sqp._dual_qp`), in the sparse form
+        ``Q = Q0 + W'W``, ``Q0 = D B^-1 D'`` (diagonal where each row of ``D`` touches one
+        group's block), ``W = L^-1 U' B^-1 D'`` (``d + 1`` rows, ``S = L L'``), with
+        ``z = W mu`` as extra variables: Clarabel's factorisations then cost ``O(m)``,
+        not ``O(m^3)`` (measured on 500 groups: 0.2 s a program dense). None where it
+        fails."""
+        m = len(p)
+        Ds = sp.csr_matrix(D)
+        Y = self._sparse_inverse() @ Ds.T  # B^-1 D', sparse as D
+        Q0 = (Ds @ Y).toarray()
+        if self._core is None:
+            W = np.zeros((0, m))
+        else:
+            scale, L = self._core  # S = diag(1 / scale) L L' diag(1 / scale)
+            ones = np.ones(self.n_curved)
+            sums = np.tile(np.arange(self.k), self.n_groups)
+            Ut = sp.csr_matrix((ones, (sums, self.order.ravel())), shape=(self.k, self.n_curved))
+            W = solve_triangular(L, scale[:, None] * (Ut @ Y).toarray(), lower=True)
+        r = W.shape[0]
+        P = sp.block_diag([sp.csc_matrix(0.5 * (Q0 + Q0.T)), sp.eye(r)], format="csc")
+        # rows: sum(mu) = 1 (simplex), W mu - z = 0, mu >= 0
+        A = [np.hstack([np.ones((1, m)), np.zeros((1, r))])] if simplex else []
+        A += [np.hstack([W, -np.eye(r)]), np.hstack([-np.eye(m), np.zeros((m, r))])]
+        b = [np.ones(1)] if simplex else []
+        b += [np.zeros(r), np.zeros(m)]
+        cones = [("zero", 1)] if simplex else []
+        cones += [("zero", r), ("nonnegative", m)]
+        A = sp.csc_matrix(np.vstack(A))
+        cones = [c for c in cones if c[1]]
+        found = _clarabel(P, np.append(p, np.zeros(r)), A, np.concatenate(b), cones)
+        if found is None:
+            return _dual_nnls(Q0 + W.T @ W, p, simplex)
+        return np.maximum(found[0][:m], 0.0)
+
+
+def _scaled_cholesky(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(scale, L)`` with ``scale * M * scale' = L L'`` (``scale = diag(M)^-1/2``), for
+    one matrix or a stack; raises scipy's LinAlgError where it is not positive definite."""
+    scale = 1.0 / np.sqrt(np.maximum(np.einsum("...ii->...i", M), 1e-300))
+    try:
+        return scale, np.linalg.cholesky(M * scale[..., :, None] * scale[..., None, :])
+    except np.linalg.LinAlgError as exc:
+        raise LinAlgError(str(exc)) from exc
 
 
 def _columns(blocks: np.ndarray) -> np.ndarray:

@@ -81,15 +81,15 @@ def _qp(H: np.ndarray, g: np.ndarray, c: np.ndarray, D: np.ndarray):
         Hg = factor.solve(g[:k])
         if m == 0:
             return -Hg, np.zeros(0)
-        HD = factor.solve(D[:, :k].T)
+        # blocks: the dual program in a sparse form (fairmtl.solvers._blockhessian)
+        HD = None if structured else factor.solve(D[:, :k].T)
     except (LinAlgError, ValueError):
         return None
-    # there each constraint touches one group's block: a sparse product
-    Q = (sp.csr_matrix(D[:, :k]) if structured else D[:, :k]) @ HD
-    mu = _dual_qp(Q, D[:, :k] @ Hg - c, level)
+    p = D[:, :k] @ Hg - c
+    mu = H.dual_qp(D[:, :k], p, level) if structured else _dual_qp(D[:, :k] @ HD, p, level)
     if mu is None:
         return None
-    d = -(Hg + HD @ mu)
+    d = -factor.solve(g[:k] + D[:, :k].T @ mu) if structured else -(Hg + HD @ mu)
     if level:
         d = np.append(d, float(np.max(c + D[:, :k] @ d)))
     return d, mu
@@ -167,7 +167,10 @@ def _clarabel(P: np.ndarray, q: np.ndarray, A, b: np.ndarray, cones: list[tuple[
     settings.tol_ktratio = 1e-8
     kinds = {"zero": clarabel.ZeroConeT, "nonnegative": clarabel.NonnegativeConeT}
     made = [kinds[kind](size) for kind, size in cones]
-    P = sp.csc_matrix(np.triu((P + P.T) / 2))
+    if sp.issparse(P):  # symmetric already
+        P = sp.triu(P, format="csc")
+    else:
+        P = sp.csc_matrix(np.triu((P + P.T) / 2))
     solution = clarabel.DefaultSolver(P, q, A, b, made, settings).solve()
     if str(solution.status) not in ("Solved", "AlmostSolved"):
         return None
