@@ -8,7 +8,8 @@ cones per row for the logistic loss) and badly conditioned: the bounds of the gr
 at the stage-1 optimum leave a thin feasible set, where the interior-point solver stalls
 (measured: CLARABEL failed on most ``make_hospitals`` problems, with every setting
 tried). The problem itself is small and smooth: a handful of constraints on ``(d + 1)``
-parameters per model. Sequential quadratic programming with exact Hessians
+parameters per model (with ``offset`` sharing of many groups, its Hessian is taken as
+per-group blocks and a coupling of low rank: :mod:`fairmtl.solvers._blockhessian`). Sequential quadratic programming with exact Hessians
 (:mod:`fairmtl.solvers._newton_sqp`) solves it from the stage-1 point in about ten
 iterations of two passes over the rows; where it fails, a primal-dual interior-point
 method with the same Hessians (:mod:`fairmtl.solvers._interior`), then SQP with dense
