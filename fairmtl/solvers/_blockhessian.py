@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import LinAlgError, solve_triangular
+from scipy.linalg import LinAlgError, cholesky, solve_triangular
+from scipy.optimize import nnls
 
 from fairmtl.solvers._interior import weighted_gram
-from fairmtl.solvers._newton_sqp import _clarabel, _dual_nnls
+from fairmtl.solvers._newton_sqp import _clarabel
 
 __all__ = ["GroupBlockHessian", "group_grams", "offset_hessian"]
 
@@ -170,6 +171,26 @@ class GroupBlockHessian:
         if found is None:
             return _dual_nnls(Q0 + W.T @ W, p, simplex)
         return np.maximum(found[0][:m], 0.0)
+
+
+def _dual_nnls(Q: np.ndarray, p: np.ndarray, simplex: bool) -> np.ndarray | None:
+    """The dual program of :meth:`GroupBlockHessian.dual_qp` by non-negative least
+    squares on ``Q = L L'``: ``min ||L' mu + L^-1 p||``, with ``sum(mu) = 1`` as a
+    heavily weighted row where ``simplex``. Where Clarabel stalls (measured on 200 groups,
+    the dense form: "InsufficientProgress" at its tolerance of 1e-11 on a program with
+    ``Q``'s eigenvalues in [0.04, 105]); None where ``Q`` is not positive definite."""
+    try:
+        L = cholesky(0.5 * (Q + Q.T), lower=True)
+    except (LinAlgError, ValueError):
+        return None
+    A, b = L.T, -solve_triangular(L, p, lower=True)
+    if simplex:
+        weight = 1e3 * (1.0 + np.abs(A).max())
+        A, b = np.vstack([A, np.full(len(p), weight)]), np.append(b, weight)
+    mu = nnls(A, b)[0]
+    if simplex:
+        mu = mu / mu.sum() if mu.sum() > 0 else None
+    return mu
 
 
 def _scaled_cholesky(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -30,8 +30,7 @@ from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import LinAlgError, cholesky, solve_triangular
-from scipy.optimize import nnls
+from scipy.linalg import LinAlgError
 
 from fairmtl.solvers._interior import ScaledCholesky
 
@@ -132,27 +131,7 @@ def _dual_qp(Q: np.ndarray, p: np.ndarray, simplex: bool) -> np.ndarray | None:
         rhs.insert(0, np.ones(1))
         cones.insert(0, ("zero", 1))
     found = _clarabel(Q, p, sp.csc_matrix(np.vstack(rows)), np.concatenate(rhs), cones)
-    return _dual_nnls(Q, p, simplex) if found is None else np.maximum(found[0], 0.0)
-
-
-def _dual_nnls(Q: np.ndarray, p: np.ndarray, simplex: bool) -> np.ndarray | None:
-    """:func:`_dual_qp` by non-negative least squares on ``Q = L L'``:
-    ``min ||L' mu + L^-1 p||``, with ``sum(mu) = 1`` as a heavily weighted row where
-    ``simplex``. Where Clarabel stalls (measured: on 200 groups, "InsufficientProgress"
-    at its tolerance of 1e-11 on a program with ``Q``'s eigenvalues in [0.04, 105]);
-    None where ``Q`` is not positive definite."""
-    try:
-        L = cholesky(0.5 * (Q + Q.T), lower=True)
-    except (LinAlgError, ValueError):
-        return None
-    A, b = L.T, -solve_triangular(L, p, lower=True)
-    if simplex:
-        weight = 1e3 * (1.0 + np.abs(A).max())
-        A, b = np.vstack([A, np.full(len(p), weight)]), np.append(b, weight)
-    mu = nnls(A, b)[0]
-    if simplex:
-        mu = mu / mu.sum() if mu.sum() > 0 else None
-    return mu
+    return None if found is None else np.maximum(found[0], 0.0)
 
 
 def _clarabel(P: np.ndarray, q: np.ndarray, A, b: np.ndarray, cones: list[tuple[str, int]]):
