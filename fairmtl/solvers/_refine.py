@@ -9,7 +9,8 @@ at the stage-1 optimum leave a thin feasible set, where the interior-point solve
 (measured: CLARABEL failed on most ``make_hospitals`` problems, with every setting
 tried). The problem itself is small and smooth: a handful of constraints on ``(d + 1)``
 parameters per model (with ``offset`` sharing of many groups, its Hessian is taken as
-per-group blocks and a coupling of low rank: :mod:`fairmtl.solvers._blockhessian`). Sequential quadratic programming with exact Hessians
+per-group blocks and a coupling of low rank: :mod:`fairmtl.solvers._blockhessian`).
+Sequential quadratic programming with exact Hessians
 (:mod:`fairmtl.solvers._newton_sqp`) solves it from the stage-1 point in about ten
 iterations of two passes over the rows; where it fails, a primal-dual interior-point
 method with the same Hessians (:mod:`fairmtl.solvers._interior`), then SQP with dense

@@ -4,8 +4,7 @@ An :class:`~fairmtl.solvers.ExactProblem` with a smooth single-output loss, a qu
 penalty (``shared``, ``independent`` or ``offset`` sharing), ``alpha > 0`` and few
 parameters (``MAX_PARAMS``; ``offset`` sharing of up to ``MAX_BLOCK_GROUPS`` groups, its
 Hessian by blocks: :mod:`fairmtl.solvers._blockhessian`) solves its stages by the small
-programs of
-:mod:`fairmtl.solvers._refine` instead of conic ones:
+programs of :mod:`fairmtl.solvers._refine` instead of conic ones:
 
 - stage 1 from zero (:func:`smooth_stage1`) for ``solver="auto"``, or from a conic
   answer to polish it (``polish=True``; :func:`polishable` says where);
