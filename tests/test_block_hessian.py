@@ -20,7 +20,7 @@ from fairmtl.datasets import make_hospitals
 from fairmtl.estimators._cv_search import solver_strength
 from fairmtl.losses import get_loss
 from fairmtl.solvers import ExactProblem, _smooth_stages
-from fairmtl.solvers._blockhessian import GroupBlockHessian
+from fairmtl.solvers._blockhessian import GroupBlockHessian, _dual_nnls
 from fairmtl.solvers._certificate import Penalty
 from fairmtl.solvers._dual_smooth import SMOOTH_SOLVER
 from fairmtl.solvers._grouped import GroupedData
@@ -91,6 +91,23 @@ def test_sparse_dual_program_equals_the_dense_one(simplex, one_block):
     found = H.dual_qp(D, p, simplex)
     assert 0 < (expected > 1e-8).sum() < G  # some constraints active, not all
     np.testing.assert_allclose(found, expected, atol=1e-9)
+
+
+@pytest.mark.parametrize("simplex", [False, True])
+def test_least_squares_dual_program_equals_clarabels(simplex):
+    """The fallback where Clarabel stalls (non-negative least squares, then the exact
+    solve on its support) reaches Clarabel's answer on a program Clarabel solves."""
+    rng = np.random.default_rng(7)
+    m = 40
+    V = rng.normal(size=(m, 6))
+    Q = np.diag(rng.uniform(0.05, 2.0, m)) + V @ V.T
+    p = rng.normal(size=m) - (0.0 if simplex else 1.0)
+    expected = _dual_qp(Q, p, simplex)
+    found = _dual_nnls(Q, p, simplex)
+    assert 0 < (expected > 1e-8).sum() < m
+    np.testing.assert_allclose(found, expected, atol=1e-9)  # Clarabel: about 1e-10
+    if simplex:
+        assert found.sum() == pytest.approx(1.0, abs=1e-14)
 
 
 def test_a_singular_block_is_refused():

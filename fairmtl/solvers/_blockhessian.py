@@ -188,9 +188,31 @@ def _dual_nnls(Q: np.ndarray, p: np.ndarray, simplex: bool) -> np.ndarray | None
         weight = 1e3 * (1.0 + np.abs(A).max())
         A, b = np.vstack([A, np.full(len(p), weight)]), np.append(b, weight)
     mu = nnls(A, b)[0]
-    if simplex:
-        mu = mu / mu.sum() if mu.sum() > 0 else None
-    return mu
+    if not simplex:
+        return mu
+    return _on_simplex(Q, p, mu) if mu.sum() > 0 else None
+
+
+def _on_simplex(Q: np.ndarray, p: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """The exact minimiser over the simplex on the support of ``mu`` (the equality-
+    constrained program's KKT system) where it is the optimum (non-negative, and no
+    multiplier off the support would lower the objective); else ``mu`` rescaled to sum
+    to 1 (the weighted row holds the sum only approximately)."""
+    on = mu > 0
+    k = int(on.sum())
+    K = np.zeros((k + 1, k + 1))
+    K[:k, :k], K[:k, k], K[k, :k] = Q[np.ix_(on, on)], 1.0, 1.0
+    try:
+        solved = np.linalg.solve(K, np.append(-p[on], 1.0))
+    except np.linalg.LinAlgError:
+        return mu / mu.sum()
+    exact = np.zeros_like(mu)
+    exact[on] = solved[:k]
+    reduced = Q @ exact + p + solved[k]  # >= 0 off the support at the optimum
+    scale = 1e-9 * (1.0 + np.abs(p).max())
+    if np.all(exact >= 0) and np.all(reduced[~on] >= -scale):
+        return exact
+    return mu / mu.sum()
 
 
 def _scaled_cholesky(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
