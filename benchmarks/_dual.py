@@ -372,7 +372,7 @@ def headline(rows: list[dict[str, Any]]) -> list[str]:
             )  # fmt: skip
             + (
                 f"; shared on 500 hospitals {auto_many['seconds']:.2f} s "
-                f"({auto_many['ratio']:.1f}x; offset has 4,500 parameters: the level method)"
+                f"({auto_many['ratio']:.1f}x)"
                 if auto_many
                 else ""
             )

@@ -345,3 +345,52 @@ def test_killed_hospital_worker_is_a_clear_error(process_client, monkeypatch, tm
     kill_after(monkeypatch, process_client, rounds=5)
     with pytest.raises(ClusterError, match="left the cluster during the fit; it held the rows"):
         est.fit(rows)
+
+
+def test_cluster_offset_minimax_of_many_groups_by_the_smooth_stages(client):
+    """Offset sharing of more parameters than a dense Hessian takes (110 groups x 4): the
+    workers' Hessian blocks (fairmtl.solvers._blockhessian) give the in-memory fit,
+    itself checked against CLARABEL in test_block_hessian."""
+    from fairmtl.distributed._smooth import ClusterModel
+    from fairmtl.losses import get_loss
+    from fairmtl.solvers._dual_smooth import SMOOTH_SOLVER
+    from fairmtl.solvers._grouped import GroupedData
+    from fairmtl.solvers._refine import MAX_PARAMS, _Model
+
+    rng = np.random.default_rng(5)
+    G, n = 110, 3300
+    g = np.concatenate([np.arange(G), rng.integers(0, G, n - G)])
+    X = rng.normal(size=(n, 3)) + 0.5 * rng.normal(size=(G, 3))[g]
+    score = np.einsum("nd,nd->n", X, rng.normal(size=3) + 0.5 * rng.normal(size=(G, 3))[g])
+    frame = pd.DataFrame(X, columns=FEATURES)
+    frame["hospital"] = [f"h{k:03d}" for k in g]
+    frame["y"] = np.where(score + rng.logistic(size=n) > 0, "yes", "no")
+    assert G * (len(FEATURES) + 1) > MAX_PARAMS
+    ddf = dd.from_pandas(frame, npartitions=3)
+    params = {"objective": "minimax", "sharing": "offset", "alpha": 1e-3, "sharing_strength": 1.0}
+    seen = []
+    with pytest.MonkeyPatch.context() as mp:
+        blocks = ClusterModel.group_blocks
+
+        def spy(self, point, weights):
+            seen.append((point, weights, blocks(self, point, weights)))
+            return seen[-1][2]
+
+        mp.setattr(ClusterModel, "group_blocks", spy)
+        dist = FairMTLClassifier(solver="dual", **params).fit(
+            ddf[FEATURES], ddf["y"], groups=ddf["hospital"]
+        )
+    # the workers' blocks are the in-memory Hessian blocks of the same rows
+    y = np.where(frame["y"] == "yes", 1.0, -1.0)
+    model = _Model(GroupedData(X, y, g, np.ones(n), G), get_loss("logistic"), None, "offset")
+    point, weights, found = seen[-1]
+    np.testing.assert_allclose(found, model.group_blocks(point, weights), rtol=1e-10, atol=1e-14)
+    memory = FairMTLClassifier(solver="dual", **params).fit(
+        frame[FEATURES], frame["y"], groups=frame["hospital"]
+    )
+    for info in (dist.solver_info_, memory.solver_info_):
+        assert info["solver"] == SMOOTH_SOLVER and info["refine_status"] == "optimal"
+    assert dist.solver_info_["objective"] == pytest.approx(
+        memory.solver_info_["objective"], rel=1e-8
+    )
+    np.testing.assert_allclose(dist.group_losses_, memory.group_losses_, atol=1e-8)

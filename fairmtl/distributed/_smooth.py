@@ -48,12 +48,23 @@ class ClusterModel(_Model):
         """``sum_g weights_g * Hessian of L_g`` in the flat original-space parameters."""
         d = self.data.d
         H = np.zeros((P * (d + 1), P * (d + 1)))
-        found = self.data.rounds.run(
-            "smooth", _parts.group_hessians, *point, self.loss.name, np.asarray(weights, float)
-        )
-        for tasks, blocks in found:
+        for tasks, blocks in self._hessian_round(point, weights):
             for g, block in zip(tasks, blocks, strict=True):
                 p = 0 if P == 1 else int(g)
                 idx = np.r_[p * d : (p + 1) * d, P * d + p]
                 H[np.ix_(idx, idx)] += block
         return H
+
+    def group_blocks(self, point, weights: np.ndarray) -> np.ndarray:
+        """``weights_g * Hessian of L_g`` in ``(w_g, b_g)`` per group: one round."""
+        d = self.data.d
+        total = np.zeros((self.data.n_groups, d + 1, d + 1))
+        for tasks, blocks in self._hessian_round(point, weights):
+            np.add.at(total, np.asarray(tasks), blocks)
+        return total
+
+    def _hessian_round(self, point, weights: np.ndarray):
+        weights = np.asarray(weights, float)
+        return self.data.rounds.run(
+            "smooth", _parts.group_hessians, *point, self.loss.name, weights
+        )

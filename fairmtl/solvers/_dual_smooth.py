@@ -3,7 +3,8 @@
 The level method's weighted fits cost hundreds of passes over the rows for a minimax fit
 (on a Dask cluster each pass is a round of messages: measured on 1,000,000 rows of 50
 hospitals, 4 workers, 995 rounds, 28x the average-loss fit). Where the model is small
-(:data:`~fairmtl.solvers._refine.MAX_PARAMS` parameters), the exact path's smooth stages
+(:data:`~fairmtl.solvers._refine.MAX_PARAMS` parameters; for ``offset`` sharing, up to
+:data:`~fairmtl.solvers._refine.MAX_BLOCK_GROUPS` groups), the exact path's smooth stages
 (:mod:`fairmtl.solvers._refine`) solve the same two stages in tens of passes, by SQP with
 exact Hessians (:mod:`fairmtl.solvers._newton_sqp`; SLSQP where it fails): stage 1 in
 epigraph form from zero, the Pareto stage from the stage-1 point, each answer
@@ -27,7 +28,6 @@ import numpy as np
 from fairmtl.solvers._dualrun import DualRun
 from fairmtl.solvers._master import DualForm, LevelResult, _bounds_met
 from fairmtl.solvers._refine import (
-    MAX_PARAMS,
     RefineResult,
     minimax_smooth,
     refine_smooth,
@@ -49,8 +49,9 @@ def smooth_applies(problem, form, alpha: float) -> bool:
     return (
         form.kind == "max"
         and problem.n_groups > 1
-        and smooth_refinable(problem.loss, problem.sharing_name, problem.n_outputs, alpha, params)
-        and params <= MAX_PARAMS
+        and smooth_refinable(
+            problem.loss, problem.sharing_name, problem.n_outputs, alpha, params, P
+        )
     )
 
 

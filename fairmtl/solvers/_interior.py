@@ -190,14 +190,16 @@ def _flat(w: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.concatenate([w.ravel(), b])
 
 
-def weighted_program(model, penalty, shares, bounds, start, coords):
+def weighted_program(model, penalty, shares, bounds, start, coords, structured=False):
     """``min shares @ L + R  s.t.  L_g <= bounds_g`` (inf: no bound) for :func:`primal_dual`,
     in flat original-space parameters, on the group models of ``model`` (the smooth
     stages' ``_Model``); ``start`` is ``(coef (P, d), intercept (P,))``. Returns
-    ``(functions, hessian, start, to_x)``, ``to_x`` mapping a point to ``coords``."""
+    ``(functions, hessian, start, to_x)``, ``to_x`` mapping a point to ``coords``.
+    ``structured``: the Hessians are ``model.block_hessian``'s blocks and coupling
+    (:mod:`fairmtl.solvers._blockhessian`), not dense matrices."""
     P, d = len(start[1]), model.data.d
     split = lambda u: (u[: P * d].reshape(P, d), u[P * d :])  # noqa: E731
-    Hpen = penalty_hessian_original(penalty, P, d)
+    Hpen = None if structured else penalty_hessian_original(penalty, P, d)
     idx = np.flatnonzero(np.isfinite(bounds))
 
     def functions(u):
@@ -215,17 +217,19 @@ def weighted_program(model, penalty, shares, bounds, start, coords):
     def hessian(u, mu):
         v = np.array(shares, dtype=float)
         v[idx] += mu
+        if structured:
+            return model.block_hessian(split(u), v, level=False)
         return Hpen + _loss_hessian(model, split(u), v, P)
 
     return functions, hessian, _flat(*start), lambda u: coords.to_x(*split(u))
 
 
-def epigraph_program(model, penalty, scale, shift, start, t0: float, coords):
+def epigraph_program(model, penalty, scale, shift, start, t0: float, coords, structured=False):
     """``min t + R  s.t.  scale_g L_g - shift_g <= t`` as :func:`weighted_program`, the
     variables followed by ``t`` (starting strictly above ``t0``, the start's level)."""
     P, d = len(start[1]), model.data.d
     split = lambda x: (x[: P * d].reshape(P, d), x[P * d : -1])  # noqa: E731
-    Hpen = penalty_hessian_original(penalty, P, d)
+    Hpen = None if structured else penalty_hessian_original(penalty, P, d)
     ones = np.ones(len(scale))
 
     def functions(x):
@@ -236,6 +240,8 @@ def epigraph_program(model, penalty, scale, shift, start, t0: float, coords):
         return x[-1] + pv, np.append(_flat(pw, pb), 1.0), levels, D
 
     def hessian(x, mu):
+        if structured:
+            return model.block_hessian(split(x), mu * scale, level=True)
         H = np.zeros((x.size, x.size))
         H[:-1, :-1] = Hpen + _loss_hessian(model, split(x), mu * scale, P)
         return H

@@ -69,24 +69,43 @@ def _qp(H: np.ndarray, g: np.ndarray, c: np.ndarray, D: np.ndarray):
     n, m = len(g), len(c)
     level = _is_level(H, g, D)
     k = n - 1 if level else n
+    flat = ~D.any(axis=1) if not level and m else np.zeros(m, dtype=bool)
+    if flat.any():  # constraints without gradient (a one-class group's saturated loss)
+        return _without(flat, H, g, c, D)
     if m > k:
         return _primal_qp(H, g, c, D)
+    structured = hasattr(H, "curved")  # blocks and a coupling (fairmtl.solvers._blockhessian)
     try:
-        factor = ScaledCholesky(H[:k, :k])
+        factor = H.curved() if structured else ScaledCholesky(H[:k, :k])
         Hg = factor.solve(g[:k])
         if m == 0:
             return -Hg, np.zeros(0)
-        HD = factor.solve(D[:, :k].T)
+        # blocks: the dual program in a sparse form (fairmtl.solvers._blockhessian)
+        HD = None if structured else factor.solve(D[:, :k].T)
     except (LinAlgError, ValueError):
         return None
-    Q = D[:, :k] @ HD
-    mu = _dual_qp(Q, D[:, :k] @ Hg - c, level)
+    p = D[:, :k] @ Hg - c
+    mu = H.dual_qp(D[:, :k], p, level) if structured else _dual_qp(D[:, :k] @ HD, p, level)
     if mu is None:
         return None
-    d = -(Hg + HD @ mu)
+    d = -factor.solve(g[:k] + D[:, :k].T @ mu) if structured else -(Hg + HD @ mu)
     if level:
         d = np.append(d, float(np.max(c + D[:, :k] @ d)))
     return d, mu
+
+
+def _without(flat: np.ndarray, H, g: np.ndarray, c: np.ndarray, D: np.ndarray):
+    """:func:`_qp` without the constraints ``flat``, whose linearisation is the constant
+    ``c_j``: kept where ``c_j <= 0`` with multiplier 0 (they would make the dual program
+    singular), infeasible (None) otherwise."""
+    if np.any(c[flat] > 0):
+        return None
+    found = _qp(H, g, c[~flat], D[~flat])
+    if found is None:
+        return None
+    mu = np.zeros(len(c))
+    mu[~flat] = found[1]
+    return found[0], mu
 
 
 def _primal_qp(H: np.ndarray, g: np.ndarray, c: np.ndarray, D: np.ndarray):
@@ -98,9 +117,8 @@ def _primal_qp(H: np.ndarray, g: np.ndarray, c: np.ndarray, D: np.ndarray):
 
 
 def _is_level(H: np.ndarray, g: np.ndarray, D: np.ndarray) -> bool:
-    return bool(
-        len(g) > 1 and g[-1] == 1.0 and not H[-1].any() and D.size and np.all(D[:, -1] == -1.0)
-    )
+    flat = H.level if hasattr(H, "level") else not H[-1].any()
+    return bool(len(g) > 1 and g[-1] == 1.0 and flat and D.size and np.all(D[:, -1] == -1.0))
 
 
 def _dual_qp(Q: np.ndarray, p: np.ndarray, simplex: bool) -> np.ndarray | None:
@@ -128,7 +146,10 @@ def _clarabel(P: np.ndarray, q: np.ndarray, A, b: np.ndarray, cones: list[tuple[
     settings.tol_ktratio = 1e-8
     kinds = {"zero": clarabel.ZeroConeT, "nonnegative": clarabel.NonnegativeConeT}
     made = [kinds[kind](size) for kind, size in cones]
-    P = sp.csc_matrix(np.triu((P + P.T) / 2))
+    if sp.issparse(P):  # symmetric already
+        P = sp.triu(P, format="csc")
+    else:
+        P = sp.csc_matrix(np.triu((P + P.T) / 2))
     solution = clarabel.DefaultSolver(P, q, A, b, made, settings).solve()
     if str(solution.status) not in ("Solved", "AlmostSolved"):
         return None

@@ -8,7 +8,9 @@ cones per row for the logistic loss) and badly conditioned: the bounds of the gr
 at the stage-1 optimum leave a thin feasible set, where the interior-point solver stalls
 (measured: CLARABEL failed on most ``make_hospitals`` problems, with every setting
 tried). The problem itself is small and smooth: a handful of constraints on ``(d + 1)``
-parameters per model. Sequential quadratic programming with exact Hessians
+parameters per model (with ``offset`` sharing of many groups, its Hessian is taken as
+per-group blocks and a coupling of low rank: :mod:`fairmtl.solvers._blockhessian`).
+Sequential quadratic programming with exact Hessians
 (:mod:`fairmtl.solvers._newton_sqp`) solves it from the stage-1 point in about ten
 iterations of two passes over the rows; where it fails, a primal-dual interior-point
 method with the same Hessians (:mod:`fairmtl.solvers._interior`), then SQP with dense
@@ -37,6 +39,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from fairmtl.losses import Loss
+from fairmtl.solvers._blockhessian import GroupBlockHessian, group_grams, offset_hessian
 from fairmtl.solvers._certificate import CURVATURE_BOUND, Penalty, _curvature
 from fairmtl.solvers._grouped import GroupedData, _loss_and_gradient
 from fairmtl.solvers._interior import epigraph_program, lagrangian_hessian, weighted_program
@@ -63,6 +66,11 @@ KKT_TOL = 1e-9
 #: parameters, 96 iterations) and 0.26-0.31 s (390, 108), with the second stage 0.26-0.41
 #: s in all, against 1.26 s for CLARABEL's path and 3.2 s / 5.9 s for the dual path
 MAX_PARAMS, MAX_PARAMS_STAGE1 = 400, 400
+#: ``offset`` sharing of more parameters is solved with its Hessian as blocks and a
+#: coupling (:mod:`fairmtl.solvers._blockhessian`), up to this many groups (the quadratic
+#: programs' dual is a dense matrix of one row per group) and this many entries of the
+#: constraints' Jacobian (groups x parameters, held dense)
+MAX_BLOCK_GROUPS, MAX_BLOCK_JACOBIAN = 1000, 20_000_000
 
 
 @dataclass
@@ -81,15 +89,31 @@ class RefineResult:
     multipliers: np.ndarray | None = None
 
 
-def smooth_refinable(loss: Loss, sharing: str, n_outputs: int, alpha: float, n_params: int):
-    """Whether the stages can be solved by :func:`refine_smooth` and :func:`minimax_smooth`."""
+def smooth_refinable(
+    loss: Loss, sharing: str, n_outputs: int, alpha: float, n_params: int, n_groups: int = 1
+):
+    """Whether the stages can be solved by :func:`refine_smooth` and :func:`minimax_smooth`
+    (``n_params`` in all, in ``n_groups`` group models or one shared model)."""
     return (
         loss.name in CURVATURE_BOUND
         and sharing in ("shared", "independent", "offset")
         and n_outputs == 1
         and alpha > 0
-        and n_params <= MAX_PARAMS
+        and (
+            n_params <= MAX_PARAMS
+            or (
+                sharing == "offset"
+                and 1 < n_groups <= MAX_BLOCK_GROUPS
+                and n_groups * n_params <= MAX_BLOCK_JACOBIAN
+            )
+        )
     )
+
+
+def _structured(sharing: str, data) -> bool:
+    """Whether the Hessians are taken as blocks and a coupling (see ``MAX_BLOCK_GROUPS``):
+    SQP alone then, without the interior-point method and SLSQP, which need dense ones."""
+    return sharing == "offset" and data.n_groups * (data.d + 1) > MAX_PARAMS
 
 
 class _Model:
@@ -140,6 +164,16 @@ class _Model:
         parameters (see :func:`~fairmtl.solvers._interior.lagrangian_hessian`)."""
         curvature = lambda z, y: _curvature(self.loss, z, y)  # noqa: E731
         return lagrangian_hessian(self.data, curvature, self.outputs(*point), weights, P)
+
+    def group_blocks(self, point: tuple[np.ndarray, np.ndarray], weights: np.ndarray):
+        """``weights_g * Hessian of L_g`` in ``(w_g, b_g)`` per group, ``(G, d + 1, d + 1)``
+        (one model per group)."""
+        curvature = lambda z, y: _curvature(self.loss, z, y)  # noqa: E731
+        return group_grams(self.data, curvature, self.outputs(*point), weights)
+
+    def block_hessian(self, point, weights: np.ndarray, level: bool) -> GroupBlockHessian:
+        """The Hessian of ``weights @ L + R`` as blocks and a coupling."""
+        return offset_hessian(self.group_blocks(point, weights), self.penalty, level)
 
     def blocks(self, jw: np.ndarray, jb: np.ndarray, weights: np.ndarray):
         """Gradient in ``(w, b)`` of ``weights @ L``."""
@@ -222,8 +256,10 @@ def refine_smooth(
         return RefineResult(w, b, losses, value, 0, gap, multipliers=mu), passed
 
     cons = (slack, slack_jac) if bounded.any() else None
-    program = weighted_program(model, penalty, shares, bounds, start, coords)
-    return run_engines(objective, cons, check, coords.to_x(*start), program, interior)
+    blocks = _structured(sharing, data)
+    program = weighted_program(model, penalty, shares, bounds, start, coords, blocks)
+    x0 = coords.to_x(*start)
+    return run_engines(objective, cons, check, x0, program, interior and not blocks, not blocks)
 
 
 def minimax_smooth(
@@ -277,8 +313,10 @@ def minimax_smooth(
     x0 = coords.to_x(*start)
     w0, b0 = coords.from_x(x0)
     t0 = float(np.max(scale * model.evaluate(w0, b0)[0] - shift))
-    program = epigraph_program(model, penalty, scale, shift, (w0, b0), t0, coords)
-    return run_engines(objective, (slack, slack_jac), check, np.append(x0, t0), program, interior)
+    blocks = _structured(sharing, data)
+    program = epigraph_program(model, penalty, scale, shift, (w0, b0), t0, coords, blocks)
+    engines = (interior and not blocks, not blocks)
+    return run_engines(objective, (slack, slack_jac), check, np.append(x0, t0), program, *engines)
 
 
 def _kkt_gap(model, penalty, grads, base, scale, margin, simplex: bool, near_tol):

@@ -2,8 +2,9 @@
 
 An :class:`~fairmtl.solvers.ExactProblem` with a smooth single-output loss, a quadratic
 penalty (``shared``, ``independent`` or ``offset`` sharing), ``alpha > 0`` and few
-parameters (``MAX_PARAMS``) solves its stages by the small programs of
-:mod:`fairmtl.solvers._refine` instead of conic ones:
+parameters (``MAX_PARAMS``; ``offset`` sharing of up to ``MAX_BLOCK_GROUPS`` groups, its
+Hessian by blocks: :mod:`fairmtl.solvers._blockhessian`) solves its stages by the small
+programs of :mod:`fairmtl.solvers._refine` instead of conic ones:
 
 - stage 1 from zero (:func:`smooth_stage1`) for ``solver="auto"``, or from a conic
   answer to polish it (``polish=True``; :func:`polishable` says where);
@@ -97,10 +98,11 @@ def _eligible(problem, limit: int) -> bool:
     P = 1 if problem.sharing_name == "shared" else problem.n_groups
     n_params = P * (problem.X.shape[1] + 1)
     alpha = float(problem.alpha.value)
-    return (
-        smooth_refinable(problem.loss, problem.sharing_name, problem.n_outputs, alpha, n_params)
-        and n_params <= limit
+    refinable = smooth_refinable(
+        problem.loss, problem.sharing_name, problem.n_outputs, alpha, n_params, P
     )
+    # offset sharing of many groups: its Hessians as blocks (fairmtl.solvers._blockhessian)
+    return refinable and (n_params <= limit or problem.sharing_name == "offset")
 
 
 def _inputs(problem):

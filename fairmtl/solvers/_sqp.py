@@ -39,7 +39,7 @@ NEWTON_SQP, INTERIOR, SLSQP = "SQP (exact Hessians)", "primal-dual Newton", "SLS
 SMOOTH_SOLVERS = (NEWTON_SQP, INTERIOR, SLSQP)
 
 
-def run_engines(objective, constraint, check, x0, program=None, interior=True):
+def run_engines(objective, constraint, check, x0, program=None, interior=True, slsqp=True):
     """The first engine's answer that passes ``check``, or None.
 
     ``objective``: value and gradient at ``x``; ``check``: ``(result, passed)`` at ``x``,
@@ -47,8 +47,8 @@ def run_engines(objective, constraint, check, x0, program=None, interior=True):
     ``constraint``: ``(fun, jac)`` of the inequalities ``fun(x) >= 0``, or None (both for
     SLSQP). ``program``: ``(functions, hessian, start, to_x)`` of the same problem for the
     engines with exact Hessians (see the module docstring), or None (SLSQP alone);
-    ``interior``: whether the interior-point method may be tried. One BLAS thread (module
-    docstring)."""
+    ``interior``: whether the interior-point method may be tried, ``slsqp`` whether SLSQP
+    may. One BLAS thread (module docstring)."""
     with one_blas_thread():
         if program is not None:
             engines = [(newton_sqp, NEWTON_SQP, NEWTON_STALL)]
@@ -58,7 +58,7 @@ def run_engines(objective, constraint, check, x0, program=None, interior=True):
                 result = _exact_run(engine, name, check, stall, *program)
                 if result is not None:
                     return result
-        return _sqp_run(objective, constraint, check, x0)
+        return _sqp_run(objective, constraint, check, x0) if slsqp else None
 
 
 def _stopper(check, stall: int = STALL_ITERATIONS):

@@ -1,0 +1,178 @@
+"""Offset sharing with many groups: the smooth stages' Hessian as blocks and a coupling.
+
+The structured Hessian is checked against the dense matrix that the smooth stages build
+for small problems (the penalty's and the loss's parts assembled separately), solved by
+numpy. Fits of more parameters than the dense route takes are checked against the exact
+path's conic programs (CLARABEL) on the same problem, with the smooth stages kept off
+there.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.linalg import LinAlgError
+
+from fairmtl import FairMTLClassifier
+from fairmtl.datasets import make_hospitals
+from fairmtl.estimators._cv_search import solver_strength
+from fairmtl.losses import get_loss
+from fairmtl.solvers import ExactProblem, _smooth_stages
+from fairmtl.solvers._blockhessian import GroupBlockHessian, _dual_nnls
+from fairmtl.solvers._certificate import Penalty
+from fairmtl.solvers._dual_smooth import SMOOTH_SOLVER
+from fairmtl.solvers._grouped import GroupedData
+from fairmtl.solvers._interior import penalty_hessian_original
+from fairmtl.solvers._newton_sqp import _dual_qp
+from fairmtl.solvers._refine import MAX_PARAMS, _Model
+from fairmtl.solvers._sqp import NEWTON_SQP
+
+G_MANY = 60  # x (8 features + 1) = 540 parameters, above MAX_PARAMS
+
+
+def small_model(seed: int, sharing: str, strength: float):
+    rng = np.random.default_rng(seed)
+    G, d, n = 7, 3, 400
+    X = rng.normal(size=(n, d)) * np.array([1.0, 5.0, 0.1]) + np.array([0.0, 2.0, -1.0])
+    t = rng.integers(0, G, n)
+    t[:G] = np.arange(G)
+    y = np.where(rng.random(n) < 0.4, 1.0, -1.0)
+    data = GroupedData(X, y, t, rng.uniform(0.5, 2.0, n), G)
+    penalty = Penalty(sharing, 1e-3, strength, data.shares)
+    model = _Model(data, get_loss("logistic"), penalty, sharing)
+    point = (rng.normal(size=(G, d)), rng.normal(size=G))
+    weights = rng.random(G)
+    weights[2] = 0.0  # a group without weight: its block is the penalty's alone
+    return model, penalty, point, weights
+
+
+@pytest.mark.parametrize("level", [False, True])
+@pytest.mark.parametrize(("sharing", "strength"), [("offset", 0.7), ("offset", 40.0)])
+def test_structured_solve_equals_the_dense_solve(level, sharing, strength):
+    model, penalty, point, weights = small_model(3, sharing, strength)
+    G, d = model.data.n_groups, model.data.d
+    dense = penalty_hessian_original(penalty, G, d) + model.hessian(point, weights, G)
+    H = model.block_hessian(point, weights, level)
+    assert isinstance(H, GroupBlockHessian)
+    n = G * (d + 1)
+    assert H.n == n + int(level)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(H.n, 4))
+    expected = np.zeros((H.n, 4))
+    expected[:n] = dense @ x[:n]
+    np.testing.assert_allclose(H.matvec(x), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(H.matvec(x[:, 0]), expected[:, 0], rtol=1e-12, atol=1e-12)
+    r = rng.normal(size=(n, 5))
+    truth = np.linalg.solve(dense, r)
+    scale = np.abs(truth).max()
+    assert np.abs(H.curved().solve(r) - truth).max() <= 1e-10 * scale
+    assert np.abs(H.solve(r[:, 1]) - truth[:, 1]).max() <= 1e-10 * scale
+
+
+@pytest.mark.parametrize("simplex", [False, True])
+@pytest.mark.parametrize("one_block", [True, False])
+def test_sparse_dual_program_equals_the_dense_one(simplex, one_block):
+    """The SQP's dual program with ``Q = D H^-1 D'`` formed densely (numpy's solve) and by
+    the blocks' sparse form, for constraints on one group's block each and on all."""
+    model, penalty, point, weights = small_model(5, "offset", 0.7)
+    G, d = model.data.n_groups, model.data.d
+    dense = penalty_hessian_original(penalty, G, d) + model.hessian(point, weights, G)
+    H = model.block_hessian(point, weights, level=False)
+    rng = np.random.default_rng(1)
+    D = np.zeros((G, G * (d + 1)))
+    for g in range(G):  # group g's coefficients, then its intercept
+        D[g, np.r_[g * d : (g + 1) * d, G * d + g]] = rng.normal(size=d + 1)
+    if not one_block:
+        D += 0.3 * rng.normal(size=D.shape)
+    p = rng.normal(size=G)
+    expected = _dual_qp(D @ np.linalg.solve(dense, D.T), p, simplex)
+    found = H.dual_qp(D, p, simplex)
+    assert 0 < (expected > 1e-8).sum() < G  # some constraints active, not all
+    np.testing.assert_allclose(found, expected, atol=1e-9)
+
+
+@pytest.mark.parametrize("simplex", [False, True])
+def test_least_squares_dual_program_equals_clarabels(simplex):
+    """The fallback where Clarabel stalls (non-negative least squares, then the exact
+    solve on its support) reaches Clarabel's answer on a program Clarabel solves."""
+    rng = np.random.default_rng(7)
+    m = 40
+    V = rng.normal(size=(m, 6))
+    Q = np.diag(rng.uniform(0.05, 2.0, m)) + V @ V.T
+    p = rng.normal(size=m) - (0.0 if simplex else 1.0)
+    expected = _dual_qp(Q, p, simplex)
+    found = _dual_nnls(Q, p, simplex)
+    assert 0 < (expected > 1e-8).sum() < m
+    np.testing.assert_allclose(found, expected, atol=1e-9)  # Clarabel: about 1e-10
+    if simplex:
+        assert found.sum() == pytest.approx(1.0, abs=1e-14)
+
+
+def test_a_singular_block_is_refused():
+    model, penalty, point, weights = small_model(4, "independent", 0.0)
+    H = model.block_hessian(point, weights, level=False)  # group 2: no curvature in b
+    with pytest.raises(LinAlgError):
+        H.curved()
+
+
+@pytest.fixture(scope="module")
+def many_groups():
+    data = make_hospitals(G_MANY, n_samples=2000, random_state=0, min_size=20)
+    X, labels = data.data.to_numpy(float), data.target.to_numpy()
+    assert G_MANY * (X.shape[1] + 1) > MAX_PARAMS
+    return X, labels, data.groups.to_numpy()
+
+
+ALPHA, STRENGTH = 1e-3, 1.0  # the estimator's sharing_strength: STRENGTH / G to the solvers
+KNOBS = dict(alpha=ALPHA, sharing_strength=solver_strength("offset", STRENGTH, G_MANY))
+KINDS = dict(loss=get_loss("logistic"), sharing="offset", objective="minimax")
+
+
+def exact_problem(many_groups) -> ExactProblem:
+    X, labels, g = many_groups
+    names, tasks = np.unique(g, return_inverse=True)  # the estimator's order of the groups
+    y = np.where(labels == 1, 1.0, -1.0)
+    return ExactProblem(X, y, tasks, np.ones(len(y)), len(names), **KINDS)
+
+
+@pytest.fixture(scope="module")
+def conic(many_groups):
+    """The exact path's conic programs (CLARABEL), with the smooth stages kept off."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_smooth_stages, "_eligible", lambda problem, limit: False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = exact_problem(many_groups).solve(solver="CLARABEL", **KNOBS)
+    info = result.solver_info
+    assert info["status"] == "optimal" and info["refined"]
+    assert NEWTON_SQP not in [a["solver"] for a in info["attempts"] + info["refine_attempts"]]
+    return result
+
+
+def assert_same_fit(info, losses, coef, conic):
+    assert info["stage1_objective"] == pytest.approx(
+        conic.solver_info["stage1_objective"], abs=1e-6
+    )
+    np.testing.assert_allclose(losses, conic.group_losses, atol=1e-6)
+    np.testing.assert_allclose(coef, conic.coef[:, :, 0], atol=1e-3)
+
+
+def test_many_groups_offset_minimax_by_the_dual_paths_smooth_stages(many_groups, conic):
+    X, labels, g = many_groups
+    est = FairMTLClassifier(sharing="offset", objective="minimax", alpha=ALPHA,
+                            sharing_strength=STRENGTH, solver="dual")  # fmt: skip
+    info = est.fit(X, labels, groups=g).solver_info_
+    assert info["solver"] == SMOOTH_SOLVER and info["status"] == "optimal"
+    assert info["refined"] and info["oracle_calls"] == 1  # no level method, no bounded solve
+    assert list(est.groups_) == list(np.unique(g))
+    assert_same_fit(info, est.group_losses_.to_numpy(), est.group_coef_[:, :, 0], conic)
+    assert info["lower_bound"] <= conic.solver_info["stage1_objective"] + 1e-6
+
+
+def test_many_groups_offset_minimax_by_the_exact_paths_sqp(many_groups, conic):
+    sqp = exact_problem(many_groups).solve(solver="auto", **KNOBS)
+    info = sqp.solver_info
+    assert [a["solver"] for a in info["attempts"] + info["refine_attempts"]] == [NEWTON_SQP] * 2
+    assert_same_fit(info, sqp.group_losses, sqp.coef[:, :, 0], conic)
