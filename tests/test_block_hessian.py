@@ -176,3 +176,18 @@ def test_many_groups_offset_minimax_by_the_exact_paths_sqp(many_groups, conic):
     info = sqp.solver_info
     assert [a["solver"] for a in info["attempts"] + info["refine_attempts"]] == [NEWTON_SQP] * 2
     assert_same_fit(info, sqp.group_losses, sqp.coef[:, :, 0], conic)
+
+
+@pytest.mark.parametrize("sharing", ["shared", "offset"])
+def test_constraint_rows_equal_each_groups_own_gradient_blocks(sharing):
+    """All groups' loss gradients as flat rows at once equal each group's own gradient
+    blocks laid out as ``[coef row by row, intercept]``."""
+    model, _, point, _ = small_model(5, sharing, 0.7)
+    if sharing == "shared":
+        point = (point[0][:1], point[1][:1])
+    _, jw, jb, *_ = model.evaluate(*point)
+    groups = np.array([4, 0, 6, 2])
+    rows = model.constraint_rows(jw, jb, groups)
+    for k, g in enumerate(groups):
+        gw, gb = model.constraint_blocks(jw, jb, g)
+        np.testing.assert_array_equal(rows[k], np.concatenate([gw.ravel(), gb]))

@@ -205,7 +205,7 @@ def weighted_program(model, penalty, shares, bounds, start, coords, structured=F
     def functions(u):
         losses, jw, jb, pv, pw, pb = model.evaluate(*split(u))
         gw, gb = model.blocks(jw, jb, shares)
-        D = np.array([_flat(*model.constraint_blocks(jw, jb, g)) for g in idx])
+        D = model.constraint_rows(jw, jb, idx)
         grad = _flat(gw + pw, gb + pb)
         return (
             float(shares @ losses) + pv,
@@ -234,8 +234,8 @@ def epigraph_program(model, penalty, scale, shift, start, t0: float, coords, str
 
     def functions(x):
         losses, jw, jb, pv, pw, pb = model.evaluate(*split(x))
-        rows = [_flat(*model.constraint_blocks(jw * c, jb * c, g)) for g, c in enumerate(scale)]
-        D = np.column_stack([np.array(rows), -ones])
+        rows = model.constraint_rows(jw, jb, np.arange(len(scale))) * scale[:, None]
+        D = np.column_stack([rows, -ones])
         levels = scale * losses - shift - x[-1]
         return x[-1] + pv, np.append(_flat(pw, pb), 1.0), levels, D
 

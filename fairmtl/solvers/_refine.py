@@ -181,6 +181,20 @@ class _Model:
             return (weights @ jw)[None], np.array([weights @ jb])
         return weights[:, None] * jw, weights * jb
 
+    def constraint_rows(self, jw: np.ndarray, jb: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """The gradients of ``L_g`` for ``g`` in ``groups``, one flat row each (``[coef
+        (P, d) row by row, intercept (P,)]``): :meth:`constraint_blocks` of every group at
+        once (one group's row is zero outside its own model's block)."""
+        groups = np.asarray(groups, dtype=np.int64)
+        G, d = jw.shape
+        if not self.per_group:
+            return np.column_stack([jw[groups], jb[groups]])
+        rows = np.zeros((len(groups), G * (d + 1)))
+        k = np.arange(len(groups))
+        rows[k[:, None], groups[:, None] * d + np.arange(d)] = jw[groups]
+        rows[k, G * d + groups] = jb[groups]
+        return rows
+
     def constraint_blocks(self, jw: np.ndarray, jb: np.ndarray, g: int):
         """Gradient in ``(w, b)`` of ``L_g`` alone."""
         if not self.per_group:
@@ -333,13 +347,7 @@ def _kkt_gap(model, penalty, grads, base, scale, margin, simplex: bool, near_tol
     target = -np.concatenate([(gw + pw).ravel(), gb + pb])
     mu = np.zeros(len(base))
     if near.size:
-        cols = [
-            np.concatenate(
-                [a.ravel() for a in model.constraint_blocks(jw * scale[g], jb * scale[g], g)]
-            )
-            for g in near
-        ]
-        A = np.column_stack(cols)
+        A = (model.constraint_rows(jw, jb, near) * scale[near][:, None]).T
         if simplex:  # sum(mu) = 1, weighted to dominate
             weight = 1e3 * (1.0 + np.abs(A).max())
             A = np.vstack([A, np.full(near.size, weight)])
