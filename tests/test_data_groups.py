@@ -294,3 +294,25 @@ def test_group_labels_missing_rule():
     assert group_labels(column, missing="(missing)").tolist() == ["67", "(missing)", "3"]
     both = pd.DataFrame({"age": column, "site": ["a", "b", None]})
     assert group_labels(both, missing="?").tolist() == ["67|a", "?|b", "3|?"]
+
+
+@pytest.mark.parametrize(
+    ("groups", "params"),
+    [
+        (np.array(["b", "a", "c", "a", "b", "a", "z"], dtype=object), {}),
+        (
+            np.array(["b", "a", "c", "a", "b", "a", "z"], dtype=object),
+            {"min_group_size": 2, "small_groups": "merge"},
+        ),  # fmt: skip
+        (pd.DataFrame({"race": ["x", "y", "x", "y"], "sex": ["f", "f", "m", "m"]}), {}),
+        (np.array([3, 1, 2, 3, 1.0]), {}),
+    ],
+)
+def test_fit_transform_equals_fit_then_transform(groups, params):
+    """Reading the groups once gives the ids (and the fitted state) of fit, then transform."""
+    once = GroupEncoder(**params)
+    ids = once.fit_transform(groups)
+    twice = GroupEncoder(**params).fit(groups)
+    np.testing.assert_array_equal(ids, twice.transform(groups))
+    np.testing.assert_array_equal(once.labels_, twice.labels_)
+    assert once.merged_ == twice.merged_

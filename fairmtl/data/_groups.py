@@ -142,6 +142,28 @@ class GroupEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         -------
         self : GroupEncoder
         """
+        self._fit_codes(groups)
+        return self
+
+    def fit_transform(self, groups: Any, y: Any = None) -> np.ndarray:
+        """:meth:`fit`, then :meth:`transform` of the same groups, reading them once.
+
+        Parameters
+        ----------
+        groups : array-like of shape (n_samples,) or (n_samples, n_columns)
+            One group column, or several (a DataFrame or 2-D array).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        ids : ndarray of int64, shape (n_samples,)
+        """
+        codes, labels = self._fit_codes(groups)
+        return self._ids(codes, labels)[0]
+
+    def _fit_codes(self, groups: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Fit on ``groups``; their per-row codes into their distinct labels."""
         self._validate_params()
         frame, names = to_frame(groups)
         if frame.shape[0] == 0 or frame.shape[1] == 0:
@@ -158,7 +180,7 @@ class GroupEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         self.columns_ = names
         self.n_columns_ = frame.shape[1]
         self.merged_ = merged
-        return self
+        return codes, labels
 
     def _handle_small(self, sizes: pd.Series) -> tuple[pd.Series, list[str]]:
         small = sizes[sizes < self.min_group_size]
@@ -235,10 +257,7 @@ class GroupEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         if frame.shape[0] == 0:
             return np.empty(0, dtype=np.int64)
         codes, labels = encode(frame, names, self.separator)
-        if self.merged_:
-            labels = np.where(pd.Series(labels).isin(self.merged_), self.other_label, labels)
-        label_ids = pd.Index(self.labels_).get_indexer(labels).astype(np.int64)
-        ids = label_ids[codes]
+        ids, label_ids, labels = self._ids(codes, labels)
         unseen_labels = label_ids == UNSEEN
         if unseen_labels.any():
             fields = {
@@ -249,6 +268,14 @@ class GroupEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
                 raise UnseenGroupError(MSG_UNSEEN_ERROR.format(**fields))
             warnings.warn(MSG_UNSEEN_SHARED.format(**fields), DataWarning, stacklevel=2)
         return ids
+
+    def _ids(self, codes: np.ndarray, labels: np.ndarray):
+        """Task ids of rows coded into ``labels`` (merged small groups under
+        ``other_label``), each label's id (:data:`UNSEEN` where not fitted), the labels."""
+        if self.merged_:
+            labels = np.where(pd.Series(labels).isin(self.merged_), self.other_label, labels)
+        label_ids = pd.Index(self.labels_).get_indexer(labels).astype(np.int64)
+        return label_ids[codes], label_ids, labels
 
     def inverse_transform(self, ids: Any) -> np.ndarray:
         """Group labels of task ids; :data:`UNSEEN` (-1) gives None.
