@@ -305,18 +305,50 @@ def run(quick: bool, repeats: int = 1, smoke: bool = False, log=print) -> list[d
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _scale_rows(root: Path, n: int, d: int, G: int, log) -> list[dict[str, Any]]:
-    """The scale run (``FAIRMTL_BENCH_DISTRIBUTED_SCALE``): the 4-worker fits alone
-    (average, minimax, minimax in hospital mode), each model's objectives computed on all
-    rows read afterwards; no in-memory fit, scaling or dask-ml (the full run's table)."""
-    import distributed
-
+def _write(root: Path, n: int, d: int, G: int, log) -> tuple[int, int, int]:
+    """Write the rows (:func:`write_parquet`): rows written, bytes of features, files."""
     t0 = time.perf_counter()
     data_bytes = write_parquet(root, n, d, G)
     n = data_bytes // (4 * d)
     files = len(list(root.rglob("*.parquet")))
     log(f"distributed: wrote {n:,} rows in {files} files ({data_bytes / 2**20:.0f} MiB "
         f"of features) in {time.perf_counter() - t0:.0f} s")  # fmt: skip
+    return n, data_bytes, files
+
+
+def _cluster_fit(root, client, objective: str, hospitals: bool, workers: int, limit: int,
+                 data_bytes: int, base: dict, log):  # fmt: skip
+    """One distributed fit on ``client``'s cluster: the fitted estimator and its row
+    (time, rounds, messages, memory; no objectives yet)."""
+    before = reset_peaks(client)
+    est, seconds = fairmtl_fit(root, client, objective, hospitals)
+    info = est.solver_info_
+    record = info["distributed"]
+    d = est.coef_.shape[-1]
+    held = max(record["rows_per_worker"].values()) * d * 4 / 2**20
+    mode = ", hospital mode" if hospitals else ""
+    row = {
+        **base, "seconds": seconds, "workers": workers,
+        "memory_limit_mb": limit / 2**20, "limit_below_data": limit < data_bytes,
+        "method": f"fairmtl distributed {objective}{mode} ({workers} workers)",
+        "rounds": record["rounds"], "messages": record["messages"],
+        "sent_mb": record["bytes_sent"] / 2**20,
+        "received_mb": record["bytes_received"] / 2**20,
+        "largest_result_values": record["largest_result_values"],
+        "gap": info["gap"], **fit_memory(client, before, held),
+    }  # fmt: skip
+    log(f"distributed: {row['method']}: {seconds:.1f} s, {record['rounds']} rounds, "
+        f"worker peak {row['fit_peak_mb']:.0f} MiB")  # fmt: skip
+    return est, row
+
+
+def _scale_rows(root: Path, n: int, d: int, G: int, log) -> list[dict[str, Any]]:
+    """The scale run (``FAIRMTL_BENCH_DISTRIBUTED_SCALE``): the 4-worker fits alone
+    (average, minimax, minimax in hospital mode), each model's objectives computed on all
+    rows read afterwards; no in-memory fit, scaling or dask-ml (the full run's table)."""
+    import distributed
+
+    n, data_bytes, files = _write(root, n, d, G, log)
     data_mb = data_bytes / 2**20
     limit = worker_limit(data_mb / 4, FAIRMTL_GROWTH)
     dataset = (f"simulated {n:,} rows x {d} features x {G} hospitals, Parquet "
@@ -326,25 +358,10 @@ def _scale_rows(root: Path, n: int, d: int, G: int, log) -> list[dict[str, Any]]
     with cluster(4, limit) as c, distributed.Client(c) as client:
         log(f"distributed: 4 workers imported fairmtl in {warm_up(client):.1f} s")
         for objective, hospitals in (("average", False), ("minimax", False), ("minimax", True)):
-            before = reset_peaks(client)
-            est, seconds = fairmtl_fit(root, client, objective, hospitals)
-            info = est.solver_info_
-            record = info["distributed"]
-            held = max(record["rows_per_worker"].values()) * d * 4 / 2**20
-            mode = ", hospital mode" if hospitals else ""
-            rows.append({
-                **base, "seconds": seconds, "workers": 4,
-                "memory_limit_mb": limit / 2**20, "limit_below_data": limit < data_bytes,
-                "method": f"fairmtl distributed {objective}{mode} (4 workers)",
-                "rounds": record["rounds"], "messages": record["messages"],
-                "sent_mb": record["bytes_sent"] / 2**20,
-                "received_mb": record["bytes_received"] / 2**20,
-                "largest_result_values": record["largest_result_values"],
-                "gap": info["gap"], **fit_memory(client, before, held),
-            })  # fmt: skip
+            est, row = _cluster_fit(root, client, objective, hospitals, 4, limit, data_bytes,
+                                    base, log)  # fmt: skip
+            rows.append(row)
             models.append((est.coef_[0], est.intercept_[0]))
-            log(f"distributed: {rows[-1]['method']}: {seconds:.1f} s, {record['rounds']} "
-                f"rounds, worker peak {rows[-1]['fit_peak_mb']:.0f} MiB")  # fmt: skip
     X, y, groups = read_all(root)
     X = X.to_numpy()  # the frame's columns as one array, once
     labels = np.unique(groups)
@@ -357,12 +374,7 @@ def _scale_rows(root: Path, n: int, d: int, G: int, log) -> list[dict[str, Any]]
 def _rows(root: Path, n: int, d: int, G: int, log) -> list[dict[str, Any]]:
     import distributed
 
-    t0 = time.perf_counter()
-    data_bytes = write_parquet(root, n, d, G)
-    n = data_bytes // (4 * d)
-    files = len(list(root.rglob("*.parquet")))
-    log(f"distributed: wrote {n:,} rows in {files} files ({data_bytes / 2**20:.0f} MiB "
-        f"of features) in {time.perf_counter() - t0:.0f} s")  # fmt: skip
+    n, data_bytes, files = _write(root, n, d, G, log)
     data_mb = data_bytes / 2**20
     limits = {w: worker_limit(data_mb / w, FAIRMTL_GROWTH) for w in (4, 2, 1)}
     dataset = (f"simulated {n:,} rows x {d} features x {G} hospitals, Parquet "
@@ -402,27 +414,11 @@ def _rows(root: Path, n: int, d: int, G: int, log) -> list[dict[str, Any]]:
             if workers == 4:
                 fits += [("minimax", False), ("minimax", True)]
             for objective, hospitals in fits:
-                before = reset_peaks(client)
-                est, seconds = fairmtl_fit(root, client, objective, hospitals)
-                info = est.solver_info_
-                record = info["distributed"]
-                held = max(record["rows_per_worker"].values()) * d * 4 / 2**20
-                mode = ", hospital mode" if hospitals else ""
-                row = {
-                    **base, "seconds": seconds, "workers": workers,
-                    "memory_limit_mb": limit / 2**20, "limit_below_data": limit < data_bytes,
-                    "method": f"fairmtl distributed {objective}{mode} ({workers} workers)",
-                    "ratio": seconds / memory[objective]["seconds"],
-                    "rounds": record["rounds"], "messages": record["messages"],
-                    "sent_mb": record["bytes_sent"] / 2**20,
-                    "received_mb": record["bytes_received"] / 2**20,
-                    "largest_result_values": record["largest_result_values"],
-                    **_quality(est.coef_[0], est.intercept_[0], X, y, groups, labels),
-                    "gap": info["gap"], **fit_memory(client, before, held),
-                }  # fmt: skip
+                est, row = _cluster_fit(root, client, objective, hospitals, workers, limit,
+                                        data_bytes, base, log)  # fmt: skip
+                row["ratio"] = row["seconds"] / memory[objective]["seconds"]
+                row.update(_quality(est.coef_[0], est.intercept_[0], X, y, groups, labels))
                 rows.append(row)
-                log(f"distributed: {row['method']}: {seconds:.1f} s, {record['rounds']} rounds, "
-                    f"worker peak {row['fit_peak_mb']:.0f} MiB")  # fmt: skip
     # dask-ml on a cluster of its own: its workers need more than fairmtl's limit
     peer_limit = worker_limit(data_mb / 4, DASK_ML_GROWTH)
     with cluster(4, peer_limit) as c, distributed.Client(c) as client:
