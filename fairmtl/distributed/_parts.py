@@ -16,7 +16,7 @@ import pandas as pd
 from fairmtl.data import group_labels
 from fairmtl.losses import get_loss
 from fairmtl.solvers._certificate import RowSums, _curvature
-from fairmtl.solvers._grouped import _loss_and_gradient
+from fairmtl.solvers._grouped import Float64Rows, _loss_and_gradient
 from fairmtl.solvers._interior import gram_buffer, weighted_gram
 
 __all__ = ["Part", "RawPart"]
@@ -205,10 +205,10 @@ def moments(part: Part, n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     absolute value."""
     d = part.X.shape[1]
     mean, sq = np.zeros((n_groups, d)), np.zeros((n_groups, d))
-    upcast = _Float64Rows(part.X)
+    upcast = _float64_rows(part.X)
     for g, a, b in _groups(part):
         for s, e in _pieces(a, b, part.X.shape[1]):
-            Xs = upcast.rows(part.X, s, e)
+            Xs = upcast.of(part.X[s:e])
             mean[g] += Xs.T @ part.rw[s:e]
             sq[g] += (Xs * Xs).T @ part.rw[s:e]
     colmax = np.zeros(d)
@@ -221,16 +221,16 @@ def moments(part: Part, n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
 def outputs(
     part: Part, w: np.ndarray, b: np.ndarray, exact: bool = True, upcast=None
 ) -> np.ndarray:
-    """Decision values of the partition's rows (kept on the worker); ``upcast``: a
-    :class:`_Float64Rows` to reuse (exact values)."""
+    """Decision values of the partition's rows (kept on the worker); ``upcast``: the
+    :class:`~fairmtl.solvers._grouped.Float64Rows` to reuse (exact values)."""
     z = np.empty(len(part.y))
     shared = w.shape[0] == 1
     if exact and upcast is None:
-        upcast = _Float64Rows(part.X)
+        upcast = _float64_rows(part.X)
     for g, a, c in _groups(part):
         p = 0 if shared else g
         for s, e in _pieces(a, c, part.X.shape[1]):
-            Xs = upcast.rows(part.X, s, e) if exact else part.X[s:e]
+            Xs = upcast.of(part.X[s:e]) if exact else part.X[s:e]
             z[s:e] = _dot(Xs, w[p])
         z[a:c] += b[p]
     return z
@@ -244,12 +244,12 @@ def value_grad(part: Part, lam, w, b, loss_name: str, exact: bool):
     blocks = np.array([0] if shared else [g for g, _, _ in keep], dtype=np.int64)
     gw, gb = np.zeros((len(blocks), w.shape[1])), np.zeros(len(blocks))
     value = 0.0
-    upcast = _Float64Rows(part.X) if exact else None
+    upcast = _float64_rows(part.X) if exact else None
     for k, (g, a, c) in enumerate(keep):
         row = 0 if shared else k
         p = 0 if shared else g
         for s, e in _pieces(a, c, part.X.shape[1]):
-            Xs = part.X[s:e] if upcast is None else upcast.rows(part.X, s, e)
+            Xs = part.X[s:e] if upcast is None else upcast.of(part.X[s:e])
             z = _dot(Xs, w[p]) + b[p]
             ell, dz = _loss_and_gradient(loss, z, part.y[s:e])
             cw = lam[g] * part.rw[s:e]
@@ -278,7 +278,7 @@ def class_counts(part: Part, lam, single: bool) -> tuple[np.ndarray, np.ndarray]
 def min_margin(part: Part, lam, w, b, single: bool, loss_name: str, sign, which):
     """Smallest signed output per free direction (see ``RowSums.min_margin``)."""
     margin = np.full(1 if single else len(lam), np.inf)
-    upcast = _Float64Rows(part.X)
+    upcast = _float64_rows(part.X)
     for sub in _slices(part):
         sums = _row_sums(sub, lam, w, b, single, loss_name, upcast)
         margin = np.minimum(margin, sums.min_margin(sign, which))
@@ -288,7 +288,7 @@ def min_margin(part: Part, lam, w, b, single: bool, loss_name: str, sign, which)
 def derivatives(part: Part, lam, w, b, single: bool, loss_name: str, t):
     """First and second derivatives of each free direction's loss at shift ``t``."""
     d1, d2 = np.zeros(1 if single else len(lam)), np.zeros(1 if single else len(lam))
-    upcast = _Float64Rows(part.X)
+    upcast = _float64_rows(part.X)
     for sub in _slices(part):
         first, second = _row_sums(sub, lam, w, b, single, loss_name, upcast).derivatives(t)
         d1, d2 = d1 + first, d2 + second()
@@ -301,7 +301,7 @@ def loss_sums(part: Part, lam, w, b, single: bool, loss_name: str, certify: bool
     G, shared = len(lam), w.shape[0] == 1
     losses, phi = np.zeros(G), np.zeros(1 if single else G)
     gw, gb = np.zeros_like(w), np.zeros(w.shape[0])
-    upcast = _Float64Rows(part.X)
+    upcast = _float64_rows(part.X)
     for sub in _slices(part):
         sums = _row_sums(sub, lam, w, b, single, loss_name, upcast)
         ell = sums.loss.numpy(sums.z, sub.y)
@@ -312,7 +312,7 @@ def loss_sums(part: Part, lam, w, b, single: bool, loss_name: str, certify: bool
         r = sums.c * sums.loss.gradient(sums.z, sub.y)
         for g, a, c in _groups(sub):
             for s, e in _pieces(a, c, sub.X.shape[1]) if lam[g] > 0 else []:
-                gw[0 if shared else g] += upcast.rows(sub.X, s, e).T @ r[s:e]
+                gw[0 if shared else g] += upcast.of(sub.X[s:e]).T @ r[s:e]
         if not shared:
             gb += np.bincount(sub.task, weights=r, minlength=G)
     return losses, gw, gb, phi
@@ -321,7 +321,7 @@ def loss_sums(part: Part, lam, w, b, single: bool, loss_name: str, certify: bool
 def group_losses(part: Part, w, b, loss_name: str, n_groups: int) -> np.ndarray:
     """The partition's part of every group's mean loss."""
     out = np.zeros(n_groups)
-    upcast = _Float64Rows(part.X)
+    upcast = _float64_rows(part.X)
     for sub in _slices(part):
         ell = get_loss(loss_name).numpy(outputs(sub, w, b, upcast=upcast), sub.y)
         out += np.bincount(sub.task, weights=sub.rw * ell, minlength=n_groups)
@@ -335,11 +335,11 @@ def group_gradients(part: Part, w, b, loss_name: str):
     loss, shared = get_loss(loss_name), w.shape[0] == 1
     k = len(part.tasks)
     losses, jw, jb = np.zeros(k), np.zeros((k, w.shape[1])), np.zeros(k)
-    exact = _Float64Rows(part.X)
+    exact = _float64_rows(part.X)
     for row, (g, a, c) in enumerate(_groups(part)):
         p = 0 if shared else g
         for s, e in _pieces(a, c, part.X.shape[1]):
-            Xs = exact.rows(part.X, s, e)
+            Xs = exact.of(part.X[s:e])
             ell, dz = _loss_and_gradient(loss, Xs @ w[p] + b[p], part.y[s:e])
             r = part.rw[s:e] * dz
             losses[row] += float(part.rw[s:e] @ ell)
@@ -404,32 +404,18 @@ def _groups(part: Part):
 
 def _pieces(a: int, b: int, d: int):
     """``a:b`` in ranges whose float64 copy takes at most ``CHUNK_BYTES`` (d features)."""
-    step = max(MIN_CHUNK, CHUNK_BYTES // (8 * max(d, 1)))
+    step = _chunk_rows(d)
     return [(s, min(s + step, b)) for s in range(a, b, step)]
 
 
-class _Float64Rows:
-    """A partition's rows a chunk at a time in float64, every chunk copied into one
-    buffer (float32 rows; float64 rows are views).
+def _chunk_rows(d: int) -> int:
+    """Rows of a chunk of ``d`` features: ``CHUNK_BYTES`` as float64."""
+    return max(MIN_CHUNK, CHUNK_BYTES // (8 * max(d, 1)))
 
-    A fresh float64 copy per chunk (``CHUNK_BYTES``) would be a new allocation each time,
-    and a Dask worker returns such blocks to the system at once (Dask sets glibc's
-    ``MALLOC_TRIM_THRESHOLD_``), so every chunk's pages faulted in again: measured 7x the
-    time of a pass over 250,000 rows of 50 float32 features."""
 
-    def __init__(self, X: np.ndarray) -> None:
-        step = max(MIN_CHUNK, CHUNK_BYTES // (8 * max(X.shape[1], 1)))
-        rows = min(step, X.shape[0])
-        self.buffer = None if X.dtype == np.float64 else np.empty((rows, X.shape[1]))
-
-    def rows(self, X: np.ndarray, s: int, e: int) -> np.ndarray:
-        """Rows ``s:e`` of ``X`` (the partition's rows or a slice of them; at most one
-        chunk) in float64; the buffer is overwritten by the next call."""
-        if self.buffer is None:
-            return X[s:e]
-        out = self.buffer[: e - s]
-        np.copyto(out, X[s:e])
-        return out
+def _float64_rows(X: np.ndarray) -> Float64Rows:
+    """One buffer for a round's float64 chunks of ``X`` (:func:`_pieces`' sizes)."""
+    return Float64Rows(X, _chunk_rows(X.shape[1]))
 
 
 def _dot(X: np.ndarray, v: np.ndarray) -> np.ndarray:
