@@ -4,9 +4,9 @@
 epsilon`` is a difference of convex functions, not a convex constraint. The procedure
 (see :mod:`fairmtl.objectives._gap`) starts from the minimax fit, replaces the average
 loss by its linearisation at the current model, solves the convex program that results,
-with a slack whose price ``rho`` grows tenfold per round (up to 1e6), and stops when the
-slack is zero and the objective no longer moves (``CCP_TOL``), or after ``CCP_MAX_ITER``
-rounds. It is a local method: a slack left at the end raises
+with a slack whose price ``rho`` grows tenfold per round while the slack is positive (up
+to 1e6), and stops when the slack is zero and the objective no longer moves (``CCP_TOL``),
+or after ``CCP_MAX_ITER`` rounds. It is a local method: a slack left at the end raises
 :class:`~fairmtl.exceptions.InfeasibleError` with the largest gap it reached.
 """
 
@@ -66,7 +66,11 @@ def solve_convex_concave(
         if slack <= 1e-9 and abs(previous - value) <= CCP_TOL * max(1.0, abs(value)):
             break
         previous = value
-        rho = min(rho * 10.0, 1e6)
+        if slack > 1e-9:
+            # the price grows only while the iterate is infeasible: once the slack is 0 the
+            # price exceeds the constraints' multipliers, and pricing it higher only makes
+            # the subproblem badly scaled (CLARABEL stalls there at rho = 1e6)
+            rho = min(rho * 10.0, 1e6)
     losses = problem._group_losses(coef, intercept)
     if float(objective.slack.value) > 1e-7:
         gap_now = float(np.max(losses - problem.shares @ losses))
