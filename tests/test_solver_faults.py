@@ -29,7 +29,7 @@ from fairmtl.solvers._chain import _RESET, MSG_FALLBACK
 from fairmtl.solvers._notices import MSG_NOT_OPTIMAL, MSG_SOLVER_FAILED
 
 ORIGINAL_SOLVE = cp.Problem.solve
-SHORT = "CLARABEL[max_step_fraction=0.95]"
+SHORT = "CLARABEL[max_step_fraction=0.9]"
 SCS = "SCS[eps_abs=1e-07,eps_rel=1e-07,max_iters=50000]"
 
 

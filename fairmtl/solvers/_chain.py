@@ -1,8 +1,12 @@
 """Solving a cvxpy problem with a chain of solvers, never silently.
 
-The default chain is CLARABEL, then CLARABEL with a shorter step (measured here: it
-rescues the epsilon-constrained and the 50-group minimax problems that CLARABEL's
-defaults fail on), then SCS, then ECOS when it is installed. A solver that raises, stops
+The default chain is CLARABEL with a step of 0.95 of the way to the cone's boundary
+(Clarabel's default is 0.99), then CLARABEL with a shorter step still, then SCS, then ECOS
+when it is installed. The shorter steps are measured: over 353 conic programs of the exact
+path (every objective, sharing and penalty of a small three-group problem, hospitals of 8
+groups, alpha 0 included), CLARABEL at fairmtl's tolerances failed ("insufficient
+progress") on 17 with a step of 0.99 and on 2 with 0.95, in 8% more iterations and no
+more time; a step of 0.9 solved those 2. A solver that raises, stops
 at a limit, or returns an inaccurate status hands over to the next with a
 :class:`~fairmtl.exceptions.SolverFallbackWarning` naming both and the reason. What the
 chain gave (:class:`ChainResult`) becomes the exact path's solver record by
@@ -97,10 +101,12 @@ _RESET = {
 
 # CLARABEL aims 100x beyond its default tolerances (parameters agree to ~1e-7 rather
 # than ~1e-5 across equivalent formulations) and accepts its defaults as "almost
-# solved": an almost-solved status here meets CLARABEL's default optimality test.
+# solved": an almost-solved status here meets CLARABEL's default optimality test. Its
+# step stops at 0.95 of the way to the boundary (module docstring).
 _CLARABEL = SolverStep(
     "CLARABEL",
     (
+        ("max_step_fraction", 0.95),
         ("tol_gap_abs", 1e-10),
         ("tol_gap_rel", 1e-10),
         ("tol_feas", 1e-10),
@@ -113,7 +119,7 @@ _CLARABEL = SolverStep(
     inaccurate_is_optimal=True,
     short_label="CLARABEL",
 )
-_CLARABEL_SHORT = SolverStep("CLARABEL", (("max_step_fraction", 0.95),))
+_CLARABEL_SHORT = SolverStep("CLARABEL", (("max_step_fraction", 0.9),))
 #: CLARABEL to a 1e-6 gap, 100x short of its defaults: its answer is then polished by SQP
 #: to a checked 1e-9 (see ExactProblem), in fewer interior-point iterations
 CLARABEL_LOOSE = SolverStep(
