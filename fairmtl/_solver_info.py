@@ -50,7 +50,8 @@ class SolverInfo(TypedDict, total=False):
     gap: Required[float | None]
     # -- exact and dual paths -----------------------------------------------------------
     iterations: int | None
-    """Solver iterations (dual path: master rounds; neural path: training steps)."""
+    """Solver iterations (dual path: master rounds, or the smooth stages' SQP iterations;
+    neural path: training steps)."""
     fallback_from: list[str]
     """Solvers of the fallback chain that failed before ``solver`` (exact path); on the
     dual path, the exact path's SQP stages tried before a large problem went to it."""

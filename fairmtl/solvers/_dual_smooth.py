@@ -65,6 +65,7 @@ def smooth_stage1(problem, run: DualRun, form) -> LevelResult | None:
                            form.shift, oracle.zero(), interior=False)  # fmt: skip
     if found is None or found.multipliers is None:
         return None
+    run.rounds += found.iterations
     dual = DualForm.of(form)
     y = dual.clean(found.multipliers)
     point = (found.coef, found.intercept)
@@ -98,6 +99,7 @@ def smooth_refine(problem, run: DualRun, stage1: LevelResult, bounds) -> dict[st
                                                stage1.point)  # fmt: skip
     if found is None:
         return None
+    run.rounds += found.iterations
     return {
         "point": (found.coef, found.intercept),
         "losses": found.losses,
