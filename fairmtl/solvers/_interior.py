@@ -21,6 +21,15 @@ from collections.abc import Callable
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
+from fairmtl.solvers._rowpass import (
+    add_in_order,
+    block_rows,
+    blocked,
+    group_spans,
+    passes_in_blocks,
+    thread_gram_buffer,
+)
+
 __all__ = [
     "ScaledCholesky",
     "epigraph_program",
@@ -134,18 +143,48 @@ def lagrangian_hessian(data, loss_curvature, z: np.ndarray, weights: np.ndarray,
     derivative per row; ``weights`` are non-negative."""
     d = data.d
     H = np.zeros((P * (d + 1), P * (d + 1)))
+    if passes_in_blocks(data):
+        ww, wb, cs = group_gram_sums(data, loss_curvature, z, weights)
+        if P == 1:
+            ww, wb, cs = ww.sum(axis=0)[None], wb.sum(axis=0)[None], cs.sum(keepdims=True)
+        for p in range(P):
+            _place(H, P, d, p, (ww[p], wb[p], cs[p]))
+        return H
     c = weights[data.task] * data.rw * loss_curvature(z, data.y)
     buffer = gram_buffer(data.rows(0, data.n))
     for p in range(P):
         a, e = (0, data.n) if P == 1 else (data.starts[p], data.starts[p + 1])
         if e <= a:
             continue
-        ww, wb, cs = weighted_gram(data.rows(a, e), c[a:e], buffer)
-        H[p * d : (p + 1) * d, p * d : (p + 1) * d] += ww
-        H[p * d : (p + 1) * d, P * d + p] += wb
-        H[P * d + p, p * d : (p + 1) * d] += wb
-        H[P * d + p, P * d + p] += cs
+        _place(H, P, d, p, weighted_gram(data.rows(a, e), c[a:e], buffer))
     return H
+
+
+def _place(H: np.ndarray, P: int, d: int, p: int, gram: tuple) -> None:
+    """Add model ``p``'s ``(X' C X, X' c, sum c)`` to its block of the flat Hessian."""
+    ww, wb, cs = gram
+    H[p * d : (p + 1) * d, p * d : (p + 1) * d] += ww
+    H[p * d : (p + 1) * d, P * d + p] += wb
+    H[P * d + p, p * d : (p + 1) * d] += wb
+    H[P * d + p, P * d + p] += cs
+
+
+def group_gram_sums(data, loss_curvature, z: np.ndarray, weights: np.ndarray):
+    """``weights_g * X_g' diag(curvature) X_g``, ``X_g' (...)`` and the sum, for every group
+    (``(G, d, d)``, ``(G, d)``, ``(G,)``), over blocks of rows on several threads
+    (:mod:`fairmtl.solvers._rowpass`); groups of weight 0 are zero."""
+    G, d = data.n_groups, data.d
+
+    def part(a: int, e: int):
+        ww, wb, cs = np.zeros((G, d, d)), np.zeros((G, d)), np.zeros(G)
+        buffer = thread_gram_buffer(data, GRAM_CHUNK)
+        for g, s, t in group_spans(data, a, e):
+            if weights[g] != 0:
+                c = weights[g] * data.rw[s:t] * loss_curvature(z[s:t], data.y[s:t])
+                ww[g], wb[g], cs[g] = weighted_gram(data.rows(s, t), c, buffer)
+        return ww, wb, cs
+
+    return add_in_order(blocked(data.n, block_rows(d), part))
 
 
 def gram_buffer(X) -> np.ndarray | None:

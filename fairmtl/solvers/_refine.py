@@ -44,6 +44,14 @@ from fairmtl.solvers._certificate import CURVATURE_BOUND, Penalty, _curvature
 from fairmtl.solvers._grouped import GroupedData, _loss_and_gradient
 from fairmtl.solvers._interior import epigraph_program, lagrangian_hessian, weighted_program
 from fairmtl.solvers._precondition import Coordinates
+from fairmtl.solvers._rowpass import (
+    add_in_order,
+    block_rows,
+    blocked,
+    float64_block,
+    group_spans,
+    passes_in_blocks,
+)
 from fairmtl.solvers._sqp import SLSQP, run_engines
 
 __all__ = [
@@ -123,15 +131,26 @@ class _Model:
         self.data, self.loss, self.penalty = data, loss, penalty
         self.per_group = sharing != "shared"
         self._cache: tuple[bytes, tuple] | None = None
-        self._outputs: tuple[bytes, np.ndarray] | None = None
+        # the outputs at the last two points: the Hessian is taken at the accepted point,
+        # often the one before the last trial of a line search
+        self._outputs: dict[bytes, np.ndarray] = {}
+
+    def _keep_outputs(self, key: bytes, z: np.ndarray) -> np.ndarray:
+        if len(self._outputs) >= 2:
+            del self._outputs[next(iter(self._outputs))]
+        self._outputs[key] = z
+        return z
 
     def outputs(self, w: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Every row's output, exactly in float64 (float32 rows upcast a chunk at a time);
-        the last point's are kept (its Hessian follows its sums)."""
+        the last two points' are kept (a Hessian follows the sums at its point)."""
         key = w.tobytes() + b.tobytes()
-        if self._outputs is not None and self._outputs[0] == key:
-            return self._outputs[1]
+        if key in self._outputs:
+            return self._outputs[key]
         data = self.data
+        if passes_in_blocks(data):
+            self._block_sums(w, b, key, sums=False)
+            return self._outputs[key]
         if not self.per_group:
             z = data.matvec(0, data.n, w[0]) + b[0]
         else:
@@ -139,8 +158,7 @@ class _Model:
             for g in range(data.n_groups):
                 a, e = data.starts[g], data.starts[g + 1]
                 z[a:e] = data.matvec(a, e, w[g]) + b[g]
-        self._outputs = (key, z)
-        return z
+        return self._keep_outputs(key, z)
 
     def evaluate(self, w: np.ndarray, b: np.ndarray):
         """Group losses, their gradients ``(G, d)`` and ``(G,)``, penalty value and grads."""
@@ -152,12 +170,38 @@ class _Model:
     def _sums(self, w: np.ndarray, b: np.ndarray):
         """Group losses and their gradients in ``(w_g, b_g)``: one pass over the rows."""
         data = self.data
+        if passes_in_blocks(data):
+            return self._block_sums(w, b, w.tobytes() + b.tobytes())
         ell, dz = _loss_and_gradient(self.loss, self.outputs(w, b), data.y)
         losses = np.bincount(data.task, weights=data.rw * ell, minlength=data.n_groups)
         r = data.rw * dz
         jw = data.group_rmatvec(r)
         jb = np.bincount(data.task, weights=r, minlength=data.n_groups)
         return losses, jw, jb
+
+    def _block_sums(self, w: np.ndarray, b: np.ndarray, key: bytes, sums: bool = True):
+        """:meth:`_sums` (or, ``sums=False``, the outputs alone) in blocks of rows on
+        several threads (:mod:`fairmtl.solvers._rowpass`); keeps the outputs."""
+        data, loss = self.data, self.loss
+        G, d = data.n_groups, data.d
+        z = np.empty(data.n)
+
+        def part(a: int, e: int):
+            rows = float64_block(data, a, e)
+            losses, jw, jb = np.zeros(G), np.zeros((G, d)), np.zeros(G)
+            for g, s, t in group_spans(data, a, e):
+                k = g if self.per_group else 0
+                Xs = rows[s - a : t - a]
+                z[s:t] = Xs @ w[k] + b[k]
+                if sums:
+                    ell, dz = _loss_and_gradient(loss, z[s:t], data.y[s:t])
+                    r = data.rw[s:t] * dz
+                    losses[g], jw[g], jb[g] = data.rw[s:t] @ ell, r @ Xs, r.sum()
+            return losses, jw, jb
+
+        parts = blocked(data.n, block_rows(d), part)
+        self._keep_outputs(key, z)
+        return add_in_order(parts) if sums else None
 
     def hessian(self, point: tuple[np.ndarray, np.ndarray], weights: np.ndarray, P: int):
         """``sum_g weights_g * Hessian of L_g`` at ``point`` in the flat original-space
