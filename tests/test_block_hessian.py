@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import warnings
 
+import cvxpy as cp
 import numpy as np
 import pytest
 from scipy.linalg import LinAlgError
+from scipy.optimize import nnls
 
 from fairmtl import FairMTLClassifier
 from fairmtl.datasets import make_hospitals
@@ -25,7 +27,8 @@ from fairmtl.solvers._certificate import Penalty
 from fairmtl.solvers._dual_smooth import SMOOTH_SOLVER
 from fairmtl.solvers._grouped import GroupedData
 from fairmtl.solvers._interior import penalty_hessian_original
-from fairmtl.solvers._newton_sqp import _dual_qp
+from fairmtl.solvers._multipliers import check_multipliers, separable_nnls
+from fairmtl.solvers._newton_sqp import _dual_qp, _qp
 from fairmtl.solvers._refine import MAX_PARAMS, _Model
 from fairmtl.solvers._sqp import NEWTON_SQP
 
@@ -191,3 +194,90 @@ def test_constraint_rows_equal_each_groups_own_gradient_blocks(sharing):
     for k, g in enumerate(groups):
         gw, gb = model.constraint_blocks(jw, jb, g)
         np.testing.assert_array_equal(rows[k], np.concatenate([gw.ravel(), gb]))
+
+
+@pytest.mark.parametrize("level", [False, True])
+def test_sparse_jacobian_equals_each_groups_own_gradient_blocks(level):
+    """The structured programs' sparse Jacobian (scaled rows, then the epigraph level's
+    -1) against each group's own gradient blocks laid out flat."""
+    model, _, point, _ = small_model(6, "offset", 0.7)
+    _, jw, jb, *_ = model.evaluate(*point)
+    groups, scale = np.array([5, 1, 3]), np.array([2.0, 0.5, -1.0])
+    J = model.jacobian(jw, jb, groups, scale, level=level)
+    assert J.format == "csr"
+    for k, g in enumerate(groups):
+        gw, gb = model.constraint_blocks(jw, jb, g)
+        row = scale[k] * np.concatenate([gw.ravel(), gb])
+        expected = np.append(row, -1.0) if level else row
+        np.testing.assert_array_equal(J[k].toarray().ravel(), expected)
+
+
+@pytest.mark.parametrize("level", [False, True])
+def test_sqp_step_with_blocks_and_a_sparse_jacobian_equals_cvxpys(level):
+    """The SQP's step with the structured Hessian and the sparse Jacobian (as the programs
+    of many groups give them), against the program written densely in cvxpy; one
+    constraint has no gradient (a one-class group's saturated loss) where there is no
+    level."""
+    model, _, point, weights = small_model(8, "offset", 0.7)
+    G, d = model.data.n_groups, model.data.d
+    _, jw, jb, *_ = model.evaluate(*point)
+    rng = np.random.default_rng(2)
+    H = model.block_hessian(point, weights, level)
+    if not level:
+        jw[4], jb[4] = 0.0, 0.0
+    D = model.jacobian(jw, jb, np.arange(G), rng.uniform(0.5, 2.0, G), level=level)
+    g = rng.normal(size=H.n)
+    if level:
+        g[-1] = 1.0
+    c = rng.normal(scale=0.05, size=G) - (0.0 if level else 0.02)
+    c[4] = -0.1
+    d_step, mu = _qp(H, g, c, D)
+    x = cp.Variable(H.n)
+    objective = g @ x + 0.5 * cp.quad_form(x, cp.psd_wrap(H.dense()))
+    problem = cp.Problem(cp.Minimize(objective), [c + D.toarray() @ x <= 0])
+    problem.solve(solver="CLARABEL")
+    assert problem.status == "optimal"
+    dual = problem.constraints[0].dual_value
+    assert 0 < (dual > 1e-6).sum() < G  # some constraints active, not all
+    np.testing.assert_allclose(d_step, x.value, atol=1e-6)
+    np.testing.assert_allclose(mu, dual, atol=1e-6)
+
+
+@pytest.mark.parametrize("simplex", [False, True])
+@pytest.mark.parametrize("seed", range(3))
+def test_check_multipliers_equal_nnls_on_the_dense_rows(simplex, seed):
+    """The KKT check's multipliers of per-group models (the separable closed form) against
+    scipy's non-negative least squares on the flat rows, as written before."""
+    model, _, point, _ = small_model(seed, "offset", 0.7)
+    G, d = model.data.n_groups, model.data.d
+    _, jw, jb, *_ = model.evaluate(*point)
+    rng = np.random.default_rng(seed)
+    near = np.sort(rng.choice(G, 5, replace=False))
+    scale = rng.uniform(0.5, 2.0, near.size)
+    J = model.constraint_rows(jw, jb, near) * scale[:, None]
+    # a target near the rows' span with non-negative weights, plus noise: some
+    # multipliers positive, some at zero
+    target = J.T @ (rng.random(near.size) - 0.3) + 0.01 * rng.normal(size=G * (d + 1))
+    A, t = J.T, target
+    if simplex:
+        weight = 1e3 * (1.0 + np.abs(J).max())
+        A, t = np.vstack([A, np.full(near.size, weight)]), np.append(t, weight)
+    expected = nnls(A, t)[0]
+    found = check_multipliers(model, jw, jb, near, scale, target, simplex)
+    np.testing.assert_allclose(found, expected, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_separable_nnls_equals_scipys_nnls(seed):
+    """The closed form against Lawson and Hanson's active-set method (scipy's nnls) on the
+    same least-squares program written as one matrix."""
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(1, 30))
+    n, r = rng.uniform(0.1, 3.0, m), rng.normal(size=m)
+    weight = float(rng.choice([0.5, 5.0, 3e3]))
+    A = np.vstack([np.diag(n), np.full(m, weight)])
+    expected = nnls(A, np.append(r, weight))[0]
+    np.testing.assert_allclose(separable_nnls(n, r, weight), expected, atol=1e-10)
+    np.testing.assert_allclose(separable_nnls(n, r, None), nnls(np.diag(n), r)[0], atol=1e-12)
+    n[0] = 0.0
+    assert separable_nnls(n, r, weight) is None  # not unique: the caller's nnls decides

@@ -69,29 +69,37 @@ def _qp(H: np.ndarray, g: np.ndarray, c: np.ndarray, D: np.ndarray):
     n, m = len(g), len(c)
     level = _is_level(H, g, D)
     k = n - 1 if level else n
-    flat = ~D.any(axis=1) if not level and m else np.zeros(m, dtype=bool)
+    flat = _without_gradient(D) if not level and m else np.zeros(m, dtype=bool)
     if flat.any():  # constraints without gradient (a one-class group's saturated loss)
         return _without(flat, H, g, c, D)
     if m > k:
         return _primal_qp(H, g, c, D)
     structured = hasattr(H, "curved")  # blocks and a coupling (fairmtl.solvers._blockhessian)
+    Dk = D[:, :k] if level else D
     try:
         factor = H.curved() if structured else ScaledCholesky(H[:k, :k])
         Hg = factor.solve(g[:k])
         if m == 0:
             return -Hg, np.zeros(0)
         # blocks: the dual program in a sparse form (fairmtl.solvers._blockhessian)
-        HD = None if structured else factor.solve(D[:, :k].T)
+        HD = None if structured else factor.solve(Dk.T)
     except (LinAlgError, ValueError):
         return None
-    p = D[:, :k] @ Hg - c
-    mu = H.dual_qp(D[:, :k], p, level) if structured else _dual_qp(D[:, :k] @ HD, p, level)
+    p = Dk @ Hg - c
+    mu = H.dual_qp(Dk, p, level) if structured else _dual_qp(Dk @ HD, p, level)
     if mu is None:
         return None
-    d = -factor.solve(g[:k] + D[:, :k].T @ mu) if structured else -(Hg + HD @ mu)
+    d = -factor.solve(g[:k] + Dk.T @ mu) if structured else -(Hg + HD @ mu)
     if level:
-        d = np.append(d, float(np.max(c + D[:, :k] @ d)))
+        d = np.append(d, float(np.max(c + Dk @ d)))
     return d, mu
+
+
+def _without_gradient(D) -> np.ndarray:
+    """Which rows of ``D`` (dense, or sparse as the structured programs give it) are zero."""
+    if sp.issparse(D):
+        return np.asarray(abs(D).sum(axis=1)).ravel() == 0
+    return ~D.any(axis=1)
 
 
 def _without(flat: np.ndarray, H, g: np.ndarray, c: np.ndarray, D: np.ndarray):
@@ -100,7 +108,7 @@ def _without(flat: np.ndarray, H, g: np.ndarray, c: np.ndarray, D: np.ndarray):
     singular), infeasible (None) otherwise."""
     if np.any(c[flat] > 0):
         return None
-    found = _qp(H, g, c[~flat], D[~flat])
+    found = _qp(H, g, c[~flat], D[np.flatnonzero(~flat)])
     if found is None:
         return None
     mu = np.zeros(len(c))
@@ -118,7 +126,10 @@ def _primal_qp(H: np.ndarray, g: np.ndarray, c: np.ndarray, D: np.ndarray):
 
 def _is_level(H: np.ndarray, g: np.ndarray, D: np.ndarray) -> bool:
     flat = H.level if hasattr(H, "level") else not H[-1].any()
-    return bool(len(g) > 1 and g[-1] == 1.0 and flat and D.size and np.all(D[:, -1] == -1.0))
+    if not (len(g) > 1 and g[-1] == 1.0 and flat and D.shape[0]):
+        return False
+    last = D[:, [D.shape[1] - 1]].toarray().ravel() if sp.issparse(D) else D[:, -1]
+    return bool(np.all(last == -1.0))
 
 
 def _dual_qp(Q: np.ndarray, p: np.ndarray, simplex: bool) -> np.ndarray | None:

@@ -36,13 +36,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import nnls
 
 from fairmtl.losses import Loss
-from fairmtl.solvers._blockhessian import GroupBlockHessian, group_grams, offset_hessian
+from fairmtl.solvers._blockhessian import (
+    GroupBlockHessian,
+    group_grams,
+    group_jacobian,
+    offset_hessian,
+)
 from fairmtl.solvers._certificate import CURVATURE_BOUND, Penalty, _curvature
 from fairmtl.solvers._grouped import GroupedData, _loss_and_gradient
 from fairmtl.solvers._interior import epigraph_program, lagrangian_hessian, weighted_program
+from fairmtl.solvers._multipliers import check_multipliers
 from fairmtl.solvers._precondition import Coordinates
 from fairmtl.solvers._sqp import SLSQP, run_engines
 
@@ -132,8 +137,12 @@ class _Model:
         if self._outputs is not None and self._outputs[0] == key:
             return self._outputs[1]
         data = self.data
+        blocks = data.block_rows() if self.per_group else None
         if not self.per_group:
             z = data.matvec(0, data.n, w[0]) + b[0]
+        elif blocks is not None:  # float64 rows of many groups: one sparse product
+            z = blocks[0] @ w.ravel()
+            z += b[data.task]
         else:
             z = np.empty(data.n)
             for g in range(data.n_groups):
@@ -155,7 +164,8 @@ class _Model:
         ell, dz = _loss_and_gradient(self.loss, self.outputs(w, b), data.y)
         losses = np.bincount(data.task, weights=data.rw * ell, minlength=data.n_groups)
         r = data.rw * dz
-        jw = data.group_rmatvec(r)
+        blocks = data.block_rows()  # every group's X_g' r_g, for any sharing
+        jw = data.group_rmatvec(r) if blocks is None else (blocks[1] @ r).reshape(-1, data.d)
         jb = np.bincount(data.task, weights=r, minlength=data.n_groups)
         return losses, jw, jb
 
@@ -194,6 +204,12 @@ class _Model:
         rows[k[:, None], groups[:, None] * d + np.arange(d)] = jw[groups]
         rows[k, G * d + groups] = jb[groups]
         return rows
+
+    def jacobian(self, jw, jb, groups, scale: np.ndarray, level: bool = False):
+        """:meth:`constraint_rows` times ``scale`` (and a last column of -1 where
+        ``level``) as a sparse matrix (per-group models:
+        :func:`~fairmtl.solvers._blockhessian.group_jacobian`)."""
+        return group_jacobian(jw, jb, groups, scale, level)
 
     def constraint_blocks(self, jw: np.ndarray, jb: np.ndarray, g: int):
         """Gradient in ``(w, b)`` of ``L_g`` alone."""
@@ -346,13 +362,8 @@ def _kkt_gap(model, penalty, grads, base, scale, margin, simplex: bool, near_tol
     gw, gb = model.blocks(jw, jb, base)
     target = -np.concatenate([(gw + pw).ravel(), gb + pb])
     mu = np.zeros(len(base))
-    if near.size:
-        A = (model.constraint_rows(jw, jb, near) * scale[near][:, None]).T
-        if simplex:  # sum(mu) = 1, weighted to dominate
-            weight = 1e3 * (1.0 + np.abs(A).max())
-            A = np.vstack([A, np.full(near.size, weight)])
-            target = np.append(target, weight)
-        mu[near] = nnls(A, target)[0]
+    if near.size:  # sum(mu) = 1 where simplex, as a row weighted to dominate
+        mu[near] = check_multipliers(model, jw, jb, near, scale[near], target, simplex)
         if simplex and mu.sum() > 0:
             mu /= mu.sum()
     gw, gb = model.blocks(jw, jb, base + mu * scale)
