@@ -219,7 +219,7 @@ def test_sqp_step_with_blocks_and_a_sparse_jacobian_equals_cvxpys(level):
     constraint has no gradient (a one-class group's saturated loss) where there is no
     level."""
     model, _, point, weights = small_model(8, "offset", 0.7)
-    G, d = model.data.n_groups, model.data.d
+    G = model.data.n_groups
     _, jw, jb, *_ = model.evaluate(*point)
     rng = np.random.default_rng(2)
     H = model.block_hessian(point, weights, level)
