@@ -21,7 +21,7 @@ from fairmtl import FairMTLClassifier
 from fairmtl.datasets import make_hospitals
 from fairmtl.estimators._cv_search import solver_strength
 from fairmtl.losses import get_loss
-from fairmtl.solvers import ExactProblem, _smooth_stages
+from fairmtl.solvers import ExactProblem, _blockhessian, _smooth_stages
 from fairmtl.solvers._blockhessian import GroupBlockHessian, _dual_nnls
 from fairmtl.solvers._certificate import Penalty
 from fairmtl.solvers._dual_smooth import SMOOTH_SOLVER
@@ -74,11 +74,15 @@ def test_structured_solve_equals_the_dense_solve(level, sharing, strength):
     assert np.abs(H.solve(r[:, 1]) - truth[:, 1]).max() <= 1e-10 * scale
 
 
+@pytest.mark.parametrize("guess", [None, "near", "all", "none"])
 @pytest.mark.parametrize("simplex", [False, True])
 @pytest.mark.parametrize("one_block", [True, False])
-def test_sparse_dual_program_equals_the_dense_one(simplex, one_block):
+def test_sparse_dual_program_equals_the_dense_one(simplex, one_block, guess, monkeypatch):
     """The SQP's dual program with ``Q = D H^-1 D'`` formed densely (numpy's solve) and by
-    the blocks' sparse form, for constraints on one group's block each and on all."""
+    the blocks' sparse form, for constraints on one group's block each and on all; with
+    the multipliers of a nearby program as a guess (the true support with one multiplier
+    too many and one missing), every one, or none positive (the active-set steps from
+    there, or Clarabel)."""
     model, penalty, point, weights = small_model(5, "offset", 0.7)
     G, d = model.data.n_groups, model.data.d
     dense = penalty_hessian_original(penalty, G, d) + model.hessian(point, weights, G)
@@ -91,8 +95,14 @@ def test_sparse_dual_program_equals_the_dense_one(simplex, one_block):
         D += 0.3 * rng.normal(size=D.shape)
     p = rng.normal(size=G)
     expected = _dual_qp(D @ np.linalg.solve(dense, D.T), p, simplex)
-    found = H.dual_qp(D, p, simplex)
-    assert 0 < (expected > 1e-8).sum() < G  # some constraints active, not all
+    on = expected > 1e-8
+    assert 0 < on.sum() < G  # some constraints active, not all
+    near = np.where(on, 0.5, 0.0)
+    near[np.flatnonzero(on)[0]], near[np.flatnonzero(~on)[0]] = 0.0, 1.0
+    given = {None: None, "near": near, "all": np.ones(G), "none": np.zeros(G)}[guess]
+    if guess == "near":  # found from the guess alone, without Clarabel
+        monkeypatch.setattr(_blockhessian, "_clarabel", None)
+    found = H.dual_qp(D, p, simplex, given)
     np.testing.assert_allclose(found, expected, atol=1e-9)
 
 
@@ -281,3 +291,19 @@ def test_separable_nnls_equals_scipys_nnls(seed):
     np.testing.assert_allclose(separable_nnls(n, r, None), nnls(np.diag(n), r)[0], atol=1e-12)
     n[0] = 0.0
     assert separable_nnls(n, r, weight) is None  # not unique: the caller's nnls decides
+
+
+@pytest.mark.parametrize("chunk", [40, 130, 16_384])
+def test_group_grams_equal_the_dense_hessians_blocks(chunk, monkeypatch):
+    """Each group's block of the loss's Hessian, taken in runs of groups that fit ``chunk``
+    rows (and groups larger than a run alone), against the dense Hessian's blocks
+    (one weighted Gram matrix per group model)."""
+    monkeypatch.setattr(_blockhessian, "GRAM_CHUNK", chunk)
+    model, _, point, weights = small_model(9, "offset", 0.7)
+    G, d = model.data.n_groups, model.data.d
+    dense = model.hessian(point, weights, G)
+    blocks = model.group_blocks(point, weights)
+    for g in range(G):
+        idx = np.r_[g * d : (g + 1) * d, G * d + g]
+        np.testing.assert_allclose(blocks[g], dense[np.ix_(idx, idx)], rtol=1e-12, atol=1e-14)
+    assert not blocks[2].any()  # the group without weight
