@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scipy.linalg import LinAlgError
 from scipy.optimize import nnls
+from scipy.special import expit
 
 from fairmtl import FairMTLClassifier
 from fairmtl.datasets import make_hospitals
@@ -307,3 +308,31 @@ def test_group_grams_equal_the_dense_hessians_blocks(chunk, monkeypatch):
         idx = np.r_[g * d : (g + 1) * d, G * d + g]
         np.testing.assert_allclose(blocks[g], dense[np.ix_(idx, idx)], rtol=1e-12, atol=1e-14)
     assert not blocks[2].any()  # the group without weight
+
+
+@pytest.mark.parametrize(("G", "dtype"), [(5, np.float64), (20, np.float64), (20, np.float32)])
+def test_model_outputs_and_gradients_equal_each_groups_own_products(G, dtype):
+    """The smooth stages' row outputs and group gradients (a loop of products, the
+    block-diagonal rows' sparse products, or gathers for float32 rows) against each
+    group's rows times its own model, in float64 numpy."""
+    rng = np.random.default_rng(G)
+    n, d = 30 * G, 4
+    X = rng.normal(size=(n, d)).astype(dtype)
+    t = rng.permutation(np.arange(n) % G)
+    y = np.where(rng.random(n) < 0.5, 1.0, -1.0)
+    data = GroupedData(X, y, t, np.ones(n), G)
+    penalty = Penalty("offset", 1e-3, 0.5, data.shares)
+    model = _Model(data, get_loss("logistic"), penalty, "offset")
+    w, b = rng.normal(size=(G, d)), rng.normal(size=G)
+    Xs = data.X.astype(np.float64)
+    expected = np.einsum("nd,nd->n", Xs, w[data.task]) + b[data.task]
+    np.testing.assert_allclose(model.outputs(w, b), expected, rtol=1e-13, atol=1e-13)
+    losses, jw, jb = model._sums(w, b)
+    ys = data.y  # the rows as held: sorted by group
+    r = data.rw * -ys * expit(-ys * expected)  # the logistic loss's derivative in the output
+    for g in range(G):
+        rows = data.task == g
+        np.testing.assert_allclose(jw[g], Xs[rows].T @ r[rows], rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(jb[g], r[rows].sum(), rtol=1e-11, atol=1e-13)
+        loss = np.logaddexp(0.0, -ys[rows] * expected[rows]) @ data.rw[rows]
+        assert losses[g] == pytest.approx(loss, rel=1e-12)

@@ -73,8 +73,9 @@ KKT_TOL = 1e-9
 MAX_PARAMS, MAX_PARAMS_STAGE1 = 400, 400
 #: ``offset`` sharing of more parameters is solved with its Hessian as blocks and a
 #: coupling (:mod:`fairmtl.solvers._blockhessian`), up to this many groups (the quadratic
-#: programs' dual is a dense matrix of one row per group) and this many entries of the
-#: constraints' Jacobian (groups x parameters, held dense)
+#: programs' dual is solved on a dense matrix of one row per group) and this many entries
+#: of the constraints' Jacobian (groups x parameters; a limit from when it was held dense,
+#: where the programs now hold it sparse, one group's ``d + 1`` entries a row)
 MAX_BLOCK_GROUPS, MAX_BLOCK_JACOBIAN = 1000, 20_000_000
 
 
@@ -143,6 +144,8 @@ class _Model:
         elif blocks is not None:  # float64 rows of many groups: one sparse product
             z = blocks[0] @ w.ravel()
             z += b[data.task]
+        elif data.stacks():  # dense rows of many groups: gathers, not a loop of products
+            z = data.group_matvec(w) + b[data.task]
         else:
             z = np.empty(data.n)
             for g in range(data.n_groups):
