@@ -169,7 +169,7 @@ class GroupBlockHessian:
             sums = np.tile(np.arange(self.k), self.n_groups)
             Ut = sp.csr_matrix((ones, (sums, self.order.ravel())), shape=(self.k, self.n_curved))
             W = solve_triangular(L, scale[:, None] * (Ut @ Y).toarray(), lower=True)
-        if guess is not None and guess.max(initial=0.0) > 0:
+        if guess is not None and len(guess) == m and guess.max(initial=0.0) > 0:
             on = guess > GUESS_SHARE * guess.max()
             exact = _support_optimum(Q0.toarray() + W.T @ W, p, on, simplex, SUPPORT_TRIES)
             if exact is not None:
