@@ -99,9 +99,8 @@ class Penalty:
         if not self.coupled:
             return float(np.einsum("gd,gd->g", gw, gw) @ (1.0 / (2 * self.alpha * self.rho)))
         gdev = gb - gb.mean()
-        return float(np.einsum("gd,gh,hd->", gw, self.M_inv, gw)) + float(gdev @ gdev) / (
-            2 * self.strength
-        )
+        # one matrix product (einsum's three-operand loop: 3 ms a call at 500 groups)
+        return float(np.vdot(gw, self.M_inv @ gw)) + float(gdev @ gdev) / (2 * self.strength)
 
 
 def shift_error(loss: Loss, width, d1, weight, phi) -> tuple[float, float]:

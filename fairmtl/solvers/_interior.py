@@ -244,14 +244,12 @@ def weighted_program(model, penalty, shares, bounds, start, coords, structured=F
     def functions(u):
         losses, jw, jb, pv, pw, pb = model.evaluate(*split(u))
         gw, gb = model.blocks(jw, jb, shares)
-        D = model.constraint_rows(jw, jb, idx)
+        if structured:  # sparse: one model's parameters a row
+            D = model.jacobian(jw, jb, idx, np.ones(len(idx)))
+        else:
+            D = model.constraint_rows(jw, jb, idx).reshape(len(idx), u.size)
         grad = _flat(gw + pw, gb + pb)
-        return (
-            float(shares @ losses) + pv,
-            grad,
-            (losses - bounds)[idx],
-            D.reshape(len(idx), u.size),
-        )
+        return float(shares @ losses) + pv, grad, (losses - bounds)[idx], D
 
     def hessian(u, mu):
         v = np.array(shares, dtype=float)
@@ -273,8 +271,11 @@ def epigraph_program(model, penalty, scale, shift, start, t0: float, coords, str
 
     def functions(x):
         losses, jw, jb, pv, pw, pb = model.evaluate(*split(x))
-        rows = model.constraint_rows(jw, jb, np.arange(len(scale))) * scale[:, None]
-        D = np.column_stack([rows, -ones])
+        if structured:  # sparse: one model's parameters and the level a row
+            D = model.jacobian(jw, jb, np.arange(len(scale)), scale, level=True)
+        else:
+            rows = model.constraint_rows(jw, jb, np.arange(len(scale))) * scale[:, None]
+            D = np.column_stack([rows, -ones])
         levels = scale * losses - shift - x[-1]
         return x[-1] + pv, np.append(_flat(pw, pb), 1.0), levels, D
 

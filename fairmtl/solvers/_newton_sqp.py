@@ -54,7 +54,7 @@ ROUNDING = 4e-16
 LOCAL_STEP = 1e-9
 
 
-def _qp(H: np.ndarray, g: np.ndarray, c: np.ndarray, D: np.ndarray):
+def _qp(H: np.ndarray, g: np.ndarray, c: np.ndarray, D: np.ndarray, guess=None):
     """The step ``d`` minimising ``g @ d + d @ H @ d / 2`` s.t. ``c + D @ d <= 0``, and its
     multipliers; None when the program cannot be solved.
 
@@ -65,33 +65,42 @@ def _qp(H: np.ndarray, g: np.ndarray, c: np.ndarray, D: np.ndarray):
     variable, without curvature, with cost 1 and -1 in every constraint) adds
     ``sum(mu) = 1`` to the dual, and its step is the largest linearised constraint. With
     more constraints (hundreds of groups, one shared model) the program is solved as it
-    is stated."""
+    is stated. ``guess``: the multipliers of a nearby program, whose support the
+    structured Hessian's dual program tries first."""
     n, m = len(g), len(c)
     level = _is_level(H, g, D)
     k = n - 1 if level else n
-    flat = ~D.any(axis=1) if not level and m else np.zeros(m, dtype=bool)
+    flat = _without_gradient(D) if not level and m else np.zeros(m, dtype=bool)
     if flat.any():  # constraints without gradient (a one-class group's saturated loss)
         return _without(flat, H, g, c, D)
     if m > k:
         return _primal_qp(H, g, c, D)
     structured = hasattr(H, "curved")  # blocks and a coupling (fairmtl.solvers._blockhessian)
+    Dk = D[:, :k] if level else D
     try:
         factor = H.curved() if structured else ScaledCholesky(H[:k, :k])
         Hg = factor.solve(g[:k])
         if m == 0:
             return -Hg, np.zeros(0)
         # blocks: the dual program in a sparse form (fairmtl.solvers._blockhessian)
-        HD = None if structured else factor.solve(D[:, :k].T)
+        HD = None if structured else factor.solve(Dk.T)
     except (LinAlgError, ValueError):
         return None
-    p = D[:, :k] @ Hg - c
-    mu = H.dual_qp(D[:, :k], p, level) if structured else _dual_qp(D[:, :k] @ HD, p, level)
+    p = Dk @ Hg - c
+    mu = H.dual_qp(Dk, p, level, guess) if structured else _dual_qp(Dk @ HD, p, level)
     if mu is None:
         return None
-    d = -factor.solve(g[:k] + D[:, :k].T @ mu) if structured else -(Hg + HD @ mu)
+    d = -factor.solve(g[:k] + Dk.T @ mu) if structured else -(Hg + HD @ mu)
     if level:
-        d = np.append(d, float(np.max(c + D[:, :k] @ d)))
+        d = np.append(d, float(np.max(c + Dk @ d)))
     return d, mu
+
+
+def _without_gradient(D) -> np.ndarray:
+    """Which rows of ``D`` (dense, or sparse as the structured programs give it) are zero."""
+    if sp.issparse(D):
+        return np.asarray(abs(D).sum(axis=1)).ravel() == 0
+    return ~D.any(axis=1)
 
 
 def _without(flat: np.ndarray, H, g: np.ndarray, c: np.ndarray, D: np.ndarray):
@@ -100,7 +109,7 @@ def _without(flat: np.ndarray, H, g: np.ndarray, c: np.ndarray, D: np.ndarray):
     singular), infeasible (None) otherwise."""
     if np.any(c[flat] > 0):
         return None
-    found = _qp(H, g, c[~flat], D[~flat])
+    found = _qp(H, g, c[~flat], D[np.flatnonzero(~flat)])
     if found is None:
         return None
     mu = np.zeros(len(c))
@@ -118,7 +127,10 @@ def _primal_qp(H: np.ndarray, g: np.ndarray, c: np.ndarray, D: np.ndarray):
 
 def _is_level(H: np.ndarray, g: np.ndarray, D: np.ndarray) -> bool:
     flat = H.level if hasattr(H, "level") else not H[-1].any()
-    return bool(len(g) > 1 and g[-1] == 1.0 and flat and D.size and np.all(D[:, -1] == -1.0))
+    if not (len(g) > 1 and g[-1] == 1.0 and flat and D.shape[0]):
+        return False
+    last = D[:, [D.shape[1] - 1]].toarray().ravel() if sp.issparse(D) else D[:, -1]
+    return bool(np.all(last == -1.0))
 
 
 def _dual_qp(Q: np.ndarray, p: np.ndarray, simplex: bool) -> np.ndarray | None:
@@ -176,16 +188,17 @@ def newton_sqp(
     m = len(c)
     mu = np.full(m, 1.0 / max(m, 1))
     nu = 0.0
+    guess = None  # the last program's multipliers (the first Hessian's are no answer)
     for it in range(1, MAX_ITER + 1):
         H = hessian(x, mu)
-        found = _qp(H, g, c, D)
+        found = _qp(H, g, c, D, guess)
         if found is None:
             return None
         d, mu_qp = found
         if np.all(np.abs(d) <= STEP_FLOOR * (1.0 + np.abs(x))):
             return x, it
         nu = _penalty_weight(nu, mu_qp)
-        program = (H, g, c, D)
+        program = (H, g, c, D, mu_qp)
         step = _line_search(functions, x, f, d, nu, program, backtrack=m == 0)
         if step is None and m:
             # the full step and its correction were refused: most often the Hessian's
@@ -194,12 +207,12 @@ def newton_sqp(
             # backtrack along that step (measured: the first Pareto-stage step of a
             # regression, 9 passes over the rows to 4 and one Hessian)
             H = hessian(x, mu_qp)
-            found = _qp(H, g, c, D)
+            found = _qp(H, g, c, D, mu_qp)
             if found is None:
                 return None
             d, mu_qp = found
             nu = _penalty_weight(nu, mu_qp)
-            program = (H, g, c, D)
+            program = (H, g, c, D, mu_qp)
             step = _line_search(functions, x, f, d, nu, program)
         if step is None:
             return (x, it) if done(x) else None
@@ -208,7 +221,7 @@ def newton_sqp(
         # they stay near the first guess while short steps are taken, the Hessian keeps
         # too little of the constraints' curvature, and the next steps are refused too
         x, (f, g, c, D) = step
-        mu = mu_qp
+        mu = guess = mu_qp
         if done(x):
             return x, it
     return None
@@ -231,7 +244,7 @@ def _line_search(functions, x, f, d, nu, program, backtrack: bool = True):
     """The accepted point and its values ``(x, values)``, or None: from ``x`` (objective
     ``f``), the full step, its second-order correction, then (with ``backtrack``) halved
     steps along ``d``."""
-    H, g, c, D = program
+    H, g, c, D, mu = program
     violation = float(np.maximum(c, 0.0).sum())
     merit = f + nu * violation
     slope = float(g @ d) - nu * violation  # the model's decrease (negative)
@@ -242,7 +255,7 @@ def _line_search(functions, x, f, d, nu, program, backtrack: bool = True):
         return x + d, full
     # Maratos: the constraints' curvature makes the full step look worse than it is;
     # correct it by one more program with the constraints' values at x + d
-    corrected = _qp(H, g, full[2] - D @ d, D) if len(c) else None
+    corrected = _qp(H, g, full[2] - D @ d, D, mu) if len(c) else None
     if corrected is not None:
         xc = x + corrected[0]
         values = functions(xc)

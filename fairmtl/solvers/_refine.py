@@ -36,13 +36,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import nnls
 
 from fairmtl.losses import Loss
-from fairmtl.solvers._blockhessian import GroupBlockHessian, group_grams, offset_hessian
+from fairmtl.solvers._blockhessian import (
+    GroupBlockHessian,
+    group_grams,
+    group_jacobian,
+    offset_hessian,
+)
 from fairmtl.solvers._certificate import CURVATURE_BOUND, Penalty, _curvature
 from fairmtl.solvers._grouped import GroupedData, _loss_and_gradient
 from fairmtl.solvers._interior import epigraph_program, lagrangian_hessian, weighted_program
+from fairmtl.solvers._multipliers import check_multipliers
 from fairmtl.solvers._precondition import Coordinates
 from fairmtl.solvers._rowpass import (
     add_in_order,
@@ -76,8 +81,9 @@ KKT_TOL = 1e-9
 MAX_PARAMS, MAX_PARAMS_STAGE1 = 400, 400
 #: ``offset`` sharing of more parameters is solved with its Hessian as blocks and a
 #: coupling (:mod:`fairmtl.solvers._blockhessian`), up to this many groups (the quadratic
-#: programs' dual is a dense matrix of one row per group) and this many entries of the
-#: constraints' Jacobian (groups x parameters, held dense)
+#: programs' dual is solved on a dense matrix of one row per group) and this many entries
+#: of the constraints' Jacobian (groups x parameters; a limit from when it was held dense,
+#: where the programs now hold it sparse, one group's ``d + 1`` entries a row)
 MAX_BLOCK_GROUPS, MAX_BLOCK_JACOBIAN = 1000, 20_000_000
 
 
@@ -151,8 +157,14 @@ class _Model:
         if passes_in_blocks(data):
             self._block_sums(w, b, key, sums=False)
             return self._outputs[key]
+        blocks = data.block_rows() if self.per_group else None
         if not self.per_group:
             z = data.matvec(0, data.n, w[0]) + b[0]
+        elif blocks is not None:  # float64 rows of many groups: one sparse product
+            z = blocks[0] @ w.ravel()
+            z += b[data.task]
+        elif data.stacks():  # dense rows of many groups: gathers, not a loop of products
+            z = data.group_matvec(w) + b[data.task]
         else:
             z = np.empty(data.n)
             for g in range(data.n_groups):
@@ -175,7 +187,8 @@ class _Model:
         ell, dz = _loss_and_gradient(self.loss, self.outputs(w, b), data.y)
         losses = np.bincount(data.task, weights=data.rw * ell, minlength=data.n_groups)
         r = data.rw * dz
-        jw = data.group_rmatvec(r)
+        blocks = data.block_rows()  # every group's X_g' r_g, for any sharing
+        jw = data.group_rmatvec(r) if blocks is None else (blocks[1] @ r).reshape(-1, data.d)
         jb = np.bincount(data.task, weights=r, minlength=data.n_groups)
         return losses, jw, jb
 
@@ -238,6 +251,12 @@ class _Model:
         rows[k[:, None], groups[:, None] * d + np.arange(d)] = jw[groups]
         rows[k, G * d + groups] = jb[groups]
         return rows
+
+    def jacobian(self, jw, jb, groups, scale: np.ndarray, level: bool = False):
+        """:meth:`constraint_rows` times ``scale`` (and a last column of -1 where
+        ``level``) as a sparse matrix (per-group models:
+        :func:`~fairmtl.solvers._blockhessian.group_jacobian`)."""
+        return group_jacobian(jw, jb, groups, scale, level)
 
     def constraint_blocks(self, jw: np.ndarray, jb: np.ndarray, g: int):
         """Gradient in ``(w, b)`` of ``L_g`` alone."""
@@ -390,13 +409,8 @@ def _kkt_gap(model, penalty, grads, base, scale, margin, simplex: bool, near_tol
     gw, gb = model.blocks(jw, jb, base)
     target = -np.concatenate([(gw + pw).ravel(), gb + pb])
     mu = np.zeros(len(base))
-    if near.size:
-        A = (model.constraint_rows(jw, jb, near) * scale[near][:, None]).T
-        if simplex:  # sum(mu) = 1, weighted to dominate
-            weight = 1e3 * (1.0 + np.abs(A).max())
-            A = np.vstack([A, np.full(near.size, weight)])
-            target = np.append(target, weight)
-        mu[near] = nnls(A, target)[0]
+    if near.size:  # sum(mu) = 1 where simplex, as a row weighted to dominate
+        mu[near] = check_multipliers(model, jw, jb, near, scale[near], target, simplex)
         if simplex and mu.sum() > 0:
             mu /= mu.sum()
     gw, gb = model.blocks(jw, jb, base + mu * scale)
