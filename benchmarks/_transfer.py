@@ -18,8 +18,9 @@ Methods (FairMTL template: ``objective="average"``, ``alpha=1e-4``,
   of directions; the full run only for ``shared``);
 - ``clustered (offset)`` / ``clustered (shared)``: :class:`fairmtl.transfer.ClusteredMTL`
   (offset or one shared model within each cluster; the count chosen by 5-fold
-  cross-validation, each cluster's ``alpha`` and ``sharing_strength`` by cross-validation
-  on its rows; ``shared`` in the full run only).
+  cross-validation: of the counts whose mean group loss is within one standard error of
+  the best, the one whose shrunk worst group fares best; each cluster's ``alpha`` and
+  ``sharing_strength`` by cross-validation on its rows; ``shared`` in the full run only).
 
 The experiments of :mod:`benchmarks._transfer_paper` (``noisy task``, ``alignment``,
 ``covariance clusters``) reproduce the paper's settings. The markdown tables give means

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from sklearn.base import clone
 from sklearn.metrics import adjusted_rand_score
 
@@ -39,7 +40,22 @@ def _loop_table(X, y, g, template, counts, cv):
     for k in counts:
         per_group = pd.Series(held[k]).groupby(g).mean()
         records.append((k, held[k].mean(), per_group.mean(), per_group.max()))
-    return pd.DataFrame(records, columns=["n_clusters", "average", "balanced", "worst"])
+    table = pd.DataFrame(records, columns=["n_clusters", "average", "balanced", "worst"])
+    return table, held
+
+
+def _tied_by_loop(held: dict, g: np.ndarray, best: int, z: float = 1.0) -> set[int]:
+    """Counts whose mean group loss is within z standard errors of the best's: the paired
+    per-row differences, each group's mean difference and its standard error (scipy)."""
+    tied = set()
+    for k, losses in held.items():
+        diff = pd.Series(losses - held[best])
+        per_group = diff.groupby(g)
+        gap = per_group.mean().mean()
+        se = np.sqrt(sum(stats.sem(d) ** 2 for _, d in per_group)) / per_group.ngroups
+        if gap <= z * se:
+            tied.add(k)
+    return tied
 
 
 def test_the_count_is_chosen_by_cross_validation_with_the_clustering_redone_per_fold():
@@ -50,12 +66,19 @@ def test_the_count_is_chosen_by_cross_validation_with_the_clustering_redone_per_
         template, max_clusters=4, alphas=None, strengths=None, cv=3, random_state=0
     )
     model.fit(X, y, groups=g)
-    expected = _loop_table(X, y, g, template, [1, 2, 3, 4], cv=3)
+    expected, held = _loop_table(X, y, g, template, [1, 2, 3, 4], cv=3)
     table = model.validation_
     for column in ("average", "balanced", "worst"):
         np.testing.assert_allclose(table[column], expected[column], rtol=1e-5)
-    k = int(expected["n_clusters"][expected["balanced"].idxmin()])
+    best = int(expected["n_clusters"][expected["balanced"].idxmin()])
+    tied = _tied_by_loop(held, g, best)
+    assert set(table["n_clusters"][table["tied"]]) == tied
+    # of the tied counts, the best shrunk worst group (its formula: the test below)
+    scores = table.set_index("n_clusters")["shrunk_worst"]
+    k = min(tied, key=lambda c: (scores[c], c))
     assert model.n_clusters_ == k and table["chosen"].sum() == 1
+    alone = clone(model).set_params(tie_se=0.0).fit(X, y, groups=g)
+    assert alone.n_clusters_ == best and alone.validation_["tied"].sum() == 1
     # the clusters kept are those of the chosen count on all the rows
     on_all = cluster_groups(task_affinity(X, y, groups=g, estimator=template), k)
     assert adjusted_rand_score(on_all, model.clusters_.reindex(on_all.index)) == 1.0
@@ -134,3 +157,62 @@ def test_the_benchmark_says_whether_an_outlier_worst_group_was_alone():
     merged = _why_not([{**row, "worst_alone": False, "ratio": 1.04}])
     assert "cluster of its own" in alone and "ties (by construction)" in alone
     assert "with other hospitals" in merged and "1.040 of the better baseline" in merged
+
+
+def test_near_best_ties_counts_within_the_paired_standard_error():
+    """Built so that one candidate is inside the band and one outside, for both mean
+    criteria; the band is checked against scipy's standard errors."""
+    from fairmtl.transfer._clustered_select import near_best
+
+    rng = np.random.default_rng(1)
+    codes = np.repeat([0, 1, 2], [20, 35, 15])
+    base = rng.exponential(1.0, len(codes))
+    noise = rng.standard_normal(len(codes))
+    noise -= (np.bincount(codes, weights=noise) / np.bincount(codes))[codes]  # group means 0
+    close = base + 0.5 * noise + 0.01  # a gap of 0.01, far below its noise
+    far = base + 0.05 * noise + 0.5  # a gap far above it
+    candidates = [base, close, far, None]
+    for criterion in ("balanced", "average"):
+        mask = near_best(candidates, codes, criterion, 0, 1.0)
+        assert mask.tolist() == [True, True, False, False]
+    # the balanced band itself: gap <= z * sqrt(sum_g sem_g^2) / G
+    diff = close - base
+    gap = np.mean([diff[codes == c].mean() for c in range(3)])
+    se = np.sqrt(sum(stats.sem(diff[codes == c]) ** 2 for c in range(3))) / 3
+    z = gap / se
+    assert near_best(candidates, codes, "balanced", 0, z * 1.001)[1]
+    assert not near_best(candidates, codes, "balanced", 0, z * 0.999)[1]
+    # the worst-group criteria and z = 0: the best alone
+    assert near_best(candidates, codes, "worst", 0, 1.0).tolist() == [True, False, False, False]
+    assert near_best(candidates, codes, "balanced", 0, 0.0).sum() == 1
+
+
+def test_a_planted_outlier_merged_by_a_noise_margin_gets_its_own_cluster():
+    """The planted regression of the transfer benchmark (seed 0): the worst group of the
+    independent fit is a planted outlier (its true label). Its mean group loss barely
+    separates two clusters from three (the outlier alone): by the best mean alone it is
+    merged with regular hospitals; with the tie going to the worst group it is alone,
+    and no cluster mixes the planted ones."""
+    from benchmarks._transfer import SHARING_STRENGTH, _split
+
+    train, held, bunch = _split("regression", 0)
+    truth = pd.Series(bunch.cluster, index=np.asarray(bunch.hospitals).astype(str))
+    template = FairMTLRegressor(
+        sharing="offset", objective="average", alpha=1e-4, sharing_strength=SHARING_STRENGTH
+    )
+    independent = clone(template).set_params(sharing="independent")
+    independent.fit(train.X, train.y, groups=train.groups)
+    codes = held.codes()
+    losses = np.bincount(codes, weights=(independent.predict(held.X, groups=held.groups)
+                                         - held.y) ** 2) / np.bincount(codes)  # fmt: skip
+    outlier = held.names[losses.argmax()]
+    assert truth[outlier] == -1  # a planted outlier
+    fits = {}
+    for tie_se in (0.0, 1.0):
+        model = ClusteredMTL(template, max_clusters=4, tie_se=tie_se, random_state=0)
+        fits[tie_se] = model.fit(train.X, train.y, groups=train.groups)
+    size = {t: int((m.clusters_ == m.clusters_[outlier]).sum()) for t, m in fits.items()}
+    assert size[0.0] > 1 and size[1.0] == 1
+    regular = truth[truth >= 0]
+    found = fits[1.0].clusters_.reindex(regular.index)
+    assert all(regular[found == c].nunique() == 1 for c in found.unique())

@@ -188,7 +188,9 @@ def test_covariance_alignment_undoes_a_rotation_and_keeps_the_trunk():
 
     X, y, g = _rotated_groups(0, rotate=True)
     X_test, y_test, g_test = _rotated_groups(1, rotate=True)
-    model = CovarianceAlignedMTL(_template(), max_epochs=200, random_state=0).fit(X, y, groups=g)
+    model = CovarianceAlignedMTL(
+        _template(), max_epochs=200, alignment_penalty=0.0, random_state=0
+    ).fit(X, y, groups=g)  # the paper's Algorithm 1, unpenalised
     # with the shared module fixed: the trunk's weights are the template's
     for key, value in model.estimator_.network_state_.items():
         if key.startswith("trunk"):
@@ -257,3 +259,51 @@ def test_auto_alignment_penalty_keeps_the_best_held_out_run():
         CovarianceAlignedMTL(
             base, prefit=True, alignment_penalty="auto", validation_fraction=0.0
         ).fit(X, y, groups=g)
+
+
+def _held_out_rows(groups: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """The rows CovarianceAlignedMTL holds out, drawn again here: ``fraction`` of each
+    group's rows (groups in sorted order), the first of one permutation per group."""
+    rng = np.random.RandomState(seed)
+    held = []
+    for name in np.unique(groups):
+        rows = rng.permutation(np.flatnonzero(groups == name))
+        held.append(rows[: int(round(fraction * len(rows)))])
+    return np.sort(np.concatenate(held))
+
+
+def _sum_of_group_mse(model, X, y, g) -> float:
+    err = (model.predict(X, groups=g) - y) ** 2
+    return float(sum(err[g == name].mean() for name in np.unique(g)))
+
+
+@pytest.mark.torch
+def test_alignment_penalty_is_chosen_on_held_out_training_rows_by_default():
+    """The default penalty is "auto": of the grid, the one whose model has the lowest
+    loss on the held-out rows of the training data (recomputed here from predictions on
+    those rows, drawn again), and those rows' loss is the score the choice used."""
+    from fairmtl.transfer import CovarianceAlignedMTL
+    from fairmtl.transfer._alignment_train import PENALTY_GRID
+
+    X, y, g = _rotated_groups(2, rotate=False, n=100)
+    base = _template().fit(X, y, groups=g)
+    held = _held_out_rows(g, 0.2, seed=0)
+
+    def fit(**penalty):
+        return CovarianceAlignedMTL(
+            base, prefit=True, max_epochs=30, random_state=0, **penalty
+        ).fit(X, y, groups=g)
+
+    default = fit()
+    assert CovarianceAlignedMTL(base).get_params()["alignment_penalty"] == "auto"
+    score = _sum_of_group_mse(default, X[held], y[held], g[held])
+    assert score == pytest.approx(min(default.history_), rel=1e-6)
+    losses = {
+        p: _sum_of_group_mse(fit(alignment_penalty=p), X[held], y[held], g[held])
+        for p in PENALTY_GRID
+    }
+    assert default.alignment_penalty_ == min(losses, key=losses.get)
+    assert losses[default.alignment_penalty_] == pytest.approx(score, rel=1e-6)
+    # all rows but the held-out ones: another score, so the choice used those rows
+    rest = np.setdiff1d(np.arange(len(y)), held)
+    assert _sum_of_group_mse(default, X[rest], y[rest], g[rest]) != pytest.approx(score)

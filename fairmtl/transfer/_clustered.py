@@ -19,7 +19,13 @@ from fairmtl.data import group_labels
 from fairmtl.estimators import FairMTLClassifier, FairMTLRegressor
 from fairmtl.exceptions import DataValidationError
 from fairmtl.transfer._affinity import AFFINITY_MEASURES, CLUSTER_METHODS
-from fairmtl.transfer._clustered_select import Selection, cluster_strength, fittable, members_of
+from fairmtl.transfer._clustered_select import (
+    Selection,
+    cluster_strength,
+    fittable,
+    members_of,
+    near_best,
+)
 from fairmtl.transfer._common import Data, check_data, default_estimator, fit_variant, row_losses
 
 __all__ = ["ClusteredMTL", "MSG_CLUSTERED_UNSEEN", "fit_per_cluster", "per_cluster_losses"]
@@ -99,10 +105,17 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
     at best tie the independent models on the worst-group loss. Every row held out once
     (and the clusters found on all of them) removes most of that noise.
 
+    Counts whose mean held-out loss differs from the best by less than its noise
+    (``tie_se`` standard errors of the paired difference on the same rows) are tied, and
+    the tie goes to the count whose worst group fares best. An outlier, a group related
+    to none of the others, sits in some cluster at every count below the one that splits
+    it off; the mean over many groups barely tells those counts apart, its own loss does.
+
     Each cluster kept then gets its own ridge strength (``alphas``), chosen on the same
     folds restricted to its groups (after the count: a best alpha per cluster on the rows
-    that score the count would flatter the counts with more clusters). A group that the clustering rightly isolates (an outlier,
-    unrelated to the others) has no other group to borrow from, but it can be
+    that score the count would flatter the counts with more clusters). A group that the
+    clustering rightly isolates (an outlier, unrelated to the others) has no other group
+    to borrow from, but it can be
     regularised for its own size; with the template's ``alpha`` alone its model is
     exactly its independent one. And each cluster's groups are coupled as tightly as
     the cluster's own cross-validation says (``strengths``): one strength for every
@@ -130,6 +143,13 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         On the planted-cluster benchmark "balanced" chose counts with a better *held-out
         worst-group* loss than "worst" itself: one small group's loss is too noisy to
         choose by.
+    tie_se : float >= 0, default=1.0
+        Counts whose "balanced" (or "average") criterion is within ``tie_se`` standard
+        errors of the best count's are tied (the standard error of their paired
+        difference on the same held-out rows); of the tied counts, the one with the
+        lowest "shrunk_worst" criterion is chosen (ties: the fewest clusters), so that
+        a difference in the mean loss that is noise does not decide against the worst
+        group. 0: the best criterion alone. Not used by the worst-group criteria.
     alphas : "auto", tuple of float or None, default="auto"
         Candidate ``alpha`` of each cluster's model, chosen per cluster kept on the
         held-out rows of its groups by the ``selection`` criterion. "auto": the template's ``alpha``
@@ -169,7 +189,8 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
     validation_ : pandas.DataFrame
         One row per count tried: ``n_clusters``, ``average``, ``balanced``, ``worst``,
         ``shrunk_worst`` (pooled held-out losses; ``inf`` for a count that could not be
-        fitted) and ``chosen``.
+        fitted), ``tied`` (within ``tie_se`` standard errors of the best count) and
+        ``chosen``.
     cluster_alpha_ : list of float
         ``alpha`` of each cluster's model (``cluster_alpha_[c]`` for cluster c).
     cluster_strength_ : list of float
@@ -204,6 +225,7 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         "affinity": [StrOptions(set(AFFINITY_MEASURES))],
         "method": [StrOptions(set(CLUSTER_METHODS))],
         "selection": [StrOptions({"worst", "average", "balanced", "shrunk_worst"})],
+        "tie_se": [Interval(numbers.Real, 0, None, closed="left")],
         "alphas": [StrOptions({"auto"}), tuple, list, None],
         "strengths": [StrOptions({"auto"}), None],
         "cv": [Interval(numbers.Integral, 2, None, closed="left"), None],
@@ -220,6 +242,7 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         affinity="coefficient",
         method="average",
         selection="balanced",
+        tie_se=1.0,
         alphas="auto",
         strengths="auto",
         cv=5,
@@ -232,6 +255,7 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         self.affinity = affinity
         self.method = method
         self.selection = selection
+        self.tie_se = tie_se
         self.alphas = alphas
         self.strengths = strengths
         self.cv = cv
@@ -316,17 +340,24 @@ class ClusteredMTL(MetaEstimatorMixin, BaseEstimator):
         return [float(a) for a in self.alphas]
 
     def _choose(self, selection: Selection, data: Data, candidates: list[int]):
-        """The count with the best held-out criterion whose clusters can all be fitted,
-        its clusters (all rows; the training part with ``cv=None``) and alphas."""
+        """The count chosen on held-out rows (of those whose clusters can all be fitted:
+        the best criterion, or of the counts tied with it the best ``shrunk_worst``), its
+        clusters (all rows; the training part with ``cv=None``) and alphas."""
         folds = selection.folds(self.cv, self.val_size)
-        table = selection.count_table(folds, candidates)
+        table, pooled, codes = selection.count_table(folds, candidates)
         rows = folds[0][0] if self.cv is None else np.arange(len(data.y))
         self.affinity_, labelings = selection.clusterings(rows, candidates)
+        ok = np.array([self._can_fit(labelings[k], data) for k in candidates])
         order = np.argsort(table[self.selection].to_numpy(), kind="stable")  # ties: fewest
-        best = next((i for i in order if self._can_fit(labelings[candidates[i]], data)), order[0])
-        table["chosen"] = np.arange(len(table)) == best
+        best = next((i for i in order if ok[i]), order[0])
+        tied = near_best(pooled, codes, self.selection, best, self.tie_se) & ok
+        tied[best] = True  # the best count itself (fittable, unless no count is)
+        worst = table["shrunk_worst"].to_numpy()
+        chosen = min(np.flatnonzero(tied), key=lambda i: (worst[i], i))
+        table["tied"] = tied
+        table["chosen"] = np.arange(len(table)) == chosen
         self.validation_ = table
-        k = candidates[best]
+        k = candidates[chosen]
         clusters = labelings[k]
         alphas = [selection.cv_alpha(members_of(clusters, c), folds) for c in range(k)]
         return k, clusters, alphas

@@ -7,6 +7,10 @@ rows never shape the clusters that predict them; every row is held out once and 
 counts are compared on the pooled held-out losses. The clusters kept are then those of
 the chosen count on all the rows, and each cluster's ``alpha`` is chosen on the same
 folds restricted to its groups.
+
+Counts whose mean criterion is within the noise of the best (:func:`near_best`: the
+paired standard error of the difference on the same held-out rows) are tied; of those,
+the one whose worst group fares best (the estimators' ``shrunk_worst`` rule) is kept.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from fairmtl.estimators._selection import heldout_group_stats, shrinkage_weights
 from fairmtl.transfer._affinity import cluster_groups, task_affinity
 from fairmtl.transfer._common import Data, fit_variant, row_losses
 
-__all__ = ["Selection", "cluster_strength", "fittable", "members_of"]
+__all__ = ["Selection", "cluster_strength", "fittable", "members_of", "near_best"]
 
 #: validation criteria: the mean loss over rows, over groups, the worst group's, or the
 #: worst group's shrunk by its noise (the estimators' rule)
@@ -88,6 +92,37 @@ def criteria_table(candidates: list[np.ndarray | None], codes: np.ndarray) -> pd
     return pd.DataFrame(records, columns=list(CRITERIA))
 
 
+def near_best(
+    candidates: list[np.ndarray | None], codes: np.ndarray, criterion: str, best: int, z: float
+) -> np.ndarray:
+    """Which candidates' held-out criterion is within ``z`` standard errors of ``best``'s.
+
+    The candidates are scored on the same held-out rows, so the standard error is that
+    of their paired per-row differences from the best: over rows for ``"average"``; for
+    ``"balanced"`` (the mean of the group means) ``sqrt(sum_g se_g**2) / G`` with
+    ``se_g`` the standard error of group g's mean difference. The worst-group criteria
+    have no such band: only ``best`` is returned. None (could not be fitted): never.
+    """
+    out = np.zeros(len(candidates), dtype=bool)
+    out[best] = True
+    if criterion not in ("average", "balanced") or z <= 0 or candidates[best] is None:
+        return out
+    present = np.flatnonzero(np.bincount(codes) > 0)
+    codes = np.searchsorted(present, codes)
+    ones = np.ones(len(codes))
+    for i, c in enumerate(candidates):
+        if c is None or i == best:
+            continue
+        diff = c - candidates[best]
+        if criterion == "average":
+            gap, se = diff.mean(), diff.std(ddof=1) / np.sqrt(len(diff))
+        else:
+            _, means, se2 = heldout_group_stats(diff, codes, ones, len(present))
+            gap, se = means.mean(), np.sqrt(se2.sum()) / len(present)
+        out[i] = gap <= z * se
+    return out
+
+
 @dataclass
 class Selection:
     """Everything the choice needs: the template, the criterion, the alpha grid, data."""
@@ -148,10 +183,11 @@ class Selection:
         }
         return A, labelings
 
-    def count_table(self, folds, candidates: list[int]) -> pd.DataFrame:
+    def count_table(self, folds, candidates: list[int]):
         """One row per count: the criteria of its pooled held-out losses; ``inf`` where a
         fold's cluster cannot be fitted (a classifier cluster whose training rows hold
-        one class).
+        one class). Also returns each count's per-row held-out losses (None: not fitted)
+        and the rows' group codes, in the order of the pooled held-out rows.
 
         Every cluster model here has the template's ``alpha``. Giving each cluster the
         alpha that scores best on the very rows that then score the count would make the
@@ -177,13 +213,12 @@ class Selection:
                     rows, part = cache[members]
                     losses[k][rows] = part
         held = np.concatenate([v for _, v in folds])
-        table = criteria_table(
-            [None if k in failed or np.isnan(losses[k][held]).any() else losses[k][held]
-             for k in candidates],
-            self.data.codes()[held],
-        )  # fmt: skip
+        pooled = [None if k in failed or np.isnan(losses[k][held]).any() else losses[k][held]
+                  for k in candidates]  # fmt: skip
+        codes = self.data.codes()[held]
+        table = criteria_table(pooled, codes)
         table.insert(0, "n_clusters", candidates)
-        return table
+        return table, pooled, codes
 
     # -- alpha -------------------------------------------------------------------------
     def _fit_score(self, members, train_rows, val_rows, alpha):
