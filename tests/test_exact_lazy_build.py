@@ -18,7 +18,7 @@ import pytest
 
 from fairmtl import FairMTLClassifier
 from fairmtl.losses import get_loss
-from fairmtl.solvers import ExactProblem, _cvxpy, _pareto_stage, group_outputs
+from fairmtl.solvers import DualProblem, ExactProblem, _cvxpy, _pareto_stage, group_outputs
 from fairmtl.solvers._sqp import NEWTON_SQP, SMOOTH_SOLVERS
 from tests.test_exact_stages import (
     assert_textbook_minimax_stages,
@@ -155,21 +155,26 @@ def all_rows_ideal_point(problem: ExactProblem, alpha, strength, solver) -> np.n
     return ideal
 
 
+def ideal_point_rows(task: str, seed: int, noise_seed: int):
+    """Four groups' rows ``(X, y, g, w, 4)`` of a binary or regression task, and the loss."""
+    X, y, g = grouped_binary(seed, G=4, n=600)
+    if task == "regression":
+        y = X @ np.arange(1.0, 5.0) + g + np.random.default_rng(noise_seed).normal(size=len(y))
+        loss = get_loss("squared")
+    else:
+        y, loss = np.where(y == 1, 1.0, -1.0), get_loss("logistic")
+    return (X, y, g, np.ones(len(y)), 4), loss
+
+
 @pytest.mark.parametrize("solver", ["auto", "CLARABEL"])
 @pytest.mark.parametrize("sharing", ["shared", "independent", "offset"])
 @pytest.mark.parametrize("task", ["binary", "regression"])
 def test_each_ideal_loss_from_its_groups_rows_equals_the_all_rows_fit(task, sharing, solver):
-    X, y, g = grouped_binary(4, G=4, n=600)
-    if task == "regression":
-        y = X @ np.arange(1.0, 5.0) + g + np.random.default_rng(0).normal(size=len(y))
-        loss = get_loss("squared")
-    else:
-        y, loss = np.where(y == 1, 1.0, -1.0), get_loss("logistic")
-    args = (X, y, g, np.ones(len(y)), 4)
+    args, loss = ideal_point_rows(task, 4, 0)
     problem = ExactProblem(*args, loss=loss, sharing=sharing, objective="chebyshev", task=task)
     alpha, strength = 1e-2, 0.5
     ideal = problem.ideal_point(alpha, strength, solver)
-    assert all(len(h.X) < len(X) for h in problem._helpers.values())  # each on its rows
+    assert all(len(h.X) < len(args[0]) for h in problem._helpers.values())  # each on its rows
     expected = all_rows_ideal_point(problem, alpha, strength, solver)
     np.testing.assert_allclose(ideal, expected, rtol=1e-7, atol=1e-9)
 
@@ -185,3 +190,17 @@ def test_group_outputs_equal_each_rows_own_product(same, dtype):
     expected = np.array([X[i] @ coef[t] + intercept[t] for i, t in enumerate(tasks)])
     z = group_outputs(X, tasks, coef, intercept)
     np.testing.assert_allclose(z, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("sharing", ["shared", "independent", "offset"])
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_dual_ideal_loss_from_its_groups_rows_equals_the_exact_all_rows_fit(task, sharing):
+    """The dual path's ideal point (one oracle fit per group on that group's rows) against
+    the definition solved by the exact path's conic program over every row."""
+    args, loss = ideal_point_rows(task, 5, 1)
+    dual = DualProblem(*args, loss=loss, sharing=sharing, objective="chebyshev", task=task)
+    exact = ExactProblem(*args, loss=loss, sharing=sharing, objective="chebyshev", task=task)
+    alpha, strength = 1e-2, 0.5
+    ideal = dual.ideal_point(alpha, strength)
+    expected = all_rows_ideal_point(exact, alpha, strength, "CLARABEL")
+    np.testing.assert_allclose(ideal, expected, rtol=1e-6, atol=1e-8)

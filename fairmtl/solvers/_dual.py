@@ -237,7 +237,9 @@ class DualProblem:
         return self._reference(reference, alpha, strength)[0]
 
     def ideal_point(self, alpha: float, strength: float, solver: str | None = None) -> np.ndarray:
-        """Each group's own minimum loss under this model and penalty (oracle fits)."""
+        """Each group's own minimum loss under this model and penalty: one oracle fit of
+        ``L_g + R`` per group on that group's rows alone (no other group's rows enter
+        ``L_g``; the penalty keeps the whole problem's shares)."""
         key = ("ideal", alpha, strength)
         if key not in self._cache:
             oracle = self._oracle(self.sharing_name)
@@ -245,9 +247,11 @@ class DualProblem:
             start = fixed_fit(oracle, self.shares, None, self.tol)[0]
             ideal = np.empty(self.n_groups)
             for g in range(self.n_groups):
+                own = LinearOracle(oracle.data.group_subset(g), self.loss, self.sharing_name)
+                own.penalty = oracle.penalty
                 e = np.zeros(self.n_groups)
                 e[g] = 1.0
-                ideal[g] = fixed_fit(oracle, e, start, self.tol, target=1e-12)[1].losses[g]
+                ideal[g] = fixed_fit(own, e, start, self.tol, target=1e-12)[1].losses[g]
             self._cache[key] = ideal
         return self._cache[key]
 

@@ -156,6 +156,13 @@ class GroupedData:
     def group_rows(self, g: int):
         return self.rows(self.starts[g], self.starts[g + 1])
 
+    def group_subset(self, g: int) -> GroupedData:
+        """Group ``g``'s rows alone, as data of the same ``n_groups`` (the others empty):
+        its loss ``L_g`` is the same function of the model, at the cost of its rows only."""
+        a, e = self.starts[g], self.starts[g + 1]
+        return GroupedData(self.rows(a, e), self.y[a:e], self.task[a:e], self.rw[a:e],
+                           self.n_groups)  # fmt: skip
+
     def pieces(self, start: int, stop: int) -> list[tuple[int, int]]:
         """``start:stop`` cut into ranges of at most ``_CHUNK`` rows (float32 data; dense
         rows also at most ``CHUNK_BYTES`` as float64), or left whole (float64 data: nothing to upcast or to
