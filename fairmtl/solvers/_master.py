@@ -26,8 +26,10 @@ is in use, they are merged into one aggregate cut (still valid by convexity).
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,25 +163,10 @@ class LevelMaster:
     time: float = 0.0
 
     def __post_init__(self) -> None:
-        n, m = self.n, self.capacity
-        self._y = cp.Variable(n, nonneg=True, name="group_weights")
-        self._t = cp.Variable(name="model_value")
-        self._A = cp.Parameter((m, n), name="cut_slopes")
-        self._a0 = cp.Parameter(m, name="cut_offsets")
-        self._cap = cp.Parameter(nonneg=True, name="weight_cap")
-        self._center = cp.Parameter(n, name="center")
-        self._level = cp.Parameter(name="level")
-        h = 0
-        if self.entropy:
-            self._inv_tilt = cp.Parameter(nonneg=True, name="inverse_tilt")
-            h = self._inv_tilt * (np.log(n) * cp.sum(self._y) - cp.sum(cp.entr(self._y)))
-        self._cut_cons = self._t <= self._a0 + self._A @ self._y
-        domain = [cp.sum(self._y) == 1] if self.simplex else [cp.sum(self._y) <= self._cap]
-        self._lp = cp.Problem(cp.Maximize(self._t - h), [self._cut_cons, *domain])
-        self._qp = cp.Problem(
-            cp.Minimize(cp.sum_squares(self._y - self._center)),
-            [self._cut_cons, *domain, self._t - h >= self._level],
-        )
+        p = _programs(self.n, self.capacity, self.simplex, self.entropy, self.solver)
+        self._y, self._A, self._a0, self._cap = p.y, p.A, p.a0, p.cap
+        self._center, self._level, self._inv_tilt = p.center, p.level, p.inv_tilt
+        self._cut_cons, self._lp, self._qp = p.cut_cons, p.lp, p.qp
         self._mu: np.ndarray | None = None
         self._born = 0
 
@@ -272,6 +259,60 @@ class LevelMaster:
         self.solves += 1
         self.time += time.perf_counter() - t0
         return ok
+
+
+@dataclass
+class _Programs:
+    """The master's two programs over their shared variables and parameters."""
+
+    y: cp.Variable
+    A: cp.Parameter
+    a0: cp.Parameter
+    cap: cp.Parameter
+    center: cp.Parameter
+    level: cp.Parameter
+    inv_tilt: cp.Parameter | None
+    cut_cons: cp.Constraint
+    lp: cp.Problem
+    qp: cp.Problem
+
+
+#: compiled programs kept per thread (a program's solve writes its variables' values)
+_COMPILED = threading.local()
+#: the most shapes kept per thread
+_KEEP = 8
+
+
+def _programs(n: int, m: int, simplex: bool, entropy: bool, solver: str) -> _Programs:
+    """The programs of a master over ``n`` groups with ``m`` cut slots, reused by the
+    masters that follow in the same thread: cvxpy compiles a parametrised program at its
+    first solve, which cost more than the solves of a fit's master (a regression on 10
+    groups: 40 ms of 120). Each solve sets every parameter it reads first, so masters
+    that share the programs, even interleaved, solve the same programs as their own."""
+    cache = _COMPILED.__dict__.setdefault("programs", OrderedDict())
+    key = (n, m, simplex, entropy, solver)
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    y = cp.Variable(n, nonneg=True, name="group_weights")
+    t = cp.Variable(name="model_value")
+    A = cp.Parameter((m, n), name="cut_slopes")
+    a0 = cp.Parameter(m, name="cut_offsets")
+    cap = cp.Parameter(nonneg=True, name="weight_cap")
+    center = cp.Parameter(n, name="center")
+    level = cp.Parameter(name="level")
+    h, inv_tilt = 0, None
+    if entropy:
+        inv_tilt = cp.Parameter(nonneg=True, name="inverse_tilt")
+        h = inv_tilt * (np.log(n) * cp.sum(y) - cp.sum(cp.entr(y)))
+    cut_cons = t <= a0 + A @ y
+    domain = [cp.sum(y) == 1] if simplex else [cp.sum(y) <= cap]
+    lp = cp.Problem(cp.Maximize(t - h), [cut_cons, *domain])
+    qp = cp.Problem(cp.Minimize(cp.sum_squares(y - center)), [cut_cons, *domain, t - h >= level])
+    cache[key] = _Programs(y, A, a0, cap, center, level, inv_tilt, cut_cons, lp, qp)
+    if len(cache) > _KEEP:
+        cache.popitem(last=False)
+    return cache[key]
 
 
 # -- the level loop, shared by the linear dual path and the reduction --------------------
