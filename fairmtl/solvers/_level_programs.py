@@ -48,11 +48,12 @@ def level_lp(
     first = 1 if simplex else 0  # the row of y_0 >= 0
     cuts = first + n
     rows = cuts + m + (0 if simplex else 1)
-    col_t = (np.arange(cuts, cuts + m), np.ones(m))
-    cols_y = [
-        _column_of_y(i, first + i, cuts, -A[:, i], 0 if simplex else rows - 1) for i in range(n)
-    ]
-    matrix = _csc([col_t, *cols_y], rows)
+    i = np.arange(n)[:, None]
+    if simplex:  # y_i: the sum, y_i >= 0, the cuts
+        y = _y_columns(A, cuts, (np.hstack([0 * i, first + i]), [1.0, -1.0]), ([], []))
+    else:  # y_i >= 0, the cuts, the sum
+        y = _y_columns(A, cuts, (first + i, [-1.0]), ([rows - 1], [1.0]))
+    matrix = _csc([(np.arange(cuts, cuts + m)[None], np.ones((1, m))), y], rows)
     b = np.zeros(rows)
     b[cuts : cuts + m] = a0
     if simplex:
@@ -86,13 +87,14 @@ def level_qp(
     cuts = zero + n
     domain = cuts + m
     rows = domain + (1 if simplex else 2)
-    cols_u = [(np.array([i]), np.array([-1.0])) for i in range(n)]
-    cols_y = [
-        _column_of_y(i, zero + i, cuts, -A[:, i], n if simplex else domain, defines=i)
-        for i in range(n)
-    ]
-    col_t = (np.r_[np.arange(cuts, cuts + m), rows - 1], np.r_[np.ones(m), -1.0])
-    matrix = _csc([*cols_u, *cols_y, col_t], rows)
+    i = np.arange(n)[:, None]
+    if simplex:  # y_i: u_i's definition, the sum, y_i >= 0, the cuts
+        y = _y_columns(A, cuts, (np.hstack([i, n + 0 * i, zero + i]), [1.0, 1.0, -1.0]), ([], []))
+    else:  # y_i: u_i's definition, y_i >= 0, the cuts, the sum
+        y = _y_columns(A, cuts, (np.hstack([i, zero + i]), [1.0, -1.0]), ([domain], [1.0]))
+    u = (i, np.full((n, 1), -1.0))
+    t = (np.r_[np.arange(cuts, cuts + m), rows - 1][None], np.r_[np.ones(m), -1.0][None])
+    matrix = _csc([u, y, t], rows)
     b = np.zeros(rows)
     b[:n] = center
     b[cuts : cuts + m] = a0
@@ -105,27 +107,31 @@ def level_qp(
     return None if found is None else np.maximum(found[0][n : 2 * n], 0.0)
 
 
-def _column_of_y(i: int, nonneg_row: int, cuts: int, slopes: np.ndarray, total_row: int,
-                 defines: int | None = None):  # fmt: skip
-    """Rows and values of ``y_i``'s column: ``u_i``'s definition (``defines``), the
-    domain's sum, ``-y_i <= 0`` and the cuts' ``-A[:, i]``, rows in order."""
-    rows = [nonneg_row, *range(cuts, cuts + len(slopes)), total_row]
-    values = [-1.0, *slopes, 1.0]
-    if defines is not None:
-        rows.insert(0, defines)
-        values.insert(0, 1.0)
-    rows, values = np.asarray(rows), np.asarray(values, dtype=float)
-    order = np.argsort(rows, kind="stable")
-    return rows[order], values[order]
+def _y_columns(A: np.ndarray, cuts: int, before, after) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and values of ``y``'s columns, one row of the result per column: the entries
+    ``before`` (rows of shape ``(n, k)`` or broadcast, one value per entry), the cuts'
+    ``-A[:, i]`` (rows from ``cuts``), then the entries ``after``."""
+    m, n = A.shape
+    rows_before = np.broadcast_to(np.asarray(before[0], dtype=np.int64), (n, len(before[1])))
+    rows_after = np.broadcast_to(np.asarray(after[0], dtype=np.int64), (n, len(after[1])))
+    rows = np.hstack([rows_before, np.broadcast_to(np.arange(cuts, cuts + m), (n, m)), rows_after])
+    values = np.hstack([
+        np.broadcast_to(np.asarray(before[1], dtype=float), rows_before.shape),
+        -A.T,
+        np.broadcast_to(np.asarray(after[1], dtype=float), rows_after.shape),
+    ])  # fmt: skip
+    return rows, values
 
 
-def _csc(columns: list[tuple[np.ndarray, np.ndarray]], n_rows: int) -> sp.csc_array:
-    """A CSC matrix from each column's (sorted) rows and values, zeros held."""
-    indptr = np.zeros(len(columns) + 1, dtype=np.int64)
-    np.cumsum([len(rows) for rows, _ in columns], out=indptr[1:])
-    indices = np.concatenate([rows for rows, _ in columns])
-    data = np.concatenate([values for _, values in columns])
-    return sp.csc_array((data, indices, indptr), shape=(n_rows, len(columns)))
+def _csc(blocks: list[tuple[np.ndarray, np.ndarray]], n_rows: int) -> sp.csc_array:
+    """A CSC matrix from blocks of columns, each the rows and values of its columns (one
+    row of the block per column, rows in order), zeros held."""
+    rows = [np.asarray(r) for r, _ in blocks]
+    indptr = np.zeros(sum(r.shape[0] for r in rows) + 1, dtype=np.int64)
+    np.cumsum(np.concatenate([np.full(r.shape[0], r.shape[1]) for r in rows]), out=indptr[1:])
+    indices = np.concatenate([r.ravel() for r in rows])
+    data = np.concatenate([np.asarray(v, dtype=float).ravel() for _, v in blocks])
+    return sp.csc_array((data, indices, indptr), shape=(n_rows, len(indptr) - 1))
 
 
 def _solve(P, q, A, b, n_zero: int, n_nonneg: int, options: dict[str, Any]):
