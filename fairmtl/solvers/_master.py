@@ -1,4 +1,4 @@
-"""The dual path's master problem: a level method over group weights, in cvxpy.
+"""The dual path's master problem: a level method over group weights.
 
 Every objective the dual path solves has a dual function of one shape,
 
@@ -19,7 +19,9 @@ model of ``q``:
   ``{q_hat >= level}`` (the proximal step of the level method of Lemarechal, Nemirovski
   and Nesterov, 1995), which keeps the iterates stable where plain cutting planes zig-zag.
 
-Both programs are built once with ``cp.Parameter``s (DPP) and re-solved each round. The
+Both programs are re-solved each round with the round's cuts
+(:mod:`fairmtl.solvers._level_programs`): handed to Clarabel directly, or, for tilted's
+exponential cones and other solvers, built once with ``cp.Parameter``s (DPP). The
 bundle has a fixed capacity; when it is full, unused cuts are dropped and, if every cut
 is in use, they are merged into one aggregate cut (still valid by convexity).
 """
@@ -148,7 +150,8 @@ class LevelMaster:
     combine : callable
         ``combine(points, weights)``: the convex combination of points.
     solver : str
-        cvxpy solver of the master programs.
+        Solver of the master programs (a cvxpy solver name; CLARABEL's programs without
+        entropy are handed to it directly).
     """
 
     n: int
