@@ -160,7 +160,10 @@ def _clarabel(P: np.ndarray, q: np.ndarray, A, b: np.ndarray, cones: list[tuple[
 def _csc(M: np.ndarray) -> sp.csc_matrix:
     """The dense ``M`` as ``sp.csc_matrix(M)`` holds it (its nonzeros, column by column,
     rows in order), in a third of the time: scipy converts a dense matrix through a
-    coordinate one, the most of a program's cost at this size."""
+    coordinate one, the most of a program's cost at this size. A sparse ``M`` is
+    converted by scipy."""
+    if sp.issparse(M):
+        return sp.csc_matrix(M)
     cols, rows = np.nonzero(M.T)
     indptr = np.zeros(M.shape[1] + 1, dtype=np.int32)
     np.cumsum(np.bincount(cols, minlength=M.shape[1]), out=indptr[1:])
