@@ -57,10 +57,21 @@ def assert_close(actual, expected, rtol=1e-12):
 
 
 @pytest.mark.parametrize(
-    "dtype, sparse", [(np.float64, False), (np.float32, False), (np.float64, True)]
+    "dtype, sparse, layout",
+    [
+        (np.float64, False, "C"),
+        (np.float32, False, "C"),
+        (np.float64, True, "C"),
+        (np.float64, False, "F"),  # column-major rows (a DataFrame's to_numpy)
+        (np.float64, False, "blocks"),  # each group's moments merged from 100-row blocks
+    ],
 )
-def test_group_losses_gradients_and_hessians_equal_the_rows(dtype, sparse):
+def test_group_losses_gradients_and_hessians_equal_the_rows(dtype, sparse, layout, monkeypatch):
     X, y, tasks, w, G = regression_rows(0, dtype=dtype)
+    if layout == "F":
+        X = np.asfortranarray(X)
+    if layout == "blocks":
+        monkeypatch.setattr("fairmtl.solvers._compress._BLOCK_ENTRIES", 100 * (X.shape[1] + 1))
     if sparse:
         X = X.copy()
         X[:, 1:] = 0.0  # mostly zeros: held as CSR

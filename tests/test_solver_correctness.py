@@ -35,7 +35,7 @@ from fairmtl.exceptions import (
     SolverInaccurateWarning,
 )
 from fairmtl.losses import get_loss
-from fairmtl.solvers import DualProblem, _dual, _pareto_stage, solve_chain
+from fairmtl.solvers import DualProblem, _dual, _level_programs, _pareto_stage, solve_chain
 from fairmtl.solvers._chain import SolverStep
 from fairmtl.solvers._dual import DUAL_TOL
 from fairmtl.solvers._notices import (
@@ -46,6 +46,7 @@ from fairmtl.solvers._notices import (
 from fairmtl.solvers._quiet import solver_output_captured
 
 ORIGINAL_SOLVE = cp.Problem.solve
+ORIGINAL_LEVEL_SOLVE = _level_programs._solve
 #: accuracy of the exact path's objective (interior point, relative)
 EXACT_TOL = 1e-6
 
@@ -335,6 +336,18 @@ def reporting(raw):
     return solve
 
 
+def master_reporting(monkeypatch, raw) -> None:
+    """The dual path's master reports ``raw``: its cvxpy programs, and the programs it
+    hands Clarabel directly (an answer only where ``raw`` is optimal or inaccurate)."""
+    monkeypatch.setattr(cp.Problem, "solve", reporting(raw))
+
+    def solve(*args, **kwargs):
+        found = ORIGINAL_LEVEL_SOLVE(*args, **kwargs)
+        return found if raw in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) else None
+
+    monkeypatch.setattr(_level_programs, "_solve", solve)
+
+
 def run_recorded(fit):
     """(result or None, whether a fairmtl error was raised, the warnings' categories)."""
     with warnings.catch_warnings(record=True) as caught:
@@ -374,7 +387,7 @@ def test_dual_path_status_is_never_silent(monkeypatch, raw):
     optimum = fit_quietly(data=(X, y, g), solver="CLARABEL", **params).solver_info_[
         "stage1_objective"
     ]
-    monkeypatch.setattr(cp.Problem, "solve", reporting(raw))
+    master_reporting(monkeypatch, raw)
     model = FairMTLClassifier(solver="dual", **params)
     result, raised, categories = run_recorded(lambda: model.fit(X, y, groups=g))
     assert not raised
@@ -391,7 +404,7 @@ def test_dual_path_status_is_never_silent(monkeypatch, raw):
 )
 def test_reduction_master_failure_warns(monkeypatch, raw):
     X, y, g = make_problem(3, 3, d=3, n_total=300, min_size=40)
-    monkeypatch.setattr(cp.Problem, "solve", reporting(raw))
+    master_reporting(monkeypatch, raw)
     model = FairMTLReduction(LogisticRegression(), objective="minimax", max_rounds=10)
     with pytest.warns(SolverInaccurateWarning, match="master problem"):
         model.fit(X, y, groups=g)

@@ -53,8 +53,17 @@ def to_frame(groups: Any) -> tuple[pd.DataFrame, list[Hashable] | None]:
         array = array.reshape(-1, 1)
     if array.ndim != 2:
         raise DataValidationError(MSG_GROUPS_NDIM.format(shape=array.shape))
+    if array.dtype == object and _all_text(array):
+        # kept as object: pandas would copy every str into its own string dtype (the
+        # most of encoding 100,000 rows), and the labels are the same str either way
+        return pd.DataFrame(array, dtype=object), None
     frame = pd.DataFrame(array)
     return (frame.infer_objects() if array.dtype == object else frame), None
+
+
+def _all_text(array: np.ndarray) -> bool:
+    """Whether every column of the 2-D object ``array`` holds str values only."""
+    return all(pd.api.types.infer_dtype(column, skipna=False) == "string" for column in array.T)
 
 
 def _column_name(names: list[Hashable] | None, position: int, n_columns: int) -> str:
@@ -79,20 +88,16 @@ def _factorize_column(column: pd.Series, name: str) -> tuple[np.ndarray, np.ndar
     Refuses missing values, and different raw values that read as the same label
     (1 and "1"): they would merge two groups silently.
     """
-    missing = column.isna()
-    if missing.any():
-        raise DataValidationError(
-            MSG_MISSING_GROUP.format(
-                column=name, count=int(missing.sum()), row=plain(missing.idxmax())
-            )
-        )
     if pd.api.types.is_float_dtype(column.dtype):
         column = column + 0.0  # -0.0 and 0.0 are one group, labelled "0.0"
     inferred = pd.api.types.infer_dtype(column, skipna=False)
     if inferred in ("string", "integer", "floating", "boolean", "categorical", "empty"):
         codes, uniques = pd.factorize(column)
+        if (codes < 0).any():  # factorize codes the missing values -1
+            _refuse_missing(column, name)
         labels = pd.Series(np.asarray(uniques, dtype=object)).astype(str)
     else:  # mixed types: 1 == 1.0 == True in Python, so key each value by its type too
+        _refuse_missing(column, name)
         codes, keys = pd.factorize(column.map(lambda v: (_kind(v), v)))
         labels = pd.Series([str(value) for _, value in keys], dtype=object)
     labels = labels.to_numpy(dtype=object)
@@ -110,6 +115,17 @@ def _factorize_column(column: pd.Series, name: str) -> tuple[np.ndarray, np.ndar
             )
         )
     return codes, labels
+
+
+def _refuse_missing(column: pd.Series, name: str) -> None:
+    """Raise :data:`MSG_MISSING_GROUP` where ``column`` has missing values."""
+    missing = column.isna()
+    if missing.any():
+        raise DataValidationError(
+            MSG_MISSING_GROUP.format(
+                column=name, count=int(missing.sum()), row=plain(missing.idxmax())
+            )
+        )
 
 
 def encode(

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import lapack
 
 from fairmtl.losses import Loss
 from fairmtl.objectives import objective_class
 from fairmtl.solvers._grouped import GroupedData
+from fairmtl.solvers._threads import with_one_blas_thread
 
 __all__ = ["compressible", "grouped_rows", "sigma_rows"]
 
@@ -55,6 +57,9 @@ def grouped_rows(
     return GroupedData(X, y, tasks, sample_weight, n_groups)
 
 
+# one BLAS thread: per group a QR of d + 1 columns, where threads only spin (measured:
+# twice the CPU time at 100,000 rows, and more wall time where the cores are shared)
+@with_one_blas_thread
 def sigma_rows(X, y, tasks, sample_weight, n_groups: int):
     """Each group's rows replaced by its sigma points (module docstring).
 
@@ -84,7 +89,9 @@ def sigma_rows(X, y, tasks, sample_weight, n_groups: int):
         return None
     X = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X)
     y, w = np.asarray(y, dtype=float), np.asarray(sample_weight, dtype=float)
-    order = np.argsort(tasks, kind="stable")
+    # the smallest unsigned type that holds the ids: numpy sorts 8- and 16-bit ints stably
+    # by radix, in one pass (int64: a merge sort, ten times the time at 100,000 rows)
+    order = np.argsort(tasks.astype(np.min_scalar_type(max(n_groups - 1, 0))), kind="stable")
     starts = np.concatenate([[0], np.cumsum(counts)])
     parts = []
     for g in range(n_groups):
@@ -111,11 +118,28 @@ def _dense(X, idx: np.ndarray) -> np.ndarray:
     return (rows.toarray() if sp.issparse(rows) else rows).astype(np.float64, copy=False)
 
 
+def _gather_transposed(X, idx: np.ndarray, out: np.ndarray) -> None:
+    """``out[:] = X[idx].T`` (``out`` float64), gathering along ``X``'s memory layout:
+    ``np.take`` along the contiguous axis takes half the time of fancy indexing, and
+    across it five times that time."""
+    if sp.issparse(X) or X.dtype != np.float64:
+        out[:] = _dense(X, idx).T
+    elif X.flags.f_contiguous:  # X.T is row-major: each column gathered into its row
+        np.take(X.T, idx, axis=1, out=out, mode="clip")  # idx is in range: no check
+    else:
+        out[:] = np.take(X, idx, axis=0).T
+
+
 def _moments(X, y, w, idx: np.ndarray, k: int):
     """Total weight, weighted mean of ``v = (x, y)`` and the triangular factor ``R`` with
     ``R'R = sum_i w_i (v_i - mean)(v_i - mean)'`` of rows ``idx``, a block at a time:
     each block centred on its own mean (corrected once for rounding), blocks merged by
-    the parallel-axis rule (Chan et al.) inside one QR."""
+    the parallel-axis rule (Chan et al.) inside one QR.
+
+    A block is held transposed, one row per coordinate of ``v``: centring and scaling then
+    run along rows of the block's length (along ``d + 1`` columns they are a loop of
+    ``d + 1`` numbers per row, three times the time), and its transpose is the
+    column-major matrix LAPACK's QR factorises in place."""
     total, mean, R = 0.0, np.zeros(k), np.zeros((0, k))
     step = max(_BLOCK_ENTRIES // k, k)
     for a in range(0, len(idx), step):
@@ -124,21 +148,30 @@ def _moments(X, y, w, idx: np.ndarray, k: int):
         wsum = float(wb.sum())
         if wsum <= 0:
             continue
-        V = np.empty((len(rows), k))
-        V[:, : k - 1] = _dense(X, rows)
-        V[:, k - 1] = y[rows]
-        mb = wb @ V / wsum
-        V -= mb
-        fix = wb @ V / wsum  # the rounding of the mean, removed (second pass, in memory)
-        V -= fix
+        joint = () if total == 0 else (len(R), 1)  # columns of R' and the merge's row
+        VT = np.empty((k, len(rows) + sum(joint)))
+        V = VT[:, len(R) : len(R) + len(rows)]
+        _gather_transposed(X, rows, V[: k - 1])
+        V[k - 1] = y[rows]
+        mb = V @ wb / wsum
+        V -= mb[:, None]
+        fix = V @ wb / wsum  # the rounding of the mean, removed (second pass, in memory)
+        V -= fix[:, None]
         mb += fix
-        V *= np.sqrt(wb)[:, None]
-        if total == 0:
-            stack = V
-        else:
-            joint = np.sqrt(total * wsum / (total + wsum)) * (mean - mb)
-            stack = np.vstack([R, V, joint[None]])
-        R = np.linalg.qr(stack, mode="r")
+        V *= np.sqrt(wb)
+        if joint:
+            VT[:, : len(R)] = R.T
+            VT[:, -1] = np.sqrt(total * wsum / (total + wsum)) * (mean - mb)
+        R = _triangular_factor(VT.T)
         mean = mean + (wsum / (total + wsum)) * (mb - mean)
         total += wsum
     return total, mean, R
+
+
+def _triangular_factor(A: np.ndarray) -> np.ndarray:
+    """The ``min(m, k) x k`` factor ``R`` of ``A = QR`` (as ``numpy.linalg.qr``'s mode
+    "r"); ``A``, of shape ``(m, k)``, is overwritten where it is column-major."""
+    factored, _, _, info = lapack.dgeqrf(A, overwrite_a=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"LAPACK dgeqrf failed (info={info})")
+    return np.triu(factored[: A.shape[1]])

@@ -1,4 +1,4 @@
-"""The dual path's master problem: a level method over group weights, in cvxpy.
+"""The dual path's master problem: a level method over group weights.
 
 Every objective the dual path solves has a dual function of one shape,
 
@@ -19,7 +19,9 @@ model of ``q``:
   ``{q_hat >= level}`` (the proximal step of the level method of Lemarechal, Nemirovski
   and Nesterov, 1995), which keeps the iterates stable where plain cutting planes zig-zag.
 
-Both programs are built once with ``cp.Parameter``s (DPP) and re-solved each round. The
+Both programs are re-solved each round with the round's cuts
+(:mod:`fairmtl.solvers._level_programs`): handed to Clarabel directly, or, for tilted's
+exponential cones and other solvers, built once with ``cp.Parameter``s (DPP). The
 bundle has a fixed capacity; when it is full, unused cuts are dropped and, if every cut
 is in use, they are merged into one aggregate cut (still valid by convexity).
 """
@@ -36,6 +38,7 @@ import cvxpy as cp
 import numpy as np
 
 from fairmtl.objectives import ObjectiveForm
+from fairmtl.solvers._level_programs import cvxpy_programs, level_lp, level_qp
 from fairmtl.solvers._quiet import solver_output_captured
 
 __all__ = ["Cut", "DualForm", "LevelMaster", "LevelResult", "OraclePoint", "run_level"]
@@ -147,7 +150,8 @@ class LevelMaster:
     combine : callable
         ``combine(points, weights)``: the convex combination of points.
     solver : str
-        cvxpy solver of the master programs.
+        Solver of the master programs (a cvxpy solver name; CLARABEL's programs without
+        entropy are handed to it directly).
     """
 
     n: int
@@ -161,25 +165,15 @@ class LevelMaster:
     time: float = 0.0
 
     def __post_init__(self) -> None:
-        n, m = self.n, self.capacity
-        self._y = cp.Variable(n, nonneg=True, name="group_weights")
-        self._t = cp.Variable(name="model_value")
-        self._A = cp.Parameter((m, n), name="cut_slopes")
-        self._a0 = cp.Parameter(m, name="cut_offsets")
-        self._cap = cp.Parameter(nonneg=True, name="weight_cap")
-        self._center = cp.Parameter(n, name="center")
-        self._level = cp.Parameter(name="level")
-        h = 0
-        if self.entropy:
-            self._inv_tilt = cp.Parameter(nonneg=True, name="inverse_tilt")
-            h = self._inv_tilt * (np.log(n) * cp.sum(self._y) - cp.sum(cp.entr(self._y)))
-        self._cut_cons = self._t <= self._a0 + self._A @ self._y
-        domain = [cp.sum(self._y) == 1] if self.simplex else [cp.sum(self._y) <= self._cap]
-        self._lp = cp.Problem(cp.Maximize(self._t - h), [self._cut_cons, *domain])
-        self._qp = cp.Problem(
-            cp.Minimize(cp.sum_squares(self._y - self._center)),
-            [self._cut_cons, *domain, self._t - h >= self._level],
-        )
+        # Clarabel's programs go to it directly (fairmtl.solvers._level_programs): the
+        # same arrays cvxpy would hand it, without cvxpy's cost per solve; tilted's
+        # exponential cones and other solvers go through cvxpy
+        self._direct = self.solver == "CLARABEL" and not self.entropy
+        if not self._direct:
+            p = cvxpy_programs(self.n, self.capacity, self.simplex, self.entropy, self.solver)
+            self._y, self._A, self._a0, self._cap = p.y, p.A, p.a0, p.cap
+            self._center, self._level, self._inv_tilt = p.center, p.level, p.inv_tilt
+            self._cut_cons, self._lp, self._qp = p.cut_cons, p.lp, p.qp
         self._mu: np.ndarray | None = None
         self._born = 0
 
@@ -211,7 +205,8 @@ class LevelMaster:
         )
         self.cuts = [merged, self.cuts[keep]]
 
-    def _set(self, form: DualForm) -> None:
+    def _set(self, form: DualForm) -> tuple[np.ndarray, np.ndarray]:
+        """The cut slots' slopes and offsets (given to the cvxpy programs)."""
         m, k = self.capacity, len(self.cuts)
         L = np.stack([c.losses for c in self.cuts])
         R = np.array([c.penalty for c in self.cuts])
@@ -221,31 +216,43 @@ class LevelMaster:
         A = np.zeros((m, self.n))
         a0 = np.full(m, 10.0 * (1.0 + span))  # inactive slots never bind
         A[:k], a0[:k] = slopes, offsets
-        self._A.value, self._a0.value = A, a0
-        self._cap.value = float(form.cap)
-        if self.entropy:
-            self._inv_tilt.value = float(form.inv_tilt)
+        if not self._direct:
+            self._A.value, self._a0.value = A, a0
+            self._cap.value = float(form.cap)
+            if self.entropy:
+                self._inv_tilt.value = float(form.inv_tilt)
+        return A, a0
 
     # -- the two programs ---------------------------------------------------------------
     def model_max(self, form: DualForm) -> tuple[float, np.ndarray, np.ndarray] | None:
         """``(max q_hat, its maximiser, cut multipliers mu)``, or None if the solve failed."""
-        self._set(form)
-        if not self._solve(self._lp):
+        A, a0 = self._set(form)
+        if self._direct:
+            found = self._solve(lambda opts: level_lp(A, a0, form.cap, self.simplex, opts))
+        else:
+            found = self._solve(lambda opts: self._cvxpy(self._lp, opts))
+            if found is not None:
+                found = (self._lp.value, self._y.value, self._cut_cons.dual_value)
+        if found is None:
             return None
         k = len(self.cuts)
-        mu = np.maximum(np.asarray(self._cut_cons.dual_value, float)[:k], 0.0)
+        mu = np.maximum(np.asarray(found[2], float)[:k], 0.0)
         if mu.sum() <= 0:
             return None
         mu = mu / mu.sum()
         self._mu = mu
-        return float(self._lp.value), np.asarray(self._y.value, float), mu
+        return float(found[0]), np.asarray(found[1], float), mu
 
     def project(self, form: DualForm, center: np.ndarray, level: float) -> np.ndarray | None:
         """The point of ``{q_hat >= level}`` nearest to ``center``, or None on failure."""
-        self._set(form)
-        self._center.value = np.asarray(center, float)
-        self._level.value = float(level)
-        if not self._solve(self._qp):
+        A, a0 = self._set(form)
+        center, level = np.asarray(center, float), float(level)
+        if self._direct:
+            return self._solve(
+                lambda opts: level_qp(A, a0, form.cap, self.simplex, center, level, opts)
+            )
+        self._center.value, self._level.value = center, level
+        if self._solve(lambda opts: self._cvxpy(self._qp, opts)) is None:
             return None
         return np.asarray(self._y.value, float)
 
@@ -253,25 +260,33 @@ class LevelMaster:
         """The primal recovery ``sum_k mu_k point_k``."""
         return self.combine([c.point for c in self.cuts], mu)
 
-    def _solve(self, problem: cp.Problem) -> bool:
+    def _solve(self, attempt: Callable[[dict[str, Any]], Any]) -> Any:
+        """The first answer of ``attempt(options)``: the solver's defaults, then (with
+        Clarabel) shorter steps; None when neither answers."""
         t0 = time.perf_counter()
         attempts: list[dict[str, Any]] = [{}]
         if self.solver == "CLARABEL":
             attempts.append({"max_step_fraction": 0.9})
-        ok = False
+        found = None
         for options in attempts:
-            try:
-                with warnings.catch_warnings(), solver_output_captured([]):
-                    warnings.simplefilter("ignore")
-                    problem.solve(solver=self.solver, **options)
-            except (cp.error.SolverError, ValueError, ArithmeticError):
-                continue
-            if problem.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) and self._y.value is not None:
-                ok = True
+            found = attempt(options)
+            if found is not None:
                 break
         self.solves += 1
         self.time += time.perf_counter() - t0
-        return ok
+        return found
+
+    def _cvxpy(self, problem: cp.Problem, options: dict[str, Any]) -> bool | None:
+        """Solve one of the cvxpy programs: True where it has an answer, else None."""
+        try:
+            with warnings.catch_warnings(), solver_output_captured([]):
+                warnings.simplefilter("ignore")
+                problem.solve(solver=self.solver, warm_start=False, **options)
+        except (cp.error.SolverError, ValueError, ArithmeticError):
+            return None
+        if problem.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) and self._y.value is not None:
+            return True
+        return None
 
 
 # -- the level loop, shared by the linear dual path and the reduction --------------------
