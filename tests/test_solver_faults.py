@@ -7,6 +7,7 @@ was asked; no test asserts a wall-clock duration.
 from __future__ import annotations
 
 import re
+import warnings
 
 import cvxpy as cp
 import numpy as np
@@ -14,7 +15,12 @@ import pytest
 from solver_statuses import STATUSES
 
 from fairmtl import FairMTLClassifier, FairMTLRegressor
-from fairmtl.exceptions import SolverFailedError, SolverFallbackWarning, SolverInaccurateWarning
+from fairmtl.exceptions import (
+    InfeasibleError,
+    SolverFailedError,
+    SolverFallbackWarning,
+    SolverInaccurateWarning,
+)
 from fairmtl.solvers import (
     ERROR,
     INACCURATE,
@@ -124,6 +130,26 @@ def test_every_solver_failing_raises_naming_each_attempt(patch_solve):
         FairMTLClassifier(
             objective="average", alpha=1e-4, sharing_strength=1.0, solver="CLARABEL"
         ).fit(X, y, groups=g)
+
+
+def test_a_fallback_that_proves_infeasibility_raises_the_error_alone(patch_solve):
+    """The first solver fails, the next proves the loss bounds infeasible: the error says
+    which bound is feasible; no fallback warning beside it (nothing to act on)."""
+    X, y, g = make_data()
+    # the smallest feasible bound: the unpenalised minimax worst loss (bounds that hold
+    # for some model do not depend on the penalty)
+    minimax = FairMTLClassifier("shared", objective="minimax", alpha=0.0, solver="CLARABEL")
+    worst = float(np.max(minimax.fit(X, y, groups=g).group_losses_))
+    recorder = patch_solve({0: "raise"})
+    bounded = FairMTLClassifier(
+        "shared", objective="bounded", epsilon=worst - 0.05, alpha=1e-4, solver="CLARABEL"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SolverFallbackWarning)
+        with pytest.raises(InfeasibleError) as caught:
+            bounded.fit(X, y, groups=g)
+    assert caught.value.min_feasible == pytest.approx(worst, rel=1e-4)
+    assert recorder.calls[1]["max_step_fraction"] < recorder.calls[0]["max_step_fraction"]
 
 
 # -- statuses --------------------------------------------------------------------------------

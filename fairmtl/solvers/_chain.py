@@ -6,10 +6,11 @@ when it is installed. The shorter steps are measured: over 353 conic programs of
 path (every objective, sharing and penalty of a small three-group problem, hospitals of 8
 groups, alpha 0 included), CLARABEL at fairmtl's tolerances failed ("insufficient
 progress") on 17 with a step of 0.99 and on 2 with 0.95, in 8% more iterations and no
-more time; a step of 0.9 solved those 2. A solver that raises, stops
-at a limit, or returns an inaccurate status hands over to the next with a
-:class:`~fairmtl.exceptions.SolverFallbackWarning` naming both and the reason. What the
-chain gave (:class:`ChainResult`) becomes the exact path's solver record by
+more time; a step of 0.9 solved those 2. A solver that raises, stops at a limit, or
+returns an inaccurate status hands over to the next with a
+:class:`~fairmtl.exceptions.SolverFallbackWarning` naming both and the reason (raised
+when the chain ends, unless it ends in an infeasible verdict, whose error says what to
+do). What the chain gave (:class:`ChainResult`) becomes the exact path's solver record by
 :func:`chain_record`.
 """
 
@@ -206,6 +207,10 @@ def solve_chain(
     start = time.perf_counter()
     attempts: list[dict[str, Any]] = []
     kept: dict[str, Any] | None = None
+    # warned once the chain gives a model: an infeasible verdict raises an error that says
+    # what to do (the attempts are in the caller's record), and a fallback note beside it
+    # would be one the user cannot act on
+    fallbacks: list[str] = []
     for i, step in enumerate(chain):
         t0 = time.perf_counter()
         printed: list[str] = []
@@ -239,7 +244,10 @@ def solve_chain(
             "solver_output": "".join(printed),
         }
         attempts.append(attempt)
-        if group == OPTIMAL or (group == INFEASIBLE and stop_on_infeasible):
+        if group == INFEASIBLE and stop_on_infeasible:
+            return ChainResult(group, step.label, iters, time.perf_counter() - start, attempts)
+        if group == OPTIMAL:
+            _warn_fallbacks(fallbacks)
             return ChainResult(group, step.label, iters, time.perf_counter() - start, attempts)
         if group == INACCURATE and kept is None:
             kept = {"values": _snapshot(problem), "attempt": attempt}
@@ -248,11 +256,10 @@ def solve_chain(
             break
         if i + 1 < len(chain):
             reason = _reason(error, raw)
-            warnings.warn(
-                MSG_FALLBACK.format(failed=step.label, reason=reason, next=chain[i + 1].label),
-                SolverFallbackWarning,
-                stacklevel=3,
+            fallbacks.append(
+                MSG_FALLBACK.format(failed=step.label, reason=reason, next=chain[i + 1].label)
             )
+    _warn_fallbacks(fallbacks)
     if kept is not None:
         _restore(problem, kept["values"])
         a = kept["attempt"]
@@ -261,6 +268,13 @@ def solve_chain(
         )
     last = attempts[-1]["status"] if attempts else ERROR
     return ChainResult(last, None, None, time.perf_counter() - start, attempts)
+
+
+def _warn_fallbacks(messages: list[str]) -> None:
+    """One :class:`~fairmtl.exceptions.SolverFallbackWarning` per fallback, raised where
+    :func:`solve_chain` was called."""
+    for message in messages:
+        warnings.warn(message, SolverFallbackWarning, stacklevel=4)
 
 
 def _hit_limit(problem: cp.Problem) -> bool:
