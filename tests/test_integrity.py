@@ -28,7 +28,6 @@ from fairmtl.datasets import make_hospitals
 from fairmtl.exceptions import DataWarning, SmallGroupWarning
 
 pytestmark = pytest.mark.filterwarnings(
-    "ignore::fairmtl.exceptions.SolverFallbackWarning",
     "ignore:The chosen epsilon:fairmtl.exceptions.FairMTLWarning",
 )
 

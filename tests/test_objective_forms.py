@@ -30,9 +30,7 @@ LINEAR = dict(sharing="shared", alpha=1e-2, sharing_strength=1.0, adjustment=0.0
 MLP = dict(model="mlp", hidden_layer_sizes=(4,), max_epochs=1, alpha=1e-2,
            sharing_strength=1.0, adjustment=0.0, random_state=0)  # fmt: skip
 HAS_TORCH = importlib.util.find_spec("torch") is not None
-#: a solver may fall back on this small problem (recorded, and beside the point here)
 pytestmark = [
-    pytest.mark.filterwarnings("ignore::fairmtl.exceptions.SolverFallbackWarning"),
     # the neural path through the deprecated model="mlp" spelling, which still works
     pytest.mark.filterwarnings("ignore:.*FairMTLMLPClassifier:FutureWarning"),
 ]

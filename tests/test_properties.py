@@ -23,7 +23,6 @@ from fairmtl.data import GroupEncoder, make_preprocessor
 from fairmtl.solvers import SOLUTION_PRESENT
 
 pytestmark = pytest.mark.filterwarnings(
-    "ignore::fairmtl.exceptions.SolverFallbackWarning",
     "ignore::fairmtl.exceptions.DataWarning",  # single-class groups under independent
 )
 
