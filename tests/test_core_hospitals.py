@@ -9,15 +9,12 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
 
 from fairmtl import FairMTLClassifier
 from fairmtl.datasets import make_hospitals
-from fairmtl.exceptions import SolverFallbackWarning
 
 ALPHA = 1e-3
 #: offset's coupling per hospital of average size (a pull of ~0.1 towards the mean model)
@@ -40,10 +37,7 @@ def log_loss_by_hand(model, X, y, g):
 
 
 def fit(X, y, g, **params):
-    with warnings.catch_warnings():
-        # CLARABEL -> CLARABEL[max_step_fraction] on 30-group minimax is expected here
-        warnings.simplefilter("ignore", SolverFallbackWarning)
-        return FairMTLClassifier(alpha=ALPHA, **params).fit(X, y, groups=g)
+    return FairMTLClassifier(alpha=ALPHA, **params).fit(X, y, groups=g)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
