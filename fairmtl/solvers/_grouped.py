@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from fairmtl.losses import Loss
 
-__all__ = ["Float64Rows", "GroupedData"]
+__all__ = ["Float64Rows", "GroupedData", "dense_chunk_rows"]
 
 #: dense inputs with fewer non-zeros than this share are held as CSR
 SPARSE_SHARE = 0.25
@@ -64,6 +64,13 @@ class Float64Rows:
         out = self.buffer[: Xs.shape[0]]
         np.copyto(out, Xs)
         return out
+
+
+def dense_chunk_rows(d: int, most: int | None = None) -> int:
+    """Rows of a chunk of ``d`` dense features: at most ``most`` (default ``_CHUNK``), and
+    a float64 copy of the chunk within ``CHUNK_BYTES`` (at least 1,024 rows)."""
+    most = _CHUNK if most is None else most
+    return max(1024, min(most, CHUNK_BYTES // (8 * max(d, 1))))
 
 
 def _loss_and_gradient(loss: Loss, z: np.ndarray, y: np.ndarray):
@@ -183,7 +190,7 @@ class GroupedData:
         return Float64Rows(self.X, self._dense_chunk())
 
     def _dense_chunk(self) -> int:
-        return max(1024, min(_CHUNK, CHUNK_BYTES // (8 * max(self.d, 1))))
+        return dense_chunk_rows(self.d)
 
     def exact_rows(self, start: int, stop: int, buffer: Float64Rows | None = None):
         """Rows ``start:stop`` in float64: a view, or an upcast copy of these rows only

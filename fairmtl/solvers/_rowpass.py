@@ -25,7 +25,7 @@ from typing import TypeVar
 import numpy as np
 import scipy.sparse as sp
 
-from fairmtl.solvers._grouped import CHUNK_BYTES, LARGE_GROUP_ROWS, Float64Rows
+from fairmtl.solvers._grouped import LARGE_GROUP_ROWS, Float64Rows, dense_chunk_rows
 
 __all__ = [
     "add_in_order",
@@ -63,7 +63,7 @@ def pass_threads() -> int:
 
 def block_rows(d: int) -> int:
     """Rows of one block of ``d`` features (a float64 block stays within CHUNK_BYTES)."""
-    return max(1024, min(MAX_BLOCK_ROWS, CHUNK_BYTES // (8 * max(d, 1))))
+    return dense_chunk_rows(d, MAX_BLOCK_ROWS)
 
 
 def passes_in_blocks(data) -> bool:
