@@ -44,6 +44,7 @@ from fairmtl.solvers._blockhessian import (
     group_jacobian,
     offset_hessian,
 )
+from fairmtl.solvers._centred_kkt import CentredNorm
 from fairmtl.solvers._certificate import CURVATURE_BOUND, Penalty, _curvature
 from fairmtl.solvers._grouped import GroupedData, _loss_and_gradient
 from fairmtl.solvers._interior import epigraph_program, lagrangian_hessian, weighted_program
@@ -277,6 +278,15 @@ def _setup(data, loss, penalty, sharing, lam):
     return model, coords
 
 
+def _check_norm(data, penalty, sharing: str) -> CentredNorm | None:
+    """The KKT check's dual norm in centred coefficients where the features are far from
+    centred (:mod:`fairmtl.solvers._centred_kkt`; dense Hessians), else None (the
+    penalty's own)."""
+    if _structured(sharing, data):
+        return None
+    return CentredNorm.of(data, penalty, 1 if sharing == "shared" else data.n_groups)
+
+
 def _constraint_jacobian(model, coords, jw, jb, scale) -> np.ndarray:
     """Rows ``scale_g * grad L_g`` in the SQP's coordinates."""
     return np.array(
@@ -303,6 +313,7 @@ def refine_smooth(
     ``shared``. Returns None when the answer fails its checks (see the module docstring).
     """
     model, coords = _setup(data, loss, penalty, sharing, shares)
+    norm = _check_norm(data, penalty, sharing)
     ones = np.ones(data.n_groups)
 
     def objective(x):
@@ -327,7 +338,8 @@ def refine_smooth(
         value = float(shares @ losses) + pv
         margin = bounds - losses
         near = 1e-6 * np.maximum(1.0, np.abs(np.where(bounded, bounds, 0.0)))
-        gap, mu = _kkt_gap(model, penalty, (jw, jb, pw, pb), shares, ones, margin, False, near)
+        gap, mu = _kkt_gap(model, penalty, (jw, jb, pw, pb), shares, ones, margin, False,
+                           near, norm)  # fmt: skip
         feasible = np.all(margin >= -FEAS_TOL * np.maximum(1.0, np.abs(bounds)))
         passed = bool(feasible and gap <= KKT_TOL * (1.0 + abs(value)))
         return RefineResult(w, b, losses, value, 0, gap, multipliers=mu), passed
@@ -355,6 +367,7 @@ def minimax_smooth(
     ``value`` of the result is that objective; None when the answer fails its checks.
     """
     model, coords = _setup(data, loss, penalty, sharing, np.maximum(scale, 1e-3 * scale.max()))
+    norm = _check_norm(data, penalty, sharing)
     zeros = np.zeros(data.n_groups)
 
     def split(xt):
@@ -383,7 +396,8 @@ def minimax_smooth(
         value = float(levels.max()) + pv
         margin = levels.max() - levels
         near = 1e-6 * max(1.0, abs(float(levels.max())))
-        gap, mu = _kkt_gap(model, penalty, (jw, jb, pw, pb), zeros, scale, margin, True, near)
+        gap, mu = _kkt_gap(model, penalty, (jw, jb, pw, pb), zeros, scale, margin, True, near,
+                           norm)  # fmt: skip
         passed = bool(gap <= KKT_TOL * (1 + abs(value)))
         return RefineResult(w, b, losses, value, 0, gap, multipliers=mu), passed
 
@@ -396,14 +410,14 @@ def minimax_smooth(
     return run_engines(objective, (slack, slack_jac), check, np.append(x0, t0), program, *engines)
 
 
-def _kkt_gap(model, penalty, grads, base, scale, margin, simplex: bool, near_tol):
+def _kkt_gap(model, penalty, grads, base, scale, margin, simplex: bool, near_tol, norm=None):
     """A bound on the duality gap of ``base @ L + R`` under ``scale_g L_g <= ...`` (margin
     ``margin_g`` >= 0): multipliers ``mu`` of the (nearly) active constraints by
     non-negative least squares (summing to 1 when ``simplex``: the epigraph's ``t``), then
     ``1/2 ||grad of the Lagrangian||^2_{H^-1} + mu @ margin``; constraints within
     ``near_tol`` of active may carry a multiplier. The free intercept
     directions' gradient enters squared (zero at the optimum). Returns the bound and
-    ``mu``."""
+    ``mu``. ``norm``: the dual norm's holder (:func:`_check_norm`), else the penalty."""
     jw, jb, pw, pb = grads
     near = np.flatnonzero(margin <= near_tol)
     gw, gb = model.blocks(jw, jb, base)
@@ -419,4 +433,5 @@ def _kkt_gap(model, penalty, grads, base, scale, margin, simplex: bool, near_tol
         free = float(gb.sum()) ** 2
     else:  # one free intercept per group
         free = float(gb @ gb)
-    return 0.5 * penalty.dual_norm_sq(gw, gb) + free + float(mu[near] @ margin[near]), mu
+    dual = (penalty if norm is None else norm).dual_norm_sq(gw, gb)
+    return 0.5 * dual + free + float(mu[near] @ margin[near]), mu
