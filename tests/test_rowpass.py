@@ -125,3 +125,16 @@ def test_thread_count_follows_omp_num_threads(monkeypatch):
     assert _rowpass.pass_threads() == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
     assert 1 <= _rowpass.pass_threads() <= _rowpass.MAX_THREADS
+
+
+def test_blocked_group_blocks_equal_numpy():
+    """The per-group Hessian blocks of many-group offset fits, from the blocked passes."""
+    X, y, tasks, w = rows(np.float64, "logistic", seed=7)
+    model = model_of(X, y, tasks, w, "logistic", "offset")
+    rng = np.random.default_rng(8)
+    coef, intercept = rng.normal(size=(G, D)) * 0.3, rng.normal(size=G)
+    weights = rng.uniform(0.5, 2.0, G)
+    weights[2] = 0.0  # a group of weight 0 has a zero block
+    hessians = numpy_sums(X, y, tasks, w, "logistic", coef, intercept, weights)[2]
+    blocks = model.group_blocks((coef, intercept), weights)
+    np.testing.assert_allclose(blocks, hessians, rtol=1e-11, atol=1e-14)

@@ -28,8 +28,9 @@ import scipy.sparse as sp
 from scipy.linalg import LinAlgError, cholesky, solve_triangular
 from scipy.optimize import nnls
 
-from fairmtl.solvers._interior import GRAM_CHUNK, weighted_gram
+from fairmtl.solvers._interior import GRAM_CHUNK, gram_block, group_gram_sums, weighted_gram
 from fairmtl.solvers._newton_sqp import _clarabel
+from fairmtl.solvers._rowpass import passes_in_blocks
 
 __all__ = ["GroupBlockHessian", "group_grams", "group_jacobian", "offset_hessian"]
 
@@ -311,6 +312,8 @@ def group_grams(data, loss_curvature, z: np.ndarray, weights: np.ndarray) -> np.
     """``weights_g * Hessian of L_g`` in ``(w_g, b_g)`` for every group, shape
     ``(G, d + 1, d + 1)``, for rows sorted by group
     (:class:`~fairmtl.solvers._grouped.GroupedData`); groups of weight 0 are skipped."""
+    if passes_in_blocks(data):  # few large groups: blocks of rows on threads
+        return group_gram_sums(data, loss_curvature, z, weights)
     G, d = data.n_groups, data.d
     blocks = np.zeros((G, d + 1, d + 1))
     c = weights[data.task] * data.rw * loss_curvature(z, data.y)
@@ -320,8 +323,7 @@ def group_grams(data, loss_curvature, z: np.ndarray, weights: np.ndarray) -> np.
         return _dense_grams(data, c, used, blocks)
     for g in used:
         a, e = data.starts[g], data.starts[g + 1]
-        ww, wb, cs = weighted_gram(data.rows(a, e), c[a:e])
-        blocks[g, :d, :d], blocks[g, :d, d], blocks[g, d, :d], blocks[g, d, d] = ww, wb, wb, cs
+        blocks[g] = gram_block(*weighted_gram(data.rows(a, e), c[a:e]))
     return blocks
 
 
@@ -341,10 +343,7 @@ def _dense_grams(data, c: np.ndarray, used: np.ndarray, blocks: np.ndarray) -> n
         j = max(int(np.searchsorted(ends, a + GRAM_CHUNK, side="right")), k + 1)
         e = ends[j - 1]
         if e - a > GRAM_CHUNK:  # one group larger than a run
-            ww, wb, cs = weighted_gram(data.rows(a, e), c[a:e])
-            g = used[k]
-            blocks[g, :d, :d], blocks[g, :d, d], blocks[g, d, :d] = ww, wb, wb
-            blocks[g, d, d] = cs
+            blocks[used[k]] = gram_block(*weighted_gram(data.rows(a, e), c[a:e]))
         else:
             rows = buffer[: e - a]
             np.multiply(X[a:e], root[a:e, None], out=rows[:, :d])

@@ -144,11 +144,11 @@ def lagrangian_hessian(data, loss_curvature, z: np.ndarray, weights: np.ndarray,
     d = data.d
     H = np.zeros((P * (d + 1), P * (d + 1)))
     if passes_in_blocks(data):
-        ww, wb, cs = group_gram_sums(data, loss_curvature, z, weights)
+        blocks = group_gram_sums(data, loss_curvature, z, weights)
         if P == 1:
-            ww, wb, cs = ww.sum(axis=0)[None], wb.sum(axis=0)[None], cs.sum(keepdims=True)
+            blocks = blocks.sum(axis=0)[None]
         for p in range(P):
-            _place(H, P, d, p, (ww[p], wb[p], cs[p]))
+            _place(H, P, d, p, (blocks[p, :d, :d], blocks[p, :d, d], blocks[p, d, d]))
         return H
     c = weights[data.task] * data.rw * loss_curvature(z, data.y)
     buffer = gram_buffer(data.rows(0, data.n))
@@ -169,22 +169,28 @@ def _place(H: np.ndarray, P: int, d: int, p: int, gram: tuple) -> None:
     H[P * d + p, P * d + p] += cs
 
 
-def group_gram_sums(data, loss_curvature, z: np.ndarray, weights: np.ndarray):
-    """``weights_g * X_g' diag(curvature) X_g``, ``X_g' (...)`` and the sum, for every group
-    (``(G, d, d)``, ``(G, d)``, ``(G,)``), over blocks of rows on several threads
-    (:mod:`fairmtl.solvers._rowpass`); groups of weight 0 are zero."""
+def group_gram_sums(data, loss_curvature, z: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``weights_g * Hessian of L_g`` in ``(w_g, b_g)`` for every group, shape
+    ``(G, d + 1, d + 1)`` (``[X' C X, X' c; c' X, sum c]``), over blocks of rows on several
+    threads (:mod:`fairmtl.solvers._rowpass`); groups of weight 0 are zero."""
     G, d = data.n_groups, data.d
 
     def part(a: int, e: int):
-        ww, wb, cs = np.zeros((G, d, d)), np.zeros((G, d)), np.zeros(G)
+        blocks = np.zeros((G, d + 1, d + 1))
         buffer = thread_gram_buffer(data, GRAM_CHUNK)
         for g, s, t in group_spans(data, a, e):
             if weights[g] != 0:
                 c = weights[g] * data.rw[s:t] * loss_curvature(z[s:t], data.y[s:t])
-                ww[g], wb[g], cs[g] = weighted_gram(data.rows(s, t), c, buffer)
-        return ww, wb, cs
+                blocks[g] = gram_block(*weighted_gram(data.rows(s, t), c, buffer))
+        return (blocks,)
 
-    return add_in_order(blocked(data.n, block_rows(d), part))
+    return add_in_order(blocked(data.n, block_rows(d), part))[0]
+
+
+def gram_block(ww: np.ndarray, wb: np.ndarray, cs: float) -> np.ndarray:
+    """:func:`weighted_gram`'s ``(X' C X, X' c, sum c)`` as one ``(d + 1, d + 1)`` block in
+    ``(w, b)``."""
+    return np.block([[ww, wb[:, None]], [wb[None, :], np.array([[cs]])]])
 
 
 def gram_buffer(X) -> np.ndarray | None:
