@@ -11,9 +11,11 @@ from sklearn.linear_model import LogisticRegression
 from fairmtl import FairMTLClassifier, FairMTLRegressor
 from fairmtl.data import group_label_folds, row_keys
 from fairmtl.estimators._cv_search import Search
+from fairmtl.estimators._selection import difference_se
 from fairmtl.estimators._tuning import (
     ADJUSTMENT_GRID,
     ALPHA_EXPONENTS,
+    ALPHA_SE,
     START_ALPHA,
     START_ALPHA_EXPONENT,
     STRENGTH_EXPONENTS,
@@ -199,6 +201,58 @@ def test_a_tiny_noisy_group_does_not_decide():
     assert scores[0] < scores[1]
 
 
+def _two_candidates(rng, sizes, means):
+    """Held-out row losses of two candidates on the same rows: a shared row effect plus
+    each candidate's own noise (so their difference is paired)."""
+    tasks = np.repeat(np.arange(len(sizes)), sizes)
+    shared = rng.exponential(0.5, size=len(tasks))
+    a = shared + np.asarray(means)[tasks] + rng.normal(0, 0.05, len(tasks))
+    b = shared + np.asarray(means)[tasks] + 0.01 + rng.normal(0, 0.05, len(tasks))
+    return tasks, a, b
+
+
+def _row(loss, tasks, n_groups):
+    overall, mean, se2 = heldout_group_stats(loss, tasks, np.ones(len(tasks)), n_groups)
+    return {"mean_test_loss": overall, "group_test_loss": mean, "se2": se2, "row_loss": loss}
+
+
+def test_difference_se_by_hand():
+    """Each score is ``(1 - k) L + k L_worst``: the difference's standard error is that of
+    the per-row differences weighted as the scores weight them, group by group
+    (scipy's standard error of each group's mean)."""
+    from scipy.stats import sem
+
+    rng = np.random.default_rng(4)
+    tasks, a, b = _two_candidates(rng, [300, 200, 40], [0.0, 0.1, 0.4])
+    keep = np.array([0.9, 0.8, 0.5])
+    rows = [_row(v, tasks, 3) for v in (a, b)]
+    n, share = len(tasks), np.bincount(tasks) / len(tasks)
+    for row in rows:  # the 40-row group is the worst under both candidates
+        overall, groups = row["mean_test_loss"], row["group_test_loss"]
+        assert np.argmax(overall + keep * (groups - overall)) == 2
+    beta = (1 - keep[2]) * share + keep[2] * (np.arange(3) == 2)
+    expected = np.sqrt(sum(sem(beta[g] * (a - b)[tasks == g]) ** 2 for g in range(3)))
+    assert difference_se(rows[0], rows[1], keep, tasks, np.ones(n)) == pytest.approx(expected)
+    assert difference_se(rows[0], rows[0], keep, tasks, np.ones(n)) == 0.0
+
+
+def test_difference_se_is_the_spread_of_the_difference_over_new_rows():
+    """Monte Carlo: over many draws of the held-out rows, the standard deviation of the
+    score difference matches the mean estimated standard error (within 10%)."""
+    rng = np.random.default_rng(5)
+    keep = np.array([0.9, 0.8, 0.5])
+    diffs, ses = [], []
+    for _ in range(2000):
+        tasks, a, b = _two_candidates(rng, [300, 200, 40], [0.0, 0.1, 0.4])
+        ra, rb = _row(a, tasks, 3), _row(b, tasks, 3)
+        diffs.append(
+            shrunk_worst(ra["mean_test_loss"], ra["group_test_loss"], keep)
+            - shrunk_worst(rb["mean_test_loss"], rb["group_test_loss"], keep)
+        )
+        ses.append(difference_se(ra, rb, keep, tasks, np.ones(len(tasks))))
+    assert np.std(diffs, ddof=1) == pytest.approx(np.mean(ses), rel=0.1)
+
+
 # -- the estimators' "auto" ----------------------------------------------------------------
 
 
@@ -238,8 +292,14 @@ def test_auto_records_every_candidate_and_fits_the_chosen_values(hospitals):
     at_chosen = results[results["param_sharing_strength"] == clf.sharing_strength_]
     alpha_exps = _exponents(at_chosen["param_alpha"])
     assert START_ALPHA_EXPONENT in alpha_exps
-    _walked_to_a_minimum(alpha_exps, at_chosen["score"].to_numpy(), 0.5, ALPHA_EXPONENTS)
-    assert clf.alpha_ == at_chosen.loc[at_chosen["score"].idxmin()]["param_alpha"]
+    scores = at_chosen["score"].to_numpy()
+    _walked_to_a_minimum(alpha_exps, scores, 0.5, ALPHA_EXPONENTS)
+    # the largest alpha within one standard error (of the paired difference) of the best
+    se = at_chosen["score_diff_se"].to_numpy()
+    assert np.all(np.isfinite(se)) and se[np.argmin(scores)] == 0.0
+    within = at_chosen["param_alpha"].to_numpy()[scores <= scores.min() + ALPHA_SE * se]
+    assert clf.alpha_ == max(within)
+    assert results["score_diff_se"].isna().sum() == len(results) - len(at_chosen)
     assert len(results) == len(at_start) + len(at_chosen) - 1
     best = results.iloc[clf.best_index_]
     assert (best["param_alpha"], best["param_sharing_strength"]) == (

@@ -98,8 +98,11 @@ class FairMTLClassifier(GroupClassifierMixin, LinearBase):
         number of rows. Intercepts are not penalised. "auto": chosen by cross-validation,
         walking half-decades from 1e-3 (within 3e-5 to 0.03) until a value scores worse
         than the best (smaller values barely change a fit on standardised features and
-        make the cross-validation's solves slow). Penalties act on the features' own units:
-        standardise them (``fairmtl.data.make_preprocessor``).
+        make the cross-validation's solves slow), then the largest value walked whose
+        score is within one standard error of the best (the one-standard-error rule: of
+        the values the held-out rows cannot tell apart, the most regularised).
+        Penalties act on the features' own units: standardise them
+        (``fairmtl.data.make_preprocessor``).
     cv : int, cross-validation generator or iterable, default=5
         Folds of the cross-validation that settles the "auto" knobs. An int: that many
         folds of distinct rows stratified by group and class
@@ -165,7 +168,10 @@ categorical_features, device, verbose
         rule's value, lower is better), ``rank_score``, ``mean_test_loss``,
         ``worst_group_test_loss``, ``test_loss[<group>]`` (each group's held-out
         loss), ``shrinkage[<group>]`` (the share of it the score keeps: the same for
-        every candidate) and ``n_inaccurate_folds``. None when nothing was "auto".
+        every candidate), ``n_inaccurate_folds`` and ``score_diff_se`` (for the
+        candidates of alpha's walk, the standard error of their score minus the best
+        score, paired over the held-out rows; NaN for the others). None when nothing
+        was "auto".
     best_index_ : int or None
         The entry of ``cv_results_`` the fit uses.
     coef_ : ndarray of shape (n_groups, n_features) or (n_groups, n_classes, n_features)

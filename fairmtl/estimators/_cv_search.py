@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from fairmtl.estimators._selection import (
+    difference_se,
     heldout_group_stats,
     shrinkage_weights,
     shrunk_worst_row,
@@ -190,6 +191,10 @@ class Search:
             "se2": se2,
             "n_inaccurate_folds": n_inaccurate,
             "feasible": feasible,
+            # every row's held-out loss, for the paired standard errors of the alpha rule
+            # (dropped once alpha is chosen: :meth:`drop_row_losses`)
+            "row_loss": row_loss if feasible else None,
+            "score_diff_se": np.nan,
         }
         self.cache[key] = row
         self.rows.append(row)
@@ -293,6 +298,32 @@ class Search:
         self.best = self.rows.index(rows[best])
         return best
 
+    def most_regularised_within_se(self, rows: dict[float, dict], n_se: float) -> float:
+        """The largest exponent of ``rows`` (an ``alpha`` walk's candidates) whose score
+        is within ``n_se`` standard errors of the best score, the standard error of
+        their paired difference over the held-out rows (see :mod:`._selection`); each
+        candidate's standard error is kept in its row (``score_diff_se``)."""
+        keep = self._weights(list(rows.values()))
+        scores = {e: shrunk_worst_row(r, keep) for e, r in rows.items()}
+        best = min(scores, key=scores.__getitem__)
+        if not np.isfinite(scores[best]):
+            return best
+        p, chosen = self.prep, best
+        for e, row in rows.items():
+            if not np.isfinite(scores[e]) or row["row_loss"] is None:
+                continue
+            se = difference_se(row, rows[best], keep, p.tasks, p.sample_weight)
+            row["score_diff_se"] = se
+            if e > chosen and scores[e] <= scores[best] + n_se * se:
+                chosen = e
+        self.best = self.rows.index(rows[chosen])
+        return chosen
+
+    def drop_row_losses(self) -> None:
+        """Free the candidates' per-row held-out losses (n floats each)."""
+        for row in self.rows:
+            row["row_loss"] = None
+
     def _weights(self, rows: list[dict]) -> np.ndarray:
         """The shrinkage weights: kept ones, or estimated on ``rows`` (feasible ones)."""
         if self.keep is not None:
@@ -316,6 +347,7 @@ class Search:
         out["mean_test_loss"] = np.array([r["mean_test_loss"] for r in rows], dtype=float)
         out["worst_group_test_loss"] = np.array([np.max(r["group_test_loss"]) for r in rows])
         out["n_inaccurate_folds"] = np.array([r["n_inaccurate_folds"] for r in rows])
+        out["score_diff_se"] = np.array([r["score_diff_se"] for r in rows], dtype=float)
         for g, name in enumerate(group_names):
             out[f"test_loss[{name}]"] = np.array([r["group_test_loss"][g] for r in rows])
             out[f"shrinkage[{name}]"] = np.full(len(rows), self.keep[g])

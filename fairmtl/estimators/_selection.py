@@ -20,6 +20,21 @@ noise (a group of 8 rows has the highest loss of the day by chance, and the choi
 it). The shrinkage pulls each group's estimate towards the mean by exactly the share of
 it that is noise: a large group keeps its own figure, a tiny one counts for little, and
 when the groups do not differ beyond noise the score is the average held-out loss.
+
+``alpha``: the most regularised candidate within one standard error
+------------------------------------------------------------------
+Of the ``alpha`` values the search visits, the fit takes the **largest whose score is
+within one standard error of the best score**, the standard error of the two
+candidates' difference, paired over the held-out rows (:func:`difference_se`): the
+one-standard-error rule of Breiman et al. (1984) and Hastie, Tibshirani & Friedman
+(*The Elements of Statistical Learning*, 7.10). Near its minimum the held-out score is
+flat in ``alpha`` and the lowest point is decided by which rows fell in which fold; of
+the values the data cannot tell apart, the most regularised one generalises at least as
+well and varies less. Measured on the generalisation benchmark's data (20 repeated
+splits each), it lowered the held-out worst-group log loss on six of eight datasets.
+``sharing_strength`` keeps the lowest score: a larger strength is not a safer choice
+but a different one (it moves each group's model towards the others'), and the same rule
+applied to it raised the worst-group loss where the groups are unrelated.
 """
 
 from __future__ import annotations
@@ -28,7 +43,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["heldout_group_stats", "shrinkage_weights", "shrunk_worst", "shrunk_worst_row"]
+__all__ = [
+    "difference_se",
+    "heldout_group_stats",
+    "shrinkage_weights",
+    "shrunk_worst",
+    "shrunk_worst_row",
+]
 
 
 def heldout_group_stats(
@@ -78,3 +99,41 @@ def shrunk_worst_row(row: dict[str, Any], keep: np.ndarray) -> float:
     if not row["feasible"]:
         return np.inf
     return shrunk_worst(row["mean_test_loss"], row["group_test_loss"], keep)
+
+
+def _score_coefficients(
+    overall: float, mean: np.ndarray, keep: np.ndarray, share: np.ndarray
+) -> np.ndarray:
+    """``beta_g`` of the score written as ``sum_g beta_g L_g`` (``L = sum_g share_g L_g``)."""
+    worst = int(np.argmax(overall + keep * (mean - overall)))
+    beta = (1.0 - keep[worst]) * share
+    beta[worst] += keep[worst]
+    return beta
+
+
+def difference_se(
+    a: dict[str, Any],
+    b: dict[str, Any],
+    keep: np.ndarray,
+    tasks: np.ndarray,
+    weights: np.ndarray,
+) -> float:
+    """Standard error of ``score(a) - score(b)``, paired over the same held-out rows.
+
+    Each score is ``L + keep_g* (L_g* - L)`` for its worst group ``g*``, a weighted sum
+    ``sum_g beta_g L_g`` of the group means (``L`` is ``sum_g (W_g / W) L_g``). So the
+    difference is ``sum_g`` of the group means of the per-row values
+    ``beta_a[g] * loss_a - beta_b[g] * loss_b``, whose squared standard errors
+    (:func:`heldout_group_stats`: the groups' rows are independent) add up.
+
+    ``a`` and ``b`` are candidates' rows with their per-row held-out losses
+    (``row_loss``) and group means.
+    """
+    n_groups = len(keep)
+    w = np.asarray(weights, dtype=float)
+    share = np.bincount(tasks, weights=w, minlength=n_groups) / w.sum()
+    beta_a = _score_coefficients(a["mean_test_loss"], a["group_test_loss"], keep, share)
+    beta_b = _score_coefficients(b["mean_test_loss"], b["group_test_loss"], keep, share)
+    paired = beta_a[tasks] * a["row_loss"] - beta_b[tasks] * b["row_loss"]
+    _, _, se2 = heldout_group_stats(paired, tasks, w, n_groups)
+    return float(np.sqrt(se2.sum()))

@@ -13,7 +13,9 @@ Order of the search: ``sharing_strength`` by a walk over decades (0.1, then 1 an
 then on in the direction that scores better until a value scores worse, within 1e-4 to
 10), then one half-decade step from the best towards its better neighbour (both ways at
 an end of the range); at ``alpha=1e-3`` when alpha is tuned too. Then ``alpha`` by the
-same walk over half-decades from 1e-3 (within 3e-5 to 0.03) at the chosen strength. Both
+same walk over half-decades from 1e-3 (within 3e-5 to 0.03) at the chosen strength; of
+the values walked, the largest whose score is within one standard error of the best
+(the one-standard-error rule of :mod:`._selection`). Both
 on the average loss (the objective does not change which model complexity generalises;
 the average-loss solves are the cheap ones); then, for ``minimax`` and ``bounded``, the
 adjustment ``C`` on the stated objective. A held-out score along a regularisation path
@@ -45,6 +47,7 @@ from fairmtl.objectives import objective_class
 __all__ = [
     "ADJUSTMENT_GRID",
     "ALPHA_EXPONENTS",
+    "ALPHA_SE",
     "STRENGTH_EXPONENTS",
     "Tuned",
     "adjustment_vector",
@@ -75,6 +78,9 @@ ALPHA_EXPONENTS = (-4.5, -1.5)
 #: range, then one half-decade step (so 3e-5 to 30 can be chosen)
 STRENGTH_EXPONENTS = (-4.0, 1.0)
 STRENGTH_START_EXPONENT = -1.0
+#: alpha: the largest value whose score is within this many standard errors of the best
+#: (the one-standard-error rule; see :mod:`._selection`)
+ALPHA_SE = 1.0
 #: candidate values of the Group DRO adjustment C (each group's loss + C / sqrt(n_g))
 ADJUSTMENT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 
@@ -197,7 +203,9 @@ def _search_all(est, prepared, folds, tuned, alpha, strength, C) -> Tuned:
         strength = 10.0 ** search.refine(base, to_strength, e, 0.5)
     if tune_alpha:
         to_alpha = lambda v: (v, strength, 0.0)  # noqa: E731
-        alpha = 10.0 ** search.walk(base, to_alpha, START_ALPHA_EXPONENT, 0.5, ALPHA_EXPONENTS)
+        search.walk(base, to_alpha, START_ALPHA_EXPONENT, 0.5, ALPHA_EXPONENTS)
+        alpha = 10.0 ** search.most_regularised_within_se(search.walked, ALPHA_SE)
+    search.drop_row_losses()
     if tune_C:
         C = search.path(est.objective, list(ADJUSTMENT_GRID), lambda c: (alpha, strength, c))
     return Tuned(alpha, strength, C, search.results(prepared.encoder.labels_), search.best)
