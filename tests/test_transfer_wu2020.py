@@ -307,3 +307,18 @@ def test_alignment_penalty_is_chosen_on_held_out_training_rows_by_default():
     # all rows but the held-out ones: another score, so the choice used those rows
     rest = np.setdiff1d(np.arange(len(y)), held)
     assert _sum_of_group_mse(default, X[rest], y[rest], g[rest]) != pytest.approx(score)
+
+
+@pytest.mark.torch
+def test_template_is_fitted_without_the_held_out_rows():
+    """The rows that choose the epoch and the penalty are unseen by every stage: the
+    template is fitted on the other rows (drawn again here), as a fit by hand on them."""
+    from fairmtl.transfer import CovarianceAlignedMTL
+
+    X, y, g = _rotated_groups(4, rotate=True, n=100)
+    model = CovarianceAlignedMTL(_template(), max_epochs=5, random_state=0).fit(X, y, groups=g)
+    rest = np.setdiff1d(np.arange(len(y)), _held_out_rows(g, 0.2, seed=0))
+    by_hand = _template().fit(X[rest], y[rest], groups=g[rest])
+    assert model.estimator_.network_state_.keys() == by_hand.network_state_.keys()
+    for key, value in by_hand.network_state_.items():
+        np.testing.assert_array_equal(model.estimator_.network_state_[key], value)

@@ -111,7 +111,9 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
         ``FairMTLClassifier(model="mlp", heads="per_group")`` is also accepted).
     prefit : bool, default=False
         True: ``estimator`` is already fitted (on the same groups); its trunk and heads
-        are used as they are instead of fitting a clone first.
+        are used as they are instead of fitting a clone first. Its held-out figures are
+        then only as honest as the rows it was fitted on: with False, the clone is
+        fitted without the held-out rows, so no stage has seen them.
     max_epochs : int, default=300
         Full-batch Adam steps of the alignment stage.
     learning_rate : float, default=0.01
@@ -128,7 +130,8 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
         ``validation_fraction > 0``.
     validation_fraction : float in [0, 1), default=0.2
         Share of each group's rows held out to keep the best epoch and, with "auto",
-        the penalty (0: the last epoch; a number for ``alignment_penalty`` then).
+        the penalty (0: the last epoch; a number for ``alignment_penalty`` then). The
+        template is fitted on the other rows (unless ``prefit``).
     n_iter_no_change : int, default=30
         Epochs without a better held-out loss before stopping.
     random_state : int or None, default=None
@@ -223,19 +226,27 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
         self._validate_params()
         self._check_template()
         data = check_data(X, y, groups, min_groups=1)
+        weight = np.ones(len(data.y)) if sample_weight is None else np.asarray(sample_weight)
+        # one split for every stage: the rows that choose the epoch and the penalty are
+        # never seen by the template either (else its heads fit them and "auto" leans to
+        # the identity)
+        held = self._split(data.codes())
         if self.prefit:
             check_is_fitted(self.estimator, "network_state_")
             self.estimator_ = self.estimator
         else:
+            fit_rows = np.flatnonzero(~held)
             self.estimator_ = clone(self.estimator).fit(
-                data.X, data.y, groups=data.groups, sample_weight=sample_weight
+                data.X[fit_rows],
+                data.y[fit_rows],
+                groups=data.groups[fit_rows],
+                sample_weight=None if sample_weight is None else weight[fit_rows],
             )
         self.groups_ = np.asarray(self.estimator_.groups_)
         if is_classifier(self.estimator_):
             self.classes_ = self.estimator_.classes_
         _, tasks = self.estimator_._tasks_for(data.X, data.groups, "fit")
         target, loss_name = _encoded_target(self.estimator_, data.y)
-        weight = np.ones(len(target)) if sample_weight is None else np.asarray(sample_weight)
         penalties = [self.alignment_penalty]
         if self.alignment_penalty == "auto":
             if self.validation_fraction == 0:
@@ -243,7 +254,9 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
             penalties = list(PENALTY_GRID)
         best = None
         for penalty in penalties:
-            state, history, score = self._align(data.X, target, tasks, weight, loss_name, penalty)
+            state, history, score = self._align(
+                data.X, target, tasks, weight, held, loss_name, penalty
+            )
             if best is None or score < best[2]:
                 best = (state, history, score, penalty)
         self.state_, self.history_, _, self.alignment_penalty_ = best
@@ -271,25 +284,26 @@ class CovarianceAlignedMTL(MetaEstimatorMixin, BaseEstimator):
             net.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
         return net
 
-    def _split(self, tasks: np.ndarray) -> np.ndarray:
-        """Boolean mask of held-out rows: ``validation_fraction`` of each group's rows."""
+    def _split(self, codes: np.ndarray) -> np.ndarray:
+        """Boolean mask of held-out rows: ``validation_fraction`` of each group's rows
+        (``codes``: each row's group index), at least one row of each group kept."""
         rng = check_random_state(self.random_state)
-        held = np.zeros(len(tasks), dtype=bool)
+        held = np.zeros(len(codes), dtype=bool)
         if self.validation_fraction == 0:
             return held
-        for g in np.unique(tasks):
-            rows = rng.permutation(np.flatnonzero(tasks == g))
+        for g in np.unique(codes):
+            rows = rng.permutation(np.flatnonzero(codes == g))
             n_held = int(round(self.validation_fraction * len(rows)))
             if 0 < n_held < len(rows):
                 held[rows[:n_held]] = True
         return held
 
-    def _align(self, X, target, tasks, weight, loss_name, penalty: float):
-        """Train ``R_g`` and the heads; the best epoch's state, the history, its score."""
+    def _align(self, X, target, tasks, weight, held, loss_name, penalty: float):
+        """Train ``R_g`` and the heads on the rows not ``held``; the best epoch's state
+        (scored on the ``held`` rows), the history, its score."""
         net = self._network()
         net.train(False)  # dropout off: the trunk is fixed
         loss_fn = torch_loss(loss_name)
-        held = self._split(tasks)
         x = torch.as_tensor(np.array(X, dtype=np.float64))  # writable: X may be read-only
         t = torch.as_tensor(tasks, dtype=torch.long)
         y = torch.as_tensor(target, dtype=torch.float64)
