@@ -294,7 +294,7 @@ def test_auto_records_every_candidate_and_fits_the_chosen_values(hospitals):
     assert START_ALPHA_EXPONENT in alpha_exps
     scores = at_chosen["score"].to_numpy()
     _walked_to_a_minimum(alpha_exps, scores, 0.5, ALPHA_EXPONENTS)
-    # the largest alpha within one standard error (of the paired difference) of the best
+    # the largest alpha within ALPHA_SE standard errors (of the paired difference) of the best
     se = at_chosen["score_diff_se"].to_numpy()
     assert np.all(np.isfinite(se)) and se[np.argmin(scores)] == 0.0
     within = at_chosen["param_alpha"].to_numpy()[scores <= scores.min() + ALPHA_SE * se]

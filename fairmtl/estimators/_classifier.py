@@ -99,8 +99,8 @@ class FairMTLClassifier(GroupClassifierMixin, LinearBase):
         walking half-decades from 1e-3 (within 3e-5 to 0.03) until a value scores worse
         than the best (smaller values barely change a fit on standardised features and
         make the cross-validation's solves slow), then the largest value walked whose
-        score is within one standard error of the best (the one-standard-error rule: of
-        the values the held-out rows cannot tell apart, the most regularised).
+        score is within half a standard error of the best (a milder one-standard-error
+        rule: of the values the held-out rows cannot tell apart, the most regularised).
         Penalties act on the features' own units: standardise them
         (``fairmtl.data.make_preprocessor``).
     cv : int, cross-validation generator or iterable, default=5

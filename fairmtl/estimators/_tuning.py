@@ -14,8 +14,8 @@ then on in the direction that scores better until a value scores worse, within 1
 10), then one half-decade step from the best towards its better neighbour (both ways at
 an end of the range); at ``alpha=1e-3`` when alpha is tuned too. Then ``alpha`` by the
 same walk over half-decades from 1e-3 (within 3e-5 to 0.03) at the chosen strength; of
-the values walked, the largest whose score is within one standard error of the best
-(the one-standard-error rule of :mod:`._selection`). Both
+the values walked, the largest whose score is within half a standard error of the
+best (a milder one-standard-error rule: :mod:`._selection`). Both
 on the average loss (the objective does not change which model complexity generalises;
 the average-loss solves are the cheap ones); then, for ``minimax`` and ``bounded``, the
 adjustment ``C`` on the stated objective. A held-out score along a regularisation path
@@ -79,8 +79,8 @@ ALPHA_EXPONENTS = (-4.5, -1.5)
 STRENGTH_EXPONENTS = (-4.0, 1.0)
 STRENGTH_START_EXPONENT = -1.0
 #: alpha: the largest value whose score is within this many standard errors of the best
-#: (the one-standard-error rule; see :mod:`._selection`)
-ALPHA_SE = 1.0
+#: (a milder one-standard-error rule; see :mod:`._selection`)
+ALPHA_SE = 0.5
 #: candidate values of the Group DRO adjustment C (each group's loss + C / sqrt(n_g))
 ADJUSTMENT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 
