@@ -283,3 +283,57 @@ def test_default_certificate_is_one_in_a_million():
     info = dual.solver_info
     assert info["status"] == "optimal" and info["stage1_relative_gap"] <= 1e-6
     assert info["stage1_objective"] - optimum(exact.solver_info) <= info["stage1_gap"] + 1e-9
+
+
+@pytest.mark.parametrize("sharing", ["independent", "offset", "shared"])
+@pytest.mark.parametrize("storage", ["dense", "sparse"])
+def test_batched_loss_equals_the_loop_over_groups(sharing, storage, monkeypatch):
+    """Few rows in all: one loss call over every group's rows gives the value and the
+    gradient of the loop that takes each group's rows in turn."""
+    import scipy.sparse as sp
+
+    from fairmtl.solvers import _oracle
+    from fairmtl.solvers._precondition import Coordinates
+
+    rng = np.random.default_rng(5)
+    G, d = 4, 6
+    tasks = np.repeat(np.arange(G), [50, 80, 30, 90])
+    n = len(tasks)
+    X = rng.normal(size=(n, d)) * (rng.uniform(size=(n, d)) < 0.5)
+    y = np.where(rng.uniform(size=n) < 0.5, 1.0, -1.0)
+    data = GroupedData(sp.csr_matrix(X) if storage == "sparse" else X, y, tasks, np.ones(n), G)
+    lam = np.array([0.1, 0.4, 0.0, 0.5])  # a group of weight 0 is left out
+    P = 1 if sharing == "shared" else G
+    w, b = rng.normal(size=(P, d)), rng.normal(size=P)
+
+    def value_grad(batch_rows):
+        monkeypatch.setattr(_oracle, "BATCH_ROWS", batch_rows)
+        oracle = LinearOracle(data, get_loss("logistic"), sharing)
+        oracle.set_penalty(0.01, 0.3)
+        segs = oracle._segments_for(lam)
+        assert segs.batched == (batch_rows > 0)  # two or more chunks (shared: two runs)
+        coords = Coordinates(data.group_mean, data.group_sq, lam, oracle.penalty, 0.25)
+        return oracle._value_grad(coords.to_x(w, b), segs, coords)
+
+    batched, looped = value_grad(_oracle.BATCH_ROWS), value_grad(0)
+    assert batched[0] == pytest.approx(looped[0], rel=1e-13)
+    np.testing.assert_allclose(batched[1], looped[1], rtol=1e-12, atol=1e-14)
+
+
+def test_nested_blas_limits_hold_the_outer_one():
+    """Inside one_blas_thread a nested one costs no new limit and leaves BLAS on one
+    thread when it ends; after the outer one, BLAS is back to its own thread count."""
+    from threadpoolctl import threadpool_info
+
+    from fairmtl.solvers import one_blas_thread
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    with one_blas_thread():
+        assert all(t == 1 for t in blas_threads())
+        with one_blas_thread():
+            assert all(t == 1 for t in blas_threads())
+        assert all(t == 1 for t in blas_threads())
+    assert blas_threads() == before

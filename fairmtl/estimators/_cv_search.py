@@ -18,7 +18,13 @@ from fairmtl.estimators._selection import (
 )
 from fairmtl.exceptions import InfeasibleError, SolverFailedError
 from fairmtl.objectives import objective_class
-from fairmtl.solvers import DualProblem, dual_unsupported, group_outputs, make_problem
+from fairmtl.solvers import (
+    DualProblem,
+    dual_unsupported,
+    group_outputs,
+    make_problem,
+    one_blas_thread,
+)
 
 __all__ = [
     "CV_TOL",
@@ -142,16 +148,12 @@ class Search:
             z = z[:, 0]
         return p.loss.numpy(z, y)
 
-    def evaluate(self, objective: str, alpha: float, strength: float, C: float) -> dict:
-        """Solve one candidate on every fold; its held-out statistics (cached)."""
-        key = (objective, alpha, strength, C)
-        if key in self.cache:
-            return self.cache[key]
-        p, est = self.prep, self.est
-        row_loss = np.empty(len(p.y))
-        n_inaccurate, feasible = 0, True
-        near = self._nearest(key)
-        answers: list = []  # each fold's answer for this candidate (dual path)
+    def _solve_folds(self, key: tuple, answers: list, row_loss: np.ndarray) -> tuple[int, bool]:
+        """Solve candidate ``key`` on each fold (its answers appended to ``answers``, the
+        held-out rows' losses written into ``row_loss``); the number of folds solved
+        inaccurately, and whether every fold could be fitted."""
+        objective, alpha, strength, C = key
+        est, near, n_inaccurate = self.est, self._nearest(key), 0
         for k, fold in enumerate(self.folds):
             knobs = est._objective_knobs(fold.group_weight, C)
             problem = self._problem(fold, objective)
@@ -171,11 +173,22 @@ class Search:
             except (InfeasibleError, SolverFailedError):
                 # a candidate no fold can fit (a bound below the fold's minimax loss, or
                 # every solver failing at its penalties) is scored inf, never chosen
-                feasible = False
-                break
+                return n_inaccurate, False
             n_inaccurate += int(fit.solver_info.get("status") != "optimal" or bool(caught))
             answers.append(problem.warm_start if dual else None)
             row_loss[fold.test] = self._heldout_loss(fold, fit.coef, fit.intercept)
+        return n_inaccurate, True
+
+    def evaluate(self, objective: str, alpha: float, strength: float, C: float) -> dict:
+        """Solve one candidate on every fold; its held-out statistics (cached)."""
+        key = (objective, alpha, strength, C)
+        if key in self.cache:
+            return self.cache[key]
+        p = self.prep
+        row_loss = np.empty(len(p.y))
+        answers: list = []  # each fold's answer for this candidate (dual path)
+        with one_blas_thread():  # taken once for the folds' solves, not once per solve
+            n_inaccurate, feasible = self._solve_folds(key, answers, row_loss)
         G = p.encoder.n_groups_
         if feasible:
             overall, groups, se2 = heldout_group_stats(row_loss, p.tasks, p.sample_weight, G)

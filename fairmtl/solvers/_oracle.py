@@ -20,6 +20,7 @@ stored data: rows are upcast ``_CHUNK`` at a time, never the whole matrix.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -38,6 +39,10 @@ from fairmtl.solvers._grouped import GroupedData, _loss_and_gradient, _transpose
 from fairmtl.solvers._precondition import Coordinates
 
 __all__ = ["LinearOracle", "OracleResult"]
+
+#: per-group rows of at most this many rows in all take their loss in one call (a few
+#: arrays of this many floats: 3 MiB at most)
+BATCH_ROWS = 65_536
 
 
 @dataclass
@@ -125,6 +130,43 @@ class _Stacked:
         return value
 
 
+class _Looped:
+    """The row views of the groups of positive weight, one loop step per chunk
+    (``segments``: ``(block, chunks)``). Where they hold few rows in all, the loss of
+    every row is taken in one call (``batched``): with a few hundred rows per group the
+    loss's per-call overhead, once per group, cost as much as its arithmetic."""
+
+    def __init__(self, segments: list) -> None:
+        self.segments = segments
+        chunks = [chunk for _, chunks in segments for chunk in chunks]
+        sizes = [len(ys) for _, _, ys, _ in chunks]
+        self.batched = len(chunks) > 1 and sum(sizes) <= BATCH_ROWS
+        if self.batched:
+            self.y = np.concatenate([ys for _, _, ys, _ in chunks])
+            self.c = np.concatenate([cs for _, _, _, cs in chunks])
+            self.bounds = np.concatenate([[0], np.cumsum(sizes)])
+
+    def add_loss_batched(self, loss: Loss, w, b, gw, gb, dtype) -> float:
+        """Add the loss's gradient to ``gw``, ``gb``; return its value (products in
+        ``dtype``, X's own: the exact upcast is the loop's)."""
+        z = np.empty(len(self.y))
+        k, steps = 0, []
+        for p, chunks in self.segments:
+            wp = w[p].astype(dtype, copy=False)
+            for Xc, XcT, _, _ in chunks:
+                a, e = self.bounds[k], self.bounds[k + 1]
+                z[a:e] = Xc @ wp
+                z[a:e] += b[p]
+                steps.append((p, XcT, a, e))
+                k += 1
+        ell, dz = _loss_and_gradient(loss, z, self.y)
+        r = self.c * dz
+        for p, XcT, a, e in steps:
+            gw[p] += XcT @ r[a:e].astype(dtype, copy=False)
+            gb[p] += r[a:e].sum()
+        return float(self.c @ ell)
+
+
 class LinearOracle:
     """Weighted penalised fits of linear group models on :class:`GroupedData`."""
 
@@ -133,6 +175,9 @@ class LinearOracle:
         self.n_blocks = 1 if sharing == "shared" else data.n_groups
         self.penalty: Penalty | None = None
         self._error_per_gtol2: float | None = None
+        # the last group weights' row views: a path of solves (cross-validation, a
+        # sweep) asks for the same weights again and again
+        self._segs: tuple[bytes, Any] | None = None
 
     def set_penalty(self, alpha: float, strength: float) -> None:
         self.penalty = Penalty(self.sharing, alpha, strength, self.data.shares)
@@ -170,10 +215,17 @@ class LinearOracle:
         return out
 
     def _segments_for(self, lam: np.ndarray):
-        """What :meth:`_value_grad` reads the rows of one call through."""
+        """What :meth:`_value_grad` reads the rows of one call through (kept for the
+        next call with the same ``lam``)."""
+        key = lam.tobytes()
+        if self._segs is not None and self._segs[0] == key:
+            return self._segs[1]
         if self.sharing != "shared" and np.count_nonzero(lam) > _grouped.STACK_GROUPS:
-            return _Stacked(self.data, lam)
-        return [(p, self._pieces(lam, a, b)) for p, a, b in self._segments(lam)]
+            segs = _Stacked(self.data, lam)
+        else:
+            segs = _Looped([(p, self._pieces(lam, a, b)) for p, a, b in self._segments(lam)])
+        self._segs = (key, segs)
+        return segs
 
     def zero(self) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros((self.n_blocks, self.data.d)), np.zeros(self.n_blocks)
@@ -263,7 +315,10 @@ class LinearOracle:
             return value, coords.gradient(gw, gb)
         exact = exact and data.dtype != np.float64
         dtype = np.float64 if exact else data.dtype
-        for p, pieces in segs:
+        if segs.batched and not exact:
+            value += segs.add_loss_batched(loss, w, b, gw, gb, dtype)
+            return value, coords.gradient(gw, gb)
+        for p, pieces in segs.segments:
             wp = w[p].astype(dtype, copy=False)  # the coefficients take X's dtype, never X
             for Xc, XcT, ys, cs in pieces:
                 if exact:  # an upcast copy of this chunk only
