@@ -131,13 +131,13 @@ class _Stacked:
 
 
 class _Looped:
-    """The row views of the groups of positive weight, one loop step per chunk
+    """The rows of the groups of positive weight as views, one loop step per chunk
     (``segments``: ``(block, chunks)``). Where they hold few rows in all, the loss of
     every row is taken in one call (``batched``): with a few hundred rows per group the
     loss's per-call overhead, once per group, cost as much as its arithmetic."""
 
-    def __init__(self, segments: list) -> None:
-        self.segments = segments
+    def __init__(self, data: GroupedData, segments: list) -> None:
+        self.data, self.segments = data, segments
         chunks = [chunk for _, chunks in segments for chunk in chunks]
         sizes = [len(ys) for _, _, ys, _ in chunks]
         self.batched = len(chunks) > 1 and sum(sizes) <= BATCH_ROWS
@@ -146,9 +146,31 @@ class _Looped:
             self.c = np.concatenate([cs for _, _, _, cs in chunks])
             self.bounds = np.concatenate([[0], np.cumsum(sizes)])
 
-    def add_loss_batched(self, loss: Loss, w, b, gw, gb, dtype) -> float:
-        """Add the loss's gradient to ``gw``, ``gb``; return its value (products in
-        ``dtype``, X's own: the exact upcast is the loop's)."""
+    def add_loss(self, loss: Loss, w, b, gw, gb, exact: bool = False) -> float:
+        """Add the loss's gradient to ``gw``, ``gb``; return its value. ``exact``: products
+        in float64 (float32 rows upcast a chunk at a time)."""
+        exact = exact and self.data.dtype != np.float64
+        dtype = np.float64 if exact else self.data.dtype
+        if self.batched and not exact:
+            return self._add_loss_batched(loss, w, b, gw, gb, dtype)
+        value = 0.0
+        for p, chunks in self.segments:
+            wp = w[p].astype(dtype, copy=False)  # the coefficients take X's dtype, never X
+            for Xc, XcT, ys, cs in chunks:
+                if exact:  # an upcast copy of this chunk only
+                    Xc = Xc.astype(np.float64)
+                    XcT = Xc.T
+                z = np.asarray(Xc @ wp, dtype=float)
+                z += b[p]
+                ell, dz = _loss_and_gradient(loss, z, ys)
+                value += float(cs @ ell)
+                r = cs * dz
+                gw[p] += XcT @ r.astype(dtype, copy=False)  # chunk sums added in float64
+                gb[p] += r.sum()
+        return value
+
+    def _add_loss_batched(self, loss: Loss, w, b, gw, gb, dtype) -> float:
+        """:meth:`add_loss` with one loss call over every chunk's rows."""
         z = np.empty(len(self.y))
         k, steps = 0, []
         for p, chunks in self.segments:
@@ -223,7 +245,9 @@ class LinearOracle:
         if self.sharing != "shared" and np.count_nonzero(lam) > _grouped.STACK_GROUPS:
             segs = _Stacked(self.data, lam)
         else:
-            segs = _Looped([(p, self._pieces(lam, a, b)) for p, a, b in self._segments(lam)])
+            segs = _Looped(
+                self.data, [(p, self._pieces(lam, a, b)) for p, a, b in self._segments(lam)]
+            )
         self._segs = (key, segs)
         return segs
 
@@ -306,31 +330,10 @@ class LinearOracle:
 
     def _value_grad(self, x: np.ndarray, segs, coords: Coordinates, exact: bool = False):
         """Objective and gradient in ``x``; products in X's dtype unless ``exact``."""
-        loss, data = self.loss, self.data
         w, b = coords.from_x(x)
         value, gw, gb = self.penalty.value_grad(w, b)
         gw, gb = gw.copy(), gb.copy()
-        if isinstance(segs, _Stacked):
-            value += segs.add_loss(loss, w, b, gw, gb, exact)
-            return value, coords.gradient(gw, gb)
-        exact = exact and data.dtype != np.float64
-        dtype = np.float64 if exact else data.dtype
-        if segs.batched and not exact:
-            value += segs.add_loss_batched(loss, w, b, gw, gb, dtype)
-            return value, coords.gradient(gw, gb)
-        for p, pieces in segs.segments:
-            wp = w[p].astype(dtype, copy=False)  # the coefficients take X's dtype, never X
-            for Xc, XcT, ys, cs in pieces:
-                if exact:  # an upcast copy of this chunk only
-                    Xc = Xc.astype(np.float64)
-                    XcT = Xc.T
-                z = np.asarray(Xc @ wp, dtype=float)
-                z += b[p]
-                ell, dz = _loss_and_gradient(loss, z, ys)
-                value += float(cs @ ell)
-                r = cs * dz
-                gw[p] += XcT @ r.astype(dtype, copy=False)  # chunk sums added in float64
-                gb[p] += r.sum()
+        value += segs.add_loss(self.loss, w, b, gw, gb, exact)
         return value, coords.gradient(gw, gb)
 
     def _certify(self, lam, coef, intercept, evaluations: int, certify: bool) -> OracleResult:
