@@ -121,9 +121,11 @@ def evaluate(
     """Per-group metrics and criteria of one fitted model on one split (weighted by
     ``sample_weight`` when given, like the fits).
 
-    The worst-group scores range over the groups with at least ``min_rows`` rows in the
-    split (all groups when none has that many): a group of three rows has an accuracy
-    of 0, 1/3, 2/3 or 1 by chance, and would decide every comparison.
+    The worst-group scores and the gaps between groups (demographic parity, equalised
+    odds) range over the groups with at least ``min_rows`` rows in the split (all groups
+    when none has that many): a group of three rows has an accuracy of 0, 1/3, 2/3 or 1
+    by chance, and a group without positives a true positive rate of 0, and either would
+    decide every comparison.
     """
     y_pred = fitted.predict(X, groups)
     proba = fitted.predict_proba(X, groups) if task != "regression" else None
@@ -156,7 +158,14 @@ def evaluate(
         else:
             scores["worst_group_log_loss"] = None
     if binary:
-        scores.update(fairness_gaps(y, y_pred, groups, classes[1], sample_weight))
+        rows = slice(None) if worst_over is None else np.isin(groups, worst_over)
+        weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
+        scores.update(
+            fairness_gaps(
+                np.asarray(y)[rows], np.asarray(y_pred)[rows], np.asarray(groups)[rows],
+                classes[1], weight,
+            )
+        )  # fmt: skip
     replicates = None
     if boot_indices is not None:
         # intervals for the metrics computed on all resamples at once (roc_auc and r2

@@ -83,7 +83,8 @@ class FrontierSearch(BaseEstimator):
         Bootstrap resamples of the test set (intervals, robustness, harm).
     small_group_threshold : int, default=30
         Groups with fewer test rows are flagged as uncertain, and the worst-group
-        criteria (the policy's, the frontier's, the headline's) range over the groups
+        criteria and the gaps between groups (demographic parity and equalised odds
+        differences; the policy's, the frontier's, the headline's) range over the groups
         with at least this many rows of the split they are measured on (all groups when
         none has): a group of a few rows would decide them by chance.
     cv : int or None, default=None
