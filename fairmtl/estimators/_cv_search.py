@@ -288,9 +288,13 @@ class Search:
         self.walked = rows
         return best
 
-    def _best(self, rows: dict[float, dict]) -> float:
+    def _scores_of(self, rows: dict[float, dict]) -> tuple[np.ndarray, dict[float, float]]:
+        """The shrinkage weights and each candidate's score (see :mod:`._selection`)."""
         keep = self._weights(list(rows.values()))
-        scores = {e: shrunk_worst_row(r, keep) for e, r in rows.items()}
+        return keep, {e: shrunk_worst_row(r, keep) for e, r in rows.items()}
+
+    def _best(self, rows: dict[float, dict]) -> float:
+        scores = self._scores_of(rows)[1]
         return min(scores, key=scores.__getitem__)
 
     def refine(self, objective: str, make, best: float, step: float) -> float:
@@ -316,8 +320,7 @@ class Search:
         is within ``n_se`` standard errors of the best score, the standard error of
         their paired difference over the held-out rows (see :mod:`._selection`); each
         candidate's standard error is kept in its row (``score_diff_se``)."""
-        keep = self._weights(list(rows.values()))
-        scores = {e: shrunk_worst_row(r, keep) for e, r in rows.items()}
+        keep, scores = self._scores_of(rows)
         best = min(scores, key=scores.__getitem__)
         if not np.isfinite(scores[best]):
             return best
